@@ -1,0 +1,258 @@
+//! The number type: one trait, [`Scalar`], over `f64` and [`Real`] (an MPFR float).
+//!
+//! Every model and gadget is generic over `Scalar`, so the same construction runs in IEEE double
+//! and in correctly rounded arbitrary precision. Precision is explicit: constructors take it, values
+//! carry it, and an operation between two precisions widens to the larger one (widening is exact).
+//! In-place methods (`*_assign`, `*_mut`) never allocate for MPFR values whose precision already fits.
+
+mod precision;
+mod real;
+mod scalar_f64;
+
+pub use precision::{parse_precision, Arith, Precision, MAX_PRACTICAL_BITS};
+pub use real::Real;
+
+use std::fmt::Debug;
+
+/// A real number type the constructions run in.
+pub trait Scalar: Clone + Debug + Send + Sync + PartialEq + PartialOrd + 'static {
+    /// Short name for reports (`f64` or `mpfr`).
+    const KIND: &'static str;
+
+    /// Precision in bits (53 for `f64`).
+    fn precision(&self) -> u32;
+    /// Unit in the last place relative to 1: `2^(1-p)`. Used by rounding bounds.
+    fn ulp_of_one(prec: u32) -> f64;
+    /// Working precision the type actually uses when asked for `prec` bits.
+    fn effective_precision(prec: u32) -> u32;
+
+    fn from_f64(x: f64, prec: u32) -> Self;
+    fn from_i64(x: i64, prec: u32) -> Self;
+    /// `num/den`, correctly rounded (exact when representable).
+    fn from_ratio(num: i64, den: i64, prec: u32) -> Self;
+    /// Round an MPFR value to this type at `prec` bits.
+    fn from_real(x: &Real, prec: u32) -> Self;
+    /// Exact conversion to MPFR (at this value's own precision).
+    fn to_real(&self) -> Real;
+    fn to_f64(&self) -> f64;
+
+    fn zero(prec: u32) -> Self {
+        Self::from_i64(0, prec)
+    }
+    fn one(prec: u32) -> Self {
+        Self::from_i64(1, prec)
+    }
+    fn pi(prec: u32) -> Self;
+    /// `sqrt(pi/2)`, at the working precision.
+    fn sqrt_half_pi(prec: u32) -> Self;
+
+    /// `self <- other` (keeps the larger of the two precisions).
+    fn set(&mut self, other: &Self);
+    fn set_f64(&mut self, x: f64);
+    fn set_i64(&mut self, x: i64);
+
+    fn add_assign_s(&mut self, o: &Self);
+    fn sub_assign_s(&mut self, o: &Self);
+    fn mul_assign_s(&mut self, o: &Self);
+    fn div_assign_s(&mut self, o: &Self);
+    /// `self <- self + a*b` with one rounding.
+    fn mul_add_assign(&mut self, a: &Self, b: &Self);
+    /// `self <- self*a + b*c` with one rounding (MPFR `fmma`; two roundings in f64).
+    fn mul_add_mul_assign(&mut self, a: &Self, b: &Self, c: &Self);
+    fn neg_mut(&mut self);
+    fn abs_mut(&mut self);
+
+    fn exp_mut(&mut self);
+    fn ln_mut(&mut self);
+    fn ln_1p_mut(&mut self);
+    fn sqrt_mut(&mut self);
+    fn erf_mut(&mut self);
+    fn erfc_mut(&mut self);
+
+    fn is_finite(&self) -> bool;
+    fn is_nan(&self) -> bool;
+    fn is_zero(&self) -> bool;
+    fn is_sign_negative(&self) -> bool;
+    /// `log10 |self|`, finite even far outside f64's range (`-inf` for zero).
+    fn log10_abs(&self) -> f64;
+
+    // ---- value-returning conveniences (allocate; not for hot loops) ----
+    fn add(&self, o: &Self) -> Self {
+        let mut r = self.clone();
+        r.add_assign_s(o);
+        r
+    }
+    fn sub(&self, o: &Self) -> Self {
+        let mut r = self.clone();
+        r.sub_assign_s(o);
+        r
+    }
+    fn mul(&self, o: &Self) -> Self {
+        let mut r = self.clone();
+        r.mul_assign_s(o);
+        r
+    }
+    fn div(&self, o: &Self) -> Self {
+        let mut r = self.clone();
+        r.div_assign_s(o);
+        r
+    }
+    fn neg(&self) -> Self {
+        let mut r = self.clone();
+        r.neg_mut();
+        r
+    }
+    fn abs(&self) -> Self {
+        let mut r = self.clone();
+        r.abs_mut();
+        r
+    }
+    fn exp(&self) -> Self {
+        let mut r = self.clone();
+        r.exp_mut();
+        r
+    }
+    fn ln(&self) -> Self {
+        let mut r = self.clone();
+        r.ln_mut();
+        r
+    }
+    fn ln_1p(&self) -> Self {
+        let mut r = self.clone();
+        r.ln_1p_mut();
+        r
+    }
+    fn sqrt(&self) -> Self {
+        let mut r = self.clone();
+        r.sqrt_mut();
+        r
+    }
+    fn erf(&self) -> Self {
+        let mut r = self.clone();
+        r.erf_mut();
+        r
+    }
+    fn erfc(&self) -> Self {
+        let mut r = self.clone();
+        r.erfc_mut();
+        r
+    }
+    fn max_s(&self, o: &Self) -> Self {
+        if o > self {
+            o.clone()
+        } else {
+            self.clone()
+        }
+    }
+    fn min_s(&self, o: &Self) -> Self {
+        if o < self {
+            o.clone()
+        } else {
+            self.clone()
+        }
+    }
+
+    // ---- activations, all in place ----
+    /// `max(x, 0)`.
+    fn relu_mut(&mut self) {
+        if self.is_sign_negative() {
+            self.set_i64(0);
+        }
+    }
+    /// `1/(1+e^{-x})`, evaluated without overflow on either side.
+    fn sigmoid_mut(&mut self) {
+        let p = self.precision();
+        if self.is_sign_negative() {
+            // e^x / (1 + e^x)
+            self.exp_mut();
+            let mut den = Self::one(p);
+            den.add_assign_s(self);
+            self.div_assign_s(&den);
+        } else {
+            // 1 / (1 + e^{-x})
+            self.neg_mut();
+            self.exp_mut();
+            let mut one = Self::one(p);
+            self.add_assign_s(&one);
+            one.div_assign_s(self);
+            self.set(&one);
+        }
+    }
+    /// `ln(1+e^x)`: `x + ln1p(e^{-x})` for x > 0 (no overflow), `ln1p(e^x)` otherwise
+    /// (no cancellation for very negative x).
+    fn softplus_mut(&mut self) {
+        if self.is_sign_negative() || self.is_zero() {
+            self.exp_mut();
+            self.ln_1p_mut();
+        } else {
+            let mut t = self.neg();
+            t.exp_mut();
+            t.ln_1p_mut();
+            self.add_assign_s(&t);
+        }
+    }
+    /// `x·sigmoid(x)`.
+    fn silu_mut(&mut self) {
+        let x = self.clone();
+        self.sigmoid_mut();
+        self.mul_assign_s(&x);
+    }
+    /// Exact GeLU `x·Φ(x)` with `Φ(x) = erfc(-x/√2)/2`: for negative x this is `erfc(|x|/√2)/2`,
+    /// which keeps full relative precision deep in the tail.
+    fn gelu_mut(&mut self) {
+        let p = self.precision();
+        let x = self.clone();
+        let mut sqrt2 = Self::from_i64(2, p);
+        sqrt2.sqrt_mut();
+        self.neg_mut();
+        self.div_assign_s(&sqrt2);
+        self.erfc_mut();
+        self.mul_assign_s(&x);
+        let half = Self::from_ratio(1, 2, p);
+        self.mul_assign_s(&half);
+    }
+    /// Standard normal CDF `Φ(x)`.
+    fn normal_cdf(&self) -> Self {
+        let p = self.precision();
+        let mut sqrt2 = Self::from_i64(2, p);
+        sqrt2.sqrt_mut();
+        let mut r = self.neg();
+        r.div_assign_s(&sqrt2);
+        r.erfc_mut();
+        r.mul_assign_s(&Self::from_ratio(1, 2, p));
+        r
+    }
+    fn relu(&self) -> Self {
+        let mut r = self.clone();
+        r.relu_mut();
+        r
+    }
+    fn sigmoid(&self) -> Self {
+        let mut r = self.clone();
+        r.sigmoid_mut();
+        r
+    }
+    fn softplus(&self) -> Self {
+        let mut r = self.clone();
+        r.softplus_mut();
+        r
+    }
+    fn silu(&self) -> Self {
+        let mut r = self.clone();
+        r.silu_mut();
+        r
+    }
+    fn gelu(&self) -> Self {
+        let mut r = self.clone();
+        r.gelu_mut();
+        r
+    }
+}
+
+/// Build a vector of `len` zeros at `prec`.
+pub fn zeros<S: Scalar>(len: usize, prec: u32) -> Vec<S> {
+    (0..len).map(|_| S::zero(prec)).collect()
+}
+
+#[cfg(test)]
+mod tests;
