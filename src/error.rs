@@ -41,6 +41,8 @@ pub fn require_finite(name: &str, x: f64) -> Result<f64> {
     if x.is_finite() {
         Ok(x)
     } else {
-        Err(Error::input(format!("{name} must be a finite number (got {x})")))
+        Err(Error::input(format!(
+            "{name} must be a finite number (got {x})"
+        )))
     }
 }

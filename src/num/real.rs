@@ -34,7 +34,12 @@ impl Real {
 
 impl fmt::Debug for Real {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}[{}b]", self.0.to_string_radix(10, Some(20)), self.0.prec())
+        write!(
+            f,
+            "{}[{}b]",
+            self.0.to_string_radix(10, Some(20)),
+            self.0.prec()
+        )
     }
 }
 
@@ -209,4 +214,3 @@ impl Scalar for Real {
         m.abs().log10() + e as f64 * std::f64::consts::LOG10_2
     }
 }
-

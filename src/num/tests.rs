@@ -111,7 +111,10 @@ fn mixed_precisions_widen() {
 
 #[test]
 fn exact_conversions_and_constants() {
-    assert_eq!(Real::from_i64(i64::MAX, 64).0, Float::with_val(64, i64::MAX));
+    assert_eq!(
+        Real::from_i64(i64::MAX, 64).0,
+        Float::with_val(64, i64::MAX)
+    );
     let third = Real::from_ratio(1, 3, 300);
     let back = third.mul(&Real::from_i64(3, 300));
     assert!((back.to_f64() - 1.0).abs() < 1e-89);

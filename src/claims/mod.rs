@@ -1,0 +1,177 @@
+//! The claim registry: every check the toolkit makes, by stable id.
+//! The CLI, the tests, the figures and the README table are all views of this list.
+
+mod scan_unroll;
+
+pub use scan_unroll::ScanUnroll;
+
+use crate::error::{Error, Result};
+use crate::num::Arith;
+use crate::report::ClaimReport;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Seconds: what `cargo test` and `verify --quick` run.
+    Quick,
+    /// The default sweep.
+    Default,
+    /// Further sweeps (minutes).
+    Full,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub mode: Mode,
+    /// Run only at this arithmetic (None: the claim's own list of precisions).
+    pub arith: Option<Arith>,
+    pub seed: u64,
+    pub progress: bool,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            mode: Mode::Default,
+            arith: None,
+            seed: 2410_03810,
+            progress: false,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimInfo {
+    pub id: &'static str,
+    pub paper_ref: &'static str,
+    pub statement: &'static str,
+}
+
+pub trait Claim: Send + Sync {
+    fn info(&self) -> ClaimInfo;
+    fn built(&self) -> bool {
+        true
+    }
+    /// Statement, proof sketch and construction (the text of `proofs/<id>.md`).
+    fn explain(&self) -> String;
+    fn run(&self, cfg: &RunConfig) -> Result<ClaimReport>;
+    /// Regenerate this claim's figures into `dir`.
+    fn figures(&self, _dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+        Ok(Vec::new())
+    }
+}
+
+/// A claim of THEORY.md whose construction is not built yet. `verify` reports it as such.
+pub struct NotBuilt(pub ClaimInfo);
+
+impl Claim for NotBuilt {
+    fn info(&self) -> ClaimInfo {
+        self.0
+    }
+    fn built(&self) -> bool {
+        false
+    }
+    fn explain(&self) -> String {
+        format!(
+            "{} ({})\n\n{}\n\nNot built yet: no construction or check exists for this claim.",
+            self.0.id, self.0.paper_ref, self.0.statement
+        )
+    }
+    fn run(&self, _cfg: &RunConfig) -> Result<ClaimReport> {
+        Ok(ClaimReport::not_built(self.0.id, self.0.paper_ref))
+    }
+}
+
+const fn info(id: &'static str, paper_ref: &'static str, statement: &'static str) -> ClaimInfo {
+    ClaimInfo {
+        id,
+        paper_ref,
+        statement,
+    }
+}
+
+/// Every claim id of THEORY.md, in order.
+pub fn registry() -> Vec<Box<dyn Claim>> {
+    vec![
+        Box::new(ScanUnroll),
+        Box::new(NotBuilt(info(
+            "copy-const",
+            "v1 Thm 1, v2 Thm 1",
+            "A constant-size Mamba needs attention scores exponential in the copy distance.",
+        ))),
+        Box::new(NotBuilt(info(
+            "copy-attn",
+            "v2 Thm 2",
+            "Softmax attention copies with a score gap logarithmic in T (width 3 for any T).",
+        ))),
+        Box::new(NotBuilt(info(
+            "copy-linear",
+            "v1 Thm 2, v2 Thm 3",
+            "A Mamba block with state O(T) copies exactly at O(log T) bits.",
+        ))),
+        Box::new(NotBuilt(info(
+            "copy-rank",
+            "toolkit addition",
+            "Copying within error rσ from T positions needs N ≥ T(1−r)²/((1+r)²+r²) − 1.",
+        ))),
+        Box::new(NotBuilt(info(
+            "mlp-mul",
+            "v1 Lemma 1 (Feng et al. C)",
+            "A width-4 GeLU MLP multiplies on [−M,M]² with error O(M⁴/λ²).",
+        ))),
+        Box::new(NotBuilt(info(
+            "mlp-relu",
+            "v1 Lemma 2",
+            "GeLU(λz)/λ approximates ReLU with sup error c₀/λ, c₀ ≈ 0.169971.",
+        ))),
+        Box::new(NotBuilt(info(
+            "mlp-select",
+            "v1 Lemma 3",
+            "A ReLU MLP of width 2d+2 selects x or y by the sign of t exactly when |t| ≥ α.",
+        ))),
+        Box::new(NotBuilt(info(
+            "mlp-lookup",
+            "v1 Lemma 4",
+            "A ReLU MLP computes any function on a finite integer domain exactly.",
+        ))),
+        Box::new(NotBuilt(info(
+            "gate-mul",
+            "v1 Lemma 5",
+            "Mamba's SiLU output gate multiplies y·z with exponentially small error.",
+        ))),
+        Box::new(NotBuilt(info(
+            "dp-general",
+            "v1 Thm 3, v2 Thm 4",
+            "Mamba + CoT solves any DP of Assumption 2 with state O(T), total cost O(T²).",
+        ))),
+        Box::new(NotBuilt(info(
+            "dp-local",
+            "v1 Thm 4, v2 Thm 5",
+            "For m-local DPs, state O(m) suffices: per-token cost O(m), total O(mT).",
+        ))),
+    ]
+}
+
+pub fn ids() -> Vec<&'static str> {
+    registry().iter().map(|c| c.info().id).collect()
+}
+
+pub fn find(id: &str) -> Result<Box<dyn Claim>> {
+    registry()
+        .into_iter()
+        .find(|c| c.info().id == id)
+        .ok_or_else(|| {
+            Error::input(format!(
+                "unknown claim `{id}` (known claims: {})",
+                ids().join(", ")
+            ))
+        })
+}
+
+/// Run a claim and time it.
+pub fn run_timed(claim: &dyn Claim, cfg: &RunConfig) -> Result<ClaimReport> {
+    let start = std::time::Instant::now();
+    let mut r = claim.run(cfg)?;
+    r.seconds = start.elapsed().as_secs_f64();
+    Ok(r)
+}

@@ -1,0 +1,84 @@
+//! Named subspaces of the residual stream (as in tracr): every coordinate has a name.
+
+use crate::error::{Error, Result};
+use serde::Serialize;
+use std::ops::Range;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Subspace {
+    pub name: String,
+    pub start: usize,
+    pub len: usize,
+    /// What the subspace holds, for summaries.
+    pub meaning: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Layout {
+    pub subspaces: Vec<Subspace>,
+}
+
+impl Layout {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn width(&self) -> usize {
+        self.subspaces.last().map(|s| s.start + s.len).unwrap_or(0)
+    }
+
+    /// Append a subspace of `len` coordinates; returns its coordinate range.
+    pub fn add(&mut self, name: &str, len: usize, meaning: &str) -> Range<usize> {
+        assert!(
+            self.subspaces.iter().all(|s| s.name != name),
+            "subspace `{name}` defined twice"
+        );
+        let start = self.width();
+        self.subspaces.push(Subspace {
+            name: name.to_string(),
+            start,
+            len,
+            meaning: meaning.to_string(),
+        });
+        start..start + len
+    }
+
+    /// Append a one-coordinate subspace; returns its index.
+    pub fn add1(&mut self, name: &str, meaning: &str) -> usize {
+        self.add(name, 1, meaning).start
+    }
+
+    pub fn range(&self, name: &str) -> Result<Range<usize>> {
+        self.subspaces
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.start..s.start + s.len)
+            .ok_or_else(|| Error::compute(format!("no subspace named `{name}`")))
+    }
+
+    /// Coordinate `k` of subspace `name`.
+    pub fn at(&self, name: &str, k: usize) -> Result<usize> {
+        let r = self.range(name)?;
+        if k >= r.len() {
+            return Err(Error::compute(format!(
+                "subspace `{name}` has {} coordinates, asked for {k}",
+                r.len()
+            )));
+        }
+        Ok(r.start + k)
+    }
+
+    /// Stable name of coordinate `i`: `name` or `name[k]`.
+    pub fn coord_name(&self, i: usize) -> String {
+        for s in &self.subspaces {
+            if i >= s.start && i < s.start + s.len {
+                return if s.len == 1 {
+                    s.name.clone()
+                } else {
+                    format!("{}[{}]", s.name, i - s.start)
+                };
+            }
+        }
+        format!("coord[{i}]")
+    }
+}
