@@ -2,12 +2,14 @@
 //! greedy decoding; with size/cost accounting, a printable summary and a JSON weight export.
 
 pub mod attention;
+pub mod builder;
 pub mod layout;
 pub mod mlp;
 pub mod sparse;
 pub mod ssm;
 
 pub use attention::{AttentionHead, AttentionLayer, AttentionState};
+pub use builder::MlpBuilder;
 pub use layout::{Layout, Subspace};
 pub use mlp::{Activation, MlpLayer, MlpState};
 pub use sparse::SparseMatrix;
