@@ -29,7 +29,7 @@ enum Cmd {
     Verify {
         claims: Vec<String>,
         /// `f64` or a number of bits (2..=65536); default: each claim's own list.
-        #[arg(long, value_parser = parse_arith)]
+        #[arg(long, value_parser = parse_arith, allow_hyphen_values = true)]
         precision: Option<Arith>,
         /// The seconds-long sweep.
         #[arg(long, conflicts_with = "full")]
@@ -40,14 +40,14 @@ enum Cmd {
         /// Also write the reports as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
-        #[arg(long, default_value_t = 2410_03810)]
+        #[arg(long, default_value_t = 2410_03810, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: u64,
     },
     /// Regenerate every figure.
     Figures {
         #[arg(long, default_value = "figures")]
         out: PathBuf,
-        #[arg(long, default_value_t = 2410_03810)]
+        #[arg(long, default_value_t = 2410_03810, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: u64,
     },
     /// Verify every claim and regenerate every figure: the main job.
@@ -57,13 +57,19 @@ enum Cmd {
         /// Also write the reports as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
-        #[arg(long, default_value_t = 2410_03810)]
+        #[arg(long, default_value_t = 2410_03810, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: u64,
     },
 }
 
 fn parse_arith(s: &str) -> std::result::Result<Arith, String> {
     parse_precision(s).map_err(|e| e.to_string())
+}
+
+fn parse_seed(s: &str) -> std::result::Result<u64, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("the seed must be a whole number from 0 to {}, got `{s}`", u64::MAX))
 }
 
 fn main() -> ExitCode {

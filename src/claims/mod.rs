@@ -1,7 +1,7 @@
 //! The claim registry: every check the toolkit makes, by stable id.
 //! The CLI, the tests, the figures and the README table are all views of this list.
 
-mod scan_unroll;
+pub mod scan_unroll;
 
 pub use scan_unroll::ScanUnroll;
 

@@ -244,7 +244,10 @@ impl<S: Scalar> Model<S> {
         }
         let mut out = Vec::with_capacity(max_new);
         let mut min_margin = f64::INFINITY;
-        for _ in 0..max_new {
+        for i in 0..max_new {
+            if i > 0 {
+                r.feed(*out.last().expect("a token was generated"));
+            }
             let (tok, margin) = r.argmax();
             let lm = if margin.is_sign_negative() || margin.is_zero() {
                 f64::NEG_INFINITY
@@ -256,7 +259,6 @@ impl<S: Scalar> Model<S> {
             if Some(tok) == stop {
                 break;
             }
-            r.feed(tok);
         }
         Generation {
             tokens: out,
