@@ -67,9 +67,12 @@ fn parse_arith(s: &str) -> std::result::Result<Arith, String> {
 }
 
 fn parse_seed(s: &str) -> std::result::Result<u64, String> {
-    s.trim()
-        .parse()
-        .map_err(|_| format!("the seed must be a whole number from 0 to {}, got `{s}`", u64::MAX))
+    s.trim().parse().map_err(|_| {
+        format!(
+            "the seed must be a whole number from 0 to {}, got `{s}`",
+            u64::MAX
+        )
+    })
 }
 
 fn main() -> ExitCode {

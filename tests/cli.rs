@@ -18,24 +18,48 @@ fn assert_clean_error(args: &[&str], needle: &str) {
     let (code, _out, err) = run(args);
     assert_ne!(code, 0, "{args:?} should fail");
     assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-    assert!(err.to_lowercase().contains(needle), "{args:?}: expected `{needle}` in `{err}`");
-    assert!(err.trim().lines().count() <= 4, "{args:?}: message too long: {err}");
+    assert!(
+        err.to_lowercase().contains(needle),
+        "{args:?}: expected `{needle}` in `{err}`"
+    );
+    assert!(
+        err.trim().lines().count() <= 4,
+        "{args:?}: message too long: {err}"
+    );
 }
 
 #[test]
 fn unknown_claim() {
-    assert_clean_error(&["verify", "no-such-claim"], "unknown claim `no-such-claim`");
+    assert_clean_error(
+        &["verify", "no-such-claim"],
+        "unknown claim `no-such-claim`",
+    );
     assert_clean_error(&["explain", "nope"], "unknown claim");
 }
 
 #[test]
 fn bad_precision() {
-    assert_clean_error(&["verify", "scan-unroll", "--precision", "1"], "at least 2 bits");
-    assert_clean_error(&["verify", "scan-unroll", "--precision", "0"], "at least 2 bits");
-    assert_clean_error(&["verify", "scan-unroll", "--precision", "abc"], "whole number of bits");
+    assert_clean_error(
+        &["verify", "scan-unroll", "--precision", "1"],
+        "at least 2 bits",
+    );
+    assert_clean_error(
+        &["verify", "scan-unroll", "--precision", "0"],
+        "at least 2 bits",
+    );
+    assert_clean_error(
+        &["verify", "scan-unroll", "--precision", "abc"],
+        "whole number of bits",
+    );
     assert_clean_error(&["verify", "scan-unroll", "--precision", "-3"], "precision");
-    assert_clean_error(&["verify", "scan-unroll", "--precision", "99999999999"], "beyond mpfr's limit");
-    assert_clean_error(&["verify", "scan-unroll", "--precision", "1000000"], "beyond the supported maximum");
+    assert_clean_error(
+        &["verify", "scan-unroll", "--precision", "99999999999"],
+        "beyond mpfr's limit",
+    );
+    assert_clean_error(
+        &["verify", "scan-unroll", "--precision", "1000000"],
+        "beyond the supported maximum",
+    );
 }
 
 #[test]
@@ -50,7 +74,13 @@ fn json_report_in_missing_directory_writes_nothing() {
     let _ = std::fs::remove_dir_all(&dir);
     let path = dir.join("r.json");
     assert_clean_error(
-        &["verify", "scan-unroll", "--quick", "--json", path.to_str().unwrap()],
+        &[
+            "verify",
+            "scan-unroll",
+            "--quick",
+            "--json",
+            path.to_str().unwrap(),
+        ],
         "does not exist",
     );
     assert!(!path.exists() && !dir.exists());
@@ -64,16 +94,29 @@ fn figures_into_missing_directory() {
 #[test]
 fn verify_quick_passes_and_writes_json() {
     let path = std::env::temp_dir().join(format!("freelunch-report-{}.json", std::process::id()));
-    let (code, out, err) = run(&["verify", "scan-unroll", "--quick", "--precision", "128", "--json", path.to_str().unwrap()]);
+    let (code, out, err) = run(&[
+        "verify",
+        "scan-unroll",
+        "--quick",
+        "--precision",
+        "128",
+        "--json",
+        path.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("scan-unroll") && out.contains("pass"));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let r = &v[0];
     assert_eq!(r["id"], "scan-unroll");
     assert_eq!(r["status"], "Passed");
     assert!(r["construction"]["state_size"].as_u64().unwrap() > 0);
     let c = &r["cases"][0];
-    assert!(c["measured_log10"].is_number() && c["bound_log10"].is_number() && c["margin_log10"].is_number());
+    assert!(
+        c["measured_log10"].is_number()
+            && c["bound_log10"].is_number()
+            && c["margin_log10"].is_number()
+    );
     let _ = std::fs::remove_file(&path);
 }
 
@@ -82,8 +125,18 @@ fn claims_lists_every_id_and_not_built_is_not_passed() {
     let (code, out, _) = run(&["claims"]);
     assert_eq!(code, 0);
     for id in [
-        "scan-unroll", "copy-const", "copy-attn", "copy-linear", "copy-rank", "mlp-mul", "mlp-relu",
-        "mlp-select", "mlp-lookup", "gate-mul", "dp-general", "dp-local",
+        "scan-unroll",
+        "copy-const",
+        "copy-attn",
+        "copy-linear",
+        "copy-rank",
+        "mlp-mul",
+        "mlp-relu",
+        "mlp-select",
+        "mlp-lookup",
+        "gate-mul",
+        "dp-general",
+        "dp-local",
     ] {
         assert!(out.contains(id), "{id} missing from `claims`");
     }

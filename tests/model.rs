@@ -21,7 +21,10 @@ fn one_channel_ssm<S: Scalar>(prec: u32, a: f64, gate: bool) -> SsmLayer<S> {
         decay: SsmLayer::detect_decay(&a_vec, 1, 1),
         a: a_vec,
         d_skip: vec![f(0.5)],
-        gate: gate.then(|| Gate { w_z: SparseMatrix::zeros(1, 2), b_z: vec![f(2.0)] }),
+        gate: gate.then(|| Gate {
+            w_z: SparseMatrix::zeros(1, 2),
+            b_z: vec![f(2.0)],
+        }),
         w_o: SparseMatrix::from_entries(2, 1, vec![(1, 0, f(1.0))]),
     }
 }
@@ -45,9 +48,18 @@ fn ssm_step_matches_hand_computation() {
 #[test]
 fn decay_structure_detection() {
     let v = |xs: &[f64]| xs.iter().map(|&x| x).collect::<Vec<f64>>();
-    assert_eq!(SsmLayer::<f64>::detect_decay(&v(&[-2.0, -2.0, -2.0]), 1, 3), DecayStructure::ScalarPerChannel);
-    assert_eq!(SsmLayer::<f64>::detect_decay(&v(&[-1.0, -2.0, -3.0]), 1, 3), DecayStructure::IntegerMultiples);
-    assert_eq!(SsmLayer::<f64>::detect_decay(&v(&[-1.0, -2.5, -3.0]), 1, 3), DecayStructure::General);
+    assert_eq!(
+        SsmLayer::<f64>::detect_decay(&v(&[-2.0, -2.0, -2.0]), 1, 3),
+        DecayStructure::ScalarPerChannel
+    );
+    assert_eq!(
+        SsmLayer::<f64>::detect_decay(&v(&[-1.0, -2.0, -3.0]), 1, 3),
+        DecayStructure::IntegerMultiples
+    );
+    assert_eq!(
+        SsmLayer::<f64>::detect_decay(&v(&[-1.0, -2.5, -3.0]), 1, 3),
+        DecayStructure::General
+    );
 }
 
 /// A copy-the-previous-token model over vocabulary {a, b}: SSM with strong forgetting.
@@ -82,9 +94,16 @@ fn echo_model<S: Scalar>(prec: u32) -> Model<S> {
         name: "echo".into(),
         layout,
         vocab: vec!["a".into(), "b".into()],
-        token_embedding: SparseMatrix::from_entries(2, 2, vec![(0, val, f(1.0)), (1, val, f(-1.0))]),
+        token_embedding: SparseMatrix::from_entries(
+            2,
+            2,
+            vec![(0, val, f(1.0)), (1, val, f(-1.0))],
+        ),
         positional: vec![],
-        layers: vec![Layer::Ssm(ssm), Layer::Mlp(mlp.build("noop", Activation::Relu))],
+        layers: vec![
+            Layer::Ssm(ssm),
+            Layer::Mlp(mlp.build("noop", Activation::Relu)),
+        ],
         readout: SparseMatrix::from_entries(2, 2, vec![(0, prev, f(1.0)), (1, prev, f(-1.0))]),
         readout_bias: vec![f(0.0), f(0.0)],
         prec,
@@ -104,7 +123,10 @@ fn generation_size_summary_export() {
     }
     let m: Model<f64> = echo_model(53);
     let s = m.size();
-    assert_eq!((s.residual_width, s.ssm_state, s.max_mlp_width, s.layers), (2, 1, 1, 2));
+    assert_eq!(
+        (s.residual_width, s.ssm_state, s.max_mlp_width, s.layers),
+        (2, 1, 1, 2)
+    );
     assert_eq!(s.nonzero_params, 2 + 2 + 1 + 1 + 1 + 1 + 1 + 1);
     assert_eq!(s.max_abs_param, 30.0);
     let text = m.summary();
@@ -126,12 +148,31 @@ fn attention_copies_with_positional_scores() {
     let lam = 40.0;
     // e_{i,j} = -λ (j - 1)^2 = 2λ j − λ j² − λ  (query constant: p = 1)
     let head = AttentionHead {
-        w_q: SparseMatrix::from_entries(3, 5, vec![(0, pos.start + 2, f(2.0 * lam)), (1, pos.start + 2, f(-lam)), (2, pos.start + 2, f(-lam))]),
-        w_k: SparseMatrix::from_entries(3, 5, vec![(0, pos.start, f(1.0)), (1, pos.start + 1, f(1.0)), (2, pos.start + 2, f(1.0))]),
+        w_q: SparseMatrix::from_entries(
+            3,
+            5,
+            vec![
+                (0, pos.start + 2, f(2.0 * lam)),
+                (1, pos.start + 2, f(-lam)),
+                (2, pos.start + 2, f(-lam)),
+            ],
+        ),
+        w_k: SparseMatrix::from_entries(
+            3,
+            5,
+            vec![
+                (0, pos.start, f(1.0)),
+                (1, pos.start + 1, f(1.0)),
+                (2, pos.start + 2, f(1.0)),
+            ],
+        ),
         w_v: SparseMatrix::from_entries(1, 5, vec![(0, val, f(1.0))]),
         w_o: SparseMatrix::from_entries(5, 1, vec![(out, 0, f(1.0))]),
     };
-    let layer = AttentionLayer { name: "attn".into(), heads: vec![head] };
+    let layer = AttentionLayer {
+        name: "attn".into(),
+        heads: vec![head],
+    };
     let mut st = layer.new_state(prec);
     let vals = [5.0, -3.0, 7.0, 2.0];
     let mut last = 0.0;

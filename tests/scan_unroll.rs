@@ -53,7 +53,10 @@ fn bound_shrinks_with_precision() {
     let hi = compare_at(&spec, &xs, Arith::mpfr(256), UnrolledForm::Correct);
     let expected_drop = 192.0 * std::f64::consts::LOG10_2;
     let drop = lo.max_bound_log10 - hi.max_bound_log10;
-    assert!((drop - expected_drop).abs() < 0.3, "bound dropped by 10^{drop}");
+    assert!(
+        (drop - expected_drop).abs() < 0.3,
+        "bound dropped by 10^{drop}"
+    );
     assert!(hi.max_diff_log10 < lo.max_diff_log10 - 50.0);
 }
 
@@ -69,7 +72,10 @@ fn f64_agrees_with_256_bits() {
     let in256: Vec<_> = xs
         .iter()
         .map(|x| {
-            let v: Vec<_> = x.iter().map(|&a| freelunch::num::Real::from_f64(a, 256)).collect();
+            let v: Vec<_> = x
+                .iter()
+                .map(|&a| freelunch::num::Real::from_f64(a, 256))
+                .collect();
             layer256.project(&v, 256)
         })
         .collect();
@@ -86,7 +92,10 @@ fn f64_agrees_with_256_bits() {
 #[test]
 fn claim_quick_passes_and_reports() {
     let claim = find("scan-unroll").unwrap();
-    let cfg = RunConfig { mode: Mode::Quick, ..RunConfig::default() };
+    let cfg = RunConfig {
+        mode: Mode::Quick,
+        ..RunConfig::default()
+    };
     let r = claim.run(&cfg).unwrap();
     assert_eq!(r.status, Status::Passed);
     assert!(r.cases.len() >= 8);
