@@ -335,6 +335,7 @@ impl Claim for ScanUnroll {
             .chain([64, 96, 128, 192, 256, 384, 512, 768, 1024].map(Arith::mpfr))
             .collect();
         let mut series = Vec::new();
+        let mut ratios = Vec::new();
         for (k, decay) in [DecayChoice::Mamba1, DecayChoice::Scalar]
             .into_iter()
             .enumerate()
@@ -365,13 +366,34 @@ impl Claim for ScanUnroll {
                 cs.iter().map(|(p, c)| (*p, c.max_bound_log10)).collect(),
                 Style::Dashed,
             ));
+            ratios.push(Series::new(
+                format!("worst |scan - unrolled| / bound, {name}"),
+                cs.iter().map(|(p, c)| (*p, c.worst_ratio_log10)).collect(),
+                Style::LinePoints,
+            ));
         }
+        ratios.push(Series::new(
+            "bound (ratio 1)",
+            vec![(53.0, 0.0), (1024.0, 0.0)],
+            Style::Dashed,
+        ));
+        let mut paths = write_chart(
+            &Chart {
+                title: "scan-unroll: measured / bound at every precision (must stay below 0)".into(),
+                x_label: "precision p (bits)".into(),
+                y_label: "log10 (|difference| / bound), worst (t, d)".into(),
+                series: ratios,
+            },
+            dir,
+            "scan-unroll-margin",
+        )?;
         let chart = Chart {
             title: "scan-unroll: recurrent vs unrolled, T=96, N=16 (f64 at 53 bits)".into(),
             x_label: "precision p (bits)".into(),
             y_label: "log10 |difference|".into(),
             series,
         };
-        write_chart(&chart, dir, "scan-unroll")
+        paths.extend(write_chart(&chart, dir, "scan-unroll")?);
+        Ok(paths)
     }
 }

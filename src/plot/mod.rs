@@ -136,11 +136,28 @@ where
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(emptiest_corner(chart, (x0, x1), (y0, y1)))
         .draw()
         .map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))?;
     Ok(())
+}
+
+/// The legend goes in the corner quadrant holding the fewest data points.
+fn emptiest_corner(chart: &Chart, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> SeriesLabelPosition {
+    let (xm, ym) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
+    let mut counts = [0usize; 4];
+    for &(x, y) in chart.series.iter().flat_map(|s| s.points.iter()) {
+        counts[(x >= xm) as usize + 2 * (y < ym) as usize] += 1;
+    }
+    let corners = [
+        SeriesLabelPosition::UpperLeft,
+        SeriesLabelPosition::UpperRight,
+        SeriesLabelPosition::LowerLeft,
+        SeriesLabelPosition::LowerRight,
+    ];
+    let best = (0..4).min_by_key(|&i| counts[i]).unwrap_or(1);
+    corners[best].clone()
 }
 
 /// Write `<dir>/<stem>.svg` and `<dir>/<stem>.png`; returns both paths.
