@@ -47,7 +47,7 @@ fn ssm_step_matches_hand_computation() {
 
 #[test]
 fn decay_structure_detection() {
-    let v = |xs: &[f64]| xs.iter().map(|&x| x).collect::<Vec<f64>>();
+    let v = |xs: &[f64]| xs.to_vec();
     assert_eq!(
         SsmLayer::<f64>::detect_decay(&v(&[-2.0, -2.0, -2.0]), 1, 3),
         DecayStructure::ScalarPerChannel

@@ -159,12 +159,12 @@ pub fn compare<S: Scalar>(
         worst_d: 0,
         max_first_order_term: unrolled.max_first_order_term,
     };
-    for t in 0..xs.len() {
-        for d in 0..spec.channels {
-            let a = scan[t][d].to_real();
-            let b = unrolled.y[t][d].to_real();
+    let rows = scan.iter().zip(&unrolled.y).zip(&unrolled.bound);
+    for (t, ((ys, yu), bs)) in rows.enumerate() {
+        for (d, ((a, b), bound)) in ys.iter().zip(yu).zip(bs).enumerate() {
+            let (a, b) = (a.to_real(), b.to_real());
             let diff = Real(Float::with_val(wp, &a.0 - &b.0)).log10_abs();
-            let bound = unrolled.bound[t][d].log10;
+            let bound = bound.log10;
             let ratio = if diff == f64::NEG_INFINITY {
                 f64::NEG_INFINITY
             } else {
@@ -379,7 +379,8 @@ impl Claim for ScanUnroll {
         ));
         let mut paths = write_chart(
             &Chart {
-                title: "scan-unroll: measured / bound at every precision (must stay below 0)".into(),
+                title: "scan-unroll: measured / bound at every precision (must stay below 0)"
+                    .into(),
                 x_label: "precision p (bits)".into(),
                 y_label: "log10 (|difference| / bound), worst (t, d)".into(),
                 series: ratios,

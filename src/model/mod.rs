@@ -64,6 +64,7 @@ pub struct PositionalFeature {
 }
 
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // a handful of layers per model
 pub enum Layer<S> {
     Ssm(SsmLayer<S>),
     Mlp(MlpLayer<S>),

@@ -154,7 +154,8 @@ impl<S: Scalar> SsmLayer<S> {
         let a = &self.a;
         let d_skip = &self.d_skip;
         let decay = self.decay;
-        let work = |(d, ((h, y), sc)): (usize, ((&mut [S], &mut S), &mut ChannelScratch<S>))| {
+        type Channel<'a, S> = (usize, ((&'a mut [S], &'a mut S), &'a mut ChannelScratch<S>));
+        let work = |(d, ((h, y), sc)): Channel<'_, S>| {
             sc.du.set(&inp.delta[d]);
             sc.du.mul_assign_s(&inp.u[d]);
             let arow = &a[d * n_state..(d + 1) * n_state];

@@ -144,7 +144,11 @@ where
 }
 
 /// The legend goes in the corner quadrant holding the fewest data points.
-fn emptiest_corner(chart: &Chart, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> SeriesLabelPosition {
+fn emptiest_corner(
+    chart: &Chart,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> SeriesLabelPosition {
     let (xm, ym) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
     let mut counts = [0usize; 4];
     for &(x, y) in chart.series.iter().flat_map(|s| s.points.iter()) {
