@@ -1,0 +1,87 @@
+//! The scan's hot loop allocates nothing on the Rust side (MPFR floats are preallocated and
+//! updated in place). A counting global allocator checks it.
+
+use freelunch::claims::scan_unroll::{random_inputs, DecayChoice, RandomSsm};
+use freelunch::model::ssm::SsmLayer;
+use freelunch::num::{Real, Scalar};
+use freelunch::rng::Rng;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+#[test]
+fn scan_steps_do_not_allocate() {
+    for decay in [
+        DecayChoice::Scalar,
+        DecayChoice::Mamba1,
+        DecayChoice::General,
+    ] {
+        let mut rng = Rng::new(3);
+        let spec = RandomSsm::new(&mut rng, 4, 2, 8, decay);
+        let xs = random_inputs(&mut rng, 16, 4);
+        let prec = 256;
+        let layer: SsmLayer<Real> = spec.build(prec);
+        let inputs: Vec<_> = xs
+            .iter()
+            .map(|x| {
+                let v: Vec<Real> = x.iter().map(|&a| Real::from_f64(a, prec)).collect();
+                layer.project(&v, prec)
+            })
+            .collect();
+        let mut st = layer.new_state(prec);
+        // warm-up step, then count
+        st.inputs.clone_from(&inputs[0]);
+        layer.recur(&mut st);
+        let before = ALLOCS.load(Ordering::SeqCst);
+        for inp in &inputs[1..] {
+            for (dst, src) in st.inputs.delta.iter_mut().zip(&inp.delta) {
+                dst.set(src);
+            }
+            for (dst, src) in st.inputs.b.iter_mut().zip(&inp.b) {
+                dst.set(src);
+            }
+            for (dst, src) in st.inputs.c.iter_mut().zip(&inp.c) {
+                dst.set(src);
+            }
+            for (dst, src) in st.inputs.u.iter_mut().zip(&inp.u) {
+                dst.set(src);
+            }
+            layer.recur(&mut st);
+        }
+        let after = ALLOCS.load(Ordering::SeqCst);
+        assert_eq!(
+            after - before,
+            0,
+            "{decay:?}: {} allocations in the scan",
+            after - before
+        );
+    }
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    let before = ALLOCS.load(Ordering::SeqCst);
+    let v = std::hint::black_box(Real::from_i64(1, 4096));
+    let after = ALLOCS.load(Ordering::SeqCst);
+    drop(v);
+    assert!(after > before, "a new 4096-bit float must allocate");
+}
