@@ -47,7 +47,7 @@ pub fn points(m: f64, n: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Worst measured/bound (`bound = |y|(K−M)σ(−(K−M))` + rounding allowance `16u·|y|·(K+M)`),
+/// Worst measured/bound (sharp bound of `gate::error_bound` + rounding allowance `16u·|y|·(K+M)`),
 /// and the same against THEORY.md's `2|y|(K+M)e^{−(K−M)}` (no allowance).
 pub fn check(
     m: f64,
@@ -91,7 +91,7 @@ impl Claim for GateMulClaim {
         ClaimInfo {
             id: "gate-mul",
             paper_ref: "v1 Lemma 5",
-            statement: "Two SSM channels gated by SiLU(z+K) and SiLU(K) give y·z within |y|(K−M)σ(−(K−M)) ≤ |y|(K+M)e^{−(K−M)} for |z| ≤ M, K − M ≥ 1.2785.",
+            statement: "Two SSM channels gated by SiLU(z+K) and SiLU(K) give y·z within |y|·max(ψ(K−M)−ψ(K), ψ(K)−ψ(K+M)) ≤ |y|(K+M)e^{−(K−M)} (ψ(v) = vσ(−v)) for |z| ≤ M, K − M ≥ 1.2785.",
         }
     }
 
@@ -116,7 +116,7 @@ impl Claim for GateMulClaim {
                 let (w, wt) = check(m, gain, &pts, arith, true)?;
                 cases.push(
                     w.case(format!(
-                        "M={m} K={gain} at {arith}: error ≤ |y|(K−M)σ(−(K−M))"
+                        "M={m} K={gain} at {arith}: error ≤ |y|·max(ψ(K−M)−ψ(K), ψ(K)−ψ(K+M))"
                     ))
                     .param("M", m)
                     .param("K", gain),
@@ -181,7 +181,11 @@ impl Claim for GateMulClaim {
             series: vec![
                 Series::new("measured, MPFR 256 bits", meas, Style::LinePoints),
                 Series::new("measured, f64", f6, Style::LinePoints),
-                Series::new("bound |y|(K−M)σ(−(K−M))", bnd, Style::Dashed),
+                Series::new(
+                    "sharp bound |y|·max(ψ(K−M)−ψ(K), ψ(K)−ψ(K+M))",
+                    bnd,
+                    Style::Dashed,
+                ),
                 Series::new("THEORY.md: 2|y|(K+M)e^{−(K−M)}", th, Style::Line),
             ],
         };

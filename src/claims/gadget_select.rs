@@ -1,5 +1,5 @@
 //! `mlp-select` (THEORY.md §2, v1 Lemma 3): `x if t ≥ α, y if t ≤ −α`, width `2d + 2`; exact with
-//! ReLU when `Kα ≥ M`, error `≤ 4βτ(λβ)` (`β = Kα − M`) with smooth units.
+//! ReLU when `Kα ≥ M`, error `≤ 2βτ(λβ)` (`β = Kα − M`) with smooth units.
 
 use super::gadget_common::{abs_diff, rl, Worst};
 use super::{Claim, ClaimInfo, Mode, RunConfig};
@@ -33,27 +33,38 @@ pub fn instances(
     dyadic: bool,
     rng: &mut Rng,
 ) -> Vec<Instance> {
-    (0..n)
-        .map(|i| {
-            let mut v = |k: usize| -> f64 {
-                match (i + k) % 5 {
-                    0 => m,
-                    1 => -m,
-                    _ if dyadic => (rng.below(17) as f64 - 8.0) * m / 8.0,
-                    _ => rng.uniform(-m, m),
-                }
-            };
-            let x: Vec<f64> = (0..d).map(&mut v).collect();
-            let y: Vec<f64> = (0..d).map(|k| v(k + 2)).collect();
-            let mag = match i % 4 {
-                0 => alpha,
-                _ if dyadic => alpha * (1.0 + rng.below(9) as f64 / 4.0),
-                _ => rng.uniform(alpha, 3.0 * alpha),
-            };
-            let t = if i % 2 == 0 { mag } else { -mag };
-            Instance { x, y, t }
-        })
-        .collect()
+    let mut extremes = vec![
+        Instance {
+            x: vec![-m; d],
+            y: vec![m; d],
+            t: alpha,
+        },
+        Instance {
+            x: vec![m; d],
+            y: vec![-m; d],
+            t: -alpha,
+        },
+    ];
+    extremes.extend((0..n).map(|i| {
+        let mut v = |k: usize| -> f64 {
+            match (i + k) % 5 {
+                0 => m,
+                1 => -m,
+                _ if dyadic => (rng.below(17) as f64 - 8.0) * m / 8.0,
+                _ => rng.uniform(-m, m),
+            }
+        };
+        let x: Vec<f64> = (0..d).map(&mut v).collect();
+        let y: Vec<f64> = (0..d).map(|k| v(k + 2)).collect();
+        let mag = match i % 4 {
+            0 => alpha,
+            _ if dyadic => alpha * (1.0 + rng.below(9) as f64 / 4.0),
+            _ => rng.uniform(alpha, 3.0 * alpha),
+        };
+        let t = if i % 2 == 0 { mag } else { -mag };
+        Instance { x, y, t }
+    }));
+    extremes
 }
 
 /// Outputs of the selector at `prec` bits, one vector per instance.
@@ -137,7 +148,7 @@ pub fn exact(insts: &[Instance], gain: f64, arith: Arith) -> Result<bool> {
     }))
 }
 
-/// The smooth-unit bound `4βτ(λβ)` at `prec` bits.
+/// The smooth-unit bound `2βτ(λβ)` at `prec` bits.
 pub fn smooth_bound(
     m: f64,
     alpha: f64,
@@ -165,7 +176,7 @@ impl Claim for MlpSelect {
         ClaimInfo {
             id: "mlp-select",
             paper_ref: "v1 Lemma 3",
-            statement: "A ReLU MLP of width 2d+2 with gain K = M/α returns x if t ≥ α and y if t ≤ −α exactly (|x_k|, |y_k| ≤ M); with GeLU/SiLU units φ(λ·)/λ the error is ≤ 4βτ(λβ), β = Kα − M > 0.",
+            statement: "A ReLU MLP of width 2d+2 with gain K = M/α returns x if t ≥ α and y if t ≤ −α exactly (|x_k|, |y_k| ≤ M); with GeLU/SiLU units φ(λ·)/λ the error is ≤ 2βτ(λβ), β = Kα − M > 0.",
         }
     }
 
@@ -225,7 +236,7 @@ impl Claim for MlpSelect {
                 let w = check(&re, m, gain, act, lambda, &bound, Arith::mpfr(p))?;
                 cases.push(
                     w.case(format!(
-                        "{} λ={lambda} (β=1) at {p} bits: error ≤ 4βτ(λβ)",
+                        "{} λ={lambda} (β=1) at {p} bits: error ≤ 2βτ(λβ)",
                         act.name()
                     ))
                     .param("lambda", lambda),
@@ -271,7 +282,7 @@ impl Claim for MlpSelect {
                 Style::LinePoints,
             ));
             series.push(Series::new(
-                format!("{}: bound 4βτ(λβ)", act.name()),
+                format!("{}: bound 2βτ(λβ)", act.name()),
                 bnd,
                 Style::Dashed,
             ));

@@ -3,9 +3,11 @@
 //! Two SSM channels carry the same `y` (here through the skip `D = 1`, with `B = 0` so the state
 //! stays 0); channel 0 is gated by `SiLU(z + K)`, channel 1 by `SiLU(K)`, and `W_o` writes their
 //! difference: `y·(SiLU(z+K) − SiLU(K)) = y·z + e` with the exact error
-//! `e = y·(K·σ(−K) − (z+K)·σ(−(z+K)))`. For `|z| ≤ M`, `K − M ≥ t₁` (`t₁ ≈ 1.2785`, where
-//! `v·σ(−v)` peaks) both terms lie in `[0, (K−M)σ(−(K−M))]`, so
-//! `|e| ≤ |y|·(K−M)·σ(−(K−M))  ≤ |y|·(K+M)·e^{−(K−M)}` (THEORY.md states twice the latter).
+//! `e = y·(K·σ(−K) − (z+K)·σ(−(z+K)))`. With `ψ(v) = v·σ(−v)`, decreasing for `v ≥ t₁`
+//! (`t₁ ≈ 1.2785`, where ψ peaks), `|z| ≤ M` and `K − M ≥ t₁` give `ψ(z+K)` between `ψ(K+M)` and
+//! `ψ(K−M)`, so the sharp bound (attained at `z = ±M`) is
+//! `|e| ≤ |y|·max(ψ(K−M) − ψ(K), ψ(K) − ψ(K+M)) ≤ |y|·ψ(K−M) ≤ |y|·(K+M)·e^{−(K−M)}`
+//! (THEORY.md states twice the last one).
 
 use super::check_positive;
 use crate::error::{Error, Result};
@@ -83,7 +85,13 @@ pub fn exact_error<S: Scalar>(y: &S, z: &S, gain: &S) -> S {
     y.mul(&t1.sub(&t2))
 }
 
-/// The bound the code checks: `|y|·(K−M)·σ(−(K−M))`, valid for `|z| ≤ M`, `K − M ≥ t₁`.
+/// `ψ(v) = v·σ(−v)`.
+pub fn psi<S: Scalar>(v: &S) -> S {
+    v.mul(&v.neg().sigmoid())
+}
+
+/// The sharp bound the code checks: `|y|·max(ψ(K−M) − ψ(K), ψ(K) − ψ(K+M))`, valid for
+/// `|z| ≤ M`, `K − M ≥ t₁`.
 pub fn error_bound<S: Scalar>(y: &S, m: &S, gain: &S) -> Result<S> {
     let p = gain.precision();
     let r = gain.sub(m);
@@ -96,7 +104,10 @@ pub fn error_bound<S: Scalar>(y: &S, m: &S, gain: &S) -> Result<S> {
             m.to_f64()
         )));
     }
-    Ok(y.abs().mul(&r).mul(&r.neg().sigmoid()))
+    let pk = psi(gain);
+    let below = psi(&r).sub(&pk);
+    let above = pk.sub(&psi(&gain.add(m)));
+    Ok(y.abs().mul(&below.max_s(&above)))
 }
 
 /// THEORY.md's stated bound `2|y|(K+M)e^{−(K−M)}` (weaker than [`error_bound`]).

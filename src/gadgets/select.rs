@@ -2,8 +2,11 @@
 //!
 //! `sel_k = ReLU(x_k + Kt) − ReLU(Kt) + ReLU(y_k − Kt) − ReLU(−Kt)`, width `2d + 2` (the two
 //! t-only units are shared by all coordinates). Exact with ReLU when `K·α ≥ M`. With smooth
-//! units `φ(λ·)/λ` every pre-activation has `|v| ≥ β = Kα − M`, so for `β > 0`, `λβ ≥ t*` the
-//! error per coordinate is at most `4·β·τ(λβ)` (see `ReluUnit::error_beyond`).
+//! units `φ(λ·)/λ` each unit errs by `−e_i`, `e_i = |v_i|τ(λ|v_i|) ≥ 0` (mlp-relu), so the
+//! coordinate errs by `(e₂ + e₄) − (e₁ + e₃)` (units `x+Kt`, `Kt`, `y−Kt`, `−Kt` numbered 1–4):
+//! a difference of two nonnegative sums, hence at most `max(e₁+e₃, e₂+e₄)`. Every pre-activation
+//! has `|v| ≥ β = Kα − M`, so for `β > 0`, `λβ ≥ t*` the error is at most `2·β·τ(λβ)`
+//! (attained in the limit `x_k = −M`, `y_k = M`, `t = α`); otherwise at most `2c/λ`.
 
 use super::relu::ReluUnit;
 use super::{check_coords, check_positive};
@@ -97,7 +100,7 @@ pub fn add_select<S: Scalar>(
 }
 
 /// Error bound per coordinate when `|x_k|, |y_k| ≤ M`, `|t| ≥ α`: `0` for ReLU if `Kα ≥ M`;
-/// `4·β·τ(λβ)` (or `4c/λ`) for smooth units with `β = Kα − M > 0`.
+/// `2·β·τ(λβ)` (or `2c/λ`) for smooth units with `β = Kα − M > 0`.
 /// Errors if the hypothesis `Kα ≥ M` (ReLU) or `Kα > M` (smooth) fails.
 pub fn error_bound<S: Scalar>(m: &S, alpha: &S, gain: &S, unit: &ReluUnit<S>) -> Result<S> {
     let p = m.precision();
@@ -114,7 +117,7 @@ pub fn error_bound<S: Scalar>(m: &S, alpha: &S, gain: &S, unit: &ReluUnit<S>) ->
     if !smooth {
         return Ok(S::zero(p));
     }
-    Ok(unit.error_beyond(&beta).mul(&S::from_i64(4, p)))
+    Ok(unit.error_beyond(&beta).mul(&S::from_i64(2, p)))
 }
 
 /// A standalone selector for `d` coordinates: residual `[x (d), y (d), t, out (d)]`.
