@@ -3,9 +3,11 @@
 //! The input is an integer *key*, a linear form `Σ w_i x_i` of residual coordinates with integer
 //! weights (e.g. `B·x + y` keys a pair `(x, y)` with `0 ≤ y < B`), or a one-hot block.
 //! - indicator: `1[key = c] = ReLU(key−c+1) − 2ReLU(key−c) + ReLU(key−c−1)` (3 units);
-//! - table `f: {c_0 < … < c_{n−1}} → Z`: the piecewise-linear interpolant
-//!   `f(c_0) + Σ_{i<n−1} (s_i − s_{i−1}) ReLU(key − c_i)` (`s_i` the slope on `[c_i, c_{i+1}]`,
-//!   `s_{−1} = 0`), `n − 1` units, exact at every `c_i`;
+//! - table `f: {c_0 < … < c_{n−1}} → Z`: a piecewise-linear function through integer
+//!   breakpoints, `f(c_0) + Σ_j (s_j − s_{j−1}) ReLU(key − b_j)` (`s_j` the slope after breakpoint
+//!   `b_j`, `s_{−1} = 0`). Breakpoints are the `c_i`, and across a gap `c_{i+1} − c_i > 1` the value
+//!   is held at `f(c_i)` up to `c_{i+1} − 1`: every slope is an integer, so the weights are exact
+//!   in floating point; at most `2(n − 1)` units (`n − 1` on a consecutive domain);
 //! - one-hot: `Σ_c f(c) ReLU(x_c)`, `|domain|` units.
 //!
 //! With smooth units every pre-activation is an integer on integer keys, so each unit errs by
@@ -92,11 +94,20 @@ pub fn add_table<S: Scalar>(
     }
     let p = b.prec();
     b.write_bias(out, S::from_i64(values[0], p));
+    // Breakpoints (x, value) with unit steps between different values.
+    let mut bps = vec![(domain[0], values[0])];
+    for i in 1..domain.len() {
+        if domain[i] - domain[i - 1] > 1 {
+            bps.push((domain[i] - 1, values[i - 1]));
+        }
+        bps.push((domain[i], values[i]));
+    }
     let mut units = Vec::new();
     let mut l1 = S::zero(p);
     let mut prev_slope = S::zero(p);
-    for i in 0..domain.len() - 1 {
-        let slope = S::from_ratio(values[i + 1] - values[i], domain[i + 1] - domain[i], p);
+    for w in bps.windows(2) {
+        let ((x0, v0), (x1, v1)) = (w[0], w[1]);
+        let slope = S::from_ratio(v1 - v0, x1 - x0, p);
         let change = slope.sub(&prev_slope);
         prev_slope = slope;
         if change.is_zero() {
@@ -104,9 +115,9 @@ pub fn add_table<S: Scalar>(
         }
         let u = unit.unit(
             b,
-            format!("{name}.kink@{}", domain[i]),
+            format!("{name}.kink@{x0}"),
             key_inputs(key, p),
-            S::from_i64(-domain[i], p),
+            S::from_i64(-x0, p),
         );
         unit.write(b, u, out, &change);
         l1.add_assign_s(&change.abs());

@@ -2,11 +2,14 @@
 //!
 //! `ĝ(a,b) = (√(π/2) λ²/4)[GeLU(s) + GeLU(−s) − GeLU(d) − GeLU(−d)]`, `s = (a+b)/λ`, `d = (a−b)/λ`.
 //! With `g(x) = √(π/2)·x·erf(x/√2) = Σ_n (−1)^n x^{2n+2}/(2^n n! (2n+1)) = x² − x⁴/6 + R(x)`,
-//! the series is alternating with decreasing terms from `x⁶/40` on when `x² ≤ 8`, so
-//! `0 ≤ R(x) ≤ x⁶/40` for `|x| ≤ 2`. Hence, whenever `|a| + |b| ≤ 2λ`,
-//! `ĝ − ab = −ab(a²+b²)/(3λ²) + (λ²/4)(R(s) − R(d))` and
-//! `|ĝ − ab| ≤ |ab|(a²+b²)/(3λ²) + (|a|+|b|)⁶/(160 λ⁴)`          (pointwise bound)
-//! `        ≤ 2M⁴/(3λ²) + 2M⁶/(5λ⁴) ≤ 16M⁴/(15λ²)`  on `[−M,M]²`, `λ ≥ M`   (uniform bound).
+//! the series of `R` and of `R'` are alternating with decreasing terms for `|x| ≤ 2`, so there
+//! `0 ≤ R(x) ≤ x⁶/40` and `R` is nondecreasing in `|x|`. Whenever `|a| + |b| ≤ 2λ`,
+//! `ĝ − ab = sgn(ab)·(−L + Q')` with `L = |ab|(a²+b²)/(3λ²)` and
+//! `Q' = (λ²/4)|R(s) − R(d)| ∈ [0, Q]`, `Q = (|a|+|b|)⁶/(160λ⁴)` (as `|s| > |d|` iff `ab > 0`).
+//! The two corrections have opposite signs, so
+//! `|ĝ − ab| ≤ max(L, Q)`                                  (pointwise bound)
+//! `        ≤ max(2M⁴/(3λ²), 2M⁶/(5λ⁴)) = 2M⁴/(3λ²)`  on `[−M,M]²`, `λ ≥ M`   (uniform bound):
+//! THEORY.md's leading-order bound is rigorous for `λ ≥ M`.
 
 use super::{check_coords, check_positive};
 use crate::error::{Error, Result};
@@ -59,7 +62,7 @@ pub fn add_mul<S: Scalar>(
     Ok(idx)
 }
 
-/// Pointwise rigorous bound `|ab|(a²+b²)/(3λ²) + (|a|+|b|)⁶/(160λ⁴)`; valid (and returned)
+/// Pointwise rigorous bound `max(|ab|(a²+b²)/(3λ²), (|a|+|b|)⁶/(160λ⁴))`; valid (and returned)
 /// only when `|a| + |b| ≤ 2λ`, otherwise an input error says the hypothesis fails.
 pub fn pointwise_bound<S: Scalar>(a: &S, b: &S, lambda: &S) -> Result<S> {
     let p = lambda.precision();
@@ -82,10 +85,11 @@ pub fn pointwise_bound<S: Scalar>(a: &S, b: &S, lambda: &S) -> Result<S> {
         .mul(&s2)
         .mul(&s2)
         .div(&l2.mul(&l2).mul(&S::from_i64(160, p)));
-    Ok(lead.add(&rem))
+    Ok(lead.max_s(&rem))
 }
 
-/// Uniform rigorous bound on `[−M,M]²`: `2M⁴/(3λ²) + 2M⁶/(5λ⁴)`, valid for `λ ≥ M`.
+/// Uniform rigorous bound on `[−M,M]²`: `2M⁴/(3λ²)`, valid for `λ ≥ M` (where it dominates
+/// `2M⁶/(5λ⁴)`, the uniform remainder).
 pub fn uniform_bound<S: Scalar>(m: &S, lambda: &S) -> Result<S> {
     let p = lambda.precision();
     check_positive("M", m)?;
@@ -96,21 +100,21 @@ pub fn uniform_bound<S: Scalar>(m: &S, lambda: &S) -> Result<S> {
             m.to_f64()
         )));
     }
-    let u = m.mul(m).div(&lambda.mul(lambda));
     let m2 = m.mul(m);
     Ok(m2
-        .mul(&u)
-        .mul(&S::from_ratio(2, 3, p))
-        .add(&m2.mul(&u).mul(&u).mul(&S::from_ratio(2, 5, p))))
+        .mul(&m2)
+        .div(&lambda.mul(lambda))
+        .mul(&S::from_ratio(2, 3, p)))
 }
 
-/// The scale that guarantees error `ε` on `[−M,M]²`: `λ = max(M, M²·√(16/(15ε)))`
-/// (then the uniform bound is `≤ 16M⁴/(15λ²) ≤ ε`). The output weight is `Θ(M⁴/ε)`.
+/// The scale that guarantees error `ε` on `[−M,M]²`: `λ = max(M, M²·√(2/(3ε)))`
+/// (then the uniform bound `2M⁴/(3λ²)` is `≤ ε`). The output weight `√(π/2)λ²/4` is then
+/// `√(π/2)M⁴/(6ε)` (when `M²√(2/(3ε)) ≥ M`): `Θ(M⁴/ε)`.
 pub fn lambda_for<S: Scalar>(m: &S, eps: &S) -> Result<S> {
     check_positive("M", m)?;
     check_positive("the target error ε", eps)?;
     let p = m.precision().max(eps.precision());
-    let l = m.mul(m).mul(&S::from_ratio(16, 15, p).div(eps).sqrt());
+    let l = m.mul(m).mul(&S::from_ratio(2, 3, p).div(eps).sqrt());
     Ok(l.max_s(m))
 }
 
