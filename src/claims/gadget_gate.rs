@@ -186,7 +186,7 @@ impl Claim for GateMulClaim {
                     bnd,
                     Style::Dashed,
                 ),
-                Series::new("THEORY.md: 2|y|(K+M)e^{−(K−M)}", th, Style::Line),
+                Series::new("THEORY.md bound 2|y|(K+M)·exp(−(K−M))", th, Style::Line),
             ],
         };
         write_chart(&chart, dir, "gate-mul")

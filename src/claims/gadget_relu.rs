@@ -200,6 +200,7 @@ impl Claim for MlpRelu {
     fn figures(&self, dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
         let p = 256;
         let mut series = Vec::new();
+        let mut int_series = Vec::new();
         let mut r = Rng::new(cfg.seed).fork(21);
         for act in [Activation::Gelu, Activation::Silu] {
             let sc = sup_constant::<Real>(act, p);
@@ -243,12 +244,19 @@ impl Claim for MlpRelu {
             series.push(Series::new(format!("{n}: τ(λ)"), int_bnd, Style::Line));
         }
         let chart = Chart {
-            title: "mlp-relu: |φ(λz)/λ − ReLU(z)| vs λ (sup over z, and over nonzero integers)"
-                .into(),
+            title: "mlp-relu: sup_z |φ(λz)/λ − ReLU(z)| vs λ".into(),
             x_label: "log10 λ".into(),
             y_label: "log10 error".into(),
             series,
         };
-        write_chart(&chart, dir, "mlp-relu")
+        let mut out = write_chart(&chart, dir, "mlp-relu")?;
+        let chart = Chart {
+            title: "mlp-relu on nonzero integers: error vs λ (bound τ(λ) = Φ(−λ) or σ(−λ))".into(),
+            x_label: "log10 λ".into(),
+            y_label: "log10 error".into(),
+            series: int_series,
+        };
+        out.extend(write_chart(&chart, dir, "mlp-relu-integers")?);
+        Ok(out)
     }
 }
