@@ -38,6 +38,12 @@ pub struct Worst {
     pub points: usize,
 }
 
+impl Default for Worst {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Worst {
     pub fn new() -> Self {
         Worst {

@@ -31,6 +31,7 @@ pub fn gain_for<S: Scalar>(m: &S, alpha: &S) -> Result<S> {
 }
 
 /// Add `sel(x, y, t)` into `outs` (coordinate k gets `x_k` or `y_k`).
+#[allow(clippy::too_many_arguments)] // builder, name, three coordinate lists, gate, gain, unit
 pub fn add_select<S: Scalar>(
     b: &mut MlpBuilder<S>,
     name: &str,
