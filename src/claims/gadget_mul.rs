@@ -103,6 +103,32 @@ pub fn bits_lost(arith: Arith, lambda: f64, pts: &[(f64, f64)]) -> Result<f64> {
     Ok((arith.bits() as f64 - correct).clamp(0.0, arith.bits() as f64))
 }
 
+/// Smallest MPFR precision (bits, by bisection in `[8, 2048]`) at which the network's max error
+/// over `pts` stays within twice the mathematical bound `2M⁴/(3λ²)` (rounding ≤ the math error).
+pub fn min_precision(m: f64, lambda: f64, pts: &[(f64, f64)]) -> Result<u32> {
+    let bound = mul::uniform_bound(&rl(m, 256), &rl(lambda, 256))?.mul(&rl(2.0, 256));
+    let ok = |p: u32| -> Result<bool> {
+        let outs = outputs_at(Arith::mpfr(p), lambda, pts)?;
+        Ok(pts.iter().zip(&outs).all(|(&(a, b), o)| {
+            let exact = Real(rug::Float::with_val(256, &rl(a, 256).0 * &rl(b, 256).0));
+            abs_diff(o, &exact) <= bound
+        }))
+    };
+    let (mut lo, mut hi) = (8u32, 2048u32);
+    if !ok(hi)? {
+        return Ok(u32::MAX);
+    }
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if ok(mid)? {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(hi)
+}
+
 fn lambda_exponents(mode: Mode) -> Vec<i32> {
     match mode {
         Mode::Quick => (0..=12).step_by(3).collect(),
@@ -243,6 +269,42 @@ impl Claim for MlpMul {
             ks[0],
             lost[lost.len() - 1],
             ks[ks.len() - 1]
+        ));
+        // Minimal precision for rounding ≤ the math error: grows by ~3 bits per doubling of λ
+        // (rounding ≈ u·λM must fall below 2M⁴/(3λ²)).
+        let few = &pts[..pts.len().min(30)];
+        let ks: Vec<i32> = (4..=40).step_by(6).collect();
+        let pmin: Vec<f64> = ks
+            .iter()
+            .map(|&k| min_precision(1.0, 2f64.powi(k), few).map(|p| p as f64))
+            .collect::<Result<_>>()?;
+        let n = ks.len() as f64;
+        let mx = ks.iter().map(|&k| k as f64).sum::<f64>() / n;
+        let my = pmin.iter().sum::<f64>() / n;
+        let sxy: f64 = ks
+            .iter()
+            .zip(&pmin)
+            .map(|(&k, p)| (k as f64 - mx) * (p - my))
+            .sum();
+        let sxx: f64 = ks.iter().map(|&k| (k as f64 - mx).powi(2)).sum();
+        let pslope = sxy / sxx;
+        cases.push(
+            Case::from_values(
+                "minimal precision for error ≤ 2·2M⁴/(3λ²): ≈ 3 more bits per doubling of λ",
+                pslope,
+                3.0,
+                Relation::Within { rel_tol: 0.15 },
+            )
+            .param("min_bits", &pmin)
+            .param("log2_lambda", &ks),
+        );
+        notes.push(format!(
+            "minimal precision (M=1): {}",
+            ks.iter()
+                .zip(&pmin)
+                .map(|(k, p)| format!("λ=2^{k}: {p} bits"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         let layer = mul::standalone(&Real::from_f64(2f64.powi(20), 256), 256)?;
         let size = ConstructionSize {
