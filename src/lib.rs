@@ -1,6 +1,7 @@
 //! freelunch: builds the constructions of arXiv 2410.03810 weight by weight and checks every bound.
 pub mod claims;
 pub mod error;
+pub mod gadgets;
 pub mod model;
 pub mod num;
 pub mod plot;

@@ -1,8 +1,19 @@
 //! The claim registry: every check the toolkit makes, by stable id.
 //! The CLI, the tests, the figures and the README table are all views of this list.
 
+pub mod gadget_common;
+pub mod gadget_gate;
+pub mod gadget_lookup;
+pub mod gadget_mul;
+pub mod gadget_relu;
+pub mod gadget_select;
 pub mod scan_unroll;
 
+pub use gadget_gate::GateMulClaim;
+pub use gadget_lookup::MlpLookup;
+pub use gadget_mul::MlpMul;
+pub use gadget_relu::MlpRelu;
+pub use gadget_select::MlpSelect;
 pub use scan_unroll::ScanUnroll;
 
 use crate::error::{Error, Result};
@@ -114,31 +125,11 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
             "toolkit addition",
             "Copying within error rσ from T positions needs N ≥ T(1−r)²/((1+r)²+r²) − 1.",
         ))),
-        Box::new(NotBuilt(info(
-            "mlp-mul",
-            "v1 Lemma 1 (Feng et al. C)",
-            "A width-4 GeLU MLP multiplies on [−M,M]² with error O(M⁴/λ²).",
-        ))),
-        Box::new(NotBuilt(info(
-            "mlp-relu",
-            "v1 Lemma 2",
-            "GeLU(λz)/λ approximates ReLU with sup error c₀/λ, c₀ ≈ 0.169971.",
-        ))),
-        Box::new(NotBuilt(info(
-            "mlp-select",
-            "v1 Lemma 3",
-            "A ReLU MLP of width 2d+2 selects x or y by the sign of t exactly when |t| ≥ α.",
-        ))),
-        Box::new(NotBuilt(info(
-            "mlp-lookup",
-            "v1 Lemma 4",
-            "A ReLU MLP computes any function on a finite integer domain exactly.",
-        ))),
-        Box::new(NotBuilt(info(
-            "gate-mul",
-            "v1 Lemma 5",
-            "Mamba's SiLU output gate multiplies y·z with exponentially small error.",
-        ))),
+        Box::new(MlpMul),
+        Box::new(MlpRelu),
+        Box::new(MlpSelect),
+        Box::new(MlpLookup),
+        Box::new(GateMulClaim),
         Box::new(NotBuilt(info(
             "dp-general",
             "v1 Thm 3, v2 Thm 4",

@@ -1,0 +1,94 @@
+//! Helpers shared by the gadget claims: MPFR differences, grids, worst-ratio tracking.
+
+use crate::num::{Real, Scalar};
+use crate::report::{Case, Relation};
+use rug::Float;
+
+/// `x` as an MPFR value (exact: every f64 is representable at ≥ 53 bits).
+pub fn rl(x: f64, p: u32) -> Real {
+    Real::from_f64(x, p.max(53))
+}
+
+/// `|a − b|`, computed exactly enough (64 guard bits above the wider operand).
+pub fn abs_diff(a: &Real, b: &Real) -> Real {
+    let wp = a.0.prec().max(b.0.prec()) + 64;
+    let mut d = Float::with_val(wp, &a.0 - &b.0);
+    d.abs_mut();
+    Real(d)
+}
+
+pub fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    if n < 2 {
+        return vec![lo];
+    }
+    (0..n)
+        .map(|k| lo + (hi - lo) * k as f64 / (n - 1) as f64)
+        .collect()
+}
+
+/// The point where measured/bound is largest, plus the largest measured and bound values.
+#[derive(Clone, Debug)]
+pub struct Worst {
+    pub ratio_log10: f64,
+    pub measured_log10: f64,
+    pub bound_log10: f64,
+    pub max_measured_log10: f64,
+    pub max_bound_log10: f64,
+    pub at: String,
+    pub points: usize,
+}
+
+impl Default for Worst {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Worst {
+    pub fn new() -> Self {
+        Worst {
+            ratio_log10: f64::NEG_INFINITY,
+            measured_log10: f64::NEG_INFINITY,
+            bound_log10: f64::NEG_INFINITY,
+            max_measured_log10: f64::NEG_INFINITY,
+            max_bound_log10: f64::NEG_INFINITY,
+            at: String::new(),
+            points: 0,
+        }
+    }
+    /// Record one point; `at` describes it (only formatted when it becomes the worst).
+    pub fn add(&mut self, measured: &Real, bound: &Real, at: impl FnOnce() -> String) {
+        let m = measured.log10_abs();
+        let b = bound.log10_abs();
+        self.points += 1;
+        self.max_measured_log10 = self.max_measured_log10.max(m);
+        self.max_bound_log10 = self.max_bound_log10.max(b);
+        // A zero bound with a zero error is a perfect match; with a nonzero error it is +inf.
+        let r = if m == f64::NEG_INFINITY {
+            f64::NEG_INFINITY
+        } else {
+            m - b
+        };
+        if r > self.ratio_log10 || self.points == 1 {
+            self.ratio_log10 = r;
+            self.measured_log10 = m;
+            self.bound_log10 = b;
+            self.at = at();
+        }
+    }
+    /// An `AtMost` case at the worst point.
+    pub fn case(&self, label: impl Into<String>) -> Case {
+        Case::from_log10(
+            label,
+            self.measured_log10,
+            self.bound_log10,
+            Relation::AtMost,
+        )
+        .param("points", self.points)
+        .param("worst_at", &self.at)
+        .with_note(format!(
+            "worst measured/bound = 10^{:.3} at {} ({} points)",
+            self.ratio_log10, self.at, self.points
+        ))
+    }
+}

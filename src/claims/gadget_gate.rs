@@ -1,0 +1,194 @@
+//! `gate-mul` (THEORY.md §2, v1 Lemma 5): two SiLU-gated SSM channels multiply `y·z` with error
+//! `≤ |y|(K−M)σ(−(K−M))` for `|z| ≤ M`, `K − M ≥ t₁`.
+
+use super::gadget_common::{abs_diff, linspace, rl, Worst};
+use super::{Claim, ClaimInfo, Mode, RunConfig};
+use crate::error::Result;
+use crate::gadgets::gate::{self, GateMul};
+use crate::gadgets::residual;
+use crate::num::{Arith, Real, Scalar};
+use crate::plot::{write_chart, Chart, Series, Style};
+use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
+use std::path::{Path, PathBuf};
+
+pub struct GateMulClaim;
+
+/// Outputs `y·(SiLU(z+K) − SiLU(K))` of the gated SSM layer, one per `(y, z)`.
+pub fn outputs<S: Scalar>(gain: f64, pts: &[(f64, f64)], prec: u32) -> Result<Vec<Real>> {
+    let g = GateMul::new(0, 1, 2, S::from_f64(gain, prec))?;
+    let layer = g.layer("gate-mul", 3, prec)?;
+    Ok(pts
+        .iter()
+        .map(|&(y, z)| {
+            let mut st = layer.new_state(prec);
+            let mut x = residual(
+                3,
+                prec,
+                &[(0, S::from_f64(y, prec)), (1, S::from_f64(z, prec))],
+            );
+            layer.step(&mut st, &mut x);
+            x[2].to_real()
+        })
+        .collect())
+}
+
+fn outputs_at(arith: Arith, gain: f64, pts: &[(f64, f64)]) -> Result<Vec<Real>> {
+    match arith {
+        Arith::F64 => outputs::<f64>(gain, pts, 53),
+        Arith::Mpfr(p) => outputs::<Real>(gain, pts, p.bits()),
+    }
+}
+
+pub fn points(m: f64, n: usize) -> Vec<(f64, f64)> {
+    let ys = linspace(-2.0, 2.0, 9);
+    let zs = linspace(-m, m, n);
+    ys.iter()
+        .flat_map(|&y| zs.iter().map(move |&z| (y, z)))
+        .collect()
+}
+
+/// Worst measured/bound (sharp bound of `gate::error_bound` + rounding allowance `16u·|y|·(K+M)`),
+/// and the same against THEORY.md's `2|y|(K+M)e^{−(K−M)}` (no allowance).
+pub fn check(
+    m: f64,
+    gain: f64,
+    pts: &[(f64, f64)],
+    arith: Arith,
+    allowance: bool,
+) -> Result<(Worst, Worst)> {
+    let outs = outputs_at(arith, gain, pts)?;
+    let bp = 256;
+    let u = if allowance {
+        Real::ulp_of_one(arith.bits()) / 2.0
+    } else {
+        0.0
+    };
+    let (mr, kr) = (rl(m, bp), rl(gain, bp));
+    let (mut w, mut wt) = (Worst::new(), Worst::new());
+    for (&(y, z), out) in pts.iter().zip(&outs) {
+        let yr = rl(y, bp);
+        let exact = Real(rug::Float::with_val(bp, &yr.0 * z));
+        let err = abs_diff(out, &exact);
+        let b = gate::error_bound(&yr, &mr, &kr)?.add(&rl(16.0 * u * y.abs() * (gain + m), bp));
+        w.add(&err, &b, || format!("(y, z) = ({y}, {z:.4})"));
+        wt.add(&err, &gate::theory_bound(&yr, &mr, &kr), || {
+            format!("(y, z) = ({y}, {z:.4})")
+        });
+    }
+    Ok((w, wt))
+}
+
+fn gains(mode: Mode) -> Vec<f64> {
+    match mode {
+        Mode::Quick => vec![4.0, 8.0, 16.0, 32.0],
+        Mode::Default => vec![3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0],
+        Mode::Full => (3..=80).map(|k| k as f64).collect(),
+    }
+}
+
+impl Claim for GateMulClaim {
+    fn info(&self) -> ClaimInfo {
+        ClaimInfo {
+            id: "gate-mul",
+            paper_ref: "v1 Lemma 5",
+            statement: "Two SSM channels gated by SiLU(z+K) and SiLU(K) give y·z within |y|·max(ψ(K−M)−ψ(K), ψ(K)−ψ(K+M)) ≤ |y|(K+M)e^{−(K−M)} (ψ(v) = vσ(−v)) for |z| ≤ M, K − M ≥ 1.2785.",
+        }
+    }
+
+    fn explain(&self) -> String {
+        include_str!("../../proofs/gate-mul.md").to_string()
+    }
+
+    fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {
+        let arith = cfg.arith.unwrap_or(Arith::mpfr(256));
+        let n = match cfg.mode {
+            Mode::Quick => 41,
+            Mode::Default => 161,
+            Mode::Full => 641,
+        };
+        let mut cases = Vec::new();
+        for m in [1.0, 2.0] {
+            let pts = points(m, n);
+            for gain in gains(cfg.mode) {
+                if gain - m < 1.2785 {
+                    continue;
+                }
+                let (w, wt) = check(m, gain, &pts, arith, true)?;
+                cases.push(
+                    w.case(format!(
+                        "M={m} K={gain} at {arith}: error ≤ |y|·max(ψ(K−M)−ψ(K), ψ(K)−ψ(K+M))"
+                    ))
+                    .param("M", m)
+                    .param("K", gain),
+                );
+                if arith.bits() >= 128 {
+                    cases.push(wt.case(format!(
+                        "M={m} K={gain} at {arith}: THEORY.md's 2|y|(K+M)e^{{−(K−M)}} holds"
+                    )));
+                }
+            }
+        }
+        // f64 cannot resolve the error once e^{−(K−M)} is below its rounding of K|y|.
+        let pts = points(1.0, n);
+        let (w64, _) = check(1.0, 40.0, &pts, Arith::F64, false)?;
+        cases.push(
+            Case::from_log10(
+                "M=1 K=40: f64 error exceeds the mathematical bound (rounding of K·y dominates)",
+                w64.measured_log10,
+                w64.bound_log10,
+                Relation::AtLeast,
+            )
+            .with_note(format!(
+                "f64 worst measured/bound = 10^{:.2}",
+                w64.ratio_log10
+            )),
+        );
+        let layer = GateMul::new(0, 1, 2, Real::from_i64(16, 256))?.layer("gate-mul", 3, 256)?;
+        let size = ConstructionSize {
+            description: "gated SSM pair (2 channels, state 1), K = 16".into(),
+            state_size: 2,
+            residual_width: 3,
+            mlp_width: 0,
+            nonzero_params: layer.nonzeros(),
+            max_abs_param: layer.max_abs_param(),
+            ops_per_token: layer.ops_per_step(),
+        };
+        Ok(ClaimReport::new(
+            "gate-mul",
+            self.info().paper_ref,
+            size,
+            cases,
+        ))
+    }
+
+    fn figures(&self, dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+        let m = 1.0;
+        let pts = points(m, 81);
+        let (mut meas, mut f6, mut bnd, mut th) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for k in 3..=60 {
+            let gain = k as f64;
+            let (w, wt) = check(m, gain, &pts, Arith::mpfr(256), false)?;
+            let (w64, _) = check(m, gain, &pts, Arith::F64, false)?;
+            meas.push((gain, w.max_measured_log10));
+            f6.push((gain, w64.max_measured_log10));
+            bnd.push((gain, w.max_bound_log10));
+            th.push((gain, wt.max_bound_log10));
+        }
+        let chart = Chart {
+            title: "gate-mul: max |y(SiLU(z+K) − SiLU(K)) − yz| vs K (|y| ≤ 2, |z| ≤ 1)".into(),
+            x_label: "K".into(),
+            y_label: "log10 max error".into(),
+            series: vec![
+                Series::new("measured, MPFR 256 bits", meas, Style::LinePoints),
+                Series::new("measured, f64", f6, Style::LinePoints),
+                Series::new(
+                    "sharp bound |y|·max(ψ(K−M)−ψ(K), ψ(K)−ψ(K+M))",
+                    bnd,
+                    Style::Dashed,
+                ),
+                Series::new("THEORY.md bound 2|y|(K+M)·exp(−(K−M))", th, Style::Line),
+            ],
+        };
+        write_chart(&chart, dir, "gate-mul")
+    }
+}

@@ -1,0 +1,231 @@
+//! `mlp-lookup` (THEORY.md §2, v1 Lemma 4): any function on a finite integer (or one-hot) domain,
+//! exactly with ReLU units; within `(Σ|w_out|)·τ(λ)` with smooth units.
+
+use super::gadget_common::{abs_diff, rl, Worst};
+use super::{Claim, ClaimInfo, Mode, RunConfig};
+use crate::error::Result;
+use crate::gadgets::relu::ReluUnit;
+use crate::gadgets::{eval_mlp, lookup, residual};
+use crate::model::{Activation, MlpBuilder, MlpLayer};
+use crate::num::{Arith, Real, Scalar};
+use crate::plot::{write_chart, Chart, Series, Style};
+use crate::report::{Case, ClaimReport, ConstructionSize};
+use crate::rng::Rng;
+use std::path::{Path, PathBuf};
+
+pub struct MlpLookup;
+
+/// A lookup test problem: a layer, its inputs (residual vectors) and the expected outputs.
+pub struct Problem<S> {
+    pub name: String,
+    pub layer: MlpLayer<S>,
+    pub inputs: Vec<Vec<S>>,
+    pub out: usize,
+    pub expected: Vec<i64>,
+    pub l1: S,
+}
+
+fn values(rng: &mut Rng, n: usize) -> Vec<i64> {
+    (0..n).map(|_| rng.below(2001) as i64 - 1000).collect()
+}
+
+/// The four shapes: integer table, pair-keyed table (key 8x + y), one-hot table, indicator.
+pub fn problems<S: Scalar>(unit: &ReluUnit<S>, seed: u64, prec: u32) -> Result<Vec<Problem<S>>> {
+    let mut rng = Rng::new(seed);
+    let mut probs = Vec::new();
+    let s = |v: i64| S::from_i64(v, prec);
+    // f: {−10, …, 21} → [−1000, 1000].
+    let domain: Vec<i64> = (-10..22).collect();
+    let vals = values(&mut rng, domain.len());
+    let (layer, lu) = lookup::standalone_table(&domain, &vals, unit, prec)?;
+    probs.push(Problem {
+        name: format!("table on {{−10..21}} ({} units)", layer.hidden_width()),
+        inputs: domain
+            .iter()
+            .map(|&c| residual(2, prec, &[(0, s(c))]))
+            .collect(),
+        layer,
+        out: 1,
+        expected: vals,
+        l1: lu.out_weight_l1,
+    });
+    // f(x, y) on {0..7}², key 8x + y, residual [x, y, out].
+    let vals = values(&mut rng, 64);
+    let mut b = MlpBuilder::new(3, prec);
+    let dom: Vec<i64> = (0..64).collect();
+    let lu = lookup::add_table(&mut b, "pair", &[(0, 8), (1, 1)], &dom, &vals, 2, unit)?;
+    probs.push(Problem {
+        name: "pair table on {0..7}², key 8x+y".into(),
+        inputs: (0..64)
+            .map(|k| residual(3, prec, &[(0, s(k / 8)), (1, s(k % 8))]))
+            .collect(),
+        layer: b.build("pair", unit.act),
+        out: 2,
+        expected: vals,
+        l1: lu.out_weight_l1,
+    });
+    // One-hot over 12 values: residual [e_0..e_11, out].
+    let vals = values(&mut rng, 12);
+    let mut b = MlpBuilder::new(13, prec);
+    let coords: Vec<usize> = (0..12).collect();
+    let lu = lookup::add_onehot_table(&mut b, "onehot", &coords, &vals, 12, unit)?;
+    probs.push(Problem {
+        name: "one-hot table over 12 values".into(),
+        inputs: (0..12).map(|k| residual(13, prec, &[(k, s(1))])).collect(),
+        layer: b.build("onehot", unit.act),
+        out: 12,
+        expected: vals,
+        l1: lu.out_weight_l1,
+    });
+    // Indicator 1[x = 3] on {−5..10}.
+    let mut b = MlpBuilder::new(2, prec);
+    let lu = lookup::add_indicator(&mut b, "ind", &[(0, 1)], 3, 1, &S::one(prec), unit)?;
+    probs.push(Problem {
+        name: "indicator 1[x = 3] on {−5..10}".into(),
+        inputs: (-5..=10).map(|c| residual(2, prec, &[(0, s(c))])).collect(),
+        layer: b.build("ind", unit.act),
+        out: 1,
+        expected: (-5..=10).map(|c| (c == 3) as i64).collect(),
+        l1: lu.out_weight_l1,
+    });
+    Ok(probs)
+}
+
+/// Worst measured/bound of one problem; `bound` per point.
+pub fn measure<S: Scalar>(p: &Problem<S>, bound: &Real, prec: u32) -> Worst {
+    let mut w = Worst::new();
+    for (k, (x, &want)) in p.inputs.iter().zip(&p.expected).enumerate() {
+        let out = eval_mlp(&p.layer, x, prec)[p.out].to_real();
+        let e = abs_diff(&out, &Real::from_i64(want, 64));
+        w.add(&e, bound, || format!("input #{k}"));
+    }
+    w
+}
+
+fn exact_cases<S: Scalar>(seed: u64, prec: u32, label: &str) -> Result<Vec<Case>> {
+    let unit = ReluUnit::<S>::exact(prec);
+    Ok(problems(&unit, seed, prec)?
+        .iter()
+        .map(|p| {
+            let w = measure(p, &Real::zero(64), prec);
+            Case::boolean(
+                format!("relu {} at {label}: exact on every domain point", p.name),
+                w.max_measured_log10 == f64::NEG_INFINITY,
+                format!("{} points, {} units", w.points, p.layer.hidden_width()),
+            )
+        })
+        .collect())
+}
+
+/// Precision resolving `τ(λ)` with 96 bits to spare (values up to 2^11 need 11 more).
+pub fn smooth_precision(act: Activation, lambda: f64) -> u32 {
+    crate::claims::gadget_relu::integer_precision(act, lambda) + 16
+}
+
+/// Max error and bound `l1·τ(λ)` of every problem with smooth units.
+pub fn smooth(act: Activation, lambda: f64, seed: u64) -> Result<Vec<(String, Worst)>> {
+    let p = smooth_precision(act, lambda);
+    let unit = ReluUnit::new(act, rl(lambda, p))?;
+    problems(&unit, seed, p)?
+        .iter()
+        .map(|pr| {
+            let bound = lookup::error_bound(&pr.l1, &unit)?;
+            Ok((pr.name.clone(), measure(pr, &bound, p)))
+        })
+        .collect()
+}
+
+impl Claim for MlpLookup {
+    fn info(&self) -> ClaimInfo {
+        ClaimInfo {
+            id: "mlp-lookup",
+            paper_ref: "v1 Lemma 4",
+            statement: "A ReLU MLP computes any integer function of an integer key (or a one-hot input) exactly, with one unit per kink (tables) or 3 units (indicators); smooth units φ(λ·)/λ err by at most (Σ|w_out|)·τ(λ).",
+        }
+    }
+
+    fn explain(&self) -> String {
+        include_str!("../../proofs/mlp-lookup.md").to_string()
+    }
+
+    fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {
+        let mut cases = Vec::new();
+        let ariths = cfg
+            .arith
+            .map(|a| vec![a])
+            .unwrap_or(vec![Arith::F64, Arith::mpfr(64)]);
+        for arith in ariths {
+            cases.extend(match arith {
+                Arith::F64 => exact_cases::<f64>(cfg.seed, 53, "f64")?,
+                Arith::Mpfr(p) => exact_cases::<Real>(cfg.seed, p.bits(), &arith.to_string())?,
+            });
+        }
+        let lambdas: Vec<f64> = match cfg.mode {
+            Mode::Quick => vec![2.0, 4.0, 8.0],
+            Mode::Default => vec![2.0, 4.0, 8.0, 16.0],
+            Mode::Full => vec![2.0, 4.0, 8.0, 16.0, 32.0],
+        };
+        for act in [Activation::Gelu, Activation::Silu] {
+            for &lambda in &lambdas {
+                for (name, w) in smooth(act, lambda, cfg.seed)? {
+                    cases.push(
+                        w.case(format!(
+                            "{} λ={lambda} {name}: error ≤ (Σ|w_out|)·τ(λ)",
+                            act.name()
+                        ))
+                        .param("lambda", lambda),
+                    );
+                }
+            }
+        }
+        let unit = ReluUnit::<f64>::exact(53);
+        let probs = problems(&unit, cfg.seed, 53)?;
+        let layer = &probs[1].layer;
+        let size = ConstructionSize {
+            description: "ReLU table on a pair key (64 entries)".into(),
+            state_size: 0,
+            residual_width: 3,
+            mlp_width: layer.hidden_width(),
+            nonzero_params: layer.nonzeros(),
+            max_abs_param: layer.max_abs_param(),
+            ops_per_token: layer.ops_per_step(),
+        };
+        Ok(ClaimReport::new(
+            "mlp-lookup",
+            self.info().paper_ref,
+            size,
+            cases,
+        ))
+    }
+
+    fn figures(&self, dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+        let mut series = Vec::new();
+        for act in [Activation::Gelu, Activation::Silu] {
+            let mut meas = Vec::new();
+            let mut bnd = Vec::new();
+            for lambda in [1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 16.0] {
+                let res = smooth(act, lambda, cfg.seed)?;
+                let (_, w) = &res[0];
+                meas.push((lambda.log10(), w.max_measured_log10));
+                bnd.push((lambda.log10(), w.max_bound_log10));
+            }
+            series.push(Series::new(
+                format!("{}: measured max error (integer table)", act.name()),
+                meas,
+                Style::LinePoints,
+            ));
+            series.push(Series::new(
+                format!("{}: bound (Σ|w_out|)·τ(λ)", act.name()),
+                bnd,
+                Style::Dashed,
+            ));
+        }
+        let chart = Chart {
+            title: "mlp-lookup with smooth units: error on the domain vs λ".into(),
+            x_label: "log10 λ".into(),
+            y_label: "log10 max error".into(),
+            series,
+        };
+        write_chart(&chart, dir, "mlp-lookup")
+    }
+}

@@ -1,0 +1,298 @@
+//! `mlp-select` (THEORY.md §2, v1 Lemma 3): `x if t ≥ α, y if t ≤ −α`, width `2d + 2`; exact with
+//! ReLU when `Kα ≥ M`, error `≤ 2βτ(λβ)` (`β = Kα − M`) with smooth units.
+
+use super::gadget_common::{abs_diff, rl, Worst};
+use super::{Claim, ClaimInfo, Mode, RunConfig};
+use crate::error::Result;
+use crate::gadgets::relu::ReluUnit;
+use crate::gadgets::{eval_mlp, select};
+use crate::model::Activation;
+use crate::num::{Arith, Real, Scalar};
+use crate::plot::{write_chart, Chart, Series, Style};
+use crate::report::{Case, ClaimReport, ConstructionSize};
+use crate::rng::Rng;
+use std::path::{Path, PathBuf};
+
+pub struct MlpSelect;
+
+/// One selector instance: `x, y ∈ R^d`, gate `t`.
+#[derive(Clone, Debug)]
+pub struct Instance {
+    pub x: Vec<f64>,
+    pub y: Vec<f64>,
+    pub t: f64,
+}
+
+/// Random instances with `|x|, |y| ≤ M` (including the extremes ±M) and `α ≤ |t| ≤ 3α`
+/// (including `±α`). `dyadic`: entries are multiples of `M/8` and `t` of `α/4` (exact in binary).
+pub fn instances(
+    d: usize,
+    m: f64,
+    alpha: f64,
+    n: usize,
+    dyadic: bool,
+    rng: &mut Rng,
+) -> Vec<Instance> {
+    let mut extremes = vec![
+        Instance {
+            x: vec![-m; d],
+            y: vec![m; d],
+            t: alpha,
+        },
+        Instance {
+            x: vec![m; d],
+            y: vec![-m; d],
+            t: -alpha,
+        },
+    ];
+    extremes.extend((0..n).map(|i| {
+        let mut v = |k: usize| -> f64 {
+            match (i + k) % 5 {
+                0 => m,
+                1 => -m,
+                _ if dyadic => (rng.below(17) as f64 - 8.0) * m / 8.0,
+                _ => rng.uniform(-m, m),
+            }
+        };
+        let x: Vec<f64> = (0..d).map(&mut v).collect();
+        let y: Vec<f64> = (0..d).map(|k| v(k + 2)).collect();
+        let mag = match i % 4 {
+            0 => alpha,
+            _ if dyadic => alpha * (1.0 + rng.below(9) as f64 / 4.0),
+            _ => rng.uniform(alpha, 3.0 * alpha),
+        };
+        let t = if i % 2 == 0 { mag } else { -mag };
+        Instance { x, y, t }
+    }));
+    extremes
+}
+
+/// Outputs of the selector at `prec` bits, one vector per instance.
+pub fn run_selector<S: Scalar>(
+    insts: &[Instance],
+    gain: f64,
+    act: Activation,
+    lambda: f64,
+    prec: u32,
+) -> Result<Vec<Vec<Real>>> {
+    let d = insts[0].x.len();
+    let unit = if act == Activation::Relu {
+        ReluUnit::<S>::exact(prec)
+    } else {
+        ReluUnit::new(act, S::from_f64(lambda, prec))?
+    };
+    let layer = select::standalone(d, &S::from_f64(gain, prec), &unit)?;
+    Ok(insts
+        .iter()
+        .map(|ins| {
+            let mut x: Vec<S> = ins.x.iter().map(|&v| S::from_f64(v, prec)).collect();
+            x.extend(ins.y.iter().map(|&v| S::from_f64(v, prec)));
+            x.push(S::from_f64(ins.t, prec));
+            x.extend((0..d).map(|_| S::zero(prec)));
+            eval_mlp(&layer, &x, prec)[2 * d + 1..]
+                .iter()
+                .map(|v| v.to_real())
+                .collect()
+        })
+        .collect())
+}
+
+fn run_at(
+    insts: &[Instance],
+    gain: f64,
+    act: Activation,
+    lambda: f64,
+    arith: Arith,
+) -> Result<Vec<Vec<Real>>> {
+    match arith {
+        Arith::F64 => run_selector::<f64>(insts, gain, act, lambda, 53),
+        Arith::Mpfr(p) => run_selector::<Real>(insts, gain, act, lambda, p.bits()),
+    }
+}
+
+/// Max over instances and coordinates of |output − selected|, against `bound + allowance`,
+/// where the rounding allowance is `8u(K|t| + M)` per coordinate.
+pub fn check(
+    insts: &[Instance],
+    m: f64,
+    gain: f64,
+    act: Activation,
+    lambda: f64,
+    bound: &Real,
+    arith: Arith,
+) -> Result<Worst> {
+    let outs = run_at(insts, gain, act, lambda, arith)?;
+    let bp = 256.max(bound.precision());
+    let u = Real::ulp_of_one(arith.bits()) / 2.0;
+    let mut w = Worst::new();
+    for (ins, out) in insts.iter().zip(&outs) {
+        let want = if ins.t > 0.0 { &ins.x } else { &ins.y };
+        let allowance = rl(8.0 * u * (gain * ins.t.abs() + m), bp);
+        for (k, (o, &v)) in out.iter().zip(want).enumerate() {
+            w.add(&abs_diff(o, &rl(v, bp)), &bound.add(&allowance), || {
+                format!("t = {:.4}, coordinate {k}", ins.t)
+            });
+        }
+    }
+    Ok(w)
+}
+
+/// Exact equality of every output with the selected input.
+pub fn exact(insts: &[Instance], gain: f64, arith: Arith) -> Result<bool> {
+    let outs = run_at(insts, gain, Activation::Relu, 1.0, arith)?;
+    Ok(insts.iter().zip(&outs).all(|(ins, out)| {
+        let want = if ins.t > 0.0 { &ins.x } else { &ins.y };
+        out.iter()
+            .zip(want)
+            .all(|(o, &v)| o.to_f64() == v && abs_diff(o, &rl(v, 64)).is_zero())
+    }))
+}
+
+/// The smooth-unit bound `2βτ(λβ)` at `prec` bits.
+pub fn smooth_bound(
+    m: f64,
+    alpha: f64,
+    gain: f64,
+    act: Activation,
+    lambda: f64,
+    prec: u32,
+) -> Result<Real> {
+    let unit = ReluUnit::new(act, rl(lambda, prec))?;
+    select::error_bound(&rl(m, prec), &rl(alpha, prec), &rl(gain, prec), &unit)
+}
+
+/// Precision that resolves the smooth bound with 96 bits to spare.
+pub fn smooth_precision(act: Activation, lambda: f64, beta: f64) -> u32 {
+    let lb = lambda * beta;
+    let bits = match act {
+        Activation::Gelu => lb * lb / (2.0 * std::f64::consts::LN_2),
+        _ => lb / std::f64::consts::LN_2,
+    };
+    (bits.ceil() as u32 + 96).max(128)
+}
+
+impl Claim for MlpSelect {
+    fn info(&self) -> ClaimInfo {
+        ClaimInfo {
+            id: "mlp-select",
+            paper_ref: "v1 Lemma 3",
+            statement: "A ReLU MLP of width 2d+2 with gain K = M/α returns x if t ≥ α and y if t ≤ −α exactly (|x_k|, |y_k| ≤ M); with GeLU/SiLU units φ(λ·)/λ the error is ≤ 2βτ(λβ), β = Kα − M > 0.",
+        }
+    }
+
+    fn explain(&self) -> String {
+        include_str!("../../proofs/mlp-select.md").to_string()
+    }
+
+    fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {
+        let n = match cfg.mode {
+            Mode::Quick => 100,
+            Mode::Default => 400,
+            Mode::Full => 2000,
+        };
+        let d = 4;
+        let rng = Rng::new(cfg.seed);
+        let mut cases = Vec::new();
+        let ariths = cfg
+            .arith
+            .map(|a| vec![a])
+            .unwrap_or(vec![Arith::F64, Arith::mpfr(128)]);
+        // ReLU: exact (dyadic inputs), and within rounding (random reals).
+        for (k, (m, alpha)) in [(1.0, 1.0), (8.0, 0.25), (100.0, 1.0 / 64.0)]
+            .into_iter()
+            .enumerate()
+        {
+            let gain = m / alpha;
+            let dy = instances(d, m, alpha, n, true, &mut rng.fork(k as u64));
+            let re = instances(d, m, alpha, n, false, &mut rng.fork(10 + k as u64));
+            for &arith in &ariths {
+                cases.push(Case::boolean(
+                    format!("relu M={m} α={alpha} K=M/α at {arith}: exact on dyadic inputs"),
+                    exact(&dy, gain, arith)?,
+                    format!("{n} instances, d = {d}, |t| ∈ [α, 3α]"),
+                ));
+                let w = check(&re, m, gain, Activation::Relu, 1.0, &Real::zero(128), arith)?;
+                cases.push(
+                    w.case(format!(
+                        "relu M={m} α={alpha} at {arith}: random reals within rounding 8u(K|t|+M)"
+                    ))
+                    .param("M", m)
+                    .param("alpha", alpha),
+                );
+            }
+        }
+        // Smooth units: M = 1, α = 1, K = 2 (β = 1).
+        let (m, alpha, gain) = (1.0, 1.0, 2.0);
+        let lambdas: Vec<f64> = match cfg.mode {
+            Mode::Quick => vec![1.0, 2.0, 4.0, 8.0],
+            Mode::Default => vec![1.0, 2.0, 4.0, 8.0, 16.0],
+            Mode::Full => vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
+        };
+        let re = instances(d, m, alpha, n / 2, false, &mut rng.fork(20));
+        for act in [Activation::Gelu, Activation::Silu] {
+            for &lambda in &lambdas {
+                let p = smooth_precision(act, lambda, gain * alpha - m);
+                let bound = smooth_bound(m, alpha, gain, act, lambda, p)?;
+                let w = check(&re, m, gain, act, lambda, &bound, Arith::mpfr(p))?;
+                cases.push(
+                    w.case(format!(
+                        "{} λ={lambda} (β=1) at {p} bits: error ≤ 2βτ(λβ)",
+                        act.name()
+                    ))
+                    .param("lambda", lambda),
+                );
+            }
+        }
+        let unit = ReluUnit::<f64>::exact(53);
+        let layer = select::standalone(d, &100.0, &unit)?;
+        let size = ConstructionSize {
+            description: format!("ReLU selector, d = {d} (width 2d+2 = {})", 2 * d + 2),
+            state_size: 0,
+            residual_width: 3 * d + 1,
+            mlp_width: layer.hidden_width(),
+            nonzero_params: layer.nonzeros(),
+            max_abs_param: layer.max_abs_param(),
+            ops_per_token: layer.ops_per_step(),
+        };
+        Ok(ClaimReport::new(
+            "mlp-select",
+            self.info().paper_ref,
+            size,
+            cases,
+        ))
+    }
+
+    fn figures(&self, dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+        let (m, alpha, gain) = (1.0, 1.0, 2.0);
+        let re = instances(2, m, alpha, 100, false, &mut Rng::new(cfg.seed).fork(31));
+        let mut series = Vec::new();
+        for act in [Activation::Gelu, Activation::Silu] {
+            let mut meas = Vec::new();
+            let mut bnd = Vec::new();
+            for lambda in [0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0] {
+                let p = smooth_precision(act, lambda, 1.0);
+                let bound = smooth_bound(m, alpha, gain, act, lambda, p)?;
+                let w = check(&re, m, gain, act, lambda, &Real::zero(p), Arith::mpfr(p))?;
+                meas.push((lambda.log10(), w.max_measured_log10));
+                bnd.push((lambda.log10(), bound.log10_abs()));
+            }
+            series.push(Series::new(
+                format!("{}: measured max error", act.name()),
+                meas,
+                Style::LinePoints,
+            ));
+            series.push(Series::new(
+                format!("{}: bound 2βτ(λβ)", act.name()),
+                bnd,
+                Style::Dashed,
+            ));
+        }
+        let chart = Chart {
+            title: "mlp-select with smooth units: error vs λ (M = 1, α = 1, K = 2, β = 1)".into(),
+            x_label: "log10 λ".into(),
+            y_label: "log10 max error".into(),
+            series,
+        };
+        write_chart(&chart, dir, "mlp-select")
+    }
+}

@@ -1,0 +1,73 @@
+//! The MLP and gate lemmas (THEORY.md §2): builders that add named hidden units to an
+//! [`MlpBuilder`](crate::model::MlpBuilder) (so gadgets compose inside one layer), plus the
+//! rigorous error bounds the claims check.
+//!
+//! Conventions shared by every builder:
+//! - inputs and outputs are residual coordinates; a gadget *adds* its value to its output
+//!   coordinate (the MLP is residual), so the output must hold 0 beforehand to read the value;
+//! - ReLU-type units go through [`relu::ReluUnit`], which realises `ReLU(v)` exactly or as
+//!   `φ(λv)/λ` for a smooth activation φ (GeLU, SiLU), with the error of `mlp-relu`;
+//! - bad arguments are `Error::input`, never a panic.
+
+pub mod gate;
+pub mod lookup;
+pub mod mul;
+pub mod relu;
+pub mod select;
+
+use crate::error::{Error, Result};
+use crate::model::{Activation, MlpBuilder, MlpLayer};
+use crate::num::{zeros, Scalar};
+
+pub use gate::GateMul;
+pub use relu::{sup_constant, ReluUnit, SupConstant};
+
+/// Check that every coordinate fits the builder's residual stream.
+pub(crate) fn check_coords<S: Scalar>(
+    b: &MlpBuilder<S>,
+    what: &str,
+    coords: &[usize],
+) -> Result<()> {
+    for &c in coords {
+        if c >= b.width() {
+            return Err(Error::input(format!(
+                "{what}: coordinate {c} is outside the residual stream of width {}",
+                b.width()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Reject a non-finite or non-positive scale.
+pub(crate) fn check_positive<S: Scalar>(what: &str, v: &S) -> Result<()> {
+    if !v.is_finite() || v.is_sign_negative() || v.is_zero() {
+        return Err(Error::input(format!(
+            "{what} must be a positive finite number (got {})",
+            v.to_f64()
+        )));
+    }
+    Ok(())
+}
+
+/// Run one MLP layer on a residual vector and return the new residual vector.
+pub fn eval_mlp<S: Scalar>(layer: &MlpLayer<S>, x: &[S], prec: u32) -> Vec<S> {
+    let mut st = layer.new_state(prec);
+    let mut v = x.to_vec();
+    layer.step(&mut st, &mut v);
+    v
+}
+
+/// A residual vector of `width` zeros with the given coordinates set.
+pub fn residual<S: Scalar>(width: usize, prec: u32, values: &[(usize, S)]) -> Vec<S> {
+    let mut x: Vec<S> = zeros(width, prec);
+    for (c, v) in values {
+        x[*c].set(v);
+    }
+    x
+}
+
+/// The activation's name as used in labels.
+pub fn act_name(act: Activation) -> &'static str {
+    act.name()
+}
