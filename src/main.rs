@@ -172,6 +172,7 @@ fn run_dp(a: DpArgs) -> Result<ExitCode> {
         slots: a.slots,
         activation: act,
         lambda: a.lambda,
+        memory_override: None,
     };
     match a.precision {
         Arith::F64 => dp_report::<f64>(&a, problem.as_ref(), &input, &opt, 53),

@@ -1,6 +1,7 @@
 //! The claim registry: every check the toolkit makes, by stable id.
 //! The CLI, the tests, the figures and the README table are all views of this list.
 
+pub mod dp;
 mod scan_unroll;
 
 pub use scan_unroll::ScanUnroll;
@@ -139,16 +140,8 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
             "v1 Lemma 5",
             "Mamba's SiLU output gate multiplies y·z with exponentially small error.",
         ))),
-        Box::new(NotBuilt(info(
-            "dp-general",
-            "v1 Thm 3, v2 Thm 4",
-            "Mamba + CoT solves any DP of Assumption 2 with state O(T), total cost O(T²).",
-        ))),
-        Box::new(NotBuilt(info(
-            "dp-local",
-            "v1 Thm 4, v2 Thm 5",
-            "For m-local DPs, state O(m) suffices: per-token cost O(m), total O(mT).",
-        ))),
+        Box::new(dp::DpGeneral),
+        Box::new(dp::DpLocal),
     ]
 }
 

@@ -63,6 +63,9 @@ pub struct Options {
     pub activation: Activation,
     /// λ of `φ(λz)/λ` for GeLU/SiLU (default: [`prescribed_lambda`]).
     pub lambda: Option<f64>,
+    /// Override the memory's parameters (tests of the hypotheses): slot `(Δ_write target, K0)`,
+    /// attention `(λ_attn, unused)`.
+    pub memory_override: Option<(f64, f64)>,
 }
 
 impl Options {
@@ -72,6 +75,7 @@ impl Options {
             slots: None,
             activation,
             lambda: None,
+            memory_override: None,
         }
     }
 }
@@ -101,6 +105,10 @@ pub struct CompileInfo {
 pub struct Compiled<S> {
     pub model: Model<S>,
     pub info: CompileInfo,
+    /// `pointers[t-1][r]`: the position read port r reads while position t is fed.
+    pub pointers: Vec<Vec<usize>>,
+    /// First residual coordinate of `read_raw` (the memory outputs).
+    pub read_raw_start: usize,
 }
 
 /// Smallest λ (to 1/8) with `units · δ(λ) ≤ 2^-30`, where δ(λ) bounds `|φ(λz)/λ − ReLU(z)|` for
@@ -121,6 +129,17 @@ pub fn prescribed_lambda(act: Activation, units: usize) -> f64 {
         l += 0.125;
     }
     l
+}
+
+/// `sup |φ(λz)/λ − ReLU(z)|` over `|z| ≥ z_min`: `z_min·Φ(−λ z_min)` (GeLU) or
+/// `z_min·σ(−λ z_min)` (SiLU), valid once `λ z_min ≥ 1.3` (both are decreasing there); 0 for ReLU.
+pub fn unit_error(act: Activation, lambda: f64, z_min: f64) -> f64 {
+    let t = lambda * z_min;
+    match act {
+        Activation::Relu => 0.0,
+        Activation::Gelu => z_min * 0.5 * libm::erfc(t / std::f64::consts::SQRT_2),
+        Activation::Silu => z_min / (1.0 + t.exp()),
+    }
 }
 
 struct Tables {
@@ -387,8 +406,9 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
     match opt.memory {
         MemoryKind::Slot => {
             // Δ_write = softplus(Δb) ≥ ln(64M), Δ_keep = softplus(−K0) ≤ e^{−K0} = 1/(64 m M)
-            let db = (64.0 * m_val).ln();
-            let k0 = (64.0 * slots as f64 * m_val).ln();
+            let (db, k0) = opt
+                .memory_override
+                .unwrap_or(((64.0 * m_val).ln(), (64.0 * slots as f64 * m_val).ln()));
             let kk = k0 + db;
             let d_write: S = s(db).softplus();
             let b_scale = S::one(prec).div(&d_write);
@@ -431,8 +451,17 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
             mlp_block(3, &mut layers);
             let dw = d_write.to_f64();
             let keep = libm::log1p((-k0).exp());
-            memory_error_bound =
-                m_val * (slots as f64 * keep * (1.0 + 1.0 / dw) + 2.0 * (-dw).exp());
+            let exact = m_val * (slots as f64 * keep * (1.0 + 1.0 / dw) + 2.0 * (-dw).exp());
+            // smooth units: one-hot entries off by ≤ 4δ(1), each select unit by
+            // ≤ δ(15/16) + 4(M+1)δ(1), and φ(λε)/λ vs ReLU(ε) by ≤ ε/2 near a stored 0
+            memory_error_bound = if opt.activation == Activation::Relu {
+                exact
+            } else {
+                1.5 * exact
+                    + slots as f64
+                        * (unit_error(opt.activation, lambda, 15.0 / 16.0)
+                            + 4.0 * (m_val + 1.0) * unit_error(opt.activation, lambda, 1.0))
+            };
             memory_params = (kk, k0);
         }
         MemoryKind::Position => {
@@ -475,12 +504,14 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
             }
             mlp_block(1, &mut layers);
             mlp_block(2, &mut layers);
-            memory_error_bound = 0.0;
+            // exact in exact arithmetic with ReLU; smooth units put ≤ 4δ(1) on every C entry
+            memory_error_bound =
+                4.0 * t_len as f64 * m_val * unit_error(opt.activation, lambda, 1.0);
             memory_params = (0.0, 0.0);
         }
         MemoryKind::Attention => {
             // off-target weight ≤ Σ_{d≠0} e^{−λd²} ≤ 2e^{−λ}/(1−e^{−λ}); λ = ln(64M)
-            let lam = (64.0 * m_val).ln();
+            let lam = opt.memory_override.map_or((64.0 * m_val).ln(), |o| o.0);
             let heads = (0..ports)
                 .map(|r| AttentionHead {
                     w_q: SparseMatrix::from_entries(
@@ -571,7 +602,15 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
         readout_bias: bias,
         prec,
     };
-    Ok(Compiled { model, info })
+    let pointers = (1..=t_len)
+        .map(|t| (0..ports).map(|r| ptr(t, r)).collect())
+        .collect();
+    Ok(Compiled {
+        model,
+        info,
+        pointers,
+        read_raw_start: read_raw.start,
+    })
 }
 
 /// Result of running a compiled model on one input.
@@ -587,6 +626,27 @@ pub struct RunResult {
 }
 
 impl<S: Scalar> Compiled<S> {
+    /// Largest |memory output − value of the token it should read| over every port and fed
+    /// position, feeding the reference sequence (teacher forcing). Compared with
+    /// `info.memory_error_bound` (exact arithmetic) plus rounding.
+    pub fn memory_error(&self, p: &dyn DpProblem, input: &[usize]) -> Result<f64> {
+        p.check_input(input)?;
+        let seq = p.solve(input);
+        let value = |tok: usize| if tok == p.sep() { 0 } else { tok as i64 };
+        let mut r = self.model.runner();
+        let mut worst = 0.0f64;
+        let prec = self.model.prec;
+        for (i, &tok) in seq.iter().enumerate().take(seq.len() - 1) {
+            r.feed(tok);
+            for (port, &pos) in self.pointers[i].iter().enumerate() {
+                let mut d = r.residual[self.read_raw_start + port].clone();
+                d.sub_assign_s(&S::from_i64(value(seq[pos - 1]), prec));
+                worst = worst.max(d.to_f64().abs());
+            }
+        }
+        Ok(worst)
+    }
+
     /// Greedy decoding from `s_1..s_n SEP`, compared with the reference solver.
     pub fn run(&self, p: &dyn DpProblem, input: &[usize]) -> Result<RunResult> {
         p.check_input(input)?;
