@@ -17,7 +17,7 @@ pub struct DpGeneral;
 pub struct DpLocal;
 
 /// Slack for rounding on top of the exact-arithmetic memory bound: `c·T·M·2^{-p}`.
-fn rounding_slack(t: usize, m_val: usize, bits: u32) -> f64 {
+pub fn rounding_slack(t: usize, m_val: usize, bits: u32) -> f64 {
     64.0 * (t as f64) * (m_val.max(1) as f64) * 2f64.powi(1 - bits as i32)
 }
 
