@@ -51,7 +51,7 @@ enum Cmd {
         seed: u64,
     },
     /// Compile one DP problem into a model, decode its chain of thought, compare with the solver.
-    Dp(DpArgs),
+    Dp(Box<DpArgs>),
     /// Verify every claim and regenerate every figure: the main job.
     Reproduce {
         #[arg(long, default_value = "figures")]
@@ -127,7 +127,9 @@ fn parse_list(name: &str, s: &str) -> Result<Vec<usize>> {
     s.split(',')
         .map(|x| {
             x.trim().parse::<usize>().map_err(|_| {
-                Error::input(format!("{name} `{s}` must be comma-separated non-negative integers"))
+                Error::input(format!(
+                    "{name} `{s}` must be comma-separated non-negative integers"
+                ))
             })
         })
         .collect()
@@ -152,7 +154,11 @@ fn run_dp(a: DpArgs) -> Result<ExitCode> {
         n2: a.n2,
         sigma: a.sigma,
         costs,
-        coeffs: a.coeffs.as_deref().map(|c| parse_list("--coeffs", c)).transpose()?,
+        coeffs: a
+            .coeffs
+            .as_deref()
+            .map(|c| parse_list("--coeffs", c))
+            .transpose()?,
         q: a.q,
         width: a.width,
         rule: a.rule,
@@ -176,7 +182,9 @@ fn run_dp(a: DpArgs) -> Result<ExitCode> {
     };
     match a.precision {
         Arith::F64 => dp_report::<f64>(&a, problem.as_ref(), &input, &opt, 53),
-        Arith::Mpfr(p) => dp_report::<freelunch::num::Real>(&a, problem.as_ref(), &input, &opt, p.bits()),
+        Arith::Mpfr(p) => {
+            dp_report::<freelunch::num::Real>(&a, problem.as_ref(), &input, &opt, p.bits())
+        }
     }
 }
 
@@ -213,15 +221,22 @@ fn dp_report<S: freelunch::num::Scalar>(
     }
     println!(
         "answer    {} (reference {})",
-        r.generated.last().map_or("-".into(), |t| dp::render(problem, &[*t])),
-        r.expected.last().map_or("-".into(), |t| dp::render(problem, &[*t]))
+        r.generated
+            .last()
+            .map_or("-".into(), |t| dp::render(problem, &[*t])),
+        r.expected
+            .last()
+            .map_or("-".into(), |t| dp::render(problem, &[*t]))
     );
     println!(
         "agreement {} ({} generated tokens, T = {}, min logit margin 10^{:.2})",
         if r.exact {
             "exact: every token equals the reference solver's".to_string()
         } else {
-            format!("MISMATCH at generated token {}", r.first_mismatch.unwrap_or(r.generated.len()))
+            format!(
+                "MISMATCH at generated token {}",
+                r.first_mismatch.unwrap_or(r.generated.len())
+            )
         },
         r.generated.len(),
         c.info.total_len,
@@ -248,7 +263,11 @@ fn dp_report<S: freelunch::num::Scalar>(
         write_atomic(path, s.as_bytes())?;
         println!("weights written to {}", path.display());
     }
-    Ok(if r.exact { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if r.exact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn parse_arith(s: &str) -> std::result::Result<Arith, String> {
@@ -341,7 +360,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             figures(&out, &cfg)?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Dp(a) => run_dp(a),
+        Cmd::Dp(a) => run_dp(*a),
         Cmd::Reproduce { out, json, seed } => {
             check_json_target(&json)?;
             if !out.is_dir() {

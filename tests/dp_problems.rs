@@ -37,7 +37,11 @@ fn lis_len(s: &[usize]) -> usize {
 }
 
 /// Independent edit distance (recursive with memo, unit costs).
-fn edit_rec(a: &[usize], b: &[usize], memo: &mut std::collections::HashMap<(usize, usize), usize>) -> usize {
+fn edit_rec(
+    a: &[usize],
+    b: &[usize],
+    memo: &mut std::collections::HashMap<(usize, usize), usize>,
+) -> usize {
     if a.is_empty() || b.is_empty() {
         return a.len() + b.len();
     }
@@ -86,7 +90,12 @@ fn exhaustive_tiny_instances_interpretation_matches_solver() {
     ];
     for p in &probs {
         for x in all_inputs(p.as_ref()) {
-            assert_eq!(interpret(p.as_ref(), &x), p.solve(&x), "{} on {x:?}", p.describe());
+            assert_eq!(
+                interpret(p.as_ref(), &x),
+                p.solve(&x),
+                "{} on {x:?}",
+                p.describe()
+            );
         }
     }
 }
@@ -100,12 +109,19 @@ fn answers_agree_with_independent_solvers() {
     let ed = EditDistance::new(3, 3, 3, 1, 1, 1).unwrap();
     for x in all_inputs(&ed) {
         let mut memo = Default::default();
-        assert_eq!(*ed.solve(&x).last().unwrap(), edit_rec(&x[..3], &x[3..], &mut memo), "{x:?}");
+        assert_eq!(
+            *ed.solve(&x).last().unwrap(),
+            edit_rec(&x[..3], &x[3..], &mut memo),
+            "{x:?}"
+        );
     }
     // rule 110 from a single live cell, ring of 8: known first rows
     let eca = Eca::new(110, 8, 3).unwrap();
     let seq = eca.solve(&[0, 0, 0, 0, 0, 0, 0, 1]);
-    assert_eq!(&seq[9..33], &[0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 1]);
+    assert_eq!(
+        &seq[9..33],
+        &[0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 1]
+    );
     // Fibonacci mod 10
     let fib = LinRec::new(vec![1, 1], 10, 8).unwrap();
     assert_eq!(&fib.solve(&[0, 1])[3..11], &[1, 2, 3, 5, 8, 3, 1, 4]);
@@ -132,20 +148,32 @@ proptest! {
 #[test]
 fn general_problems_have_growing_distance_local_ones_do_not() {
     let p = problem_by_name("edit", &ProblemParams::default()).unwrap();
-    let d: Vec<usize> = [2, 4, 8].iter().map(|&s| dependency_distance(p.resized(s).unwrap().as_ref())).collect();
+    let d: Vec<usize> = [2, 4, 8]
+        .iter()
+        .map(|&s| dependency_distance(p.resized(s).unwrap().as_ref()))
+        .collect();
     assert!(d[0] < d[1] && d[1] < d[2], "{d:?}");
     assert!(!p.local());
     let l = problem_by_name("lis", &ProblemParams::default()).unwrap();
-    let d: Vec<usize> = [3, 6, 9].iter().map(|&s| dependency_distance(l.resized(s).unwrap().as_ref())).collect();
+    let d: Vec<usize> = [3, 6, 9]
+        .iter()
+        .map(|&s| dependency_distance(l.resized(s).unwrap().as_ref()))
+        .collect();
     assert!(d[0] < d[1] && d[1] < d[2], "{d:?}");
     for name in ["linrec", "eca"] {
         let p = problem_by_name(name, &ProblemParams::default()).unwrap();
         assert!(p.local());
-        let d: Vec<usize> = [5, 50, 500].iter().map(|&s| dependency_distance(p.resized(s).unwrap().as_ref())).collect();
+        let d: Vec<usize> = [5, 50, 500]
+            .iter()
+            .map(|&s| dependency_distance(p.resized(s).unwrap().as_ref()))
+            .collect();
         assert!(d.iter().all(|&x| x == d[0]), "{name}: {d:?}");
     }
     // order-k recurrence: m = k + 1 (the first terms read seeds across the SEP)
-    assert_eq!(dependency_distance(&LinRec::new(vec![1, 2, 3], 7, 20).unwrap()), 4);
+    assert_eq!(
+        dependency_distance(&LinRec::new(vec![1, 2, 3], 7, 20).unwrap()),
+        4
+    );
 }
 
 /// THEORY.md §3.1 gives m = w + 1 for a cellular automaton on a ring of width w. On a ring the
@@ -175,12 +203,25 @@ fn bad_inputs_and_parameters_are_rejected_with_a_sentence() {
     }
     assert_eq!(parse_input(&p, "0 1 2 0").unwrap(), vec![0, 1, 2, 0]);
     assert_eq!(parse_input(&p, "0120").unwrap(), vec![0, 1, 2, 0]);
-    assert!(EditDistance::new(0, 2, 3, 1, 1, 1).unwrap_err().to_string().contains("between 1 and"));
+    assert!(EditDistance::new(0, 2, 3, 1, 1, 1)
+        .unwrap_err()
+        .to_string()
+        .contains("between 1 and"));
     assert!(Lis::new(1000, 3).is_err());
-    assert!(LinRec::new(vec![1, 12], 10, 5).unwrap_err().to_string().contains("below the modulus"));
+    assert!(LinRec::new(vec![1, 12], 10, 5)
+        .unwrap_err()
+        .to_string()
+        .contains("below the modulus"));
     assert!(LinRec::new(vec![], 10, 5).is_err());
     assert!(Eca::new(256, 8, 3).is_err());
     assert!(Eca::new(110, 2, 3).is_err());
-    assert!(Eca::new(110, 8, 5000).unwrap_err().to_string().contains("more than the supported"));
-    assert!(problem_by_name("knapsack", &ProblemParams::default()).err().unwrap().to_string().contains("unknown DP problem"));
+    assert!(Eca::new(110, 8, 5000)
+        .unwrap_err()
+        .to_string()
+        .contains("more than the supported"));
+    assert!(problem_by_name("knapsack", &ProblemParams::default())
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("unknown DP problem"));
 }

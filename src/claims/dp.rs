@@ -33,14 +33,24 @@ pub struct Checked {
 }
 
 /// Compile `p` at `arith`, decode `inputs`, measure the memory error on the first input.
-pub fn check_config(p: &dyn DpProblem, opt: &Options, arith: Arith, inputs: &[Vec<usize>]) -> Result<Checked> {
+pub fn check_config(
+    p: &dyn DpProblem,
+    opt: &Options,
+    arith: Arith,
+    inputs: &[Vec<usize>],
+) -> Result<Checked> {
     match arith {
         Arith::F64 => check_typed::<f64>(p, opt, 53, inputs),
         Arith::Mpfr(b) => check_typed::<Real>(p, opt, b.bits(), inputs),
     }
 }
 
-fn check_typed<S: Scalar>(p: &dyn DpProblem, opt: &Options, bits: u32, inputs: &[Vec<usize>]) -> Result<Checked> {
+fn check_typed<S: Scalar>(
+    p: &dyn DpProblem,
+    opt: &Options,
+    bits: u32,
+    inputs: &[Vec<usize>],
+) -> Result<Checked> {
     let c: Compiled<S> = compile(p, opt, bits)?;
     let mut exact = 0;
     for x in inputs {
@@ -101,7 +111,11 @@ fn inputs_for(p: &dyn DpProblem, rng: &mut Rng, k: usize) -> Vec<Vec<usize>> {
 
 /// Smallest MPFR precision (bits, by bisection in [4, 160]) at which every input decodes
 /// exactly; returns `(p, failed_at_p_minus_1)`.
-pub fn minimal_precision(p: &dyn DpProblem, opt: &Options, inputs: &[Vec<usize>]) -> Result<(u32, bool)> {
+pub fn minimal_precision(
+    p: &dyn DpProblem,
+    opt: &Options,
+    inputs: &[Vec<usize>],
+) -> Result<(u32, bool)> {
     let ok = |bits: u32| -> Result<bool> {
         let c: Compiled<Real> = compile(p, opt, bits)?;
         for x in inputs {
@@ -239,7 +253,8 @@ impl Claim for DpGeneral {
         ClaimInfo {
             id: "dp-general",
             paper_ref: "v1 Thm 3, v2 Thm 4",
-            statement: "Mamba + CoT solves any DP of Assumption 2 with state O(T), total cost O(T²).",
+            statement:
+                "Mamba + CoT solves any DP of Assumption 2 with state O(T), total cost O(T²).",
         }
     }
     fn explain(&self) -> String {
@@ -250,7 +265,11 @@ impl Claim for DpGeneral {
         let mut biggest = ConstructionSize::default();
         let rng = Rng::new(cfg.seed);
         for (k, p) in general_problems(cfg.mode).iter().enumerate() {
-            for memory in [MemoryKind::Slot, MemoryKind::Position, MemoryKind::Attention] {
+            for memory in [
+                MemoryKind::Slot,
+                MemoryKind::Position,
+                MemoryKind::Attention,
+            ] {
                 let opt = Options::new(memory, Activation::Relu);
                 for arith in ariths(cfg) {
                     let mut r = rng.fork(k as u64);
@@ -273,7 +292,11 @@ impl Claim for DpGeneral {
             for n in [2usize, 4, 8] {
                 let p = EditDistance::new(n, n, 4, 1, 1, 1)?;
                 let inputs = inputs_for(&p, &mut rng.fork(500 + n as u64), 2);
-                for memory in [MemoryKind::Slot, MemoryKind::Position, MemoryKind::Attention] {
+                for memory in [
+                    MemoryKind::Slot,
+                    MemoryKind::Position,
+                    MemoryKind::Attention,
+                ] {
                     let (bits, sharp) =
                         minimal_precision(&p, &Options::new(memory, Activation::Relu), &inputs)?;
                     notes.push(format!(
@@ -360,12 +383,19 @@ impl Claim for DpLocal {
             for rows in [4usize, 32, 250] {
                 let p = Eca::new(110, 8, rows)?;
                 let inputs = inputs_for(&p, &mut rng.fork(700 + rows as u64), 2);
-                let (bits, sharp) =
-                    minimal_precision(&p, &Options::new(MemoryKind::Slot, Activation::Relu), &inputs)?;
+                let (bits, sharp) = minimal_precision(
+                    &p,
+                    &Options::new(MemoryKind::Slot, Activation::Relu),
+                    &inputs,
+                )?;
                 notes.push(format!(
                     "minimal precision for exact decoding, rule 110 w=8 T={}: {bits} bits{}",
                     dp::total_len(&p),
-                    if sharp { " (fails at one bit less)" } else { "" }
+                    if sharp {
+                        " (fails at one bit less)"
+                    } else {
+                        ""
+                    }
                 ));
             }
         }
@@ -388,7 +418,12 @@ pub struct CostPoint {
 }
 
 /// Compile at f64, decode one random input, and read size and cost off the model.
-pub fn cost_point(p: &dyn DpProblem, memory: MemoryKind, label: &str, seed: u64) -> Result<CostPoint> {
+pub fn cost_point(
+    p: &dyn DpProblem,
+    memory: MemoryKind,
+    label: &str,
+    seed: u64,
+) -> Result<CostPoint> {
     let opt = Options::new(memory, Activation::Relu);
     let c: Compiled<f64> = compile(p, &opt, 53)?;
     let x = p.random_input(&mut Rng::new(seed));
@@ -419,22 +454,43 @@ pub fn loglog_slope(points: &[(f64, f64)]) -> f64 {
     num / den
 }
 
+/// A labelled (problem, memory) configuration.
+pub type Labelled = (String, Box<dyn DpProblem>, MemoryKind);
+
 /// The §3.4 configurations: (label, problem at a size, memory).
-pub fn comparison_series(size: usize, family: &str) -> Result<Vec<(String, Box<dyn DpProblem>, MemoryKind)>> {
+pub fn comparison_series(size: usize, family: &str) -> Result<Vec<Labelled>> {
     Ok(match family {
         "edit" => {
-            let p = || -> Result<Box<dyn DpProblem>> { Ok(Box::new(EditDistance::new(size, size, 4, 1, 1, 1)?)) };
+            let p = || -> Result<Box<dyn DpProblem>> {
+                Ok(Box::new(EditDistance::new(size, size, 4, 1, 1, 1)?))
+            };
             vec![
-                ("edit, Mamba general (slot m=dist)".into(), p()?, MemoryKind::Slot),
-                ("edit, Mamba position-key".into(), p()?, MemoryKind::Position),
+                (
+                    "edit, Mamba general (slot m=dist)".into(),
+                    p()?,
+                    MemoryKind::Slot,
+                ),
+                (
+                    "edit, Mamba position-key".into(),
+                    p()?,
+                    MemoryKind::Position,
+                ),
                 ("edit, attention".into(), p()?, MemoryKind::Attention),
             ]
         }
         _ => {
             let p = || -> Result<Box<dyn DpProblem>> { Ok(Box::new(Eca::new(110, 8, size)?)) };
             vec![
-                ("rule 110, Mamba m-local (slot)".into(), p()?, MemoryKind::Slot),
-                ("rule 110, Mamba position-key".into(), p()?, MemoryKind::Position),
+                (
+                    "rule 110, Mamba m-local (slot)".into(),
+                    p()?,
+                    MemoryKind::Slot,
+                ),
+                (
+                    "rule 110, Mamba position-key".into(),
+                    p()?,
+                    MemoryKind::Position,
+                ),
                 ("rule 110, attention".into(), p()?, MemoryKind::Attention),
             ]
         }
@@ -446,7 +502,10 @@ fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
     // total cost and state vs T
     let mut total_series = Vec::new();
     let mut state_series = Vec::new();
-    for (family, sizes) in [("edit", vec![2usize, 3, 4, 6, 8, 12]), ("eca", vec![4, 8, 16, 32, 64, 125])] {
+    for (family, sizes) in [
+        ("edit", vec![2usize, 3, 4, 6, 8, 12]),
+        ("eca", vec![4, 8, 16, 32, 64, 125]),
+    ] {
         let mut rows: Vec<(String, Vec<CostPoint>)> = Vec::new();
         for &s in &sizes {
             for (k, (label, p, mem)) in comparison_series(s, family)?.into_iter().enumerate() {
@@ -461,7 +520,10 @@ fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
             }
         }
         for (label, pts) in rows {
-            let tot: Vec<(f64, f64)> = pts.iter().map(|p| (p.t as f64, p.total_ops as f64)).collect();
+            let tot: Vec<(f64, f64)> = pts
+                .iter()
+                .map(|p| (p.t as f64, p.total_ops as f64))
+                .collect();
             let slope = loglog_slope(&tot);
             total_series.push(Series::new(
                 format!("{label}: slope {slope:.2}"),
@@ -470,7 +532,9 @@ fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
             ));
             state_series.push(Series::new(
                 label,
-                pts.iter().map(|p| ((p.t as f64).log10(), (p.state_final as f64).log10())).collect(),
+                pts.iter()
+                    .map(|p| ((p.t as f64).log10(), (p.state_final as f64).log10()))
+                    .collect(),
                 Style::LinePoints,
             ));
         }
@@ -527,7 +591,10 @@ fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
     )?);
     // minimal precision vs T
     let mut prec_series = Vec::new();
-    for (family, sizes) in [("edit", vec![2usize, 4, 8, 12]), ("eca", vec![2, 8, 32, 125])] {
+    for (family, sizes) in [
+        ("edit", vec![2usize, 4, 8, 12]),
+        ("eca", vec![2, 8, 32, 125]),
+    ] {
         let mut rows: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
         for &s in &sizes {
             for (k, (label, p, mem)) in comparison_series(s, family)?.into_iter().enumerate() {
@@ -535,7 +602,8 @@ fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
                     continue;
                 }
                 let inputs = vec![p.random_input(&mut Rng::new(cfg.seed))];
-                let (bits, _) = minimal_precision(p.as_ref(), &Options::new(mem, Activation::Relu), &inputs)?;
+                let (bits, _) =
+                    minimal_precision(p.as_ref(), &Options::new(mem, Activation::Relu), &inputs)?;
                 let pt = ((dp::total_len(p.as_ref()) as f64).log10(), bits as f64);
                 match rows.iter_mut().find(|r| r.0 == label) {
                     Some(r) => r.1.push(pt),

@@ -232,10 +232,7 @@ impl Circuit {
     pub fn gate(&mut self, name: &str, x: &Lin, flag: &Lin) -> Lin {
         let (lo, hi) = self.range(x);
         let g = lo.abs().max(hi.abs()).ceil().max(1.0);
-        let pos = self.relu(
-            format!("{name}.pos"),
-            x.add_scaled(flag, g).offset(-g),
-        );
+        let pos = self.relu(format!("{name}.pos"), x.add_scaled(flag, g).offset(-g));
         if lo >= 0.0 {
             return pos;
         }

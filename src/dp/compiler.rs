@@ -200,7 +200,8 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
         }
     }
     // step producing the token at position t+1, when t is the fed position
-    let step_at = |t: usize| -> Option<&super::Step> { t.checked_sub(n + 1).and_then(|k| steps.get(k)) };
+    let step_at =
+        |t: usize| -> Option<&super::Step> { t.checked_sub(n + 1).and_then(|k| steps.get(k)) };
     let ptr = |t: usize, r: usize| -> usize { step_at(t).map_or(t, |s| s.reads[r]) };
     let tables = Tables { len: t_len };
 
@@ -215,9 +216,17 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
     }];
     let flag_rule: Vec<usize> = rules
         .iter()
-        .map(|r| lay.add1(&format!("next_is_{r}"), "1 when the next token is this rule's state"))
+        .map(|r| {
+            lay.add1(
+                &format!("next_is_{r}"),
+                "1 when the next token is this rule's state",
+            )
+        })
         .collect();
-    let is_boundary = lay.add1("next_is_boundary", "1 when the next token is a boundary state");
+    let is_boundary = lay.add1(
+        "next_is_boundary",
+        "1 when the next token is a boundary state",
+    );
     let boundary_value = lay.add1("boundary_value", "the next boundary state's value");
     let next_sep = lay.add1("next_is_sep", "1 when the next token is SEP");
     for (i, &c) in flag_rule.iter().enumerate() {
@@ -228,10 +237,12 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
     positional.push(tables.feature(is_boundary, |t| {
         step_at(t).is_some_and(|s| matches!(s.kind, StepKind::Boundary(_))) as i64
     }));
-    positional.push(tables.feature(boundary_value, |t| match step_at(t).map(|s| &s.kind) {
-        Some(StepKind::Boundary(b)) => *b,
-        _ => 0,
-    }));
+    positional.push(
+        tables.feature(boundary_value, |t| match step_at(t).map(|s| &s.kind) {
+            Some(StepKind::Boundary(b)) => *b,
+            _ => 0,
+        }),
+    );
     positional.push(tables.feature(next_sep, |t| {
         (t == n || step_at(t).is_some_and(|s| s.kind == StepKind::Sep)) as i64
     }));
@@ -279,7 +290,11 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
                 let c = lay.add1(&format!("ptr{r}"), "position port r reads");
                 positional.push(tables.feature(c, |t| ptr(t, r) as i64));
                 ptr_coords.push(c);
-                let oh = lay.add(&format!("ptr{r}_onehot"), t_len, "one-hot of port r's position");
+                let oh = lay.add(
+                    &format!("ptr{r}_onehot"),
+                    t_len,
+                    "one-hot of port r's position",
+                );
                 onehot_coords.push(oh);
             }
         }
@@ -327,11 +342,16 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
     if opt.memory == MemoryKind::Slot {
         let mut sel = Circuit::new();
         let big = m_val + 1.0;
-        for r in 0..ports {
+        for (r, oh) in onehot_coords.iter().enumerate() {
             let mut raw = Lin::default();
             for k in 0..slots {
-                let s = sel.input(format!("slot{k}"), slot_coords.start + k, -0.25, m_val + 0.25);
-                let f = sel.input(format!("sel{r}[{k}]"), onehot_coords[r].start + k, 0.0, 1.0);
+                let s = sel.input(
+                    format!("slot{k}"),
+                    slot_coords.start + k,
+                    -0.25,
+                    m_val + 0.25,
+                );
+                let f = sel.input(format!("sel{r}[{k}]"), oh.start + k, 0.0, 1.0);
                 let u = sel.relu(
                     format!("select{r}.slot{k}"),
                     s.add_scaled(&f, big).offset(-big),
@@ -344,7 +364,12 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
     }
     let mut rnd = Circuit::new();
     for r in 0..ports {
-        let x = rnd.input(format!("read_raw{r}"), read_raw.start + r, -0.25, m_val + 0.25);
+        let x = rnd.input(
+            format!("read_raw{r}"),
+            read_raw.start + r,
+            -0.25,
+            m_val + 0.25,
+        );
         let y = rnd.round(&format!("round{r}"), &x, 0, v as i64 - 1);
         // `round` has a constant term lo = 0; its units carry the value
         rnd.sink(format!("read{r}"), read.start + r, y)?;
@@ -390,7 +415,9 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
     let mlp_units: usize = circuits.iter().map(|(_, c)| c.units.len()).sum();
     let lambda = match opt.activation {
         Activation::Relu => 1.0,
-        a => opt.lambda.unwrap_or_else(|| prescribed_lambda(a, mlp_units)),
+        a => opt
+            .lambda
+            .unwrap_or_else(|| prescribed_lambda(a, mlp_units)),
     };
 
     // ---- layers
@@ -415,7 +442,9 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
             let w_delta = SparseMatrix::from_entries(
                 slots,
                 width,
-                (0..slots).map(|d| (d, write_coords.start + d, s(kk))).collect(),
+                (0..slots)
+                    .map(|d| (d, write_coords.start + d, s(kk)))
+                    .collect(),
             );
             let a: Vec<S> = (0..slots).map(|_| S::from_i64(-1, prec)).collect();
             let decay = SsmLayer::detect_decay(&a, slots, 1);
@@ -468,7 +497,7 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
             mlp_block(0, &mut layers);
             // Δ = softplus(ln(e − 1)) = 1
             let b_delta = S::one(prec).exp().sub(&S::one(prec)).ln();
-            for r in 0..ports {
+            for (r, oh) in onehot_coords.iter().enumerate() {
                 let a: Vec<S> = (0..t_len).map(|_| S::zero(prec)).collect();
                 let decay = SsmLayer::detect_decay(&a, 1, t_len);
                 layers.push(Layer::Ssm(SsmLayer {
@@ -481,13 +510,15 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
                     w_b: SparseMatrix::from_entries(
                         t_len,
                         width,
-                        (0..t_len).map(|k| (k, pos_coords.0 + k, S::one(prec))).collect(),
+                        (0..t_len)
+                            .map(|k| (k, pos_coords.0 + k, S::one(prec)))
+                            .collect(),
                     ),
                     w_c: SparseMatrix::from_entries(
                         t_len,
                         width,
                         (0..t_len)
-                            .map(|k| (k, onehot_coords[r].start + k, S::one(prec)))
+                            .map(|k| (k, oh.start + k, S::one(prec)))
                             .collect(),
                     ),
                     w_u: SparseMatrix::from_entries(1, width, vec![(0, tok_value, S::one(prec))]),

@@ -126,9 +126,7 @@ pub fn parse_input(p: &dyn DpProblem, text: &str) -> Result<Vec<usize>> {
         .iter()
         .map(|s| {
             s.parse::<usize>().map_err(|_| {
-                Error::input(format!(
-                    "input symbol `{s}` is not a non-negative integer"
-                ))
+                Error::input(format!("input symbol `{s}` is not a non-negative integer"))
             })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -79,7 +79,14 @@ pub struct EditDistance {
 }
 
 impl EditDistance {
-    pub fn new(n1: usize, n2: usize, sigma: usize, ins: usize, del: usize, sub: usize) -> Result<Self> {
+    pub fn new(
+        n1: usize,
+        n2: usize,
+        sigma: usize,
+        ins: usize,
+        del: usize,
+        sub: usize,
+    ) -> Result<Self> {
         in_range("the first string length", n1, 1, 100)?;
         in_range("the second string length", n2, 1, 100)?;
         in_range("the alphabet size", sigma, 2, 64)?;
@@ -393,7 +400,9 @@ impl DpProblem for LinRec {
         let mut v = seeds.to_vec();
         for _ in 0..self.steps {
             let len = v.len();
-            let x: usize = (1..=self.k()).map(|l| self.coeffs[l - 1] * v[len - l]).sum();
+            let x: usize = (1..=self.k())
+                .map(|l| self.coeffs[l - 1] * v[len - l])
+                .sum();
             v.push(x % self.q);
         }
         let mut seq = seeds.to_vec();
