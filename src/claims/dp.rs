@@ -27,6 +27,8 @@ pub struct Checked {
     pub inputs: usize,
     pub memory_error: f64,
     pub memory_bound: f64,
+    pub out_error: f64,
+    pub out_bound: f64,
     pub size: ConstructionSize,
     pub total_len: usize,
     pub distance: usize,
@@ -58,16 +60,19 @@ fn check_typed<S: Scalar>(
             exact += 1;
         }
     }
-    let memory_error = match inputs.first() {
-        Some(x) => c.memory_error(p, x)?,
-        None => 0.0,
+    let (memory_error, out_error) = match inputs.first() {
+        Some(x) => c.errors(p, x)?,
+        None => (0.0, 0.0),
     };
     let t = c.info.total_len;
+    let slack = rounding_slack(t, p.values() - 1, bits);
     Ok(Checked {
         exact,
         inputs: inputs.len(),
         memory_error,
-        memory_bound: c.info.memory_error_bound + rounding_slack(t, p.values() - 1, bits),
+        memory_bound: c.info.memory_error_bound + slack,
+        out_error,
+        out_bound: c.info.out_error_bound + slack,
         size: construction_size(&c),
         total_len: t,
         distance: c.info.distance,
@@ -186,6 +191,18 @@ fn cases_for(
         format!("memory bound < 1/4 (reads round exactly): {label}"),
         c.memory_bound.max(1e-300),
         0.25,
+        Relation::AtMost,
+    ));
+    cases.push(Case::from_values(
+        format!("out error ≤ bound: {label}"),
+        c.out_error.max(1e-300),
+        c.out_bound,
+        Relation::AtMost,
+    ));
+    cases.push(Case::from_values(
+        format!("out bound < 1/2 (greedy decoding exact): {label}"),
+        c.out_bound.max(1e-300),
+        0.5,
         Relation::AtMost,
     ));
     if c.size.ops_per_token >= biggest.ops_per_token {

@@ -297,6 +297,60 @@ impl Circuit {
         outputs.iter().map(|o| lin(o, &vals)).collect()
     }
 
+    /// Every unit's weights are integers and its bias a multiple of 1/2: on integer inputs every
+    /// pre-activation is then in ½ℤ (0, or at least 1/2 away from 0).
+    pub fn half_integral(&self) -> bool {
+        self.units.iter().all(|u| {
+            u.pre.terms.iter().all(|t| t.1.fract() == 0.0) && (2.0 * u.pre.bias).fract() == 0.0
+        })
+    }
+
+    /// Forward error bound, in exact arithmetic, when every unit is `φ(λz)/λ` instead of
+    /// `ReLU(z)` and input `i` is off by at most `input_err[i]`. Requires
+    /// [`Self::half_integral`], so that the exact pre-activations lie in ½ℤ.
+    /// - ReLU is 1-Lipschitz: `e_unit ≤ e_pre = Σ|w|·e_src`.
+    /// - Smooth: `e_unit ≤ δ(3/8) + 1.5·e_pre` while `e_pre ≤ 1/8` (`|ẑ| ≥ 3/8` when z ≠ 0,
+    ///   and `|φ(λẑ)/λ − ReLU(ẑ)| ≤ |ẑ|/2` when z = 0).
+    ///
+    /// Returns the bound for every sink, or `None` when some `e_pre > 1/8` or δ's formula does
+    /// not apply.
+    pub fn sink_error_bounds(
+        &self,
+        input_err: &[f64],
+        act: Activation,
+        lambda: f64,
+    ) -> Option<Vec<f64>> {
+        let delta = super::compiler::unit_error(act, lambda, 0.375);
+        if !delta.is_finite() || !self.half_integral() {
+            return None;
+        }
+        let mut e = vec![0.0; self.units.len()];
+        let lin_err = |l: &Lin, e: &[f64]| -> f64 {
+            l.terms
+                .iter()
+                .map(|&(s, w)| {
+                    w.abs()
+                        * match s {
+                            Src::In(i) => input_err[i],
+                            Src::Unit(u) => e[u],
+                        }
+                })
+                .sum()
+        };
+        for u in 0..self.units.len() {
+            let pre = lin_err(&self.units[u].pre, &e);
+            e[u] = if act == Activation::Relu {
+                pre
+            } else {
+                if pre > 0.125 {
+                    return None;
+                }
+                delta + 1.5 * pre
+            };
+        }
+        Some(self.sinks.iter().map(|s| lin_err(&s.lin, &e)).collect())
+    }
+
     /// Units read by a later unit: they need their own residual coordinate.
     pub fn units_needing_coords(&self) -> Vec<bool> {
         let mut need = vec![false; self.units.len()];

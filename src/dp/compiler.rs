@@ -97,6 +97,8 @@ pub struct CompileInfo {
     pub slots: usize,
     /// Bound on |memory read − stored integer| in exact arithmetic (THEORY.md §1.4 / proofs).
     pub memory_error_bound: f64,
+    /// Bound on |out − next token's value| in exact arithmetic; decoding is exact when < 1/2.
+    pub out_error_bound: f64,
     /// Memory parameters: slot (K, K0), attention (λ_attn, 0), position (0, 0).
     pub memory_params: (f64, f64),
     pub mlp_units: usize,
@@ -109,6 +111,8 @@ pub struct Compiled<S> {
     pub pointers: Vec<Vec<usize>>,
     /// First residual coordinate of `read_raw` (the memory outputs).
     pub read_raw_start: usize,
+    /// Residual coordinate of `out` (the next token's value).
+    pub out_coord: usize,
 }
 
 /// Smallest λ (to 1/8) with `units · δ(λ) ≤ 2^-30`, where δ(λ) bounds `|φ(λz)/λ − ReLU(z)|` for
@@ -135,6 +139,9 @@ pub fn prescribed_lambda(act: Activation, units: usize) -> f64 {
 /// `z_min·σ(−λ z_min)` (SiLU), valid once `λ z_min ≥ 1.3` (both are decreasing there); 0 for ReLU.
 pub fn unit_error(act: Activation, lambda: f64, z_min: f64) -> f64 {
     let t = lambda * z_min;
+    if act != Activation::Relu && t < 1.3 {
+        return f64::INFINITY;
+    }
     match act {
         Activation::Relu => 0.0,
         Activation::Gelu => z_min * 0.5 * libm::erfc(t / std::f64::consts::SQRT_2),
@@ -487,7 +494,7 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
                 exact
             } else {
                 1.5 * exact
-                    + slots as f64
+                    + (slots as f64 + 2.0)
                         * (unit_error(opt.activation, lambda, 15.0 / 16.0)
                             + 4.0 * (m_val + 1.0) * unit_error(opt.activation, lambda, 1.0))
             };
@@ -583,6 +590,30 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
         }
     }
 
+    // ---- error bound at `out`: rounding absorbs read errors ε ≤ 1/8 (every unit of it sees
+    // |z| ≥ 1/2 − 2ε ≥ 1/4, and the two units of a pair cancel the noise), then forward
+    // propagation through the transition circuit
+    let out_error_bound = if memory_error_bound <= 0.125 {
+        let z_min = 0.5 - 2.0 * memory_error_bound;
+        let read_err = 2.0 * (v as f64 - 1.0) * unit_error(opt.activation, lambda, z_min);
+        let (_, tr) = &circuits[circuits.len() - 1];
+        let errs: Vec<f64> = tr
+            .inputs
+            .iter()
+            .map(|i| {
+                if i.name.starts_with("read") {
+                    read_err
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        tr.sink_error_bounds(&errs, opt.activation, lambda)
+            .map_or(f64::INFINITY, |v| v[0])
+    } else {
+        f64::INFINITY
+    };
+
     // ---- embedding and readout
     let sep = v;
     let mut emb = Vec::new();
@@ -614,6 +645,7 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
         distance,
         slots,
         memory_error_bound,
+        out_error_bound,
         memory_params,
         mlp_units,
     };
@@ -641,6 +673,7 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
         info,
         pointers,
         read_raw_start: read_raw.start,
+        out_coord: out,
     })
 }
 
@@ -661,11 +694,17 @@ impl<S: Scalar> Compiled<S> {
     /// position, feeding the reference sequence (teacher forcing). Compared with
     /// `info.memory_error_bound` (exact arithmetic) plus rounding.
     pub fn memory_error(&self, p: &dyn DpProblem, input: &[usize]) -> Result<f64> {
+        Ok(self.errors(p, input)?.0)
+    }
+
+    /// `(memory error, out error)`: the largest |read_raw − value read| and |out − value of the
+    /// next token| (0 for SEP), over the generated positions, feeding the reference sequence.
+    pub fn errors(&self, p: &dyn DpProblem, input: &[usize]) -> Result<(f64, f64)> {
         p.check_input(input)?;
         let seq = p.solve(input);
         let value = |tok: usize| if tok == p.sep() { 0 } else { tok as i64 };
         let mut r = self.model.runner();
-        let mut worst = 0.0f64;
+        let (mut worst, mut worst_out) = (0.0f64, 0.0f64);
         let prec = self.model.prec;
         for (i, &tok) in seq.iter().enumerate().take(seq.len() - 1) {
             r.feed(tok);
@@ -674,8 +713,13 @@ impl<S: Scalar> Compiled<S> {
                 d.sub_assign_s(&S::from_i64(value(seq[pos - 1]), prec));
                 worst = worst.max(d.to_f64().abs());
             }
+            if i >= p.input_len() {
+                let mut d = r.residual[self.out_coord].clone();
+                d.sub_assign_s(&S::from_i64(value(seq[i + 1]), prec));
+                worst_out = worst_out.max(d.to_f64().abs());
+            }
         }
-        Ok(worst)
+        Ok((worst, worst_out))
     }
 
     /// Greedy decoding from `s_1..s_n SEP`, compared with the reference solver.
