@@ -243,13 +243,13 @@ fn dp_report<S: freelunch::num::Scalar>(
         r.min_margin_log10
     );
     println!(
-        "size      state {}, residual width {}, max MLP width {}, layers {}, nonzeros {}, max |param| {:.3e}",
-        size.ssm_state, size.residual_width, size.max_mlp_width, size.layers, size.nonzero_params, size.max_abs_param
+        "size      state {} (SSM state, or KV-cache floats at T), residual width {}, max MLP width {}, layers {}, nonzeros {}, max |param| {:.3e}",
+        freelunch::claims::dp::state_at(&c, c.info.total_len), size.residual_width, size.max_mlp_width, size.layers, size.nonzero_params, size.max_abs_param
     );
     println!(
-        "cost      {} ops in total, {:.0} per token; build {:.2}s, decode {:.2}s ({:.0} tokens/s)",
+        "cost      {} ops in total, {} for the last token; build {:.2}s, decode {:.2}s ({:.0} tokens/s)",
         r.ops,
-        r.ops as f64 / c.info.total_len as f64,
+        c.model.ops_at(c.info.total_len),
         build,
         secs,
         c.info.total_len as f64 / secs
