@@ -369,6 +369,13 @@ impl Claim for DpLocal {
                 c.info.distance,
             ));
         }
+        // a smooth activation with the prescribed λ
+        let eca = Eca::new(110, 6, 4)?;
+        let inputs = inputs_for(&eca, &mut rng.fork(998), 2);
+        for arith in ariths(cfg) {
+            let opt = Options::new(MemoryKind::Slot, Activation::Gelu);
+            cases_for(&eca, &opt, arith, &inputs, &mut cases, &mut biggest)?;
+        }
         for (name, rows) in &family {
             let (t0, s0, o0, m0) = rows[0];
             for &(t, s, o, m) in &rows[1..] {
