@@ -637,7 +637,13 @@ fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
             }
         }
         for (label, pts) in rows {
-            prec_series.push(Series::new(label, pts, Style::LinePoints));
+            // the general slot and position memories need the same bits: draw one dashed
+            let style = if label.contains("position-key") {
+                Style::Dashed
+            } else {
+                Style::LinePoints
+            };
+            prec_series.push(Series::new(label, pts, style));
         }
     }
     written.extend(write_chart(
