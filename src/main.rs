@@ -50,6 +50,8 @@ enum Cmd {
         #[arg(long, default_value_t = 2410_03810, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: u64,
     },
+    /// Compile one DP problem into a model, decode its chain of thought, compare with the solver.
+    Dp(Box<DpArgs>),
     /// Verify every claim and regenerate every figure: the main job.
     Reproduce {
         #[arg(long, default_value = "figures")]
@@ -60,6 +62,212 @@ enum Cmd {
         #[arg(long, default_value_t = 2410_03810, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: u64,
     },
+}
+
+#[derive(clap::Args)]
+struct DpArgs {
+    /// edit, lis, linrec or eca.
+    problem: String,
+    /// Size: edit |a|, lis length, linrec terms, eca rows.
+    #[arg(long)]
+    n: Option<usize>,
+    /// edit: |b| (default n).
+    #[arg(long)]
+    n2: Option<usize>,
+    /// Alphabet size (edit, lis).
+    #[arg(long)]
+    sigma: Option<usize>,
+    /// edit: costs `ins,del,sub`.
+    #[arg(long)]
+    costs: Option<String>,
+    /// linrec: coefficients `c1,c2,...` (order k = count).
+    #[arg(long)]
+    coeffs: Option<String>,
+    /// linrec: modulus.
+    #[arg(long)]
+    q: Option<usize>,
+    /// eca: ring width.
+    #[arg(long)]
+    width: Option<usize>,
+    /// eca: rule number.
+    #[arg(long)]
+    rule: Option<usize>,
+    /// Input symbols (`0,1,1` or `011`); default: random from --seed.
+    #[arg(long)]
+    input: Option<String>,
+    /// slot, position or attention.
+    #[arg(long, default_value = "slot")]
+    memory: String,
+    /// Slots of the slot memory (default: the dependency distance).
+    #[arg(long)]
+    slots: Option<usize>,
+    /// relu, gelu or silu.
+    #[arg(long, default_value = "relu")]
+    activation: String,
+    /// λ of the smooth activation (default: the prescribed one).
+    #[arg(long)]
+    lambda: Option<f64>,
+    /// `f64` or a number of bits.
+    #[arg(long, value_parser = parse_arith, default_value = "f64")]
+    precision: Arith,
+    /// Print the whole chain of thought.
+    #[arg(long)]
+    show_cot: bool,
+    /// Print the model summary.
+    #[arg(long)]
+    summary: bool,
+    /// Write the weights as JSON to this file.
+    #[arg(long)]
+    export: Option<PathBuf>,
+    #[arg(long, default_value_t = 2410_03810)]
+    seed: u64,
+}
+
+fn parse_list(name: &str, s: &str) -> Result<Vec<usize>> {
+    s.split(',')
+        .map(|x| {
+            x.trim().parse::<usize>().map_err(|_| {
+                Error::input(format!(
+                    "{name} `{s}` must be comma-separated non-negative integers"
+                ))
+            })
+        })
+        .collect()
+}
+
+fn run_dp(a: DpArgs) -> Result<ExitCode> {
+    use freelunch::dp::{self, problems::ProblemParams};
+    let costs = match &a.costs {
+        Some(c) => {
+            let v = parse_list("--costs", c)?;
+            if v.len() != 3 {
+                return Err(Error::input(format!(
+                    "--costs `{c}` must be three numbers ins,del,sub"
+                )));
+            }
+            Some((v[0], v[1], v[2]))
+        }
+        None => None,
+    };
+    let params = ProblemParams {
+        n: a.n,
+        n2: a.n2,
+        sigma: a.sigma,
+        costs,
+        coeffs: a
+            .coeffs
+            .as_deref()
+            .map(|c| parse_list("--coeffs", c))
+            .transpose()?,
+        q: a.q,
+        width: a.width,
+        rule: a.rule,
+    };
+    let problem = dp::problem_by_name(&a.problem, &params)?;
+    let memory = dp::MemoryKind::parse(&a.memory)?;
+    let act = freelunch::model::Activation::parse(&a.activation)?;
+    if let Some(l) = a.lambda {
+        freelunch::error::require_finite("--lambda", l)?;
+    }
+    let input = match &a.input {
+        Some(s) => dp::parse_input(problem.as_ref(), s)?,
+        None => problem.random_input(&mut freelunch::rng::Rng::new(a.seed)),
+    };
+    let opt = dp::Options {
+        memory,
+        slots: a.slots,
+        activation: act,
+        lambda: a.lambda,
+        memory_override: None,
+    };
+    match a.precision {
+        Arith::F64 => dp_report::<f64>(&a, problem.as_ref(), &input, &opt, 53),
+        Arith::Mpfr(p) => {
+            dp_report::<freelunch::num::Real>(&a, problem.as_ref(), &input, &opt, p.bits())
+        }
+    }
+}
+
+fn dp_report<S: freelunch::num::Scalar>(
+    a: &DpArgs,
+    problem: &dyn freelunch::dp::DpProblem,
+    input: &[usize],
+    opt: &freelunch::dp::Options,
+    bits: u32,
+) -> Result<ExitCode> {
+    use freelunch::dp;
+    let t0 = std::time::Instant::now();
+    let c = dp::compile::<S>(problem, opt, bits)?;
+    let build = t0.elapsed().as_secs_f64();
+    let t1 = std::time::Instant::now();
+    let r = c.run(problem, input)?;
+    let secs = t1.elapsed().as_secs_f64();
+    let size = c.model.size();
+    println!("problem   {}", problem.describe());
+    println!("input     {}", dp::render(problem, input));
+    println!(
+        "memory    {} (distance m = {}, {}-local: {}), activation {} (λ = {}), {} arithmetic at {} bits",
+        opt.memory.name(),
+        c.info.distance,
+        c.info.distance,
+        problem.local(),
+        opt.activation.name(),
+        c.info.lambda,
+        S::KIND,
+        bits
+    );
+    if a.show_cot {
+        println!("CoT       {}", dp::render(problem, &r.generated));
+    }
+    println!(
+        "answer    {} (reference {})",
+        r.generated
+            .last()
+            .map_or("-".into(), |t| dp::render(problem, &[*t])),
+        r.expected
+            .last()
+            .map_or("-".into(), |t| dp::render(problem, &[*t]))
+    );
+    println!(
+        "agreement {} ({} generated tokens, T = {}, min logit margin 10^{:.2})",
+        if r.exact {
+            "exact: every token equals the reference solver's".to_string()
+        } else {
+            format!(
+                "MISMATCH at generated token {}",
+                r.first_mismatch.unwrap_or(r.generated.len())
+            )
+        },
+        r.generated.len(),
+        c.info.total_len,
+        r.min_margin_log10
+    );
+    println!(
+        "size      state {} (SSM state, or KV-cache floats at T), residual width {}, max MLP width {}, layers {}, nonzeros {}, max |param| {:.3e}",
+        freelunch::claims::dp::state_at(&c, c.info.total_len), size.residual_width, size.max_mlp_width, size.layers, size.nonzero_params, size.max_abs_param
+    );
+    println!(
+        "cost      {} ops in total, {} for the last token; build {:.2}s, decode {:.2}s ({:.0} tokens/s)",
+        r.ops,
+        c.model.ops_at(c.info.total_len),
+        build,
+        secs,
+        c.info.total_len as f64 / secs
+    );
+    if a.summary {
+        print!("{}", c.model.summary());
+    }
+    if let Some(path) = &a.export {
+        let s = serde_json::to_string_pretty(&c.model.export())
+            .map_err(|e| Error::compute(format!("cannot serialise the weights: {e}")))?;
+        write_atomic(path, s.as_bytes())?;
+        println!("weights written to {}", path.display());
+    }
+    Ok(if r.exact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn parse_arith(s: &str) -> std::result::Result<Arith, String> {
@@ -161,6 +369,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             figures(&out, &cfg)?;
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Dp(a) => run_dp(*a),
         Cmd::Reproduce { out, json, seed } => {
             check_json_target(&json)?;
             if !out.is_dir() {

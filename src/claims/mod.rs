@@ -1,6 +1,7 @@
 //! The claim registry: every check the toolkit makes, by stable id.
 //! The CLI, the tests, the figures and the README table are all views of this list.
 
+pub mod dp;
 pub mod gadget_common;
 pub mod gadget_gate;
 pub mod gadget_lookup;
@@ -130,16 +131,8 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(MlpSelect),
         Box::new(MlpLookup),
         Box::new(GateMulClaim),
-        Box::new(NotBuilt(info(
-            "dp-general",
-            "v1 Thm 3, v2 Thm 4",
-            "Mamba + CoT solves any DP of Assumption 2 with state O(T), total cost O(T²).",
-        ))),
-        Box::new(NotBuilt(info(
-            "dp-local",
-            "v1 Thm 4, v2 Thm 5",
-            "For m-local DPs, state O(m) suffices: per-token cost O(m), total O(mT).",
-        ))),
+        Box::new(dp::DpGeneral),
+        Box::new(dp::DpLocal),
     ]
 }
 

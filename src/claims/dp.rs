@@ -1,0 +1,660 @@
+//! `dp-general` and `dp-local` (THEORY.md §3.2–3.4): compiled models write the exact CoT;
+//! memory errors stay below their stated bounds; state and cost are measured from the models.
+
+use super::{Claim, ClaimInfo, Mode, RunConfig};
+use crate::dp::{
+    self, compile, Compiled, DpProblem, Eca, EditDistance, LinRec, Lis, MemoryKind, Options,
+};
+use crate::error::Result;
+use crate::model::{Activation, Layer};
+use crate::num::{Arith, Real, Scalar};
+use crate::plot::{write_chart, Chart, Series, Style};
+use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
+use crate::rng::Rng;
+use std::path::{Path, PathBuf};
+
+pub struct DpGeneral;
+pub struct DpLocal;
+
+/// Slack for rounding on top of the exact-arithmetic memory bound: `c·T·M·2^{-p}`.
+pub fn rounding_slack(t: usize, m_val: usize, bits: u32) -> f64 {
+    64.0 * (t as f64) * (m_val.max(1) as f64) * 2f64.powi(1 - bits as i32)
+}
+
+/// Outcome of one problem/memory/arith configuration over several inputs.
+pub struct Checked {
+    pub exact: usize,
+    pub inputs: usize,
+    pub memory_error: f64,
+    pub memory_bound: f64,
+    pub out_error: f64,
+    pub out_bound: f64,
+    pub size: ConstructionSize,
+    pub total_len: usize,
+    pub distance: usize,
+}
+
+/// Compile `p` at `arith`, decode `inputs`, measure the memory error on the first input.
+pub fn check_config(
+    p: &dyn DpProblem,
+    opt: &Options,
+    arith: Arith,
+    inputs: &[Vec<usize>],
+) -> Result<Checked> {
+    match arith {
+        Arith::F64 => check_typed::<f64>(p, opt, 53, inputs),
+        Arith::Mpfr(b) => check_typed::<Real>(p, opt, b.bits(), inputs),
+    }
+}
+
+fn check_typed<S: Scalar>(
+    p: &dyn DpProblem,
+    opt: &Options,
+    bits: u32,
+    inputs: &[Vec<usize>],
+) -> Result<Checked> {
+    let c: Compiled<S> = compile(p, opt, bits)?;
+    let mut exact = 0;
+    for x in inputs {
+        if c.run(p, x)?.exact {
+            exact += 1;
+        }
+    }
+    let (memory_error, out_error) = match inputs.first() {
+        Some(x) => c.errors(p, x)?,
+        None => (0.0, 0.0),
+    };
+    let t = c.info.total_len;
+    let slack = rounding_slack(t, p.values() - 1, bits);
+    Ok(Checked {
+        exact,
+        inputs: inputs.len(),
+        memory_error,
+        memory_bound: c.info.memory_error_bound + slack,
+        out_error,
+        out_bound: c.info.out_error_bound + slack,
+        size: construction_size(&c),
+        total_len: t,
+        distance: c.info.distance,
+    })
+}
+
+/// State a model carries after `t` tokens: SSM state, or the KV cache for attention.
+pub fn state_at<S: Scalar>(c: &Compiled<S>, t: usize) -> usize {
+    c.model
+        .layers
+        .iter()
+        .map(|l| match l {
+            Layer::Ssm(x) => x.channels * x.state,
+            Layer::Attention(a) => a.cache_size(t),
+            Layer::Mlp(_) => 0,
+        })
+        .sum()
+}
+
+pub fn construction_size<S: Scalar>(c: &Compiled<S>) -> ConstructionSize {
+    let s = c.model.size();
+    let t = c.info.total_len;
+    ConstructionSize {
+        description: format!(
+            "{} memory, {} (T={t})",
+            c.info.memory.name(),
+            c.info.problem
+        ),
+        state_size: state_at(c, t),
+        residual_width: s.residual_width,
+        mlp_width: s.max_mlp_width,
+        nonzero_params: s.nonzero_params,
+        max_abs_param: s.max_abs_param,
+        ops_per_token: c.model.ops_at(t),
+    }
+}
+
+fn inputs_for(p: &dyn DpProblem, rng: &mut Rng, k: usize) -> Vec<Vec<usize>> {
+    (0..k).map(|_| p.random_input(rng)).collect()
+}
+
+/// Smallest MPFR precision (bits, by bisection in [4, 160]) at which every input decodes
+/// exactly; returns `(p, failed_at_p_minus_1)`.
+pub fn minimal_precision(
+    p: &dyn DpProblem,
+    opt: &Options,
+    inputs: &[Vec<usize>],
+) -> Result<(u32, bool)> {
+    let ok = |bits: u32| -> Result<bool> {
+        let c: Compiled<Real> = compile(p, opt, bits)?;
+        for x in inputs {
+            if !c.run(p, x)?.exact {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    };
+    let (mut lo, mut hi) = (4u32, 160u32);
+    if !ok(hi)? {
+        return Ok((u32::MAX, true));
+    }
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if ok(mid)? {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok((hi, !ok(hi - 1)?))
+}
+
+fn ariths(cfg: &RunConfig) -> Vec<Arith> {
+    cfg.arith
+        .map(|a| vec![a])
+        .unwrap_or_else(|| vec![Arith::F64, Arith::mpfr(128)])
+}
+
+/// Exactness + memory-bound cases for one configuration.
+fn cases_for(
+    p: &dyn DpProblem,
+    opt: &Options,
+    arith: Arith,
+    inputs: &[Vec<usize>],
+    cases: &mut Vec<Case>,
+    biggest: &mut ConstructionSize,
+) -> Result<()> {
+    let c = check_config(p, opt, arith, inputs)?;
+    let label = format!(
+        "{} / {} / {} at {arith}",
+        p.describe(),
+        opt.memory.name(),
+        opt.activation.name()
+    );
+    cases.push(
+        Case::boolean(
+            format!("exact CoT: {label}"),
+            c.exact == c.inputs,
+            format!("{}/{} random inputs decoded exactly", c.exact, c.inputs),
+        )
+        .param("T", c.total_len)
+        .param("m", c.distance)
+        .param("memory", opt.memory.name())
+        .param("arith", arith.to_string()),
+    );
+    cases.push(
+        Case::from_values(
+            format!("memory error ≤ bound: {label}"),
+            c.memory_error.max(1e-300),
+            c.memory_bound,
+            Relation::AtMost,
+        )
+        .param("T", c.total_len),
+    );
+    cases.push(Case::from_values(
+        format!("memory bound < 1/4 (reads round exactly): {label}"),
+        c.memory_bound.max(1e-300),
+        0.25,
+        Relation::AtMost,
+    ));
+    cases.push(Case::from_values(
+        format!("out error ≤ bound: {label}"),
+        c.out_error.max(1e-300),
+        c.out_bound,
+        Relation::AtMost,
+    ));
+    cases.push(Case::from_values(
+        format!("out bound < 1/2 (greedy decoding exact): {label}"),
+        c.out_bound.max(1e-300),
+        0.5,
+        Relation::AtMost,
+    ));
+    if c.size.ops_per_token >= biggest.ops_per_token {
+        *biggest = c.size;
+    }
+    Ok(())
+}
+
+pub fn general_problems(mode: Mode) -> Vec<Box<dyn DpProblem>> {
+    let (edit, lis): (&[usize], &[usize]) = match mode {
+        Mode::Quick => (&[2, 3], &[3, 4]),
+        Mode::Default => (&[2, 5, 12], &[3, 6, 10]),
+        Mode::Full => (&[2, 5, 8, 12, 16], &[3, 6, 10, 16]),
+    };
+    let mut v: Vec<Box<dyn DpProblem>> = Vec::new();
+    for &n in edit {
+        if let Ok(p) = EditDistance::new(n, n, 4, 1, 1, 1) {
+            v.push(Box::new(p));
+        }
+    }
+    if let Ok(p) = EditDistance::new(3, 5, 3, 2, 1, 3) {
+        v.push(Box::new(p));
+    }
+    for &n in lis {
+        if let Ok(p) = Lis::new(n, 8) {
+            v.push(Box::new(p));
+        }
+    }
+    v
+}
+
+pub fn local_problems(mode: Mode) -> Vec<Box<dyn DpProblem>> {
+    let sizes: &[usize] = match mode {
+        Mode::Quick => &[10, 60],
+        Mode::Default => &[10, 100, 1000],
+        Mode::Full => &[10, 100, 1000, 4000],
+    };
+    let mut v: Vec<Box<dyn DpProblem>> = Vec::new();
+    for &s in sizes {
+        if let Ok(p) = LinRec::new(vec![1, 1], 10, s) {
+            v.push(Box::new(p));
+        }
+        if let Ok(p) = LinRec::new(vec![1, 2, 3], 7, s) {
+            v.push(Box::new(p));
+        }
+        if let Ok(p) = Eca::new(110, 8, s.div_ceil(8).max(1)) {
+            v.push(Box::new(p));
+        }
+    }
+    v
+}
+
+fn input_count(mode: Mode, arith: Arith) -> usize {
+    match (mode, arith) {
+        (Mode::Quick, _) => 2,
+        (Mode::Default, Arith::F64) => 6,
+        (Mode::Default, _) => 2,
+        (Mode::Full, Arith::F64) => 30,
+        (Mode::Full, _) => 6,
+    }
+}
+
+impl Claim for DpGeneral {
+    fn info(&self) -> ClaimInfo {
+        ClaimInfo {
+            id: "dp-general",
+            paper_ref: "v1 Thm 3, v2 Thm 4",
+            statement:
+                "Mamba + CoT solves any DP of Assumption 2 with state O(T), total cost O(T²).",
+        }
+    }
+    fn explain(&self) -> String {
+        include_str!("../../proofs/dp-general.md").to_string()
+    }
+    fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {
+        let mut cases = Vec::new();
+        let mut biggest = ConstructionSize::default();
+        let rng = Rng::new(cfg.seed);
+        for (k, p) in general_problems(cfg.mode).iter().enumerate() {
+            for memory in [
+                MemoryKind::Slot,
+                MemoryKind::Position,
+                MemoryKind::Attention,
+            ] {
+                let opt = Options::new(memory, Activation::Relu);
+                for arith in ariths(cfg) {
+                    let mut r = rng.fork(k as u64);
+                    let inputs = inputs_for(p.as_ref(), &mut r, input_count(cfg.mode, arith));
+                    cases_for(p.as_ref(), &opt, arith, &inputs, &mut cases, &mut biggest)?;
+                }
+            }
+        }
+        // smooth activations with the prescribed λ
+        let smooth_arith = cfg.arith.unwrap_or(Arith::mpfr(128));
+        let e = EditDistance::new(2, 3, 3, 1, 2, 2)?;
+        let mut r = rng.fork(999);
+        let inputs = inputs_for(&e, &mut r, 2);
+        for act in [Activation::Gelu, Activation::Silu] {
+            let opt = Options::new(MemoryKind::Position, act);
+            cases_for(&e, &opt, smooth_arith, &inputs, &mut cases, &mut biggest)?;
+        }
+        let mut notes = Vec::new();
+        if cfg.mode != Mode::Quick {
+            for n in [2usize, 4, 8] {
+                let p = EditDistance::new(n, n, 4, 1, 1, 1)?;
+                let inputs = inputs_for(&p, &mut rng.fork(500 + n as u64), 2);
+                for memory in [
+                    MemoryKind::Slot,
+                    MemoryKind::Position,
+                    MemoryKind::Attention,
+                ] {
+                    let (bits, sharp) =
+                        minimal_precision(&p, &Options::new(memory, Activation::Relu), &inputs)?;
+                    notes.push(format!(
+                        "minimal precision for exact decoding, edit n={n} (T={}), {} memory: {bits} bits{}",
+                        dp::total_len(&p),
+                        memory.name(),
+                        if sharp { " (fails at one bit less)" } else { "" }
+                    ));
+                }
+            }
+        }
+        let mut rep = ClaimReport::new(self.info().id, self.info().paper_ref, biggest, cases);
+        rep.notes = notes;
+        Ok(rep)
+    }
+    fn figures(&self, dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+        comparison_figures(dir, cfg)
+    }
+}
+
+impl Claim for DpLocal {
+    fn info(&self) -> ClaimInfo {
+        ClaimInfo {
+            id: "dp-local",
+            paper_ref: "v1 Thm 4, v2 Thm 5",
+            statement: "For m-local DPs, state O(m) suffices: per-token cost O(m), total O(mT).",
+        }
+    }
+    fn explain(&self) -> String {
+        include_str!("../../proofs/dp-local.md").to_string()
+    }
+    fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {
+        let mut cases = Vec::new();
+        let mut biggest = ConstructionSize::default();
+        let rng = Rng::new(cfg.seed);
+        let problems = local_problems(cfg.mode);
+        // per family: (T, state, ops per token) at every size
+        let mut family: std::collections::BTreeMap<String, Vec<(usize, usize, u64, usize)>> =
+            Default::default();
+        for (k, p) in problems.iter().enumerate() {
+            let opt = Options::new(MemoryKind::Slot, Activation::Relu);
+            for arith in ariths(cfg) {
+                let mut r = rng.fork(k as u64);
+                let inputs = inputs_for(p.as_ref(), &mut r, input_count(cfg.mode, arith));
+                cases_for(p.as_ref(), &opt, arith, &inputs, &mut cases, &mut biggest)?;
+            }
+            let c: Compiled<f64> = compile(p.as_ref(), &opt, 53)?;
+            let key = p.resized(1)?.describe();
+            family.entry(key).or_default().push((
+                c.info.total_len,
+                state_at(&c, c.info.total_len),
+                c.model.ops_at(c.info.total_len),
+                c.info.distance,
+            ));
+        }
+        // a smooth activation with the prescribed λ
+        let eca = Eca::new(110, 6, 4)?;
+        let inputs = inputs_for(&eca, &mut rng.fork(998), 2);
+        for arith in ariths(cfg) {
+            let opt = Options::new(MemoryKind::Slot, Activation::Gelu);
+            cases_for(&eca, &opt, arith, &inputs, &mut cases, &mut biggest)?;
+        }
+        for (name, rows) in &family {
+            let (t0, s0, o0, m0) = rows[0];
+            for &(t, s, o, m) in &rows[1..] {
+                cases.push(
+                    Case::from_values(
+                        format!("state independent of T: {name}, T={t0} vs T={t}"),
+                        s as f64,
+                        s0 as f64,
+                        Relation::Within { rel_tol: 0.0 },
+                    )
+                    .param("m", m),
+                );
+                cases.push(Case::from_values(
+                    format!("ops per token independent of T: {name}, T={t0} vs T={t}"),
+                    o as f64,
+                    o0 as f64,
+                    Relation::Within { rel_tol: 0.0 },
+                ));
+                cases.push(Case::from_values(
+                    format!("dependency distance fixed: {name}, T={t0} vs T={t}"),
+                    m as f64,
+                    m0 as f64,
+                    Relation::Within { rel_tol: 0.0 },
+                ));
+            }
+        }
+        let mut notes = Vec::new();
+        if cfg.mode != Mode::Quick {
+            for rows in [4usize, 32, 250] {
+                let p = Eca::new(110, 8, rows)?;
+                let inputs = inputs_for(&p, &mut rng.fork(700 + rows as u64), 2);
+                let (bits, sharp) = minimal_precision(
+                    &p,
+                    &Options::new(MemoryKind::Slot, Activation::Relu),
+                    &inputs,
+                )?;
+                notes.push(format!(
+                    "minimal precision for exact decoding, rule 110 w=8 T={}: {bits} bits{}",
+                    dp::total_len(&p),
+                    if sharp {
+                        " (fails at one bit less)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        let mut rep = ClaimReport::new(self.info().id, self.info().paper_ref, biggest, cases);
+        rep.notes = notes;
+        Ok(rep)
+    }
+}
+
+/// One point of the §3.4 comparison, measured from a built model.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CostPoint {
+    pub problem: String,
+    pub memory: String,
+    pub t: usize,
+    pub state_final: usize,
+    pub ops_per_token_final: u64,
+    pub total_ops: u64,
+    pub exact: bool,
+}
+
+/// Compile at f64, decode one random input, and read size and cost off the model.
+pub fn cost_point(
+    p: &dyn DpProblem,
+    memory: MemoryKind,
+    label: &str,
+    seed: u64,
+) -> Result<CostPoint> {
+    let opt = Options::new(memory, Activation::Relu);
+    let c: Compiled<f64> = compile(p, &opt, 53)?;
+    let x = p.random_input(&mut Rng::new(seed));
+    let r = c.run(p, &x)?;
+    let t = c.info.total_len;
+    Ok(CostPoint {
+        problem: p.describe(),
+        memory: label.to_string(),
+        t,
+        state_final: state_at(&c, t),
+        ops_per_token_final: c.model.ops_at(t),
+        total_ops: r.ops,
+        exact: r.exact,
+    })
+}
+
+/// Least-squares slope of log y against log x.
+pub fn loglog_slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    let (sx, sy) = points
+        .iter()
+        .fold((0.0, 0.0), |a, p| (a.0 + p.0.ln(), a.1 + p.1.ln()));
+    let (mx, my) = (sx / n, sy / n);
+    let (num, den) = points.iter().fold((0.0, 0.0), |a, p| {
+        let dx = p.0.ln() - mx;
+        (a.0 + dx * (p.1.ln() - my), a.1 + dx * dx)
+    });
+    num / den
+}
+
+/// A labelled (problem, memory) configuration.
+pub type Labelled = (String, Box<dyn DpProblem>, MemoryKind);
+
+/// The §3.4 configurations: (label, problem at a size, memory).
+pub fn comparison_series(size: usize, family: &str) -> Result<Vec<Labelled>> {
+    Ok(match family {
+        "edit" => {
+            let p = || -> Result<Box<dyn DpProblem>> {
+                Ok(Box::new(EditDistance::new(size, size, 4, 1, 1, 1)?))
+            };
+            vec![
+                (
+                    "edit, Mamba general (slot m=dist)".into(),
+                    p()?,
+                    MemoryKind::Slot,
+                ),
+                (
+                    "edit, Mamba position-key".into(),
+                    p()?,
+                    MemoryKind::Position,
+                ),
+                ("edit, attention".into(), p()?, MemoryKind::Attention),
+            ]
+        }
+        _ => {
+            let p = || -> Result<Box<dyn DpProblem>> { Ok(Box::new(Eca::new(110, 8, size)?)) };
+            vec![
+                (
+                    "rule 110, Mamba m-local (slot)".into(),
+                    p()?,
+                    MemoryKind::Slot,
+                ),
+                (
+                    "rule 110, Mamba position-key".into(),
+                    p()?,
+                    MemoryKind::Position,
+                ),
+                ("rule 110, attention".into(), p()?, MemoryKind::Attention),
+            ]
+        }
+    })
+}
+
+fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    // total cost and state vs T
+    let mut total_series = Vec::new();
+    let mut state_series = Vec::new();
+    for (family, sizes) in [
+        ("edit", vec![2usize, 3, 4, 6, 8, 12]),
+        ("eca", vec![4, 8, 16, 32, 64, 125]),
+    ] {
+        let mut rows: Vec<(String, Vec<CostPoint>)> = Vec::new();
+        for &s in &sizes {
+            for (k, (label, p, mem)) in comparison_series(s, family)?.into_iter().enumerate() {
+                if mem == MemoryKind::Position && dp::total_len(p.as_ref()) > 1200 {
+                    continue;
+                }
+                let pt = cost_point(p.as_ref(), mem, &label, cfg.seed)?;
+                match rows.get_mut(k) {
+                    Some(r) => r.1.push(pt),
+                    None => rows.push((label, vec![pt])),
+                }
+            }
+        }
+        for (label, pts) in rows {
+            let tot: Vec<(f64, f64)> = pts
+                .iter()
+                .map(|p| (p.t as f64, p.total_ops as f64))
+                .collect();
+            let slope = loglog_slope(&tot);
+            total_series.push(Series::new(
+                format!("{label}: slope {slope:.2}"),
+                tot.iter().map(|p| (p.0.log10(), p.1.log10())).collect(),
+                Style::LinePoints,
+            ));
+            state_series.push(Series::new(
+                label,
+                pts.iter()
+                    .map(|p| ((p.t as f64).log10(), (p.state_final as f64).log10()))
+                    .collect(),
+                Style::LinePoints,
+            ));
+        }
+    }
+    written.extend(write_chart(
+        &Chart {
+            title: "dp: total operations to write the whole CoT vs T (log-log)".into(),
+            x_label: "log10 T".into(),
+            y_label: "log10 total operations".into(),
+            series: total_series,
+        },
+        dir,
+        "dp-total-cost",
+    )?);
+    written.extend(write_chart(
+        &Chart {
+            title: "dp: state carried per token at the last position vs T".into(),
+            x_label: "log10 T".into(),
+            y_label: "log10 state (SSM state or KV cache floats)".into(),
+            series: state_series,
+        },
+        dir,
+        "dp-state",
+    )?);
+    // per-token cost vs position, one instance each
+    let mut per_tok = Vec::new();
+    for (family, size) in [("eca", 125usize), ("edit", 12)] {
+        for (label, p, mem) in comparison_series(size, family)? {
+            if mem == MemoryKind::Position && family == "eca" {
+                continue;
+            }
+            let c: Compiled<f64> = compile(p.as_ref(), &Options::new(mem, Activation::Relu), 53)?;
+            let t = c.info.total_len;
+            let step = (t / 60).max(1);
+            per_tok.push(Series::new(
+                format!("{label} (T={t})"),
+                (1..=t)
+                    .step_by(step)
+                    .map(|k| (k as f64, c.model.ops_at(k) as f64))
+                    .collect(),
+                Style::Line,
+            ));
+        }
+    }
+    written.extend(write_chart(
+        &Chart {
+            title: "dp: operations per generated token vs position".into(),
+            x_label: "position t".into(),
+            y_label: "operations for the token at t".into(),
+            series: per_tok,
+        },
+        dir,
+        "dp-per-token-cost",
+    )?);
+    // minimal precision vs T
+    let mut prec_series = Vec::new();
+    for (family, sizes) in [
+        ("edit", vec![2usize, 4, 8, 12]),
+        ("eca", vec![2, 8, 32, 125]),
+    ] {
+        let mut rows: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+        for &s in &sizes {
+            for (k, (label, p, mem)) in comparison_series(s, family)?.into_iter().enumerate() {
+                if mem == MemoryKind::Position && family == "eca" {
+                    continue;
+                }
+                let inputs = vec![p.random_input(&mut Rng::new(cfg.seed))];
+                let (bits, _) =
+                    minimal_precision(p.as_ref(), &Options::new(mem, Activation::Relu), &inputs)?;
+                let pt = ((dp::total_len(p.as_ref()) as f64).log10(), bits as f64);
+                match rows.iter_mut().find(|r| r.0 == label) {
+                    Some(r) => r.1.push(pt),
+                    None => rows.push((label, vec![pt])),
+                }
+                let _ = k;
+            }
+        }
+        for (label, pts) in rows {
+            // the general slot and position memories need the same bits: draw one dashed
+            let style = if label.contains("position-key") {
+                Style::Dashed
+            } else {
+                Style::LinePoints
+            };
+            prec_series.push(Series::new(label, pts, style));
+        }
+    }
+    written.extend(write_chart(
+        &Chart {
+            title: "dp: minimal MPFR precision for exact greedy decoding vs T".into(),
+            x_label: "log10 T".into(),
+            y_label: "bits".into(),
+            series: prec_series,
+        },
+        dir,
+        "dp-min-precision",
+    )?);
+    Ok(written)
+}

@@ -1,0 +1,145 @@
+//! `freelunch dp`: a good run exits 0 with the CoT and the agreement; every bad input gets one
+//! clear sentence and a non-zero exit, never a panic.
+
+use std::process::Command;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_freelunch"))
+        .arg("dp")
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn good_runs_print_cot_answer_agreement_and_cost() {
+    let (code, out, err) = run(&["edit", "--n", "3", "--input", "012210", "--show-cot"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out2, _) = run(&[
+        "edit",
+        "--n",
+        "3",
+        "--input",
+        "0,1,2,2,1,0",
+        "--show-cot",
+        "--memory",
+        "attention",
+    ]);
+    assert_eq!(code, 0);
+    for o in [&out, &out2] {
+        assert!(
+            o.contains("CoT") && o.contains("SEP") && o.contains("answer    2 (reference 2)"),
+            "{o}"
+        );
+        assert!(o.contains("exact: every token equals"), "{o}");
+        assert!(o.contains("nonzeros") && o.contains("ops in total"), "{o}");
+    }
+    let (code, out, err) = run(&[
+        "eca",
+        "--width",
+        "5",
+        "--n",
+        "4",
+        "--input",
+        "01101",
+        "--precision",
+        "96",
+        "--activation",
+        "gelu",
+        "--summary",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("mpfr arithmetic at 96 bits") && out.contains("residual subspaces"),
+        "{out}"
+    );
+    let (code, _, err) = run(&[
+        "linrec",
+        "--coeffs",
+        "1,2,3",
+        "--q",
+        "7",
+        "--n",
+        "30",
+        "--memory",
+        "position",
+        "--activation",
+        "silu",
+    ]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn export_writes_the_weights() {
+    let path = std::env::temp_dir().join(format!("dp-export-{}.json", std::process::id()));
+    let (code, _, err) = run(&["lis", "--n", "3", "--export", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(text.contains("\"layers\"") && text.contains("lis.extend"));
+}
+
+#[test]
+fn bad_inputs_get_one_sentence_and_a_nonzero_exit() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["edit", "--n", "3", "--input", "01201"],
+            "expects an input of 6 symbols",
+        ),
+        (
+            &["edit", "--n", "2", "--sigma", "3", "--input", "0139"],
+            "outside the alphabet",
+        ),
+        (
+            &["lis", "--n", "3", "--input", "1,a,2"],
+            "not a non-negative integer",
+        ),
+        (&["edit", "--n", "0"], "between 1 and"),
+        (&["lis", "--n", "1000"], "between 1 and"),
+        (
+            &["eca", "--width", "8", "--n", "5000"],
+            "more than the supported",
+        ),
+        (
+            &["linrec", "--n", "5000", "--memory", "position"],
+            "too large for the position-key memory",
+        ),
+        (
+            &["eca", "--width", "6", "--slots", "5"],
+            "cannot hold reads at distance 12",
+        ),
+        (&["knapsack"], "unknown DP problem"),
+        (&["edit", "--memory", "tape"], "unknown memory"),
+        (&["edit", "--activation", "tanh"], "unknown activation"),
+        (&["edit", "--costs", "1,2"], "three numbers"),
+        (&["linrec", "--coeffs", "1,x"], "comma-separated"),
+        (
+            &["linrec", "--coeffs", "1,12", "--q", "10"],
+            "below the modulus",
+        ),
+        (
+            &["edit", "--activation", "gelu", "--lambda=-2"],
+            "positive finite",
+        ),
+        (
+            &["edit", "--activation", "gelu", "--lambda", "NaN"],
+            "finite",
+        ),
+        (&["edit", "--precision", "0"], "precision"),
+    ];
+    for (args, want) in cases {
+        let (code, out, err) = run(args);
+        assert!(code != 0, "{args:?} exited 0: {out}");
+        assert!(
+            err.contains(want),
+            "{args:?}: stderr `{err}` lacks `{want}`"
+        );
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+        assert!(err.trim().lines().count() <= 3, "{args:?}: {err}");
+    }
+}

@@ -1,0 +1,384 @@
+//! Compiled DP models: greedy decoding equals the reference solver (THEORY.md §3.2–3.3), the
+//! memory error stays below its bound, and every hypothesis, when violated, makes the check fail.
+
+use freelunch::dp::{
+    compile, Compiled, DpProblem, Eca, EditDistance, LinRec, Lis, MemoryKind, Options,
+};
+use freelunch::model::Activation;
+use freelunch::num::{Real, Scalar};
+use freelunch::rng::Rng;
+use proptest::prelude::*;
+
+const MEMORIES: [MemoryKind; 3] = [
+    MemoryKind::Slot,
+    MemoryKind::Position,
+    MemoryKind::Attention,
+];
+
+fn all_inputs(p: &dyn DpProblem) -> Vec<Vec<usize>> {
+    let (n, a) = (p.input_len(), p.alphabet());
+    (0..a.pow(n as u32))
+        .map(|mut k| {
+            (0..n)
+                .map(|_| {
+                    let d = k % a;
+                    k /= a;
+                    d
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn exact_on<S: Scalar>(p: &dyn DpProblem, opt: &Options, bits: u32, inputs: &[Vec<usize>]) -> bool {
+    let c: Compiled<S> = compile(p, opt, bits).unwrap();
+    inputs.iter().all(|x| c.run(p, x).unwrap().exact)
+}
+
+#[test]
+fn exhaustive_tiny_instances_decode_exactly_in_f64_every_memory() {
+    let probs: Vec<Box<dyn DpProblem>> = vec![
+        Box::new(EditDistance::new(2, 2, 2, 1, 1, 1).unwrap()),
+        Box::new(EditDistance::new(2, 3, 3, 2, 1, 3).unwrap()),
+        Box::new(Lis::new(4, 4).unwrap()),
+        Box::new(LinRec::new(vec![1, 2], 3, 6).unwrap()),
+        Box::new(Eca::new(110, 4, 3).unwrap()),
+    ];
+    for p in &probs {
+        let inputs = all_inputs(p.as_ref());
+        for m in MEMORIES {
+            let opt = Options::new(m, Activation::Relu);
+            assert!(
+                exact_on::<f64>(p.as_ref(), &opt, 53, &inputs),
+                "{} / {m:?}",
+                p.describe()
+            );
+        }
+    }
+}
+
+#[test]
+fn exhaustive_tiny_instances_decode_exactly_at_128_bits() {
+    let probs: Vec<Box<dyn DpProblem>> = vec![
+        Box::new(EditDistance::new(2, 2, 2, 1, 1, 1).unwrap()),
+        Box::new(Eca::new(110, 3, 2).unwrap()),
+    ];
+    for p in &probs {
+        let inputs = all_inputs(p.as_ref());
+        for m in MEMORIES {
+            let opt = Options::new(m, Activation::Relu);
+            assert!(
+                exact_on::<Real>(p.as_ref(), &opt, 128, &inputs),
+                "{} / {m:?}",
+                p.describe()
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, rng_seed: proptest::test_runner::RngSeed::Fixed(2410_03810), failure_persistence: None, ..ProptestConfig::default() })]
+    #[test]
+    fn random_instances_decode_exactly(seed in any::<u64>(), n in 1usize..6, mem in 0usize..3) {
+        let mut rng = Rng::new(seed);
+        let probs: Vec<Box<dyn DpProblem>> = vec![
+            Box::new(EditDistance::new(n, n + 2, 4, 1, 2, 2).unwrap()),
+            Box::new(Lis::new(n + 2, 7).unwrap()),
+            Box::new(LinRec::new(vec![1, 0, 3], 5, 10 * n).unwrap()),
+            Box::new(Eca::new(110, n + 3, 2 * n).unwrap()),
+        ];
+        let opt = Options::new(MEMORIES[mem], Activation::Relu);
+        for p in &probs {
+            let x = p.random_input(&mut rng);
+            let c: Compiled<f64> = compile(p.as_ref(), &opt, 53).unwrap();
+            let r = c.run(p.as_ref(), &x).unwrap();
+            prop_assert!(r.exact, "{} / {:?}: {:?} vs {:?}", p.describe(), MEMORIES[mem], r.generated, r.expected);
+            let e = c.memory_error(p.as_ref(), &x).unwrap();
+            prop_assert!(e <= c.info.memory_error_bound + 1e-9, "memory error {e} > bound {}", c.info.memory_error_bound);
+        }
+    }
+}
+
+#[test]
+fn random_instances_decode_exactly_at_mpfr_precision() {
+    let mut rng = Rng::new(7);
+    let probs: Vec<Box<dyn DpProblem>> = vec![
+        Box::new(EditDistance::new(4, 5, 4, 1, 1, 2).unwrap()),
+        Box::new(Lis::new(6, 9).unwrap()),
+        Box::new(LinRec::new(vec![1, 1], 10, 60).unwrap()),
+    ];
+    for p in &probs {
+        let inputs: Vec<Vec<usize>> = (0..2).map(|_| p.random_input(&mut rng)).collect();
+        for m in MEMORIES {
+            for bits in [64, 200] {
+                let opt = Options::new(m, Activation::Relu);
+                assert!(
+                    exact_on::<Real>(p.as_ref(), &opt, bits, &inputs),
+                    "{} / {m:?} / {bits}",
+                    p.describe()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn smooth_activations_with_the_prescribed_lambda_decode_exactly_and_a_small_lambda_fails() {
+    let p = EditDistance::new(2, 3, 3, 1, 2, 2).unwrap();
+    let inputs = all_inputs(&p).into_iter().step_by(37).collect::<Vec<_>>();
+    for act in [Activation::Gelu, Activation::Silu] {
+        for m in [MemoryKind::Slot, MemoryKind::Position] {
+            let opt = Options::new(m, act);
+            assert!(
+                exact_on::<f64>(&p, &opt, 53, &inputs),
+                "{act:?} {m:?} at f64"
+            );
+            let c: Compiled<Real> = compile(&p, &opt, 128).unwrap();
+            for x in inputs.iter().take(2) {
+                assert!(c.run(&p, x).unwrap().exact, "{act:?} {m:?} at 128 bits");
+                let e = c.memory_error(&p, x).unwrap();
+                let slack =
+                    freelunch::claims::dp::rounding_slack(c.info.total_len, p.values() - 1, 128);
+                assert!(
+                    e <= c.info.memory_error_bound + slack,
+                    "{act:?} {m:?}: {e} > {}",
+                    c.info.memory_error_bound
+                );
+            }
+            // λ = 1: φ(z) is far from ReLU(z) at |z| ~ 1, the rounding gadget breaks
+            let weak = Options {
+                lambda: Some(1.0),
+                ..opt.clone()
+            };
+            assert!(
+                !exact_on::<f64>(&p, &weak, 53, &inputs),
+                "{act:?} {m:?} with λ = 1 still exact"
+            );
+        }
+    }
+}
+
+#[test]
+fn memory_error_bound_holds_and_violated_slot_parameters_fail() {
+    let p = LinRec::new(vec![1, 1], 10, 40).unwrap();
+    let x = vec![3, 7];
+    let good = Options::new(MemoryKind::Slot, Activation::Relu);
+    let c: Compiled<Real> = compile(&p, &good, 128).unwrap();
+    let e = c.memory_error(&p, &x).unwrap();
+    assert!(
+        e <= c.info.memory_error_bound && c.info.memory_error_bound < 0.25,
+        "{e} {}",
+        c.info.memory_error_bound
+    );
+    // the bound is not vacuous: measured error within a factor 100 of it
+    assert!(
+        e > c.info.memory_error_bound / 100.0,
+        "{e} vs {}",
+        c.info.memory_error_bound
+    );
+    // K0 = 0: the kept slots leak (Δ_keep = ln 2), the bound exceeds 1/4 and decoding fails
+    let bad = Options {
+        memory_override: Some(((64.0f64 * 9.0).ln(), 0.0)),
+        ..good.clone()
+    };
+    let c: Compiled<f64> = compile(&p, &bad, 53).unwrap();
+    assert!(c.info.memory_error_bound > 0.25);
+    assert!(c.memory_error(&p, &x).unwrap() > 0.25);
+    assert!(!c.run(&p, &x).unwrap().exact);
+    // Δ_write too small: old content survives the write
+    let bad = Options {
+        memory_override: Some((0.1, (64.0f64 * 3.0 * 9.0).ln())),
+        ..good
+    };
+    let c: Compiled<f64> = compile(&p, &bad, 53).unwrap();
+    assert!(!c.run(&p, &x).unwrap().exact);
+}
+
+#[test]
+fn attention_with_too_small_a_score_scale_fails() {
+    let p = EditDistance::new(3, 3, 4, 1, 1, 1).unwrap();
+    let x = vec![0, 1, 2, 2, 1, 0];
+    let good = Options::new(MemoryKind::Attention, Activation::Relu);
+    let c: Compiled<f64> = compile(&p, &good, 53).unwrap();
+    assert!(c.run(&p, &x).unwrap().exact);
+    let e = c.memory_error(&p, &x).unwrap();
+    assert!(
+        e <= c.info.memory_error_bound,
+        "{e} > {}",
+        c.info.memory_error_bound
+    );
+    let bad = Options {
+        memory_override: Some((0.3, 0.0)),
+        ..good
+    };
+    let c: Compiled<f64> = compile(&p, &bad, 53).unwrap();
+    assert!(!c.run(&p, &x).unwrap().exact);
+}
+
+#[test]
+fn too_few_slots_is_an_input_error_and_too_low_precision_fails() {
+    let p = Eca::new(110, 6, 4).unwrap();
+    let opt = Options {
+        slots: Some(11),
+        ..Options::new(MemoryKind::Slot, Activation::Relu)
+    };
+    let e = compile::<f64>(&p, &opt, 53).err().unwrap().to_string();
+    assert!(e.contains("cannot hold reads at distance 12"), "{e}");
+    let opt = Options {
+        slots: Some(20),
+        ..opt
+    };
+    assert!(exact_on::<f64>(&p, &opt, 53, &[vec![0, 1, 1, 0, 1, 0]]));
+    // 3 bits cannot even hold the memory's parameters: decoding breaks
+    let c: Compiled<Real> =
+        compile(&p, &Options::new(MemoryKind::Slot, Activation::Relu), 3).unwrap();
+    assert!(!c.run(&p, &[0, 1, 1, 0, 1, 0]).unwrap().exact);
+    // the position memory refuses T beyond its limit
+    let big = LinRec::new(vec![1, 1], 10, 5000).unwrap();
+    let e = compile::<f64>(
+        &big,
+        &Options::new(MemoryKind::Position, Activation::Relu),
+        53,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("too large for the position-key memory"), "{e}");
+}
+
+#[test]
+fn a_wrong_model_is_caught_by_the_comparison() {
+    // the model for substitution cost 1, compared against the solver for cost 2
+    let built = EditDistance::new(3, 3, 3, 1, 1, 1).unwrap();
+    let truth = EditDistance::new(3, 3, 3, 1, 1, 2).unwrap();
+    let c: Compiled<f64> = compile(
+        &built,
+        &Options::new(MemoryKind::Slot, Activation::Relu),
+        53,
+    )
+    .unwrap();
+    let r = c.run(&truth, &[0, 1, 2, 2, 1, 0]).unwrap();
+    assert!(!r.exact && r.first_mismatch.is_some());
+}
+
+#[test]
+fn local_models_have_constant_state_and_cost_general_ones_grow() {
+    let opt = Options::new(MemoryKind::Slot, Activation::Relu);
+    let local: Vec<(usize, usize, u64)> = [10usize, 100, 400]
+        .iter()
+        .map(|&rows| {
+            let c: Compiled<f64> = compile(&Eca::new(110, 8, rows).unwrap(), &opt, 53).unwrap();
+            (
+                c.info.total_len,
+                c.model.size().ssm_state,
+                c.model.ops_at(c.info.total_len),
+            )
+        })
+        .collect();
+    assert!(
+        local.iter().all(|r| r.1 == 16 && r.2 == local[0].2),
+        "{local:?}"
+    );
+    let general: Vec<usize> = [2usize, 4, 8]
+        .iter()
+        .map(|&n| {
+            let c: Compiled<f64> =
+                compile(&EditDistance::new(n, n, 4, 1, 1, 1).unwrap(), &opt, 53).unwrap();
+            c.model.size().ssm_state
+        })
+        .collect();
+    assert!(
+        general[0] < general[1] && general[1] < general[2],
+        "{general:?}"
+    );
+    // attention: per-token cost grows with the position
+    let c: Compiled<f64> = compile(
+        &Eca::new(110, 8, 10).unwrap(),
+        &Options::new(MemoryKind::Attention, Activation::Relu),
+        53,
+    )
+    .unwrap();
+    assert!(c.model.ops_at(80) > c.model.ops_at(10));
+}
+
+#[test]
+fn built_model_is_readable_and_exportable() {
+    let p = EditDistance::new(2, 2, 3, 1, 1, 1).unwrap();
+    let c: Compiled<f64> =
+        compile(&p, &Options::new(MemoryKind::Slot, Activation::Relu), 53).unwrap();
+    let s = c.model.summary();
+    for want in [
+        "memory.slots",
+        "read_raw",
+        "next_is_cell",
+        "boundary_value",
+        "ed.min_sub",
+        "round0",
+    ] {
+        assert!(s.contains(want), "summary lacks {want}");
+    }
+    let j = c.model.export().to_string();
+    assert!(j.contains("\"tok_value\"") && j.contains("transition.level"));
+}
+
+#[test]
+fn dp_claims_pass_in_quick_mode() {
+    use freelunch::claims::{find, Mode, RunConfig};
+    for id in ["dp-general", "dp-local"] {
+        let cfg = RunConfig {
+            mode: Mode::Quick,
+            ..RunConfig::default()
+        };
+        let r = find(id).unwrap().run(&cfg).unwrap();
+        let failed: Vec<&str> = r.failed_cases().map(|c| c.label.as_str()).collect();
+        assert!(failed.is_empty(), "{id}: {failed:?}");
+        assert_eq!(r.status, freelunch::report::Status::Passed);
+        assert!(r.cases.len() > 20);
+    }
+}
+
+/// The speed targets (run with `cargo test --release --test dp_compile -- --ignored`):
+/// edit distance 12×12 (T = 196) and rule 110 with T ≥ 2000, one instance each at 128 bits.
+#[test]
+#[ignore]
+fn speed_targets_at_128_bits() {
+    let cases: Vec<(Box<dyn DpProblem>, MemoryKind)> = vec![
+        (
+            Box::new(EditDistance::new(12, 12, 4, 1, 1, 1).unwrap()),
+            MemoryKind::Slot,
+        ),
+        (
+            Box::new(EditDistance::new(12, 12, 4, 1, 1, 1).unwrap()),
+            MemoryKind::Position,
+        ),
+        (
+            Box::new(EditDistance::new(12, 12, 4, 1, 1, 1).unwrap()),
+            MemoryKind::Attention,
+        ),
+        (Box::new(Eca::new(110, 16, 130).unwrap()), MemoryKind::Slot),
+    ];
+    for (p, m) in &cases {
+        let x = p.random_input(&mut Rng::new(1));
+        for bits in [53u32, 128] {
+            let opt = Options::new(*m, Activation::Relu);
+            let start = std::time::Instant::now();
+            let (exact, ops, t) = if bits == 53 {
+                let c: Compiled<f64> = compile(p.as_ref(), &opt, 53).unwrap();
+                let r = c.run(p.as_ref(), &x).unwrap();
+                (r.exact, r.ops, c.info.total_len)
+            } else {
+                let c: Compiled<Real> = compile(p.as_ref(), &opt, bits).unwrap();
+                let r = c.run(p.as_ref(), &x).unwrap();
+                (r.exact, r.ops, c.info.total_len)
+            };
+            let s = start.elapsed().as_secs_f64();
+            println!(
+                "{} / {m:?} at {bits} bits: T={t}, {s:.3}s, {:.0} tokens/s, {:.2e} ops/s",
+                p.describe(),
+                t as f64 / s,
+                ops as f64 / s
+            );
+            assert!(exact && s < 10.0);
+        }
+    }
+}
