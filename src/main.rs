@@ -8,6 +8,26 @@ use freelunch::report::{render_table, write_atomic, ClaimReport, Status};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// Print to stdout; a closed pipe (e.g. `freelunch explain x | head`) ends the program quietly.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        if let Err(e) = write!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
+macro_rules! outln {
+    () => { out!("\n") };
+    ($($arg:tt)*) => {{
+        out!($($arg)*);
+        out!("\n");
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "freelunch",
@@ -203,9 +223,9 @@ fn dp_report<S: freelunch::num::Scalar>(
     let r = c.run(problem, input)?;
     let secs = t1.elapsed().as_secs_f64();
     let size = c.model.size();
-    println!("problem   {}", problem.describe());
-    println!("input     {}", dp::render(problem, input));
-    println!(
+    outln!("problem   {}", problem.describe());
+    outln!("input     {}", dp::render(problem, input));
+    outln!(
         "memory    {} (distance m = {}, {}-local: {}), activation {} (λ = {}), {} arithmetic at {} bits",
         opt.memory.name(),
         c.info.distance,
@@ -217,9 +237,9 @@ fn dp_report<S: freelunch::num::Scalar>(
         bits
     );
     if a.show_cot {
-        println!("CoT       {}", dp::render(problem, &r.generated));
+        outln!("CoT       {}", dp::render(problem, &r.generated));
     }
-    println!(
+    outln!(
         "answer    {} (reference {})",
         r.generated
             .last()
@@ -228,7 +248,7 @@ fn dp_report<S: freelunch::num::Scalar>(
             .last()
             .map_or("-".into(), |t| dp::render(problem, &[*t]))
     );
-    println!(
+    outln!(
         "agreement {} ({} generated tokens, T = {}, min logit margin 10^{:.2})",
         if r.exact {
             "exact: every token equals the reference solver's".to_string()
@@ -242,11 +262,11 @@ fn dp_report<S: freelunch::num::Scalar>(
         c.info.total_len,
         r.min_margin_log10
     );
-    println!(
+    outln!(
         "size      state {} (SSM state, or KV-cache floats at T), residual width {}, max MLP width {}, layers {}, nonzeros {}, max |param| {:.3e}",
         freelunch::claims::dp::state_at(&c, c.info.total_len), size.residual_width, size.max_mlp_width, size.layers, size.nonzero_params, size.max_abs_param
     );
-    println!(
+    outln!(
         "cost      {} ops in total, {} for the last token; build {:.2}s, decode {:.2}s ({:.0} tokens/s)",
         r.ops,
         c.model.ops_at(c.info.total_len),
@@ -255,13 +275,13 @@ fn dp_report<S: freelunch::num::Scalar>(
         c.info.total_len as f64 / secs
     );
     if a.summary {
-        print!("{}", c.model.summary());
+        out!("{}", c.model.summary());
     }
     if let Some(path) = &a.export {
         let s = serde_json::to_string_pretty(&c.model.export())
             .map_err(|e| Error::compute(format!("cannot serialise the weights: {e}")))?;
         write_atomic(path, s.as_bytes())?;
-        println!("weights written to {}", path.display());
+        outln!("weights written to {}", path.display());
     }
     Ok(if r.exact {
         ExitCode::SUCCESS
@@ -314,19 +334,22 @@ fn check_json_target(p: &Option<PathBuf>) -> Result<()> {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Claims => {
-            println!("{:<13} {:<28} {:<14} statement", "claim", "paper", "status");
+            outln!("{:<13} {:<28} {:<14} statement", "claim", "paper", "status");
             for c in claims::registry() {
                 let i = c.info();
                 let st = if c.built() { "built" } else { "not built yet" };
-                println!(
+                outln!(
                     "{:<13} {:<28} {:<14} {}",
-                    i.id, i.paper_ref, st, i.statement
+                    i.id,
+                    i.paper_ref,
+                    st,
+                    i.statement
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Explain { claim } => {
-            println!("{}", claims::find(&claim)?.explain());
+            outln!("{}", claims::find(&claim)?.explain());
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Verify {
@@ -407,12 +430,12 @@ fn verify(selected: &[Box<dyn claims::Claim>], cfg: &RunConfig) -> Result<Vec<Cl
 }
 
 fn finish(reports: &[ClaimReport], json: Option<&Path>) -> Result<ExitCode> {
-    print!("{}", render_table(reports));
+    out!("{}", render_table(reports));
     if let Some(p) = json {
         let s = serde_json::to_string_pretty(reports)
             .map_err(|e| Error::compute(format!("cannot serialise the report: {e}")))?;
         write_atomic(p, s.as_bytes())?;
-        println!("report written to {}", p.display());
+        outln!("report written to {}", p.display());
     }
     let failed: Vec<&str> = reports
         .iter()
@@ -427,7 +450,7 @@ fn finish(reports: &[ClaimReport], json: Option<&Path>) -> Result<ExitCode> {
         .iter()
         .filter(|r| r.status == Status::Passed)
         .count();
-    println!(
+    outln!(
         "{passed} passed, {} failed, {not_built} not built yet",
         failed.len()
     );
@@ -448,7 +471,7 @@ fn figures(out: &Path, cfg: &RunConfig) -> Result<()> {
     }
     for c in claims::registry() {
         for p in c.figures(out, cfg)? {
-            println!("wrote {}", p.display());
+            outln!("wrote {}", p.display());
         }
     }
     Ok(())

@@ -27,11 +27,14 @@ pub struct HeadCache<S> {
     out: Vec<S>,
     tmp: S,
     norm: S,
+    max: S,
 }
 
 #[derive(Clone, Debug)]
 pub struct AttentionState<S> {
     pub heads: Vec<HeadCache<S>>,
+    /// Σ over heads of `W_o·out`, added to the residual after every head has read it.
+    delta: Vec<S>,
 }
 
 impl<S: Scalar> AttentionLayer<S> {
@@ -48,15 +51,23 @@ impl<S: Scalar> AttentionLayer<S> {
                     out: zeros(h.w_v.rows, prec),
                     tmp: S::zero(prec),
                     norm: S::zero(prec),
+                    max: S::zero(prec),
                 })
                 .collect(),
+            delta: Vec::new(),
         }
     }
 
     /// Append this token's key and value, attend over the cache, add `W_o·out` to `x`.
     pub fn step(&self, st: &mut AttentionState<S>, x: &mut [S]) {
         let prec = x.first().map(|v| v.precision()).unwrap_or(53);
-        let mut delta = zeros::<S>(x.len(), prec);
+        if st.delta.len() != x.len() {
+            st.delta = zeros(x.len(), prec);
+        }
+        let delta = &mut st.delta;
+        for d in delta.iter_mut() {
+            d.set_i64(0);
+        }
         for (h, c) in self.heads.iter().zip(st.heads.iter_mut()) {
             let mut k = zeros(h.w_k.rows, prec);
             h.w_k.mul_vec_into(x, &mut k);
@@ -66,9 +77,9 @@ impl<S: Scalar> AttentionLayer<S> {
             c.values.push(v);
             h.w_q.mul_vec_into(x, &mut c.q);
             attend(c);
-            h.w_o.mul_vec_add_into(&c.out, &mut delta);
+            h.w_o.mul_vec_add_into(&c.out, delta);
         }
-        for (xi, d) in x.iter_mut().zip(&delta) {
+        for (xi, d) in x.iter_mut().zip(delta.iter()) {
             xi.add_assign_s(d);
         }
     }
@@ -130,15 +141,15 @@ fn attend<S: Scalar>(c: &mut HeadCache<S>) {
             s.mul_add_assign(qi, ki);
         }
     }
-    let mut max = c.scores[0].clone();
+    c.max.set(&c.scores[0]);
     for s in &c.scores[1..n] {
-        if *s > max {
-            max = s.clone();
+        if *s > c.max {
+            c.max.set(s);
         }
     }
     c.norm.set_i64(0);
     for s in c.scores[..n].iter_mut() {
-        s.sub_assign_s(&max);
+        s.sub_assign_s(&c.max);
         s.exp_mut();
         c.norm.add_assign_s(s);
     }

@@ -1,0 +1,65 @@
+//! DP speed benchmark (`cargo bench --bench dp`): one compiled instance per row, greedy decoding of
+//! the whole chain of thought at f64 and 128 bits. Reports tokens/s and operations/s (ops counted
+//! from the built weights, so ops/s against the op count is the ratio to the arithmetic limit).
+
+use freelunch::dp::compiler::{compile, Compiled, MemoryKind, Options};
+use freelunch::dp::problems::{Eca, EditDistance};
+use freelunch::dp::DpProblem;
+use freelunch::model::Activation;
+use freelunch::num::Real;
+use freelunch::rng::Rng;
+use std::time::Instant;
+
+fn main() {
+    let cases: Vec<(Box<dyn DpProblem>, MemoryKind)> = vec![
+        (
+            Box::new(EditDistance::new(12, 12, 4, 1, 1, 1).unwrap()),
+            MemoryKind::Slot,
+        ),
+        (
+            Box::new(EditDistance::new(12, 12, 4, 1, 1, 1).unwrap()),
+            MemoryKind::Position,
+        ),
+        (
+            Box::new(EditDistance::new(12, 12, 4, 1, 1, 1).unwrap()),
+            MemoryKind::Attention,
+        ),
+        (Box::new(Eca::new(110, 16, 130).unwrap()), MemoryKind::Slot),
+    ];
+    println!(
+        "{:<70} {:<10} {:>6} {:>6} {:>9} {:>11} {:>11} {:>6}",
+        "instance", "memory", "bits", "T", "seconds", "tokens/s", "ops/s", "exact"
+    );
+    for (p, m) in &cases {
+        let x = p.random_input(&mut Rng::new(1));
+        for bits in [53u32, 128] {
+            let opt = Options::new(*m, Activation::Relu);
+            let start = Instant::now();
+            let (exact, ops, t) = if bits == 53 {
+                let c: Compiled<f64> = compile(p.as_ref(), &opt, 53).unwrap();
+                let r = c.run(p.as_ref(), &x).unwrap();
+                (r.exact, r.ops, c.info.total_len)
+            } else {
+                let c: Compiled<Real> = compile(p.as_ref(), &opt, bits).unwrap();
+                let r = c.run(p.as_ref(), &x).unwrap();
+                (r.exact, r.ops, c.info.total_len)
+            };
+            let s = start.elapsed().as_secs_f64();
+            println!(
+                "{:<70} {:<10} {:>6} {:>6} {:>9.3} {:>11.0} {:>11.3e} {:>6}",
+                p.describe(),
+                format!("{m:?}"),
+                if bits == 53 {
+                    "f64".to_string()
+                } else {
+                    bits.to_string()
+                },
+                t,
+                s,
+                t as f64 / s,
+                ops as f64 / s,
+                exact
+            );
+        }
+    }
+}
