@@ -280,12 +280,12 @@ impl Claim for CopyConst {
                     Arith::F64 => raw_horizon::<f64>(&spec, b, cap, 53)?,
                     Arith::Mpfr(p) => raw_horizon::<Real>(&spec, b, cap, p.bits())?,
                 };
+                let want = h.formula.floor().max(0.0) as usize;
                 cases.push(
-                    Case::from_values(
-                        format!("raw horizon a={a} B_s=10^{b}: measured L vs ⌊L*⌋"),
-                        h.measured as f64,
-                        h.formula.floor().max(0.0),
-                        Relation::Within { rel_tol: 0.0 },
+                    Case::boolean(
+                        format!("raw horizon a={a} B_s=10^{b}: measured L = ⌊L*⌋"),
+                        h.measured == want,
+                        format!("measured {}, ⌊L*⌋ = {want} (L* = {:.3})", h.measured, h.formula),
                     )
                     .param("horizon", &h),
                 );
