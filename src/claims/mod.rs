@@ -1,10 +1,12 @@
 //! The claim registry: every check the toolkit makes, by stable id.
 //! The CLI, the tests, the figures and the README table are all views of this list.
 
+mod copy_attn;
 mod copy_const;
 mod copy_linear;
 mod scan_unroll;
 
+pub use copy_attn::CopyAttn;
 pub use copy_const::CopyConst;
 pub use copy_linear::CopyLinear;
 pub use scan_unroll::ScanUnroll;
@@ -99,11 +101,7 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
     vec![
         Box::new(ScanUnroll),
         Box::new(CopyConst),
-        Box::new(NotBuilt(info(
-            "copy-attn",
-            "v2 Thm 2",
-            "Softmax attention copies with a score gap logarithmic in T (width 3 for any T).",
-        ))),
+        Box::new(CopyAttn),
         Box::new(CopyLinear),
         Box::new(NotBuilt(info(
             "copy-rank",
