@@ -4,11 +4,13 @@
 mod copy_attn;
 mod copy_const;
 mod copy_linear;
+mod copy_rank;
 mod scan_unroll;
 
 pub use copy_attn::CopyAttn;
 pub use copy_const::CopyConst;
 pub use copy_linear::CopyLinear;
+pub use copy_rank::CopyRank;
 pub use scan_unroll::ScanUnroll;
 
 use crate::error::{Error, Result};
@@ -103,11 +105,7 @@ pub fn registry() -> Vec<Box<dyn Claim>> {
         Box::new(CopyConst),
         Box::new(CopyAttn),
         Box::new(CopyLinear),
-        Box::new(NotBuilt(info(
-            "copy-rank",
-            "toolkit addition",
-            "Copying within error rσ from T positions needs N ≥ T(1−r)²/((1+r)²+r²) − 1.",
-        ))),
+        Box::new(CopyRank),
         Box::new(NotBuilt(info(
             "mlp-mul",
             "v1 Lemma 1 (Feng et al. C)",
