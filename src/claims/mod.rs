@@ -8,7 +8,7 @@ mod copy_rank;
 mod scan_unroll;
 
 pub use copy_attn::CopyAttn;
-pub use copy_const::CopyConst;
+pub use copy_const::{f64_breakdown as copy_const_f64_breakdown, CopyConst};
 pub use copy_linear::CopyLinear;
 pub use copy_rank::CopyRank;
 pub use scan_unroll::ScanUnroll;
