@@ -8,6 +8,10 @@ mod copy_rank;
 mod scan_unroll;
 
 pub use copy_attn::CopyAttn;
+/// Helpers of the copy-attn claim, for tests.
+pub mod copy_attn_support {
+    pub use super::copy_attn::{attn_values, minimal_gap_at, quadratic_error_log10};
+}
 pub use copy_const::{f64_breakdown as copy_const_f64_breakdown, CopyConst};
 pub use copy_linear::CopyLinear;
 pub use copy_rank::CopyRank;
