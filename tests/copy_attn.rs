@@ -56,10 +56,12 @@ fn gap_below_necessary_fails() {
         let p: AttnPrepared<Real> = AttnPrepared::new(AttnKind::Flat, &vals, 2, 128).unwrap();
         let below = necessary_gap(1.0, eps, t) - 1e-3;
         let e = p.error(&Real(Float::with_val(128, below))).unwrap();
-        assert!(e.to_f64() > eps, "T={t}: accuracy reached below the necessary gap");
+        assert!(
+            e.to_f64() > eps,
+            "T={t}: accuracy reached below the necessary gap"
+        );
         // the quadratic construction with a gap far too small fails as well
-        let q: AttnPrepared<Real> =
-            AttnPrepared::new(AttnKind::Quadratic, &vals, 2, 128).unwrap();
+        let q: AttnPrepared<Real> = AttnPrepared::new(AttnKind::Quadratic, &vals, 2, 128).unwrap();
         let e = q.error(&Real(Float::with_val(128, 1.0))).unwrap();
         assert!(e.to_f64() > eps);
     }

@@ -19,7 +19,10 @@ fn explain_prints_statement_and_construction() {
     for id in ["copy-const", "copy-attn", "copy-linear", "copy-rank"] {
         let (code, out, _) = freelunch(&["explain", id]);
         assert_eq!(code, 0);
-        assert!(out.contains("Statement") && out.contains("Construction"), "{id}: {out}");
+        assert!(
+            out.contains("Statement") && out.contains("Construction"),
+            "{id}: {out}"
+        );
         assert!(out.contains("How it is checked"), "{id}");
     }
 }
@@ -37,7 +40,10 @@ fn claims_are_listed_as_built() {
     assert_eq!(code, 0);
     for id in ["copy-const", "copy-attn", "copy-linear", "copy-rank"] {
         let line = out.lines().find(|l| l.starts_with(id)).expect("listed");
-        assert!(line.contains("built") && !line.contains("not built"), "{line}");
+        assert!(
+            line.contains("built") && !line.contains("not built"),
+            "{line}"
+        );
     }
 }
 

@@ -3,8 +3,7 @@
 
 use freelunch::claims::{find, Mode, RunConfig};
 use freelunch::copy::constant::{
-    minimal_score_log10, raw_horizon, thresholds, ConstInstance, ConstSpec, InstanceKind,
-    Prepared,
+    minimal_score_log10, raw_horizon, thresholds, ConstInstance, ConstSpec, InstanceKind, Prepared,
 };
 use freelunch::copy::exp10_real;
 use freelunch::error::Error;
@@ -49,7 +48,14 @@ fn spec_strategy() -> impl Strategy<Value = ConstSpec> {
     )
         .prop_map(|(n, a_lo, w, rho_l, sigma, eps_l)| {
             let a_hi = a_lo + w * (0.995 - a_lo);
-            spec(n, a_lo, a_hi, 10f64.powf(rho_l), sigma, sigma * 10f64.powf(eps_l))
+            spec(
+                n,
+                a_lo,
+                a_hi,
+                10f64.powf(rho_l),
+                sigma,
+                sigma * 10f64.powf(eps_l),
+            )
         })
 }
 
@@ -69,8 +75,7 @@ fn sufficient_threshold_gives_accuracy_on_random_and_adversarial_instances() {
                 InstanceKind::AdversarialRandomDecay,
                 InstanceKind::Random,
             ][kind];
-            let inst =
-                ConstInstance::new(&sp, kind, p + l - 1, p, &mut Rng::new(seed)).unwrap();
+            let inst = ConstInstance::new(&sp, kind, p + l - 1, p, &mut Rng::new(seed)).unwrap();
             let pr: Prepared<Real> = Prepared::new(&inst, BITS).unwrap();
             let th = thresholds(&pr);
             let e = pr.error_normalised(&exp10_real(th.sufficient_log10, BITS + 64));
@@ -114,8 +119,7 @@ fn score_below_necessary_threshold_fails_on_adversarial_instance() {
     let sp = spec(4, 0.9, 0.9, 0.1, 1.0, 1e-3);
     for l in [1, 10, 100, 300] {
         let inst =
-            ConstInstance::new(&sp, InstanceKind::Adversarial, l + 1, 2, &mut Rng::new(0))
-                .unwrap();
+            ConstInstance::new(&sp, InstanceKind::Adversarial, l + 1, 2, &mut Rng::new(0)).unwrap();
         let pr: Prepared<Real> = Prepared::new(&inst, BITS).unwrap();
         let th = thresholds(&pr);
         let below = th.necessary_log10 + (0.999f64).log10();
@@ -126,7 +130,10 @@ fn score_below_necessary_threshold_fails_on_adversarial_instance() {
             sp.eps.log10(),
             freelunch::report::Relation::AtMost,
         );
-        assert!(!case.passed, "L={l}: accuracy reached below the necessary threshold");
+        assert!(
+            !case.passed,
+            "L={l}: accuracy reached below the necessary threshold"
+        );
         // and the same instance passes at the necessary threshold itself (within rounding)
         let at = pr.error_normalised(&exp10_real(th.necessary_log10 + 1e-12, BITS + 64));
         assert!(at.to_f64() <= sp.eps * (1.0 + 1e-9));
@@ -139,14 +146,12 @@ fn random_instances_can_reach_accuracy_below_the_necessary_threshold() {
     // that is false: the necessary threshold binds worst-case instances only. Here every value
     // equals u_p, so any positive score copies exactly.
     let sp = spec(3, 0.8, 0.95, 0.5, 1.0, 1e-3);
-    let mut inst =
-        ConstInstance::new(&sp, InstanceKind::Random, 60, 10, &mut Rng::new(7)).unwrap();
+    let mut inst = ConstInstance::new(&sp, InstanceKind::Random, 60, 10, &mut Rng::new(7)).unwrap();
     let up = inst.values[9];
     inst.values.iter_mut().for_each(|v| *v = up);
     let pr: Prepared<Real> = Prepared::new(&inst, BITS).unwrap();
     let th = thresholds(&pr);
-    let m = minimal_score_log10(&pr, th.necessary_log10 - 10.0, th.sufficient_log10, 1e-9)
-        .unwrap();
+    let m = minimal_score_log10(&pr, th.necessary_log10 - 10.0, th.sufficient_log10, 1e-9).unwrap();
     assert!(m < th.necessary_log10 - 5.0, "minimal 10^{m}");
 }
 
@@ -225,6 +230,14 @@ fn quick_claim_passes_and_construction_prints() {
     let names: Vec<&str> = b.layout.subspaces.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
-        ["value", "one", "key", "query", "delta_ctl", "y_value", "y_norm"]
+        [
+            "value",
+            "one",
+            "key",
+            "query",
+            "delta_ctl",
+            "y_value",
+            "y_norm"
+        ]
     );
 }

@@ -33,7 +33,13 @@ fn prompt(rng: &mut Rng, t: usize, v: usize) -> Vec<usize> {
 
 #[test]
 fn random_target_maps_decode_exactly() {
-    let strat = (2usize..200, 2usize..40, 0usize..3, any::<u64>(), any::<bool>());
+    let strat = (
+        2usize..200,
+        2usize..40,
+        0usize..3,
+        any::<u64>(),
+        any::<bool>(),
+    );
     runner(30)
         .run(&strat, |(t, v, k, seed, f64_arith)| {
             let mut r = Rng::new(seed);
@@ -45,12 +51,25 @@ fn random_target_maps_decode_exactly() {
             };
             let pr = prompt(&mut r, t, v);
             let out = if f64_arith {
-                run_copy(&build_copy_model::<f64>(KINDS[k], &task, 53).unwrap(), &task, &pr)
+                run_copy(
+                    &build_copy_model::<f64>(KINDS[k], &task, 53).unwrap(),
+                    &task,
+                    &pr,
+                )
             } else {
-                run_copy(&build_copy_model::<Real>(KINDS[k], &task, 40).unwrap(), &task, &pr)
+                run_copy(
+                    &build_copy_model::<Real>(KINDS[k], &task, 40).unwrap(),
+                    &task,
+                    &pr,
+                )
             }
             .unwrap();
-            prop_assert!(out.exact(), "{:?} T={t} V={v}: {} wrong", KINDS[k], out.wrong);
+            prop_assert!(
+                out.exact(),
+                "{:?} T={t} V={v}: {} wrong",
+                KINDS[k],
+                out.wrong
+            );
             Ok(())
         })
         .unwrap();
@@ -63,7 +82,10 @@ fn read_error_is_within_the_stated_bound() {
         let cm = build_copy_model::<Real>(kind, &task, 128).unwrap();
         let out = run_copy(&cm, &task, &prompt(&mut Rng::new(3), 300, 16)).unwrap();
         let allow = cm.read_bound + 8.0 * 600.0 * 15.0 * 2f64.powi(-127);
-        assert!(out.max_read_error_log10 <= allow.log10(), "{kind:?}: {out:?}");
+        assert!(
+            out.max_read_error_log10 <= allow.log10(),
+            "{kind:?}: {out:?}"
+        );
         assert!(cm.read_bound < 0.5);
     }
 }
@@ -77,7 +99,11 @@ fn memory_smaller_than_t_fails_to_copy() {
     for kind in [MemoryKind::PositionKey, MemoryKind::PositionKeyEta] {
         let cm = build_copy_model_with::<f64>(kind, &task, t / 2, 53).unwrap();
         let out = run_copy(&cm, &task, &pr).unwrap();
-        assert!(!out.exact(), "{kind:?} with {} keys copied {t} positions", t / 2);
+        assert!(
+            !out.exact(),
+            "{kind:?} with {} keys copied {t} positions",
+            t / 2
+        );
     }
     // the slot memory refuses a task whose slots would be overwritten before they are read
     match build_copy_model_with::<f64>(MemoryKind::Slot, &task, t / 2, 53) {
@@ -102,22 +128,51 @@ fn models_print_and_export() {
 #[test]
 fn bad_tasks_are_rejected() {
     let bad = [
-        CopyTask { length: 1, vocab: 4, targets: vec![1] },
-        CopyTask { length: 8, vocab: 1, targets: vec![1] },
-        CopyTask { length: 8, vocab: 4, targets: vec![9] },
-        CopyTask { length: 8, vocab: 4, targets: vec![0] },
-        CopyTask { length: 8, vocab: 4, targets: vec![] },
+        CopyTask {
+            length: 1,
+            vocab: 4,
+            targets: vec![1],
+        },
+        CopyTask {
+            length: 8,
+            vocab: 1,
+            targets: vec![1],
+        },
+        CopyTask {
+            length: 8,
+            vocab: 4,
+            targets: vec![9],
+        },
+        CopyTask {
+            length: 8,
+            vocab: 4,
+            targets: vec![0],
+        },
+        CopyTask {
+            length: 8,
+            vocab: 4,
+            targets: vec![],
+        },
     ];
     for task in &bad {
         for kind in KINDS {
             assert!(
-                matches!(build_copy_model::<f64>(kind, task, 53), Err(Error::Input(_))),
+                matches!(
+                    build_copy_model::<f64>(kind, task, 53),
+                    Err(Error::Input(_))
+                ),
                 "{task:?} accepted"
             );
         }
     }
     let task = CopyTask::copy_all(4, 4);
     let cm = build_copy_model::<f64>(MemoryKind::Slot, &task, 53).unwrap();
-    assert!(matches!(run_copy(&cm, &task, &[0, 1, 2]), Err(Error::Input(_))));
-    assert!(matches!(run_copy(&cm, &task, &[0, 1, 2, 4]), Err(Error::Input(_))));
+    assert!(matches!(
+        run_copy(&cm, &task, &[0, 1, 2]),
+        Err(Error::Input(_))
+    ));
+    assert!(matches!(
+        run_copy(&cm, &task, &[0, 1, 2, 4]),
+        Err(Error::Input(_))
+    ));
 }

@@ -50,7 +50,10 @@ fn position_key_memory_meets_the_bound_and_a_smaller_state_fails_it() {
         // claiming the same copy error with half the state violates the bound: the check fails
         assert!(!satisfies_bound(t / 2, t, rep.r), "T={t}");
         // and a memory with half the keys really copies worse: r = 1
-        let half = analyse(&position_key_m(t, t / 2, MemoryKind::PositionKey).unwrap(), t / 2);
+        let half = analyse(
+            &position_key_m(t, t / 2, MemoryKind::PositionKey).unwrap(),
+            t / 2,
+        );
         assert!((half.r - 1.0).abs() < 1e-12);
     }
 }

@@ -61,8 +61,9 @@ pub fn minimal_gap_at(
     validate(SIGMA, eps)?;
     let hi = sufficient_gap(SIGMA, eps, values.len()).max(1.0) + 1.0;
     match arith {
-        Arith::F64 => AttnPrepared::<f64>::new(kind, values, target, 53)?
-            .minimal_gap(eps, 0.0, hi, GAP_TOL),
+        Arith::F64 => {
+            AttnPrepared::<f64>::new(kind, values, target, 53)?.minimal_gap(eps, 0.0, hi, GAP_TOL)
+        }
         Arith::Mpfr(p) => AttnPrepared::<Real>::new(kind, values, target, p.bits())?
             .minimal_gap(eps, 0.0, hi, GAP_TOL),
     }
@@ -78,7 +79,10 @@ fn error_at(values: &[f64], target: usize, eps: f64, arith: Arith) -> Result<f64
 fn sizes(mode: Mode) -> (Vec<usize>, Vec<usize>) {
     // (T for the error check, T for bisections)
     match mode {
-        Mode::Quick => (vec![10, 100, 1000, 10_000, 100_000], vec![10, 100, 1000, 10_000]),
+        Mode::Quick => (
+            vec![10, 100, 1000, 10_000, 100_000],
+            vec![10, 100, 1000, 10_000],
+        ),
         Mode::Default => (
             vec![10, 100, 1000, 10_000, 100_000],
             vec![10, 100, 1000, 10_000, 100_000],
@@ -95,7 +99,8 @@ impl Claim for CopyAttn {
         ClaimInfo {
             id: "copy-attn",
             paper_ref: "v2 Thm 2",
-            statement: "Softmax attention copies with a score gap logarithmic in T (width 3 for any T).",
+            statement:
+                "Softmax attention copies with a score gap logarithmic in T (width 3 for any T).",
         }
     }
 
@@ -230,9 +235,15 @@ fn figure_required_score(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
         nec.push((x, th.necessary_log10));
         meas.push((x, m));
         let vals = attn_values(&mut Rng::new(0), l, 1, true);
-        flat.push((x, minimal_gap_at(AttnKind::Flat, &vals, 1, spec.eps, arith)?.log10()));
+        flat.push((
+            x,
+            minimal_gap_at(AttnKind::Flat, &vals, 1, spec.eps, arith)?.log10(),
+        ));
         flat_nec.push((x, necessary_gap(SIGMA, spec.eps, l).log10()));
-        quad.push((x, minimal_gap_at(AttnKind::Quadratic, &vals, 1, spec.eps, arith)?.log10()));
+        quad.push((
+            x,
+            minimal_gap_at(AttnKind::Quadratic, &vals, 1, spec.eps, arith)?.log10(),
+        ));
     }
     let chart = Chart {
         title: "required score vs distance (σ=1, ε=1e-3; Mamba a=0.9, ρ=0.1)".into(),
@@ -244,7 +255,11 @@ fn figure_required_score(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
             Series::new("Mamba measured minimal score", meas, Style::Points),
             Series::new("attention necessary gap", flat_nec, Style::Line),
             Series::new("attention measured minimal gap (flat)", flat, Style::Points),
-            Series::new("attention measured minimal λ, (j,j²,1)", quad, Style::LinePoints),
+            Series::new(
+                "attention measured minimal λ, (j,j²,1)",
+                quad,
+                Style::LinePoints,
+            ),
         ],
     };
     write_chart(&chart, dir, "copy-required-score")
@@ -288,11 +303,17 @@ fn figure_error_at_budget(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> 
         lin.push((x, o.max_read_error_log10.max(-40.0)));
     }
     let chart = Chart {
-        title: format!("error vs distance at largest weight ≤ {budget} (128-bit MPFR; floor at 1e-40)"),
+        title: format!(
+            "error vs distance at largest weight ≤ {budget} (128-bit MPFR; floor at 1e-40)"
+        ),
         x_label: "log2 distance".into(),
         y_label: "log10 copy error".into(),
         series: vec![
-            Series::new("constant-size Mamba (N=2, a=0.9, s=B)", mamba, Style::LinePoints),
+            Series::new(
+                "constant-size Mamba (N=2, a=0.9, s=B)",
+                mamba,
+                Style::LinePoints,
+            ),
             Series::new("attention (j,j²,1), λ=B/2", attn, Style::LinePoints),
             Series::new("linear-size Mamba (position keys)", lin, Style::LinePoints),
         ],

@@ -2,8 +2,7 @@
 
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::copy::constant::{
-    minimal_score_log10, raw_horizon, thresholds, ConstInstance, ConstSpec, InstanceKind,
-    Prepared,
+    minimal_score_log10, raw_horizon, thresholds, ConstInstance, ConstSpec, InstanceKind, Prepared,
 };
 use crate::copy::exp10_real;
 use crate::error::Result;
@@ -22,7 +21,13 @@ pub const BISECT_TOL: f64 = 1e-10;
 /// Relative tolerance for "equals the necessary threshold" (covers the bisection tolerance).
 pub const MATCH_TOL: f64 = 1e-8;
 
-const DECAY_RANGES: [(f64, f64); 5] = [(0.5, 0.9), (0.9, 0.99), (0.3, 0.3), (0.95, 0.95), (1.0, 1.0)];
+const DECAY_RANGES: [(f64, f64); 5] = [
+    (0.5, 0.9),
+    (0.9, 0.99),
+    (0.3, 0.3),
+    (0.95, 0.95),
+    (1.0, 1.0),
+];
 const RHOS: [f64; 3] = [1e-3, 0.1, 1.0];
 const SIGMAS: [f64; 2] = [1.0, 10.0];
 const EPSS: [f64; 3] = [1e-1, 1e-3, 1e-6];
@@ -105,11 +110,7 @@ pub fn check_at(inst: &ConstInstance, arith: Arith, bisect: bool) -> Result<Cons
     }
 }
 
-fn random_instance(
-    rng: &mut Rng,
-    kind: InstanceKind,
-    max_l: usize,
-) -> Result<ConstInstance> {
+fn random_instance(rng: &mut Rng, kind: InstanceKind, max_l: usize) -> Result<ConstInstance> {
     let spec = random_spec(rng, kind == InstanceKind::Adversarial);
     let l = 1 + rng.below(max_l);
     let p = 1 + rng.below(20);
@@ -172,7 +173,8 @@ impl Claim for CopyConst {
         ClaimInfo {
             id: "copy-const",
             paper_ref: "v1 Thm 1, v2 Thm 1",
-            statement: "A constant-size Mamba needs attention scores exponential in the copy distance.",
+            statement:
+                "A constant-size Mamba needs attention scores exponential in the copy distance.",
         }
     }
 
@@ -216,7 +218,9 @@ impl Claim for CopyConst {
                 match kind {
                     InstanceKind::Adversarial => cases.push(
                         Case::from_log10(
-                            format!("necessary is tight: minimal score = necessary threshold, {label}"),
+                            format!(
+                                "necessary is tight: minimal score = necessary threshold, {label}"
+                            ),
                             m,
                             c.necessary_log10,
                             Relation::Within { rel_tol: MATCH_TOL },
@@ -285,7 +289,10 @@ impl Claim for CopyConst {
                     Case::boolean(
                         format!("raw horizon a={a} B_s=10^{b}: measured L = ⌊L*⌋"),
                         h.measured == want,
-                        format!("measured {}, ⌊L*⌋ = {want} (L* = {:.3})", h.measured, h.formula),
+                        format!(
+                            "measured {}, ⌊L*⌋ = {want} (L* = {:.3})",
+                            h.measured, h.formula
+                        ),
                     )
                     .param("horizon", &h),
                 );
@@ -351,8 +358,16 @@ impl Claim for CopyConst {
                 meas.push((b, h.measured as f64));
                 form.push((b, h.formula));
             }
-            series.push(Series::new(format!("measured horizon, a={a}"), meas, Style::Points));
-            series.push(Series::new(format!("L* formula, a={a}"), form, Style::Dashed));
+            series.push(Series::new(
+                format!("measured horizon, a={a}"),
+                meas,
+                Style::Points,
+            ));
+            series.push(Series::new(
+                format!("L* formula, a={a}"),
+                form,
+                Style::Dashed,
+            ));
         }
         let chart = Chart {
             title: "copy-const: raw-readout copy horizon vs score budget".into(),

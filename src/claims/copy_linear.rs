@@ -80,7 +80,10 @@ pub fn minimal_bits(
     confirm: u32,
 ) -> Result<Option<(u32, bool)>> {
     for p in 2..=max_bits {
-        if run_linear_at(kind, task, prompt, Arith::mpfr(p))?.outcome.exact() {
+        if run_linear_at(kind, task, prompt, Arith::mpfr(p))?
+            .outcome
+            .exact()
+        {
             let mut stable = true;
             for q in p + 1..=p + confirm {
                 stable &= run_linear_at(kind, task, prompt, Arith::mpfr(q))?
@@ -133,7 +136,11 @@ fn plan(mode: Mode, arith: Option<Arith>) -> Plan {
                         exact.push((kind, t, Arith::F64));
                     }
                 }
-                let ts = if kind == MemoryKind::Slot { mp_slot } else { mp_key };
+                let ts = if kind == MemoryKind::Slot {
+                    mp_slot
+                } else {
+                    mp_key
+                };
                 for &t in ts {
                     exact.push((kind, t, mp));
                 }
@@ -212,7 +219,10 @@ impl Claim for CopyLinear {
                 let arith = cfg.arith.unwrap_or(Arith::mpfr(64));
                 let run = run_linear_at(kind, &task, &prompt, arith)?;
                 cases.push(Case::boolean(
-                    format!("exact copy, random target map, {} T={t} Q={q} at {arith}", kind.name()),
+                    format!(
+                        "exact copy, random target map, {} T={t} Q={q} at {arith}",
+                        kind.name()
+                    ),
                     run.outcome.exact(),
                     format!("{} of {q} wrong", run.outcome.wrong),
                 ));
@@ -230,12 +240,17 @@ impl Claim for CopyLinear {
                 let (p, stable) = found.unwrap_or((u32::MAX, false));
                 cases.push(
                     Case::from_values(
-                        format!("minimal precision ≤ ⌈log2 T⌉+16 bits, {} T={t}", kind.name()),
+                        format!(
+                            "minimal precision ≤ ⌈log2 T⌉+16 bits, {} T={t}",
+                            kind.name()
+                        ),
                         p as f64,
                         budget as f64,
                         Relation::AtMost,
                     )
-                    .with_note(format!("exact from {p} bits (next 2 precisions exact: {stable})")),
+                    .with_note(format!(
+                        "exact from {p} bits (next 2 precisions exact: {stable})"
+                    )),
                 );
                 row.push(format!("T={t}: {p}"));
             }

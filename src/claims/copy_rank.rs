@@ -3,8 +3,8 @@
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::copy::linear::MemoryKind;
 use crate::copy::rank::{
-    analyse, best_r_allowed, position_key_m, random_block_m, row_normalised, satisfies_bound, sharp_bound,
-    RankReport,
+    analyse, best_r_allowed, position_key_m, random_block_m, row_normalised, satisfies_bound,
+    sharp_bound, RankReport,
 };
 use crate::error::Result;
 use crate::plot::{write_chart, Chart, Series, Style};
@@ -20,7 +20,10 @@ pub fn rank_cases(label: &str, rep: &RankReport) -> Vec<Case> {
         Case::boolean(
             format!("N ≥ T(1−r)²/((1+r)²+r²) − 1, {label}"),
             satisfies_bound(rep.state, rep.t, rep.r),
-            format!("N={}, T={}, r={:.4}, bound={:.3}", rep.state, rep.t, rep.r, rep.bound),
+            format!(
+                "N={}, T={}, r={:.4}, bound={:.3}",
+                rep.state, rep.t, rep.r, rep.bound
+            ),
         )
         .param("report", rep),
         Case::boolean(
@@ -33,7 +36,10 @@ pub fn rank_cases(label: &str, rep: &RankReport) -> Vec<Case> {
         v.push(Case::boolean(
             format!("sharp: r < 1 ⇒ M invertible (rank T), so N ≥ T − 1, {label}"),
             rep.rank == rep.t && rep.state as f64 >= sharp_bound(rep.t, rep.r),
-            format!("r={:.4}, rank {} of T={}, N={}", rep.r, rep.rank, rep.t, rep.state),
+            format!(
+                "r={:.4}, rank {} of T={}, N={}",
+                rep.r, rep.rank, rep.t, rep.state
+            ),
         ));
     }
     if rep.trace > 0.0 && rep.frob_sq > 0.0 {
@@ -60,7 +66,8 @@ impl Claim for CopyRank {
         ClaimInfo {
             id: "copy-rank",
             paper_ref: "toolkit addition",
-            statement: "Copying within error rσ from T positions needs N ≥ T(1−r)²/((1+r)²+r²) − 1.",
+            statement:
+                "Copying within error rσ from T positions needs N ≥ T(1−r)²/((1+r)²+r²) − 1.",
         }
     }
 
@@ -140,7 +147,10 @@ impl Claim for CopyRank {
                 best = best.min(analyse(&m, n).r);
             }
             random.push((x, best.min(3.0)));
-            keys.push((x, analyse(&position_key_m(t, n, MemoryKind::PositionKey)?, n).r));
+            keys.push((
+                x,
+                analyse(&position_key_m(t, n, MemoryKind::PositionKey)?, n).r,
+            ));
             sharp.push((x, if n + 1 >= t { 0.0 } else { 1.0 }));
         }
         let chart = Chart {
@@ -149,8 +159,16 @@ impl Claim for CopyRank {
             y_label: "r (worst-case error / σ)".into(),
             series: vec![
                 Series::new("smallest r the THEORY bound allows", allowed, Style::Line),
-                Series::new("smallest r possible (sharp: Neumann series)", sharp, Style::Dashed),
-                Series::new("random block, least-squares queries (best of 3)", random, Style::Points),
+                Series::new(
+                    "smallest r possible (sharp: Neumann series)",
+                    sharp,
+                    Style::Dashed,
+                ),
+                Series::new(
+                    "random block, least-squares queries (best of 3)",
+                    random,
+                    Style::Points,
+                ),
                 Series::new("position-key memory with N keys", keys, Style::LinePoints),
             ],
         };

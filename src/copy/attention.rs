@@ -174,9 +174,8 @@ impl<S: Scalar> AttnPrepared<S> {
     pub fn minimal_gap(&self, eps: f64, mut lo: f64, mut hi: f64, tol: f64) -> Result<f64> {
         let e = S::from_f64(eps, self.prec);
         let wp = self.prec.max(53) + 64;
-        let ok = |g: f64| -> Result<bool> {
-            Ok(self.error(&Real(rug::Float::with_val(wp, g)))? <= e)
-        };
+        let ok =
+            |g: f64| -> Result<bool> { Ok(self.error(&Real(rug::Float::with_val(wp, g)))? <= e) };
         if !ok(hi)? {
             return Err(Error::compute(format!(
                 "bisection: accuracy not reached at gap {hi}"

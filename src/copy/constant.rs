@@ -167,11 +167,7 @@ impl ConstInstance {
             decays.push(a);
             values.push(u);
             interference.push(if t == target { 0.0 } else { ri });
-            key_noise.push(
-                (2..spec.n_state)
-                    .map(|_| rng.uniform(-1.0, 1.0))
-                    .collect(),
-            );
+            key_noise.push((2..spec.n_state).map(|_| rng.uniform(-1.0, 1.0)).collect());
         }
         Ok(ConstInstance {
             spec: spec.clone(),
@@ -200,7 +196,11 @@ pub fn build_block<S: Scalar>(spec: &ConstSpec, prec: u32) -> Result<ConstBlock<
     let mut layout = Layout::new();
     let value = layout.add1("value", "u_t, the value to copy (|u| ≤ σ)");
     let one = layout.add1("one", "the constant 1 (input of the normaliser channel)");
-    let key = layout.add("key", n, "B_t: e_0 at the target, (0, r_t, noise) elsewhere");
+    let key = layout.add(
+        "key",
+        n,
+        "B_t: e_0 at the target, (0, r_t, noise) elsewhere",
+    );
     let query = layout.add("query", n, "C_t: (s, 1, 0, …) at the query position");
     let dctl = layout.add1("delta_ctl", "softplus⁻¹(Δ_t), so Δ_t = softplus(delta_ctl)");
     let y_value = layout.add1("y_value", "raw readout y_i = Σ_j κ_{i,j} u_j");
@@ -406,10 +406,10 @@ pub fn thresholds<S: Scalar>(p: &Prepared<S>) -> Thresholds {
     let l = p.inst.distance() as f64;
     let two_s_e = 2.0 * spec.sigma / spec.eps;
     let base = s_mass.log10_abs() + spec.rho.log10();
-    let suff = base + (1.0 + two_s_e).log10() - spec.delta_min().log10()
-        - (l - 1.0) * spec.a_min.log10();
-    let nec = base + (two_s_e - 1.0).log10() - spec.delta_max().log10()
-        - (l - 1.0) * spec.a_max.log10();
+    let suff =
+        base + (1.0 + two_s_e).log10() - spec.delta_min().log10() - (l - 1.0) * spec.a_min.log10();
+    let nec =
+        base + (two_s_e - 1.0).log10() - spec.delta_max().log10() - (l - 1.0) * spec.a_max.log10();
     Thresholds {
         distance: p.inst.distance(),
         interference_mass_log10: s_mass.log10_abs(),

@@ -674,7 +674,11 @@ impl CopyOutcome {
 }
 
 /// Feed the prompt, then greedily generate one token per target (feeding each back).
-pub fn run_copy<S: Scalar>(cm: &CopyModel<S>, task: &CopyTask, prompt: &[usize]) -> Result<CopyOutcome> {
+pub fn run_copy<S: Scalar>(
+    cm: &CopyModel<S>,
+    task: &CopyTask,
+    prompt: &[usize],
+) -> Result<CopyOutcome> {
     if prompt.len() != task.length {
         return Err(Error::input(format!(
             "the prompt has {} tokens, the task expects {}",
@@ -704,7 +708,11 @@ pub fn run_copy<S: Scalar>(cm: &CopyModel<S>, task: &CopyTask, prompt: &[usize])
         let want = prompt[p - 1];
         let mut e = r.residual[cm.read].clone();
         e.sub_assign_s(&S::from_i64(want as i64, prec));
-        let el = if e.is_finite() { e.log10_abs() } else { f64::INFINITY };
+        let el = if e.is_finite() {
+            e.log10_abs()
+        } else {
+            f64::INFINITY
+        };
         out.max_read_error_log10 = out.max_read_error_log10.max(el);
         let (tok, margin) = r.argmax();
         let ml = if margin.is_sign_negative() || margin.is_zero() {

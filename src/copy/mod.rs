@@ -30,9 +30,7 @@ pub(crate) fn require_positive(name: &str, x: f64) -> Result<f64> {
 /// A decay must lie in `(0, 1]`.
 pub(crate) fn require_decay(name: &str, a: f64) -> Result<f64> {
     if !a.is_finite() || a <= 0.0 || a > 1.0 {
-        return Err(Error::input(format!(
-            "{name} must lie in (0, 1] (got {a})"
-        )));
+        return Err(Error::input(format!("{name} must lie in (0, 1] (got {a})")));
     }
     Ok(a)
 }

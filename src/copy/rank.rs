@@ -159,8 +159,10 @@ pub fn random_block_m(rng: &mut Rng, t: usize, n: usize) -> Result<DMatrix<f64>>
             .flat_map(|i| (0..c).map(move |j| (i, j)))
             .map(|(i, j)| (i, j, lo))
             .collect::<Vec<_>>();
-        let vals: Vec<(usize, usize, f64)> =
-            e.into_iter().map(|(i, j, _)| (i, j, rng.uniform(lo, hi))).collect();
+        let vals: Vec<(usize, usize, f64)> = e
+            .into_iter()
+            .map(|(i, j, _)| (i, j, rng.uniform(lo, hi)))
+            .collect();
         crate::model::SparseMatrix::from_entries(r, c, vals)
     };
     let w_b = rnd(n, w, -1.0, 1.0);
@@ -221,4 +223,3 @@ pub fn position_key_m(t: usize, capacity: usize, kind: MemoryKind) -> Result<DMa
     }
     Ok(m)
 }
-
