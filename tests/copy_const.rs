@@ -186,7 +186,8 @@ fn bad_configurations_are_rejected_with_a_message() {
         f(&mut s);
         ConstInstance::new(&s, InstanceKind::Random, 10, 1, &mut Rng::new(0))
     };
-    let cases: Vec<(&str, Box<dyn Fn(&mut ConstSpec)>)> = vec![
+    type Edit = Box<dyn Fn(&mut ConstSpec)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("a_min", Box::new(|s| s.a_min = 0.95)),
         ("ε", Box::new(|s| s.eps = 0.0)),
         ("ε", Box::new(|s| s.eps = -1.0)),
