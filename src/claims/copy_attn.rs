@@ -105,7 +105,14 @@ impl Claim for CopyAttn {
     }
 
     fn explain(&self) -> String {
-        include_str!("../../proofs/copy-attn.md").to_string()
+        let lambda = Real(Float::with_val(64, sufficient_gap(SIGMA, 1e-3, 1000)));
+        let built = crate::copy::attention::as_model::<f64>(AttnKind::Quadratic, &lambda, 53)
+            .map(|m| m.summary())
+            .unwrap_or_else(|e| format!("(could not build: {e})"));
+        format!(
+            "{}\n## Built example (quadratic head, T = 1000, ε = 1e-3)\n\n{built}",
+            include_str!("../../proofs/copy-attn.md")
+        )
     }
 
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {

@@ -179,7 +179,22 @@ impl Claim for CopyConst {
     }
 
     fn explain(&self) -> String {
-        include_str!("../../proofs/copy-const.md").to_string()
+        let spec = ConstSpec {
+            n_state: 4,
+            lambda: 1.0,
+            a_min: 0.5,
+            a_max: 0.9,
+            rho: 0.1,
+            sigma: 1.0,
+            eps: 0.01,
+        };
+        let built = crate::copy::constant::build_block::<f64>(&spec, 53)
+            .map(|b| b.as_model().summary())
+            .unwrap_or_else(|e| format!("(could not build: {e})"));
+        format!(
+            "{}\n## Built example (N = 4, λ = 1)\n\n{built}",
+            include_str!("../../proofs/copy-const.md")
+        )
     }
 
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {

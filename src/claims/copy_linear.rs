@@ -164,7 +164,19 @@ impl Claim for CopyLinear {
     }
 
     fn explain(&self) -> String {
-        include_str!("../../proofs/copy-linear.md").to_string()
+        let task = CopyTask::copy_all(8, 4);
+        let mut built = String::new();
+        for kind in KINDS {
+            match build_copy_model::<f64>(kind, &task, 53) {
+                Ok(cm) => built.push_str(&cm.model.summary()),
+                Err(e) => built.push_str(&format!("(could not build: {e})\n")),
+            }
+            built.push('\n');
+        }
+        format!(
+            "{}\n## Built examples (T = 8, V = 4)\n\n{built}",
+            include_str!("../../proofs/copy-linear.md")
+        )
     }
 
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {

@@ -4,7 +4,7 @@ use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::copy::linear::MemoryKind;
 use crate::copy::rank::{
     analyse, best_r_allowed, position_key_m, random_block_m, row_normalised, satisfies_bound,
-    sharp_bound, RankReport,
+    sharp_bound, slot_m, RankReport,
 };
 use crate::error::Result;
 use crate::plot::{write_chart, Chart, Series, Style};
@@ -113,6 +113,19 @@ impl Claim for CopyRank {
                 cases.extend(rank_cases(
                     &format!("{} with {cap} keys, T={t}", kind.name()),
                     &rep,
+                ));
+            }
+        }
+        for &t in &ts {
+            for slots in [t, t / 2] {
+                let rep = analyse(&slot_m(t, slots)?, slots);
+                cases.extend(rank_cases(
+                    &format!("selective-slot memory with {slots} slots, T={t}"),
+                    &rep,
+                ));
+                notes.push(format!(
+                    "selective-slot memory, T={t}, {slots} slots: r = {:.3e}, rank {}",
+                    rep.r, rep.rank
                 ));
             }
         }

@@ -82,6 +82,29 @@ pub fn build_layer<S: Scalar>(kind: AttnKind, gap: &Real, prec: u32) -> Result<A
     })
 }
 
+/// The one-head layer as a `Model` (inputs are real vectors), for `summary()` and `export()`.
+pub fn as_model<S: Scalar>(
+    kind: AttnKind,
+    gap: &Real,
+    prec: u32,
+) -> Result<crate::model::Model<S>> {
+    let layout = attn_layout();
+    let w = layout.width();
+    Ok(crate::model::Model {
+        name: format!("copy-attn {kind:?}"),
+        layout,
+        vocab: Vec::new(),
+        token_embedding: SparseMatrix::zeros(0, w),
+        positional: Vec::new(),
+        layers: vec![crate::model::Layer::Attention(build_layer(
+            kind, gap, prec,
+        )?)],
+        readout: SparseMatrix::zeros(0, w),
+        readout_bias: Vec::new(),
+        prec,
+    })
+}
+
 /// The KV cache of positions `1..i−1` and the query token `x_i` (the cache does not depend on
 /// the gap, only the query does).
 pub struct AttnPrepared<S: Scalar> {

@@ -259,6 +259,25 @@ pub fn build_block<S: Scalar>(spec: &ConstSpec, prec: u32) -> Result<ConstBlock<
     })
 }
 
+impl<S: Scalar> ConstBlock<S> {
+    /// The block as a `Model` (no vocabulary: inputs are real vectors), for `summary()` and
+    /// `export()`.
+    pub fn as_model(&self) -> crate::model::Model<S> {
+        let w = self.layout.width();
+        crate::model::Model {
+            name: "copy-const block".into(),
+            layout: self.layout.clone(),
+            vocab: Vec::new(),
+            token_embedding: SparseMatrix::zeros(0, w),
+            positional: Vec::new(),
+            layers: vec![crate::model::Layer::Ssm(self.layer.clone())],
+            readout: SparseMatrix::zeros(0, w),
+            readout_bias: Vec::new(),
+            prec: self.prec,
+        }
+    }
+}
+
 /// `softplus⁻¹(Δ) = ln(e^Δ − 1)`, at `prec` bits.
 fn inv_softplus(delta: f64, prec: u32) -> Real {
     let mut f = Float::with_val(prec, delta);

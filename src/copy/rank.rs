@@ -223,3 +223,42 @@ pub fn position_key_m(t: usize, capacity: usize, kind: MemoryKind) -> Result<DMa
     }
     Ok(m)
 }
+
+/// M of the selective-slot memory with `slots` channels (N = 1 each), for T positions: the query
+/// for target p selects channel `(p−1) mod slots`; `M_{p,j} = α_{d,j} Δ_j[d] B` from the built
+/// layer's projections. Its rank is at most the state `slots · 1`.
+pub fn slot_m(t: usize, slots: usize) -> Result<DMatrix<f64>> {
+    use crate::copy::linear::{build_copy_model_with, CopyTask};
+    // copy only the last `slots` positions so the task fits the memory; M still spans all T
+    let task = CopyTask {
+        length: t,
+        vocab: 2,
+        targets: ((t + 1).saturating_sub(slots).max(1)..=t).collect(),
+    };
+    let cm = build_copy_model_with::<f64>(MemoryKind::Slot, &task, slots, 53)?;
+    let layer = match &cm.model.layers[0] {
+        crate::model::Layer::Ssm(l) => l.clone(),
+        _ => return Err(Error::compute("slot model without an SSM layer")),
+    };
+    let w = cm.model.layout.width();
+    let feats = |pos: usize| {
+        let mut x = vec![0.0; w];
+        for f in &cm.model.positional {
+            x[f.coord] += f.kind.value::<f64>(pos, 53);
+        }
+        x
+    };
+    let proj: Vec<_> = (1..=t + 1)
+        .map(|pos| layer.project(&feats(pos), 53))
+        .collect();
+    let mut m = DMatrix::zeros(t, t);
+    for p in 0..t {
+        let d = p % slots;
+        let mut log_alpha = layer.a[d] * proj[t].delta[d];
+        for j in (0..t).rev() {
+            m[(p, j)] = log_alpha.exp() * proj[j].delta[d] * proj[j].b[0] * proj[t].c[0];
+            log_alpha += layer.a[d] * proj[j].delta[d];
+        }
+    }
+    Ok(m)
+}
