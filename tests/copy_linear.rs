@@ -176,3 +176,25 @@ fn bad_tasks_are_rejected() {
         Err(Error::Input(_))
     ));
 }
+
+#[test]
+fn minimal_precision_is_set_by_the_vocabulary_not_by_t() {
+    use freelunch::claims::copy_linear_support::minimal_bits;
+    let bits = |t: usize, v: usize, kind: MemoryKind| {
+        let task = CopyTask::copy_all(t, v);
+        let pr = prompt(&mut Rng::new(9), t, v);
+        minimal_bits(kind, &task, &pr, 64, 1).unwrap().unwrap()
+    };
+    for kind in KINDS {
+        let (small_t, _) = bits(32, 4, kind);
+        let (large_t, stable) = bits(512, 4, kind);
+        let (large_v, _) = bits(32, 64, kind);
+        eprintln!("{kind:?}: V=4 T=32 {small_t}, V=4 T=512 {large_t}, V=64 T=32 {large_v}");
+        assert_eq!(small_t, large_t, "{kind:?}");
+        assert!(stable);
+        assert!(
+            large_v > small_t,
+            "{kind:?}: V=64 needs {large_v}, V=4 needs {small_t}"
+        );
+    }
+}

@@ -14,6 +14,10 @@ pub mod copy_attn_support {
 }
 pub use copy_const::{f64_breakdown as copy_const_f64_breakdown, CopyConst};
 pub use copy_linear::CopyLinear;
+/// Helpers of the copy-linear claim, for tests.
+pub mod copy_linear_support {
+    pub use super::copy_linear::{minimal_bits, run_linear_at};
+}
 pub use copy_rank::CopyRank;
 pub use scan_unroll::ScanUnroll;
 
