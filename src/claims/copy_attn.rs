@@ -226,6 +226,12 @@ fn figure_required_score(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
     let ls = [2usize, 5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300];
     let (mut suf, mut nec, mut meas) = (Vec::new(), Vec::new(), Vec::new());
     let (mut flat, mut quad, mut flat_nec) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut rsuf, mut rnec, mut rmeas) = (Vec::new(), Vec::new(), Vec::new());
+    let random_spec = ConstSpec {
+        a_min: 0.85,
+        a_max: 0.95,
+        ..spec.clone()
+    };
     let arith = Arith::mpfr(128);
     for &l in &ls {
         let inst = ConstInstance::new(&spec, InstanceKind::Adversarial, l, 1, &mut Rng::new(0))?;
@@ -241,6 +247,24 @@ fn figure_required_score(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
         suf.push((x, th.sufficient_log10));
         nec.push((x, th.necessary_log10));
         meas.push((x, m));
+        let inst = ConstInstance::new(
+            &random_spec,
+            InstanceKind::AdversarialRandomDecay,
+            l,
+            1,
+            &mut Rng::new(l as u64),
+        )?;
+        let p: Prepared<Real> = Prepared::new(&inst, 128)?;
+        let th = thresholds(&p);
+        let m = crate::copy::constant::minimal_score_log10(
+            &p,
+            th.necessary_log10 - 5.0,
+            th.sufficient_log10 + 1e-9,
+            1e-8,
+        )?;
+        rsuf.push((x, th.sufficient_log10));
+        rnec.push((x, th.necessary_log10));
+        rmeas.push((x, m));
         let vals = attn_values(&mut Rng::new(0), l, 1, true);
         flat.push((
             x,
@@ -253,13 +277,20 @@ fn figure_required_score(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
         ));
     }
     let chart = Chart {
-        title: "required score vs distance (σ=1, ε=1e-3; Mamba a=0.9, ρ=0.1)".into(),
+        title: "required score vs distance (σ=1, ε=1e-3, ρ=0.1; log10 computed in MPFR)".into(),
         x_label: "distance L = i − p + 1".into(),
         y_label: "log10 required score / gap".into(),
         series: vec![
-            Series::new("Mamba sufficient threshold", suf, Style::Dashed),
-            Series::new("Mamba necessary threshold", nec, Style::Line),
-            Series::new("Mamba measured minimal score", meas, Style::Points),
+            Series::new("Mamba a=0.9: sufficient threshold", suf, Style::Dashed),
+            Series::new("Mamba a=0.9: necessary threshold", nec, Style::Line),
+            Series::new("Mamba a=0.9: measured minimal score", meas, Style::Points),
+            Series::new("Mamba a∈[0.85,0.95]: sufficient", rsuf, Style::Dashed),
+            Series::new("Mamba a∈[0.85,0.95]: necessary", rnec, Style::Line),
+            Series::new(
+                "Mamba a∈[0.85,0.95]: measured (random decays)",
+                rmeas,
+                Style::Points,
+            ),
             Series::new("attention necessary gap", flat_nec, Style::Line),
             Series::new("attention measured minimal gap (flat)", flat, Style::Points),
             Series::new(
