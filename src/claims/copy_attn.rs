@@ -152,7 +152,9 @@ impl Claim for CopyAttn {
             let mut r = rng.fork(500 + k as u64);
             let target = 1 + r.below(t - 1);
             let vals = attn_values(&mut r, t, target, true);
-            let g_flat = minimal_gap_at(AttnKind::Flat, &vals, target, eps, arith)?;
+            // a bisection that cannot reach ε (too low a precision) yields NaN: the case fails
+            let g_flat =
+                minimal_gap_at(AttnKind::Flat, &vals, target, eps, arith).unwrap_or(f64::NAN);
             let nec = necessary_gap(SIGMA, eps, t);
             let suf = sufficient_gap(SIGMA, eps, t);
             cases.push(
@@ -170,7 +172,8 @@ impl Claim for CopyAttn {
                 suf,
                 Relation::AtMost,
             ));
-            let g_quad = minimal_gap_at(AttnKind::Quadratic, &vals, target, eps, arith)?;
+            let g_quad =
+                minimal_gap_at(AttnKind::Quadratic, &vals, target, eps, arith).unwrap_or(f64::NAN);
             cases.push(Case::from_values(
                 format!("quadratic construction: minimal λ ≤ sufficient, T={t} p={target}"),
                 g_quad,
@@ -183,6 +186,31 @@ impl Claim for CopyAttn {
             "minimal λ of the (j, j², 1) construction at ε=1e-3 (adversarial values): {} — about log(4σ/ε) = {:.4}, independent of T, since scores fall off as −λ(j−p)²",
             quad_gaps.join(", "),
             (4.0 * SIGMA / eps).ln()
+        ));
+        // Minimal precision of the quadratic head (bisection on bits, adversarial values, ε=1e-2):
+        // the features j² need about 2·log2 T bits.
+        let mut bits_row = Vec::new();
+        for &t in &bis_ts {
+            let vals = attn_values(&mut Rng::new(0), t, t / 2, true);
+            let ok = |b: u32| -> Result<bool> {
+                Ok(quadratic_error_log10::<Real>(&vals[..t - 1], t / 2, 1e-2, b)? <= -2.0)
+            };
+            let (mut lo, mut hi) = (4u32, 160u32);
+            if ok(hi)? {
+                while hi - lo > 1 {
+                    let mid = (lo + hi) / 2;
+                    if ok(mid)? {
+                        hi = mid;
+                    } else {
+                        lo = mid;
+                    }
+                }
+                bits_row.push(format!("T={t}: {hi}"));
+            }
+        }
+        notes.push(format!(
+            "minimal MPFR bits for the (j, j², 1) head to meet ε=1e-2 (bisection on bits): {} — about 2·log2 T, for the features j²",
+            bits_row.join(", ")
         ));
         let layer = build_layer::<f64>(
             AttnKind::Quadratic,
