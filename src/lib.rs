@@ -1,5 +1,6 @@
 //! freelunch: builds the constructions of arXiv 2410.03810 weight by weight and checks every bound.
 pub mod claims;
+pub mod copy;
 pub mod dp;
 pub mod error;
 pub mod gadgets;

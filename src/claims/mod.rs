@@ -1,6 +1,10 @@
 //! The claim registry: every check the toolkit makes, by stable id.
 //! The CLI, the tests, the figures and the README table are all views of this list.
 
+mod copy_attn;
+mod copy_const;
+mod copy_linear;
+mod copy_rank;
 pub mod dp;
 pub mod gadget_common;
 pub mod gadget_gate;
@@ -10,6 +14,18 @@ pub mod gadget_relu;
 pub mod gadget_select;
 pub mod scan_unroll;
 
+pub use copy_attn::CopyAttn;
+/// Helpers of the copy-attn claim, for tests.
+pub mod copy_attn_support {
+    pub use super::copy_attn::{attn_values, minimal_gap_at, quadratic_error_log10};
+}
+pub use copy_const::{f64_breakdown as copy_const_f64_breakdown, CopyConst};
+pub use copy_linear::CopyLinear;
+/// Helpers of the copy-linear claim, for tests.
+pub mod copy_linear_support {
+    pub use super::copy_linear::{minimal_bits, run_linear_at};
+}
+pub use copy_rank::CopyRank;
 pub use gadget_gate::GateMulClaim;
 pub use gadget_lookup::MlpLookup;
 pub use gadget_mul::MlpMul;
@@ -94,38 +110,14 @@ impl Claim for NotBuilt {
     }
 }
 
-const fn info(id: &'static str, paper_ref: &'static str, statement: &'static str) -> ClaimInfo {
-    ClaimInfo {
-        id,
-        paper_ref,
-        statement,
-    }
-}
-
 /// Every claim id of THEORY.md, in order.
 pub fn registry() -> Vec<Box<dyn Claim>> {
     vec![
         Box::new(ScanUnroll),
-        Box::new(NotBuilt(info(
-            "copy-const",
-            "v1 Thm 1, v2 Thm 1",
-            "A constant-size Mamba needs attention scores exponential in the copy distance.",
-        ))),
-        Box::new(NotBuilt(info(
-            "copy-attn",
-            "v2 Thm 2",
-            "Softmax attention copies with a score gap logarithmic in T (width 3 for any T).",
-        ))),
-        Box::new(NotBuilt(info(
-            "copy-linear",
-            "v1 Thm 2, v2 Thm 3",
-            "A Mamba block with state O(T) copies exactly at O(log T) bits.",
-        ))),
-        Box::new(NotBuilt(info(
-            "copy-rank",
-            "toolkit addition",
-            "Copying within error rσ from T positions needs N ≥ T(1−r)²/((1+r)²+r²) − 1.",
-        ))),
+        Box::new(CopyConst),
+        Box::new(CopyAttn),
+        Box::new(CopyLinear),
+        Box::new(CopyRank),
         Box::new(MlpMul),
         Box::new(MlpRelu),
         Box::new(MlpSelect),

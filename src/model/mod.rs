@@ -39,6 +39,16 @@ pub enum PosKind {
 }
 
 impl PosKind {
+    /// Cheap test for a zero value (one-hot features are zero almost everywhere; skipping them
+    /// keeps a step's cost independent of how many position indicators a model has).
+    pub fn is_zero_at(&self, t: usize) -> bool {
+        match self {
+            PosKind::Equals { at } => t != *at,
+            PosKind::AtLeast { from } => t < *from,
+            PosKind::Modulo { modulus, residue } => t % modulus != *residue,
+            _ => false,
+        }
+    }
     pub fn value<S: Scalar>(&self, t: usize, prec: u32) -> S {
         let t_i = t as i64;
         match self {
@@ -162,6 +172,9 @@ impl<'m, S: Scalar> Runner<'m, S> {
             self.residual[c].set(v);
         }
         for f in &m.positional {
+            if f.kind.is_zero_at(t) {
+                continue;
+            }
             let v: S = f.kind.value(t, m.prec);
             self.residual[f.coord].add_assign_s(&v);
         }

@@ -1,0 +1,365 @@
+//! `copy-linear` (THEORY.md §1.4): a Mamba block with state O(T) copies exactly.
+
+use super::{Claim, ClaimInfo, Mode, RunConfig};
+use crate::copy::linear::{build_copy_model, run_copy, CopyOutcome, CopyTask, MemoryKind};
+use crate::error::Result;
+use crate::num::{Arith, Real, Scalar};
+use crate::plot::{write_chart, Chart, Series, Style};
+use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
+use crate::rng::Rng;
+use std::path::{Path, PathBuf};
+
+pub struct CopyLinear;
+
+pub const VOCAB: usize = 16;
+pub const KINDS: [MemoryKind; 3] = [
+    MemoryKind::PositionKey,
+    MemoryKind::PositionKeyEta,
+    MemoryKind::Slot,
+];
+
+pub fn random_prompt(rng: &mut Rng, len: usize, vocab: usize) -> Vec<usize> {
+    (0..len).map(|_| rng.below(vocab)).collect()
+}
+
+/// Measured outcome plus the model's size, at one arithmetic.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LinearRun {
+    pub outcome: CopyOutcome,
+    pub read_bound: f64,
+    pub state: usize,
+    pub max_abs_param: f64,
+    /// Largest |weight| of the memory layers (SSM and selection MLP), without the readout.
+    pub memory_max_abs_param: f64,
+    pub nonzeros: usize,
+    pub ops_per_token: u64,
+}
+
+pub fn run_linear<S: Scalar>(
+    kind: MemoryKind,
+    task: &CopyTask,
+    prompt: &[usize],
+    prec: u32,
+) -> Result<LinearRun> {
+    let cm = build_copy_model::<S>(kind, task, prec)?;
+    let outcome = run_copy(&cm, task, prompt)?;
+    let size = cm.model.size();
+    Ok(LinearRun {
+        outcome,
+        read_bound: cm.read_bound,
+        state: size.ssm_state,
+        max_abs_param: size.max_abs_param,
+        memory_max_abs_param: cm
+            .model
+            .layers
+            .iter()
+            .map(|l| l.max_abs_param())
+            .fold(0.0, f64::max),
+        nonzeros: size.nonzero_params,
+        ops_per_token: cm.model.ops_at(task.length),
+    })
+}
+
+pub fn run_linear_at(
+    kind: MemoryKind,
+    task: &CopyTask,
+    prompt: &[usize],
+    arith: Arith,
+) -> Result<LinearRun> {
+    match arith {
+        Arith::F64 => run_linear::<f64>(kind, task, prompt, 53),
+        Arith::Mpfr(p) => run_linear::<Real>(kind, task, prompt, p.bits()),
+    }
+}
+
+/// Rounding allowance added to the exact-arithmetic read bound: `8·steps·σ·2^{1−p}`
+/// (each step rounds the state at most a few times; see proofs/copy-linear.md).
+pub fn rounding_allowance(task: &CopyTask, bits: u32) -> f64 {
+    8.0 * task.max_steps() as f64 * (task.vocab - 1) as f64 * 2f64.powi(1 - bits as i32)
+}
+
+/// Smallest MPFR precision (bits, from 2 upwards) at which greedy decoding is exact, and whether
+/// the next `confirm` precisions are exact as well.
+pub fn minimal_bits(
+    kind: MemoryKind,
+    task: &CopyTask,
+    prompt: &[usize],
+    max_bits: u32,
+    confirm: u32,
+) -> Result<Option<(u32, bool)>> {
+    for p in 2..=max_bits {
+        if run_linear_at(kind, task, prompt, Arith::mpfr(p))?
+            .outcome
+            .exact()
+        {
+            let mut stable = true;
+            for q in p + 1..=p + confirm {
+                stable &= run_linear_at(kind, task, prompt, Arith::mpfr(q))?
+                    .outcome
+                    .exact();
+            }
+            return Ok(Some((p, stable)));
+        }
+    }
+    Ok(None)
+}
+
+struct Plan {
+    /// (kind, T, arithmetic)
+    exact: Vec<(MemoryKind, usize, Arith)>,
+    precision_ts: Vec<usize>,
+    random_maps: usize,
+}
+
+fn plan(mode: Mode, arith: Option<Arith>) -> Plan {
+    let mp = Arith::mpfr(128);
+    let (f64_ts, mp_key, mp_slot, prec_ts): (&[usize], &[usize], &[usize], &[usize]) = match mode {
+        Mode::Quick => (&[16, 256, 4096], &[16, 256], &[16, 128], &[16, 64, 256]),
+        Mode::Default => (
+            &[16, 256, 1024, 4096],
+            &[16, 256, 1024, 4096],
+            &[16, 256, 1024],
+            &[16, 64, 256, 1024],
+        ),
+        Mode::Full => (
+            &[16, 256, 1024, 4096, 8192],
+            &[16, 256, 1024, 4096],
+            &[16, 256, 1024, 4096],
+            &[16, 64, 256, 1024, 4096],
+        ),
+    };
+    let mut exact = Vec::new();
+    for kind in KINDS {
+        match arith {
+            Some(a) => {
+                for &t in f64_ts {
+                    if kind != MemoryKind::Slot || t <= 1024 || mode == Mode::Full {
+                        exact.push((kind, t, a));
+                    }
+                }
+            }
+            None => {
+                for &t in f64_ts {
+                    if kind != MemoryKind::Slot || t <= 1024 || mode != Mode::Quick {
+                        exact.push((kind, t, Arith::F64));
+                    }
+                }
+                let ts = if kind == MemoryKind::Slot {
+                    mp_slot
+                } else {
+                    mp_key
+                };
+                for &t in ts {
+                    exact.push((kind, t, mp));
+                }
+            }
+        }
+    }
+    Plan {
+        exact,
+        precision_ts: prec_ts.to_vec(),
+        random_maps: if mode == Mode::Quick { 2 } else { 6 },
+    }
+}
+
+impl Claim for CopyLinear {
+    fn info(&self) -> ClaimInfo {
+        ClaimInfo {
+            id: "copy-linear",
+            paper_ref: "v1 Thm 2, v2 Thm 3",
+            statement: "A Mamba block with state O(T) copies exactly at O(log T) bits.",
+        }
+    }
+
+    fn explain(&self) -> String {
+        let task = CopyTask::copy_all(8, 4);
+        let mut built = String::new();
+        for kind in KINDS {
+            match build_copy_model::<f64>(kind, &task, 53) {
+                Ok(cm) => built.push_str(&cm.model.summary()),
+                Err(e) => built.push_str(&format!("(could not build: {e})\n")),
+            }
+            built.push('\n');
+        }
+        format!(
+            "{}\n## Built examples (T = 8, V = 4)\n\n{built}",
+            include_str!("../../proofs/copy-linear.md")
+        )
+    }
+
+    fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {
+        let pl = plan(cfg.mode, cfg.arith);
+        let rng = Rng::new(cfg.seed);
+        let mut cases = Vec::new();
+        let mut notes = Vec::new();
+        let mut largest: Option<(usize, LinearRun, MemoryKind)> = None;
+        for (k, &(kind, t, arith)) in pl.exact.iter().enumerate() {
+            let mut r = rng.fork(k as u64);
+            let task = CopyTask::copy_all(t, VOCAB);
+            let prompt = random_prompt(&mut r, t, VOCAB);
+            let run = run_linear_at(kind, &task, &prompt, arith)?;
+            let label = format!("{} T={t} at {arith}", kind.name());
+            cases.push(
+                Case::boolean(
+                    format!("exact greedy copy, {label}"),
+                    run.outcome.exact(),
+                    format!(
+                        "{} of {} tokens wrong; min logit margin 10^{:.2}",
+                        run.outcome.wrong, run.outcome.outputs, run.outcome.min_margin_log10
+                    ),
+                )
+                .param("run", &run),
+            );
+            let bound = run.read_bound + rounding_allowance(&task, arith.bits());
+            cases.push(
+                Case::from_log10(
+                    format!("read error ≤ bound, {label}"),
+                    run.outcome.max_read_error_log10,
+                    bound.log10(),
+                    Relation::AtMost,
+                )
+                .param("exact_arithmetic_bound", run.read_bound),
+            );
+            if largest.as_ref().is_none_or(|l| t >= l.0) {
+                largest = Some((t, run, kind));
+            }
+        }
+        // Random target maps (any p(q) ≤ T), every memory.
+        for (k, kind) in KINDS.into_iter().enumerate() {
+            for m in 0..pl.random_maps {
+                let mut r = rng.fork(1000 + 10 * k as u64 + m as u64);
+                let t = 64 + r.below(192);
+                let q = 1 + r.below(2 * t);
+                let task = CopyTask {
+                    length: t,
+                    vocab: VOCAB,
+                    targets: (0..q).map(|_| 1 + r.below(t)).collect(),
+                };
+                let prompt = random_prompt(&mut r, t, VOCAB);
+                let arith = cfg.arith.unwrap_or(Arith::mpfr(64));
+                let run = run_linear_at(kind, &task, &prompt, arith)?;
+                cases.push(Case::boolean(
+                    format!(
+                        "exact copy, random target map, {} T={t} Q={q} at {arith}",
+                        kind.name()
+                    ),
+                    run.outcome.exact(),
+                    format!("{} of {q} wrong", run.outcome.wrong),
+                ));
+            }
+        }
+        // Minimal precision vs T.
+        for (k, kind) in KINDS.into_iter().enumerate() {
+            let mut row = Vec::new();
+            for &t in &pl.precision_ts {
+                let mut r = rng.fork(2000 + 10 * k as u64);
+                let task = CopyTask::copy_all(t, VOCAB);
+                let prompt = random_prompt(&mut r, t, VOCAB);
+                let found = minimal_bits(kind, &task, &prompt, 96, 2)?;
+                let budget = (t as f64).log2().ceil() as u32 + 16;
+                let (p, stable) = found.unwrap_or((u32::MAX, false));
+                cases.push(
+                    Case::from_values(
+                        format!(
+                            "minimal precision ≤ ⌈log2 T⌉+16 bits, {} T={t}",
+                            kind.name()
+                        ),
+                        p as f64,
+                        budget as f64,
+                        Relation::AtMost,
+                    )
+                    .with_note(format!(
+                        "exact from {p} bits (next 2 precisions exact: {stable})"
+                    )),
+                );
+                row.push(format!("T={t}: {p}"));
+            }
+            notes.push(format!(
+                "minimal bits for exact decoding, {}: {}",
+                kind.name(),
+                row.join(", ")
+            ));
+        }
+        let (t, run, kind) = largest.expect("plan is never empty");
+        notes.push(format!(
+            "largest T decoded exactly: {t} ({}); state {}, max |param| {:.3e}",
+            kind.name(),
+            run.state,
+            run.max_abs_param
+        ));
+        let size = ConstructionSize {
+            description: format!("one Mamba block, state T, T ≤ {t}"),
+            state_size: run.state,
+            residual_width: 0,
+            mlp_width: 0,
+            nonzero_params: run.nonzeros,
+            max_abs_param: run.max_abs_param,
+            ops_per_token: run.ops_per_token,
+        };
+        let mut rep = ClaimReport::new(self.info().id, self.info().paper_ref, size, cases);
+        rep.notes = notes;
+        Ok(rep)
+    }
+
+    fn figures(&self, dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+        let ts = [8usize, 16, 32, 64, 128, 256, 512, 1024];
+        let rng = Rng::new(cfg.seed);
+        let mut prec_series = Vec::new();
+        let mut param_series = Vec::new();
+        for (k, kind) in KINDS.into_iter().enumerate() {
+            let mut pts = Vec::new();
+            let mut params = Vec::new();
+            for &t in &ts {
+                let mut r = rng.fork(3000 + k as u64);
+                let task = CopyTask::copy_all(t, VOCAB);
+                let prompt = random_prompt(&mut r, t, VOCAB);
+                if let Some((p, _)) = minimal_bits(kind, &task, &prompt, 96, 0)? {
+                    pts.push(((t as f64).log2(), p as f64));
+                }
+                let run = run_linear_at(kind, &task, &prompt, Arith::F64)?;
+                params.push(((t as f64).log2(), run.memory_max_abs_param));
+            }
+            prec_series.push(Series::new(
+                format!("measured minimal bits, {}", kind.name()),
+                pts,
+                Style::LinePoints,
+            ));
+            param_series.push(Series::new(
+                format!("max |memory weight|, {}", kind.name()),
+                params,
+                Style::LinePoints,
+            ));
+        }
+        prec_series.push(Series::new(
+            "log2 T + 4 (reference line)",
+            ts.iter()
+                .map(|&t| ((t as f64).log2(), (t as f64).log2() + 4.0))
+                .collect(),
+            Style::Dashed,
+        ));
+        let mut out = write_chart(
+            &Chart {
+                title: format!("copy-linear: minimal precision for exact greedy copy (V={VOCAB})"),
+                x_label: "log2 T".into(),
+                y_label: "bits".into(),
+                series: prec_series,
+            },
+            dir,
+            "copy-linear-precision",
+        )?;
+        out.extend(write_chart(
+            &Chart {
+                title: format!(
+                    "copy-linear: largest memory weight vs T (readout adds (V−1)² = {} for V={VOCAB})",
+                    (VOCAB - 1) * (VOCAB - 1)
+                ),
+                x_label: "log2 T".into(),
+                y_label: "max |weight| of SSM + selection layers".into(),
+                series: param_series,
+            },
+            dir,
+            "copy-linear-params",
+        )?);
+        Ok(out)
+    }
+}

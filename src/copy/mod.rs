@@ -1,0 +1,43 @@
+//! The COPY constructions and their bounds (THEORY.md §1).
+//!
+//! - [`constant`]: constant-state SSM blocks with controllable decays, score, interference and
+//!   value bound; raw and normalised readout (`copy-const`).
+//! - [`attention`]: softmax attention with positional features `(j, j², 1)` (`copy-attn`).
+//! - [`linear`]: the two O(T) memories as single Mamba blocks with greedy decoding (`copy-linear`).
+//!   Reusable builders: [`linear::add_position_key_memory`] and [`linear::add_slot_memory`] add an
+//!   SSM layer reading a named value coordinate and writing named outputs into a `Layout`.
+//! - [`rank`]: the rank lower bound `N ≥ T(1−r)²/((1+r)²+r²) − 1` (`copy-rank`).
+
+pub mod attention;
+pub mod constant;
+pub mod linear;
+pub mod rank;
+
+use crate::error::{Error, Result};
+use crate::num::Real;
+use rug::Float;
+
+/// Reject anything that is not a finite number strictly inside `(lo, hi]`-style ranges.
+pub(crate) fn require_positive(name: &str, x: f64) -> Result<f64> {
+    if !x.is_finite() || x <= 0.0 {
+        return Err(Error::input(format!(
+            "{name} must be a positive finite number (got {x})"
+        )));
+    }
+    Ok(x)
+}
+
+/// A decay must lie in `(0, 1]`.
+pub(crate) fn require_decay(name: &str, a: f64) -> Result<f64> {
+    if !a.is_finite() || a <= 0.0 || a > 1.0 {
+        return Err(Error::input(format!("{name} must lie in (0, 1] (got {a})")));
+    }
+    Ok(a)
+}
+
+/// `10^x` as an MPFR value (x may be far outside f64's exponent range once exponentiated).
+pub fn exp10_real(x: f64, prec: u32) -> Real {
+    let mut f = Float::with_val(prec, x);
+    f.exp10_mut();
+    Real(f)
+}
