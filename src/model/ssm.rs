@@ -155,9 +155,12 @@ impl<S: Scalar> SsmLayer<S> {
         let d_skip = &self.d_skip;
         let decay = self.decay;
         type Channel<'a, S> = (usize, ((&'a mut [S], &'a mut S), &'a mut ChannelScratch<S>));
+        // h and y are updated in one pass over the states (y accumulates in the order n = 0..N).
         let work = |(d, ((h, y), sc)): Channel<'_, S>| {
             sc.du.set(&inp.delta[d]);
             sc.du.mul_assign_s(&inp.u[d]);
+            y.set(&d_skip[d]);
+            y.mul_assign_s(&inp.u[d]);
             let arow = &a[d * n_state..(d + 1) * n_state];
             match decay {
                 DecayStructure::ScalarPerChannel | DecayStructure::IntegerMultiples => {
@@ -167,6 +170,7 @@ impl<S: Scalar> SsmLayer<S> {
                     sc.power.set(&sc.decay);
                     for (n, hn) in h.iter_mut().enumerate() {
                         hn.mul_add_mul_assign(&sc.power, &sc.du, &inp.b[n]);
+                        y.mul_add_assign(&inp.c[n], hn);
                         if decay == DecayStructure::IntegerMultiples {
                             sc.power.mul_assign_s(&sc.decay);
                         }
@@ -178,13 +182,9 @@ impl<S: Scalar> SsmLayer<S> {
                         sc.power.mul_assign_s(&arow[n]);
                         sc.power.exp_mut();
                         hn.mul_add_mul_assign(&sc.power, &sc.du, &inp.b[n]);
+                        y.mul_add_assign(&inp.c[n], hn);
                     }
                 }
-            }
-            y.set(&d_skip[d]);
-            y.mul_assign_s(&inp.u[d]);
-            for (n, hn) in h.iter().enumerate() {
-                y.mul_add_assign(&inp.c[n], hn);
             }
         };
         let bits = st.y.first().map(|v| v.precision() as usize).unwrap_or(53);

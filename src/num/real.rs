@@ -9,8 +9,22 @@ use std::cmp::Ordering;
 use std::fmt;
 
 /// An MPFR float. Operations between two precisions widen to the larger one.
-#[derive(Clone, PartialEq)]
+#[derive(PartialEq)]
 pub struct Real(pub Float);
+
+impl Clone for Real {
+    fn clone(&self) -> Self {
+        Real(self.0.clone())
+    }
+    /// Reuses this value's limbs when the precisions agree (no allocation).
+    fn clone_from(&mut self, source: &Self) {
+        if self.0.prec() == source.0.prec() {
+            rug::Assign::assign(&mut self.0, &source.0);
+        } else {
+            self.0 = source.0.clone();
+        }
+    }
+}
 
 impl Real {
     pub fn with_prec(prec: u32) -> Self {
