@@ -1,6 +1,9 @@
 //! Compiled DP models: greedy decoding equals the reference solver (THEORY.md §3.2–3.3), the
 //! memory error stays below its bound, and every hypothesis, when violated, makes the check fail.
 
+mod common;
+use common::all_inputs;
+
 use freelunch::dp::{
     compile, Compiled, DpProblem, Eca, EditDistance, LinRec, Lis, MemoryKind, Options,
 };
@@ -14,21 +17,6 @@ const MEMORIES: [MemoryKind; 3] = [
     MemoryKind::Position,
     MemoryKind::Attention,
 ];
-
-fn all_inputs(p: &dyn DpProblem) -> Vec<Vec<usize>> {
-    let (n, a) = (p.input_len(), p.alphabet());
-    (0..a.pow(n as u32))
-        .map(|mut k| {
-            (0..n)
-                .map(|_| {
-                    let d = k % a;
-                    k /= a;
-                    d
-                })
-                .collect()
-        })
-        .collect()
-}
 
 fn exact_on<S: Scalar>(p: &dyn DpProblem, opt: &Options, bits: u32, inputs: &[Vec<usize>]) -> bool {
     let c: Compiled<S> = compile(p, opt, bits).unwrap();
