@@ -1,5 +1,6 @@
 //! Helpers shared by the gadget claims: MPFR differences, grids, worst-ratio tracking.
 
+use crate::model::Activation;
 use crate::num::{Real, Scalar};
 use crate::report::{Case, Relation};
 use rug::Float;
@@ -15,6 +16,16 @@ pub fn abs_diff(a: &Real, b: &Real) -> Real {
     let mut d = Float::with_val(wp, &a.0 - &b.0);
     d.abs_mut();
     Real(d)
+}
+
+/// MPFR precision resolving the tail `τ(t)` (`≈ e^{−t²/2}` for GeLU, `e^{−t}` for SiLU) with
+/// 96 bits to spare, at least 128.
+pub fn tail_precision(act: Activation, t: f64) -> u32 {
+    let bits = match act {
+        Activation::Gelu => t * t / (2.0 * std::f64::consts::LN_2),
+        _ => t / std::f64::consts::LN_2,
+    };
+    (bits.ceil() as u32 + 96).max(128)
 }
 
 pub fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {

@@ -1,6 +1,7 @@
 //! `mlp-mul` (THEORY.md §2, v1 Lemma 1): four GeLU units multiply on `[−M,M]²`, with the rigorous
 //! bound of `gadgets::mul`; the cancellation costs `log2(λ/M)` bits, so f64 breaks where MPFR holds.
 
+use super::fit;
 use super::gadget_common::{abs_diff, linspace, rl, Worst};
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::error::Result;
@@ -243,16 +244,7 @@ impl Claim for MlpMul {
             .iter()
             .map(|&k| bits_lost(Arith::mpfr(128), 2f64.powi(k), &pts[..pts.len().min(60)]))
             .collect::<Result<_>>()?;
-        let n = ks.len() as f64;
-        let mx = ks.iter().map(|&k| k as f64).sum::<f64>() / n;
-        let my = lost.iter().sum::<f64>() / n;
-        let sxy: f64 = ks
-            .iter()
-            .zip(&lost)
-            .map(|(&k, l)| (k as f64 - mx) * (l - my))
-            .sum();
-        let sxx: f64 = ks.iter().map(|&k| (k as f64 - mx).powi(2)).sum();
-        let slope = sxy / sxx;
+        let slope = fit::slope(&ks.iter().map(|&k| k as f64).zip(lost.iter().copied()).collect::<Vec<_>>());
         cases.push(
             Case::from_values(
                 "bits lost per doubling of λ (128-bit MPFR, λ = 2^8 … 2^60): ≈ 1",
@@ -278,16 +270,7 @@ impl Claim for MlpMul {
             .iter()
             .map(|&k| min_precision(1.0, 2f64.powi(k), few).map(|p| p as f64))
             .collect::<Result<_>>()?;
-        let n = ks.len() as f64;
-        let mx = ks.iter().map(|&k| k as f64).sum::<f64>() / n;
-        let my = pmin.iter().sum::<f64>() / n;
-        let sxy: f64 = ks
-            .iter()
-            .zip(&pmin)
-            .map(|(&k, p)| (k as f64 - mx) * (p - my))
-            .sum();
-        let sxx: f64 = ks.iter().map(|&k| (k as f64 - mx).powi(2)).sum();
-        let pslope = sxy / sxx;
+        let pslope = fit::slope(&ks.iter().map(|&k| k as f64).zip(pmin.iter().copied()).collect::<Vec<_>>());
         cases.push(
             Case::from_values(
                 "minimal precision for error ≤ 2·2M⁴/(3λ²): ≈ 3 more bits per doubling of λ",

@@ -2,7 +2,7 @@
 //! `c/λ` (`c₀ ≈ 0.169971` for GeLU, `c₁ = W(1/e) ≈ 0.278465` for SiLU, both computed here by
 //! Newton's method at working precision), and error `≤ τ(λ)` on nonzero integers.
 
-use super::gadget_common::{abs_diff, linspace, rl, Worst};
+use super::gadget_common::{abs_diff, linspace, rl, tail_precision, Worst};
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::error::Result;
 use crate::gadgets::relu::{self, sup_constant, tail};
@@ -30,15 +30,6 @@ pub fn sup_error(act: Activation, lambda: f64, zs: &[f64], prec: u32) -> Result<
         }
     }
     Ok(best)
-}
-
-/// Precision at which `τ(λ)` is resolved with 64 bits to spare.
-pub fn integer_precision(act: Activation, lambda: f64) -> u32 {
-    let bits = match act {
-        Activation::Gelu => lambda * lambda / (2.0 * std::f64::consts::LN_2),
-        _ => lambda / std::f64::consts::LN_2,
-    };
-    (bits.ceil() as u32 + 96).max(128)
 }
 
 fn lambdas(mode: Mode) -> Vec<f64> {
@@ -161,7 +152,7 @@ impl Claim for MlpRelu {
             }
             // Nonzero integers: error ≤ τ(λ) (equality at |z| = 1).
             for lambda in int_lambdas(cfg.mode) {
-                let pi = integer_precision(act, lambda);
+                let pi = tail_precision(act, lambda);
                 let zs: Vec<f64> = (1..=8).flat_map(|z| [z as f64, -(z as f64)]).collect();
                 let lam = rl(lambda, pi);
                 let layer = relu::standalone(act, lam.clone(), pi)?;
@@ -216,7 +207,7 @@ impl Claim for MlpRelu {
                 bnd.push((lambda.log10(), sc.c.div(&rl(lambda, p)).log10_abs()));
             }
             for lambda in [1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 16.0] {
-                let pi = integer_precision(act, lambda);
+                let pi = tail_precision(act, lambda);
                 let zs: Vec<f64> = (1..=4).map(|z| z as f64).collect();
                 let layer = relu::standalone(act, rl(lambda, pi), pi)?;
                 let e = zs

@@ -2,6 +2,7 @@
 //! The CLI, the tests, the figures and the README table are all views of this list.
 
 pub mod dp;
+pub mod fit;
 pub mod gadget_common;
 pub mod gadget_gate;
 pub mod gadget_lookup;
