@@ -5,7 +5,7 @@
 //! `c = max_{t≥0} t·τ(t)`, attained at `|z| = t*/λ`; and for `|z| ≥ 1`, `λ ≥ t*` the error is at
 //! most `τ(λ)` (exponentially small), since `t·τ(t)` decreases for `t ≥ t*`.
 
-use super::{check_coords, check_positive};
+use super::{check_coords, check_out_not_input, check_positive};
 use crate::error::{Error, Result};
 use crate::model::{Activation, MlpBuilder, MlpLayer};
 use crate::num::{Real, Scalar};
@@ -176,6 +176,7 @@ pub fn add_relu<S: Scalar>(
     unit: &ReluUnit<S>,
 ) -> Result<usize> {
     check_coords(b, "mlp-relu", &[z, out])?;
+    check_out_not_input("mlp-relu", &[out], &[z])?;
     let p = b.prec();
     let u = unit.unit(b, format!("{name}.relu"), vec![(z, S::one(p))], S::zero(p));
     unit.write(b, u, out, &S::one(p));
