@@ -277,3 +277,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Error::io(format!("cannot write {}: {e}", path.display()))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_values_respects_signs() {
+        let within = Relation::Within { rel_tol: 0.15 };
+        assert!(Case::from_values("slope", 1.02, 1.0, within).passed);
+        assert!(!Case::from_values("slope", -1.0, 1.0, within).passed);
+        assert!(!Case::from_values("slope", -3.0, 3.0, within).passed);
+        assert!(Case::from_values("both negative", -3.1, -3.0, within).passed);
+        assert!(!Case::from_values("zero", 0.0, 0.0, within).passed);
+        assert!(!Case::from_values("nan", f64::NAN, 1.0, within).passed);
+        assert!(Case::from_values("zero error", 0.0, 1e-9, Relation::AtMost).passed);
+        assert!(Case::from_values("ok", 1e-10, 1e-9, Relation::AtMost).passed);
+        assert!(!Case::from_values("above", 2e-9, 1e-9, Relation::AtMost).passed);
+        assert!(!Case::from_values("negative", -1e-3, 1e-9, Relation::AtMost).passed);
+        assert!(!Case::from_values("negative bound", 0.0, -1.0, Relation::AtMost).passed);
+        assert!(!Case::from_values("nan", f64::NAN, 1.0, Relation::AtMost).passed);
+        assert!(!Case::from_values("nan", 1.0, f64::NAN, Relation::AtLeast).passed);
+    }
+}
