@@ -156,7 +156,10 @@ fn bad_inputs_get_one_sentence_and_a_nonzero_exit() {
             &["eca", "--memory", "attention", "--slots", "9"],
             "--slots applies to the slot memory only",
         ),
-        (&["eca", "--sigma", "3"], "--sigma does not apply to the eca"),
+        (
+            &["eca", "--sigma", "3"],
+            "--sigma does not apply to the eca",
+        ),
         (&["linrec", "--costs", "1,1,1"], "--costs does not apply"),
         (&["edit", "--width", "5"], "--width does not apply"),
         (&["edit", "--rule", "30"], "--rule does not apply"),

@@ -363,12 +363,18 @@ fn interpret_rejects_circuit_outputs_that_are_not_token_values() {
     let inner = LinRec::new(vec![1, 1], 10, 4).unwrap();
     let x = vec![3, 4];
     assert_eq!(interpret(&inner, &x).unwrap(), inner.solve(&x));
-    for (shift, why) in [(0.5, "non-integer"), (-100.0, "negative"), (100.0, "too large")] {
+    for (shift, why) in [
+        (0.5, "non-integer"),
+        (-100.0, "negative"),
+        (100.0, "too large"),
+    ] {
         let p = Shifted {
             inner: inner.clone(),
             shift,
         };
-        let e = interpret(&p, &x).err().unwrap_or_else(|| panic!("{why} accepted"));
+        let e = interpret(&p, &x)
+            .err()
+            .unwrap_or_else(|| panic!("{why} accepted"));
         assert!(e.to_string().contains("not a token value"), "{why}: {e}");
     }
 }

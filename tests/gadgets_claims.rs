@@ -34,7 +34,10 @@ fn mlp_relu_labels_the_arithmetic_it_ran_in() {
     use freelunch::num::Arith;
     for (arith, want) in [
         (Arith::F64, "53-bit MPFR, for the requested f64"),
-        (Arith::mpfr(8), "53-bit MPFR, raised from the requested 8 bits"),
+        (
+            Arith::mpfr(8),
+            "53-bit MPFR, raised from the requested 8 bits",
+        ),
         (Arith::mpfr(96), "96-bit MPFR"),
     ] {
         let cfg = RunConfig {

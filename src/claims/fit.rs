@@ -3,7 +3,9 @@
 /// Least-squares slope of `y` against `x`.
 pub fn slope(points: &[(f64, f64)]) -> f64 {
     let n = points.len() as f64;
-    let (sx, sy) = points.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
+    let (sx, sy) = points
+        .iter()
+        .fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
     let (mx, my) = (sx / n, sy / n);
     let (num, den) = points.iter().fold((0.0, 0.0), |a, p| {
         let dx = p.0 - mx;

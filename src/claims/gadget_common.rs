@@ -133,7 +133,9 @@ mod tests {
         let bound = real(0.3, p);
         // bound·(1 + 2^-80): the same f64 log10, but above the bound.
         let mut above = bound.clone();
-        above.mul_assign_s(&Real(Float::with_val(p, 1) + Float::with_val(p, Float::i_exp(1, -80))));
+        above.mul_assign_s(&Real(
+            Float::with_val(p, 1) + Float::with_val(p, Float::i_exp(1, -80)),
+        ));
         assert_eq!(above.log10_abs(), bound.log10_abs());
         let mut w = Worst::new();
         w.add(&bound, &bound, || "equal".into());

@@ -244,7 +244,12 @@ impl Claim for MlpMul {
             .iter()
             .map(|&k| bits_lost(Arith::mpfr(128), 2f64.powi(k), &pts[..pts.len().min(60)]))
             .collect::<Result<_>>()?;
-        let slope = fit::slope(&ks.iter().map(|&k| k as f64).zip(lost.iter().copied()).collect::<Vec<_>>());
+        let slope = fit::slope(
+            &ks.iter()
+                .map(|&k| k as f64)
+                .zip(lost.iter().copied())
+                .collect::<Vec<_>>(),
+        );
         cases.push(
             Case::from_values(
                 "bits lost per doubling of λ (128-bit MPFR, λ = 2^8 … 2^60): ≈ 1",
@@ -270,7 +275,12 @@ impl Claim for MlpMul {
             .iter()
             .map(|&k| min_precision(1.0, 2f64.powi(k), few).map(|p| p as f64))
             .collect::<Result<_>>()?;
-        let pslope = fit::slope(&ks.iter().map(|&k| k as f64).zip(pmin.iter().copied()).collect::<Vec<_>>());
+        let pslope = fit::slope(
+            &ks.iter()
+                .map(|&k| k as f64)
+                .zip(pmin.iter().copied())
+                .collect::<Vec<_>>(),
+        );
         cases.push(
             Case::from_values(
                 "minimal precision for error ≤ 2·2M⁴/(3λ²): ≈ 3 more bits per doubling of λ",

@@ -16,11 +16,11 @@
 use super::circuit::{Circuit, Lin};
 use super::{dependency_distance, DpProblem, StepKind};
 use crate::error::{Error, Result};
+use crate::gadgets::relu;
 use crate::model::{
     Activation, AttentionHead, AttentionLayer, Layer, Layout, Model, PosKind, PositionalFeature,
     SparseMatrix, SsmLayer,
 };
-use crate::gadgets::relu;
 use crate::num::{abs_or_inf, Scalar};
 use serde::Serialize;
 
