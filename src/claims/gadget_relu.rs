@@ -83,7 +83,7 @@ impl Claim for MlpRelu {
         // This claim evaluates in MPFR with at least 53 bits; any other request is run there and
         // every case label says so (never a silent change).
         let p = cfg.arith.map(|a| a.bits()).unwrap_or(256).max(53);
-        let at = match cfg.arith {
+        let ran_at = match cfg.arith {
             Some(a @ Arith::F64) => format!("{p}-bit MPFR, for the requested {a}"),
             Some(a) if a.bits() < p => format!("{p}-bit MPFR, raised from the requested {a}"),
             _ => format!("{p}-bit MPFR"),
@@ -108,7 +108,7 @@ impl Claim for MlpRelu {
             let gm = grid_max(act, &ts, p);
             cases.push(
                 Case::from_log10(
-                    format!("{name}: max of t·τ(t) on a grid of {n} points ≤ c (Newton), {at}"),
+                    format!("{name}: max of t·τ(t) on a grid of {n} points ≤ c (Newton), {ran_at}"),
                     gm.log10_abs(),
                     sc.c.log10_abs(),
                     Relation::AtMost,
@@ -118,7 +118,7 @@ impl Claim for MlpRelu {
             );
             cases.push(Case::from_values(
                 format!(
-                    "{name}: grid max of t·τ(t) attains c (h = {:.1e}), {at}",
+                    "{name}: grid max of t·τ(t) attains c (h = {:.1e}), {ran_at}",
                     12.0 / (n - 1) as f64
                 ),
                 gm.to_f64(),
@@ -142,7 +142,7 @@ impl Claim for MlpRelu {
                 let allowance = rl(16.0 * Real::ulp_of_one(p) * 8.0 / lambda, p);
                 cases.push(
                     Case::from_log10(
-                        format!("{name} λ={lambda}: sup_z error ≤ c/λ, {at}"),
+                        format!("{name} λ={lambda}: sup_z error ≤ c/λ, {ran_at}"),
                         err.log10_abs(),
                         bound.add(&allowance).log10_abs(),
                         Relation::AtMost,
@@ -151,7 +151,7 @@ impl Claim for MlpRelu {
                     .param("worst_z", at),
                 );
                 cases.push(Case::from_log10(
-                    format!("{name} λ={lambda}: the sup c/λ is attained (within 0.1%), {at}"),
+                    format!("{name} λ={lambda}: the sup c/λ is attained (within 0.1%), {ran_at}"),
                     err.log10_abs(),
                     bound.log10_abs(),
                     Relation::Within { rel_tol: 1e-3 },
