@@ -67,6 +67,7 @@ pub fn check(m: f64, lambda: f64, pts: &[(f64, f64)], arith: Arith) -> Result<Mu
     for (&(a, b), out) in pts.iter().zip(&outs) {
         let (ar, br) = (rl(a, bp), rl(b, bp));
         let exact = Real(rug::Float::with_val(bp, &ar.0 * &br.0));
+        // abs_diff maps a NaN output to +∞: it wins `err > max_err` and fails the bound.
         let err = abs_diff(out, &exact);
         let bound = mul::pointwise_bound(&ar, &br, &lam)?.add(&mul::rounding_allowance(
             &ar,

@@ -24,6 +24,7 @@ pub fn sup_error(act: Activation, lambda: f64, zs: &[f64], prec: u32) -> Result<
     for &z in zs {
         let zr = rl(z, prec);
         let out = eval_mlp(&layer, &residual(2, prec, &[(0, zr.clone())]), prec);
+        // abs_diff maps a NaN output to +∞, so it becomes the worst point instead of being skipped.
         let e = abs_diff(&out[1], &zr.relu());
         if e > best.0 {
             best = (e, z);
