@@ -200,7 +200,7 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
         let (lo, hi) = LAMBDA_RANGE;
         if !(lo..=hi).contains(&l) {
             return Err(Error::input(format!(
-                "the activation scale λ must be between {lo} and {hi:e} (got {l})"
+                "the activation scale λ must be between {lo:?} (2^-10) and {hi:e} (got {l:?})"
             )));
         }
     }
