@@ -41,6 +41,21 @@ pub fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
         .collect()
 }
 
+/// An `AtMost` case decided on the values themselves as well as on their log10: it fails when
+/// `measured > bound` exactly or either is NaN (see [`Worst::exceeded`]).
+pub fn at_most(label: impl Into<String>, measured: &Real, bound: &Real) -> Case {
+    let mut w = Worst::new();
+    w.add(measured, bound, String::new);
+    let mut c = Case::from_log10(
+        label,
+        measured.log10_abs(),
+        bound.log10_abs(),
+        Relation::AtMost,
+    );
+    c.passed &= w.exceeded == 0;
+    c
+}
+
 /// The point where measured/bound is largest, plus the largest measured and bound values.
 #[derive(Clone, Debug)]
 pub struct Worst {
@@ -143,6 +158,8 @@ mod tests {
         w.add(&above, &bound, || "above".into());
         let c = w.case("above");
         assert!(!c.passed && w.exceeded == 1, "{c:?}");
+        assert!(at_most("attained", &bound, &bound).passed);
+        assert!(!at_most("above", &above, &bound).passed);
     }
 
     #[test]

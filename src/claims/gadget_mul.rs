@@ -2,7 +2,7 @@
 //! bound of `gadgets::mul`; the cancellation costs `log2(λ/M)` bits, so f64 breaks where MPFR holds.
 
 use super::fit;
-use super::gadget_common::{abs_diff, linspace, rl, Worst};
+use super::gadget_common::{abs_diff, at_most, linspace, rl, Worst};
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::error::Result;
 use crate::gadgets::{eval_mlp, mul, residual};
@@ -174,11 +174,10 @@ impl Claim for MlpMul {
                         .param("lambda", lambda),
                 );
                 cases.push(
-                    Case::from_log10(
+                    at_most(
                         format!("M={m} λ=2^{e}·M at {arith}: max error ≤ 2M⁴/(3λ²)"),
-                        c.max_err.log10_abs(),
-                        c.uniform.log10_abs(),
-                        Relation::AtMost,
+                        &c.max_err,
+                        &c.uniform,
                     )
                     .param("M", m)
                     .param("lambda", lambda),
@@ -190,13 +189,12 @@ impl Claim for MlpMul {
                 let c = check(m, lam, &pts, arith)?;
                 let w = mul::output_weight(&rl(lam, 256)).to_f64();
                 cases.push(
-                    Case::from_log10(
+                    at_most(
                         format!(
                             "M={m} ε={eps:e}: λ=max(M, M²√(2/(3ε))) = {lam:.4e} gives error ≤ ε"
                         ),
-                        c.max_err.log10_abs(),
-                        eps.log10(),
-                        Relation::AtMost,
+                        &c.max_err,
+                        &rl(eps, 256),
                     )
                     .param("lambda", lam)
                     .param("output_weight", w),

@@ -2,7 +2,7 @@
 //! `c/λ` (`c₀ ≈ 0.169971` for GeLU, `c₁ = W(1/e) ≈ 0.278465` for SiLU, both computed here by
 //! Newton's method at working precision), and error `≤ τ(λ)` on nonzero integers.
 
-use super::gadget_common::{abs_diff, linspace, rl, tail_precision, Worst};
+use super::gadget_common::{abs_diff, at_most, linspace, rl, tail_precision, Worst};
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::error::Result;
 use crate::gadgets::relu::{self, sup_constant, tail};
@@ -108,11 +108,10 @@ impl Claim for MlpRelu {
             let ts = linspace(0.0, 12.0, n);
             let gm = grid_max(act, &ts, p);
             cases.push(
-                Case::from_log10(
+                at_most(
                     format!("{name}: max of t·τ(t) on a grid of {n} points ≤ c (Newton), {ran_at}"),
-                    gm.log10_abs(),
-                    sc.c.log10_abs(),
-                    Relation::AtMost,
+                    &gm,
+                    &sc.c,
                 )
                 .param("c", sc.c.to_f64())
                 .param("t_star", sc.t_star.to_f64()),
@@ -142,11 +141,10 @@ impl Claim for MlpRelu {
                 let bound = sc.c.div(&rl(lambda, p));
                 let allowance = rl(16.0 * Real::ulp_of_one(p) * 8.0 / lambda, p);
                 cases.push(
-                    Case::from_log10(
+                    at_most(
                         format!("{name} λ={lambda}: sup_z error ≤ c/λ, {ran_at}"),
-                        err.log10_abs(),
-                        bound.add(&allowance).log10_abs(),
-                        Relation::AtMost,
+                        &err,
+                        &bound.add(&allowance),
                     )
                     .param("lambda", lambda)
                     .param("worst_z", at),
