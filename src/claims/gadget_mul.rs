@@ -90,6 +90,13 @@ pub fn check(m: f64, lambda: f64, pts: &[(f64, f64)], arith: Arith) -> Result<Mu
     })
 }
 
+/// `ε` plus the rounding allowance at `|a| = |b| = M` in `arith`: the mathematical error at
+/// `λ_for(ε)` attains ε at the corners, so the computed error may exceed it by rounding.
+fn eps_bound(m: f64, eps: f64, lambda: f64, arith: Arith) -> Real {
+    let (mr, lam) = (rl(m, 256), rl(lambda, 256));
+    rl(eps, 256).add(&mul::rounding_allowance(&mr, &mr, &lam, arith.bits()))
+}
+
 /// Bits lost to cancellation at `λ`: `p − correct bits`, with correct bits measured against a
 /// 1024-bit evaluation of the same network.
 pub fn bits_lost(arith: Arith, lambda: f64, pts: &[(f64, f64)]) -> Result<f64> {
@@ -194,7 +201,7 @@ impl Claim for MlpMul {
                             "M={m} ε={eps:e}: λ=max(M, M²√(2/(3ε))) = {lam:.4e} gives error ≤ ε"
                         ),
                         &c.max_err,
-                        &rl(eps, 256),
+                        &eps_bound(m, eps, lam, arith),
                     )
                     .param("lambda", lam)
                     .param("output_weight", w),
