@@ -125,7 +125,7 @@ struct DpArgs {
     #[arg(long, default_value = "relu")]
     activation: String,
     /// λ of the smooth activation (default: the prescribed one).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     lambda: Option<f64>,
     /// `f64` or a number of bits.
     #[arg(long, value_parser = parse_arith, default_value = "f64")]
@@ -139,7 +139,7 @@ struct DpArgs {
     /// Write the weights as JSON to this file.
     #[arg(long)]
     export: Option<PathBuf>,
-    #[arg(long, default_value_t = 2410_03810)]
+    #[arg(long, default_value_t = 2410_03810, value_parser = parse_seed, allow_hyphen_values = true)]
     seed: u64,
 }
 
@@ -188,7 +188,19 @@ fn run_dp(a: DpArgs) -> Result<ExitCode> {
     let act = freelunch::model::Activation::parse(&a.activation)?;
     if let Some(l) = a.lambda {
         freelunch::error::require_finite("--lambda", l)?;
+        if act == freelunch::model::Activation::Relu {
+            return Err(Error::input(
+                "--lambda sets the scale of a smooth activation: use it with --activation gelu or silu",
+            ));
+        }
     }
+    if a.slots.is_some() && memory != dp::MemoryKind::Slot {
+        return Err(Error::input(format!(
+            "--slots applies to the slot memory only, not to --memory {}",
+            memory.name()
+        )));
+    }
+    check_json_target("the weights", &a.export)?;
     let input = match &a.input {
         Some(s) => dp::parse_input(problem.as_ref(), s)?,
         None => problem.random_input(&mut freelunch::rng::Rng::new(a.seed)),
@@ -314,7 +326,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn check_json_target(p: &Option<PathBuf>) -> Result<()> {
+/// Check, before any work, that the directory of a JSON output file (`what`) exists.
+fn check_json_target(what: &str, p: &Option<PathBuf>) -> Result<()> {
     if let Some(p) = p {
         let dir = p
             .parent()
@@ -322,7 +335,7 @@ fn check_json_target(p: &Option<PathBuf>) -> Result<()> {
             .unwrap_or(Path::new("."));
         if !dir.is_dir() {
             return Err(Error::io(format!(
-                "cannot write the JSON report to {}: directory {} does not exist",
+                "cannot write {what} to {}: directory {} does not exist",
                 p.display(),
                 dir.display()
             )));
@@ -360,7 +373,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
             seed,
         } => {
-            check_json_target(&json)?;
+            check_json_target("the JSON report", &json)?;
             let mode = if quick {
                 Mode::Quick
             } else if full {
@@ -394,7 +407,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Dp(a) => run_dp(*a),
         Cmd::Reproduce { out, json, seed } => {
-            check_json_target(&json)?;
+            check_json_target("the JSON report", &json)?;
             if !out.is_dir() {
                 return Err(Error::io(format!(
                     "figure directory {} does not exist",

@@ -124,8 +124,46 @@ fn bad_inputs_get_one_sentence_and_a_nonzero_exit() {
         ),
         (
             &["edit", "--activation", "gelu", "--lambda=-2"],
-            "positive finite",
+            "must be between",
         ),
+        (
+            &["edit", "--activation", "gelu", "--lambda", "-1"],
+            "must be between",
+        ),
+        (
+            &["edit", "--activation", "gelu", "--lambda", "1e308"],
+            "must be between",
+        ),
+        (
+            &["edit", "--activation", "silu", "--lambda", "1e-300"],
+            "must be between",
+        ),
+        (&["edit", "--seed", "-3"], "the seed must be a whole number"),
+        (&["edit", "--seed", "x"], "the seed must be a whole number"),
+        (
+            &["lis", "--n", "3", "--export", "/nonexistent-dir/w.json"],
+            "directory /nonexistent-dir does not exist",
+        ),
+        (
+            &["edit", "--lambda", "4"],
+            "--lambda sets the scale of a smooth activation",
+        ),
+        (
+            &["edit", "--memory", "position", "--slots", "9"],
+            "--slots applies to the slot memory only",
+        ),
+        (
+            &["eca", "--memory", "attention", "--slots", "9"],
+            "--slots applies to the slot memory only",
+        ),
+        (
+            &["eca", "--sigma", "3"],
+            "--sigma does not apply to the eca",
+        ),
+        (&["linrec", "--costs", "1,1,1"], "--costs does not apply"),
+        (&["edit", "--width", "5"], "--width does not apply"),
+        (&["edit", "--rule", "30"], "--rule does not apply"),
+        (&["lis", "--q", "7"], "--q does not apply"),
         (
             &["edit", "--activation", "gelu", "--lambda", "NaN"],
             "finite",

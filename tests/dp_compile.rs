@@ -1,6 +1,9 @@
 //! Compiled DP models: greedy decoding equals the reference solver (THEORY.md §3.2–3.3), the
 //! memory error stays below its bound, and every hypothesis, when violated, makes the check fail.
 
+mod common;
+use common::all_inputs;
+
 use freelunch::dp::{
     compile, Compiled, DpProblem, Eca, EditDistance, LinRec, Lis, MemoryKind, Options,
 };
@@ -14,21 +17,6 @@ const MEMORIES: [MemoryKind; 3] = [
     MemoryKind::Position,
     MemoryKind::Attention,
 ];
-
-fn all_inputs(p: &dyn DpProblem) -> Vec<Vec<usize>> {
-    let (n, a) = (p.input_len(), p.alphabet());
-    (0..a.pow(n as u32))
-        .map(|mut k| {
-            (0..n)
-                .map(|_| {
-                    let d = k % a;
-                    k /= a;
-                    d
-                })
-                .collect()
-        })
-        .collect()
-}
 
 fn exact_on<S: Scalar>(p: &dyn DpProblem, opt: &Options, bits: u32, inputs: &[Vec<usize>]) -> bool {
     let c: Compiled<S> = compile(p, opt, bits).unwrap();
@@ -154,7 +142,37 @@ fn smooth_activations_with_the_prescribed_lambda_decode_exactly_and_a_small_lamb
                 !exact_on::<f64>(&p, &weak, 53, &inputs),
                 "{act:?} {m:?} with λ = 1 still exact"
             );
+            // ... and the out-error bound does not claim otherwise: its hypotheses fail (∞).
+            let cw: Compiled<f64> = compile(&p, &weak, 53).unwrap();
+            assert_eq!(
+                cw.info.out_error_bound,
+                f64::INFINITY,
+                "{act:?} {m:?}: out bound at λ = 1"
+            );
         }
+    }
+}
+
+#[test]
+fn lambda_outside_its_range_and_non_finite_weights_are_rejected() {
+    let p = EditDistance::new(2, 2, 3, 1, 1, 1).unwrap();
+    for l in [1e308, 1e-300, 0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let opt = Options {
+            lambda: Some(l),
+            ..Options::new(MemoryKind::Slot, Activation::Gelu)
+        };
+        let e = compile::<f64>(&p, &opt, 53).err().unwrap().to_string();
+        assert!(e.contains("must be between"), "λ = {l}: {e}");
+    }
+    // At the ends of the range the model builds with finite weights.
+    let (lo, hi) = freelunch::dp::compiler::LAMBDA_RANGE;
+    for l in [lo, hi] {
+        let opt = Options {
+            lambda: Some(l),
+            ..Options::new(MemoryKind::Slot, Activation::Silu)
+        };
+        let c = compile::<f64>(&p, &opt, 53).unwrap();
+        assert!(c.model.size().max_abs_param.is_finite());
     }
 }
 

@@ -1,26 +1,14 @@
 //! DP problems: reference solvers, the problems' own step lists + rule circuits, dependency
 //! distances and locality (THEORY.md §3.1).
 
+mod common;
+use common::all_inputs;
+
 use freelunch::dp::{
     dependency_distance, interpret, parse_input, problem_by_name, problems::ProblemParams,
     total_len, DpProblem, Eca, EditDistance, LinRec, Lis,
 };
 use proptest::prelude::*;
-
-fn all_inputs(p: &dyn DpProblem) -> Vec<Vec<usize>> {
-    let (n, a) = (p.input_len(), p.alphabet());
-    (0..a.pow(n as u32))
-        .map(|mut k| {
-            (0..n)
-                .map(|_| {
-                    let d = k % a;
-                    k /= a;
-                    d
-                })
-                .collect()
-        })
-        .collect()
-}
 
 /// Independent LIS length (patience sorting).
 fn lis_len(s: &[usize]) -> usize {
@@ -91,7 +79,7 @@ fn exhaustive_tiny_instances_interpretation_matches_solver() {
     for p in &probs {
         for x in all_inputs(p.as_ref()) {
             assert_eq!(
-                interpret(p.as_ref(), &x),
+                interpret(p.as_ref(), &x).unwrap(),
                 p.solve(&x),
                 "{} on {x:?}",
                 p.describe()
@@ -140,7 +128,7 @@ proptest! {
         ];
         for p in &probs {
             let x = p.random_input(&mut rng);
-            prop_assert_eq!(interpret(p.as_ref(), &x), p.solve(&x));
+            prop_assert_eq!(interpret(p.as_ref(), &x).unwrap(), p.solve(&x));
         }
     }
 }
@@ -224,4 +212,169 @@ fn bad_inputs_and_parameters_are_rejected_with_a_sentence() {
         .unwrap()
         .to_string()
         .contains("unknown DP problem"));
+}
+
+#[test]
+fn sequence_length_is_checked_before_the_steps_are_built() {
+    // The arithmetic length of each constructor is the built one: T = 20 000 is accepted,
+    // one step more is not.
+    let eca = Eca::new(110, 10, 1998).unwrap();
+    assert_eq!(total_len(&eca), 19_993);
+    assert!(Eca::new(110, 10, 1999).is_err());
+    let lr = LinRec::new(vec![1], 10, 19_996).unwrap();
+    assert_eq!(total_len(&lr), 20_000);
+    assert!(LinRec::new(vec![1], 10, 19_997).is_err());
+    let ed = EditDistance::new(3, 5, 3, 1, 2, 1).unwrap();
+    assert_eq!(total_len(&ed), 8 + 1 + 4 * 6 + 2);
+    for n in 1..=20 {
+        let p = Lis::new(n, 4).unwrap();
+        assert_eq!(total_len(&p), n + 1 + n * (n + 3) / 2 + 2, "lis n={n}");
+    }
+    // Far too large: rejected at once (the step list would need gigabytes), also on overflow.
+    let t0 = std::time::Instant::now();
+    for e in [
+        Eca::new(110, 512, 20_000).unwrap_err(),
+        LinRec::new(vec![1], 10, 20_000).unwrap_err(),
+    ] {
+        assert!(e.to_string().contains("more than the supported"), "{e}");
+    }
+    assert!(t0.elapsed().as_secs_f64() < 0.5);
+}
+
+#[test]
+fn parameters_a_problem_does_not_use_are_rejected() {
+    let base = ProblemParams::default();
+    for (name, params, flag) in [
+        (
+            "edit",
+            ProblemParams {
+                width: Some(8),
+                ..base.clone()
+            },
+            "--width",
+        ),
+        (
+            "edit",
+            ProblemParams {
+                rule: Some(30),
+                ..base.clone()
+            },
+            "--rule",
+        ),
+        (
+            "eca",
+            ProblemParams {
+                sigma: Some(3),
+                ..base.clone()
+            },
+            "--sigma",
+        ),
+        (
+            "linrec",
+            ProblemParams {
+                costs: Some((1, 1, 1)),
+                ..base.clone()
+            },
+            "--costs",
+        ),
+        (
+            "lis",
+            ProblemParams {
+                q: Some(7),
+                ..base.clone()
+            },
+            "--q",
+        ),
+    ] {
+        let e = problem_by_name(name, &params).err().unwrap().to_string();
+        assert!(
+            e.contains(flag) && e.contains("does not apply"),
+            "{name}: {e}"
+        );
+    }
+    // The same parameters on a problem that uses them are accepted.
+    assert!(problem_by_name(
+        "eca",
+        &ProblemParams {
+            width: Some(8),
+            rule: Some(30),
+            ..base.clone()
+        }
+    )
+    .is_ok());
+}
+
+/// A linear recurrence whose rule circuit is shifted by `shift`: its outputs are no token values.
+struct Shifted {
+    inner: LinRec,
+    shift: f64,
+}
+
+impl DpProblem for Shifted {
+    fn id(&self) -> &'static str {
+        "shifted"
+    }
+    fn describe(&self) -> String {
+        format!("{} shifted by {}", self.inner.describe(), self.shift)
+    }
+    fn input_len(&self) -> usize {
+        self.inner.input_len()
+    }
+    fn alphabet(&self) -> usize {
+        self.inner.alphabet()
+    }
+    fn values(&self) -> usize {
+        self.inner.values()
+    }
+    fn read_ports(&self) -> usize {
+        self.inner.read_ports()
+    }
+    fn rules(&self) -> Vec<&'static str> {
+        self.inner.rules()
+    }
+    fn steps(&self) -> Vec<freelunch::dp::Step> {
+        self.inner.steps()
+    }
+    fn transition(
+        &self,
+        c: &mut freelunch::dp::circuit::Circuit,
+        reads: &[freelunch::dp::circuit::Lin],
+    ) -> Vec<freelunch::dp::circuit::Lin> {
+        let mut outs = self.inner.transition(c, reads);
+        outs[0] = outs[0].offset(self.shift);
+        outs
+    }
+    fn solve(&self, input: &[usize]) -> Vec<usize> {
+        self.inner.solve(input)
+    }
+    fn local(&self) -> bool {
+        true
+    }
+    fn resized(&self, _: usize) -> freelunch::error::Result<Box<dyn DpProblem>> {
+        unreachable!("not resized in this test")
+    }
+    fn size(&self) -> usize {
+        self.inner.size()
+    }
+}
+
+#[test]
+fn interpret_rejects_circuit_outputs_that_are_not_token_values() {
+    let inner = LinRec::new(vec![1, 1], 10, 4).unwrap();
+    let x = vec![3, 4];
+    assert_eq!(interpret(&inner, &x).unwrap(), inner.solve(&x));
+    for (shift, why) in [
+        (0.5, "non-integer"),
+        (-100.0, "negative"),
+        (100.0, "too large"),
+    ] {
+        let p = Shifted {
+            inner: inner.clone(),
+            shift,
+        };
+        let e = interpret(&p, &x)
+            .err()
+            .unwrap_or_else(|| panic!("{why} accepted"));
+        assert!(e.to_string().contains("not a token value"), "{why}: {e}");
+    }
 }

@@ -297,3 +297,73 @@ fn builders_reject_bad_arguments() {
     assert!(mul::lambda_for(&1.0, &0.0).is_err());
     assert!(select::gain_for(&1.0, &-1.0).is_err());
 }
+
+#[test]
+fn builders_reject_an_output_that_is_also_an_input() {
+    // A gadget adds into its output: out == a would leave a + value there.
+    let mut b = MlpBuilder::<f64>::new(4, 53);
+    let u = ReluUnit::<f64>::exact(53);
+    let msg = |r: freelunch::error::Result<_>| r.err().unwrap().to_string();
+    for e in [
+        msg(mul::add_mul(&mut b, "m", 0, 1, 0, &2.0).map(|_| ())),
+        msg(mul::add_mul(&mut b, "m", 0, 1, 1, &2.0).map(|_| ())),
+        msg(relu::add_relu(&mut b, "r", 2, 2, &u).map(|_| ())),
+        msg(select::add_select(&mut b, "s", &[0], &[1], 2, &[1], &1.0, &u).map(|_| ())),
+        msg(select::add_select(&mut b, "s", &[0], &[1], 2, &[2], &1.0, &u).map(|_| ())),
+        msg(lookup::add_table(&mut b, "t", &[(0, 1), (1, 4)], &[0, 1], &[3, 4], 1, &u).map(|_| ())),
+        msg(lookup::add_indicator(&mut b, "i", &[(3, 1)], 2, 3, &1.0, &u).map(|_| ())),
+        msg(lookup::add_onehot_table(&mut b, "o", &[0, 1], &[5, 6], 0, &u).map(|_| ())),
+        msg(GateMul::new(0, 1, 1, 4.0).map(|_| ())),
+    ] {
+        assert!(e.contains("must differ from its inputs"), "{e}");
+    }
+    // A distinct output works (and the rejected calls added no unit).
+    relu::add_relu(&mut b, "r", 2, 3, &u).unwrap();
+    let layer = b.build("r", Activation::Relu);
+    assert_eq!(layer.hidden_width(), 1);
+    assert_eq!(eval_mlp(&layer, &[0.0, 0.0, 5.0, 0.0], 53)[3], 5.0);
+}
+
+#[test]
+fn gate_sharp_bound_is_attained_at_z_equal_plus_or_minus_m() {
+    for (gain, m, y) in [(6.0, 1.0, 1.5), (10.0, 3.0, -0.7), (4.0, 0.5, 2.0)] {
+        let g = GateMul::new(0, 1, 2, r(gain)).unwrap();
+        let layer = g.layer("g", 3, P).unwrap();
+        let bound = gate::error_bound(&r(y), &r(m), &r(gain)).unwrap();
+        let worst = [-m, m]
+            .iter()
+            .map(|&z| {
+                let mut st = layer.new_state(P);
+                let mut x = residual(3, P, &[(0, r(y)), (1, r(z))]);
+                layer.step(&mut st, &mut x);
+                x[2].sub(&r(y).mul(&r(z))).abs()
+            })
+            .fold(Real::zero(P), |a, e| a.max_s(&e));
+        assert!(
+            worst > bound.mul(&r(0.999)),
+            "K={gain} M={m}: max error at z=±M {worst:?} vs bound {bound:?}"
+        );
+    }
+}
+
+#[test]
+fn lookup_bound_is_attained_on_one_hot_and_within_factor_two_on_the_indicator() {
+    for act in [Activation::Gelu, Activation::Silu] {
+        for lambda in [2.0, 8.0] {
+            let res = freelunch::claims::gadget_lookup::smooth(act, lambda, 7).unwrap();
+            let ratio = |prefix: &str| {
+                let (_, w) = res.iter().find(|(n, _)| n.starts_with(prefix)).unwrap();
+                assert!(w.case("x").passed, "{prefix}: {w:?}");
+                10f64.powf(w.ratio_log10)
+            };
+            let onehot = ratio("one-hot");
+            assert!(onehot > 0.999, "{act:?} λ={lambda}: one-hot {onehot}");
+            // The indicator's worst key sees output weights 1 + 1 (or 2) of Σ|w| = 4.
+            let ind = ratio("indicator");
+            assert!(
+                ind > 0.499 && ind < 0.501,
+                "{act:?} λ={lambda}: indicator {ind}"
+            );
+        }
+    }
+}

@@ -29,6 +29,32 @@ fn gadget_claims_pass_in_quick_mode() {
     }
 }
 
+#[test]
+fn mlp_relu_labels_the_arithmetic_it_ran_in() {
+    use freelunch::num::Arith;
+    for (arith, want) in [
+        (Arith::F64, "53-bit MPFR, for the requested f64"),
+        (
+            Arith::mpfr(8),
+            "53-bit MPFR, raised from the requested 8 bits",
+        ),
+        (Arith::mpfr(96), "96-bit MPFR"),
+    ] {
+        let cfg = RunConfig {
+            mode: Mode::Quick,
+            arith: Some(arith),
+            ..RunConfig::default()
+        };
+        let rep = find("mlp-relu").unwrap().run(&cfg).unwrap();
+        let sup = rep
+            .cases
+            .iter()
+            .find(|c| c.label.contains("sup_z error"))
+            .unwrap();
+        assert!(sup.label.ends_with(want), "{arith}: {}", sup.label);
+    }
+}
+
 fn cli(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_freelunch"))
         .args(args)

@@ -181,7 +181,7 @@ fn cases_for(
     cases.push(
         Case::from_values(
             format!("memory error ≤ bound: {label}"),
-            c.memory_error.max(1e-300),
+            c.memory_error,
             c.memory_bound,
             Relation::AtMost,
         )
@@ -189,19 +189,19 @@ fn cases_for(
     );
     cases.push(Case::from_values(
         format!("memory bound < 1/4 (reads round exactly): {label}"),
-        c.memory_bound.max(1e-300),
+        c.memory_bound,
         0.25,
         Relation::AtMost,
     ));
     cases.push(Case::from_values(
         format!("out error ≤ bound: {label}"),
-        c.out_error.max(1e-300),
+        c.out_error,
         c.out_bound,
         Relation::AtMost,
     ));
     cases.push(Case::from_values(
         format!("out bound < 1/2 (greedy decoding exact): {label}"),
-        c.out_bound.max(1e-300),
+        c.out_bound,
         0.5,
         Relation::AtMost,
     ));
@@ -211,7 +211,7 @@ fn cases_for(
     Ok(())
 }
 
-pub fn general_problems(mode: Mode) -> Vec<Box<dyn DpProblem>> {
+pub fn general_problems(mode: Mode) -> Result<Vec<Box<dyn DpProblem>>> {
     let (edit, lis): (&[usize], &[usize]) = match mode {
         Mode::Quick => (&[2, 3], &[3, 4]),
         Mode::Default => (&[2, 5, 12], &[3, 6, 10]),
@@ -219,22 +219,16 @@ pub fn general_problems(mode: Mode) -> Vec<Box<dyn DpProblem>> {
     };
     let mut v: Vec<Box<dyn DpProblem>> = Vec::new();
     for &n in edit {
-        if let Ok(p) = EditDistance::new(n, n, 4, 1, 1, 1) {
-            v.push(Box::new(p));
-        }
+        v.push(Box::new(EditDistance::new(n, n, 4, 1, 1, 1)?));
     }
-    if let Ok(p) = EditDistance::new(3, 5, 3, 2, 1, 3) {
-        v.push(Box::new(p));
-    }
+    v.push(Box::new(EditDistance::new(3, 5, 3, 2, 1, 3)?));
     for &n in lis {
-        if let Ok(p) = Lis::new(n, 8) {
-            v.push(Box::new(p));
-        }
+        v.push(Box::new(Lis::new(n, 8)?));
     }
-    v
+    Ok(v)
 }
 
-pub fn local_problems(mode: Mode) -> Vec<Box<dyn DpProblem>> {
+pub fn local_problems(mode: Mode) -> Result<Vec<Box<dyn DpProblem>>> {
     let sizes: &[usize] = match mode {
         Mode::Quick => &[10, 60],
         Mode::Default => &[10, 100, 1000],
@@ -242,17 +236,11 @@ pub fn local_problems(mode: Mode) -> Vec<Box<dyn DpProblem>> {
     };
     let mut v: Vec<Box<dyn DpProblem>> = Vec::new();
     for &s in sizes {
-        if let Ok(p) = LinRec::new(vec![1, 1], 10, s) {
-            v.push(Box::new(p));
-        }
-        if let Ok(p) = LinRec::new(vec![1, 2, 3], 7, s) {
-            v.push(Box::new(p));
-        }
-        if let Ok(p) = Eca::new(110, 8, s.div_ceil(8).max(1)) {
-            v.push(Box::new(p));
-        }
+        v.push(Box::new(LinRec::new(vec![1, 1], 10, s)?));
+        v.push(Box::new(LinRec::new(vec![1, 2, 3], 7, s)?));
+        v.push(Box::new(Eca::new(110, 8, s.div_ceil(8).max(1))?));
     }
-    v
+    Ok(v)
 }
 
 fn input_count(mode: Mode, arith: Arith) -> usize {
@@ -281,7 +269,7 @@ impl Claim for DpGeneral {
         let mut cases = Vec::new();
         let mut biggest = ConstructionSize::default();
         let rng = Rng::new(cfg.seed);
-        for (k, p) in general_problems(cfg.mode).iter().enumerate() {
+        for (k, p) in general_problems(cfg.mode)?.iter().enumerate() {
             for memory in [
                 MemoryKind::Slot,
                 MemoryKind::Position,
@@ -349,7 +337,7 @@ impl Claim for DpLocal {
         let mut cases = Vec::new();
         let mut biggest = ConstructionSize::default();
         let rng = Rng::new(cfg.seed);
-        let problems = local_problems(cfg.mode);
+        let problems = local_problems(cfg.mode)?;
         // per family: (T, state, ops per token) at every size
         let mut family: std::collections::BTreeMap<String, Vec<(usize, usize, u64, usize)>> =
             Default::default();
@@ -464,20 +452,6 @@ pub fn cost_point(
     })
 }
 
-/// Least-squares slope of log y against log x.
-pub fn loglog_slope(points: &[(f64, f64)]) -> f64 {
-    let n = points.len() as f64;
-    let (sx, sy) = points
-        .iter()
-        .fold((0.0, 0.0), |a, p| (a.0 + p.0.ln(), a.1 + p.1.ln()));
-    let (mx, my) = (sx / n, sy / n);
-    let (num, den) = points.iter().fold((0.0, 0.0), |a, p| {
-        let dx = p.0.ln() - mx;
-        (a.0 + dx * (p.1.ln() - my), a.1 + dx * dx)
-    });
-    num / den
-}
-
 /// A labelled (problem, memory) configuration.
 pub type Labelled = (String, Box<dyn DpProblem>, MemoryKind);
 
@@ -548,7 +522,7 @@ fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
                 .iter()
                 .map(|p| (p.t as f64, p.total_ops as f64))
                 .collect();
-            let slope = loglog_slope(&tot);
+            let slope = super::fit::loglog_slope(&tot);
             total_series.push(Series::new(
                 format!("{label}: slope {slope:.2}"),
                 tot.iter().map(|p| (p.0.log10(), p.1.log10())).collect(),

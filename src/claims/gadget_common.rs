@@ -1,5 +1,6 @@
 //! Helpers shared by the gadget claims: MPFR differences, grids, worst-ratio tracking.
 
+use crate::model::Activation;
 use crate::num::{Real, Scalar};
 use crate::report::{Case, Relation};
 use rug::Float;
@@ -9,12 +10,26 @@ pub fn rl(x: f64, p: u32) -> Real {
     Real::from_f64(x, p.max(53))
 }
 
-/// `|a − b|`, computed exactly enough (64 guard bits above the wider operand).
+/// `|a − b|`, computed exactly enough (64 guard bits above the wider operand). NaN (a network
+/// output that is not a number) becomes `+∞`, so every `>` comparison and maximum sees it.
 pub fn abs_diff(a: &Real, b: &Real) -> Real {
     let wp = a.0.prec().max(b.0.prec()) + 64;
     let mut d = Float::with_val(wp, &a.0 - &b.0);
+    if d.is_nan() {
+        d = Float::with_val(wp, rug::float::Special::Infinity);
+    }
     d.abs_mut();
     Real(d)
+}
+
+/// MPFR precision resolving the tail `τ(t)` (`≈ e^{−t²/2}` for GeLU, `e^{−t}` for SiLU) with
+/// 96 bits to spare, at least 128.
+pub fn tail_precision(act: Activation, t: f64) -> u32 {
+    let bits = match act {
+        Activation::Gelu => t * t / (2.0 * std::f64::consts::LN_2),
+        _ => t / std::f64::consts::LN_2,
+    };
+    (bits.ceil() as u32 + 96).max(128)
 }
 
 pub fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
@@ -24,6 +39,21 @@ pub fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     (0..n)
         .map(|k| lo + (hi - lo) * k as f64 / (n - 1) as f64)
         .collect()
+}
+
+/// An `AtMost` case decided on the values themselves as well as on their log10: it fails when
+/// `measured > bound` exactly or either is NaN (see [`Worst::exceeded`]).
+pub fn at_most(label: impl Into<String>, measured: &Real, bound: &Real) -> Case {
+    let mut w = Worst::new();
+    w.add(measured, bound, String::new);
+    let mut c = Case::from_log10(
+        label,
+        measured.log10_abs(),
+        bound.log10_abs(),
+        Relation::AtMost,
+    );
+    c.passed &= w.exceeded == 0;
+    c
 }
 
 /// The point where measured/bound is largest, plus the largest measured and bound values.
@@ -36,6 +66,9 @@ pub struct Worst {
     pub max_bound_log10: f64,
     pub at: String,
     pub points: usize,
+    /// Points where `measured > bound` exactly (or either is NaN): decided on the values, not
+    /// on their log10, so a relative excess below f64's resolution still fails the case.
+    pub exceeded: usize,
 }
 
 impl Default for Worst {
@@ -54,6 +87,7 @@ impl Worst {
             max_bound_log10: f64::NEG_INFINITY,
             at: String::new(),
             points: 0,
+            exceeded: 0,
         }
     }
     /// Record one point; `at` describes it (only formatted when it becomes the worst).
@@ -61,6 +95,9 @@ impl Worst {
         let m = measured.log10_abs();
         let b = bound.log10_abs();
         self.points += 1;
+        if measured.is_nan() || bound.is_nan() || measured > bound {
+            self.exceeded += 1;
+        }
         self.max_measured_log10 = self.max_measured_log10.max(m);
         self.max_bound_log10 = self.max_bound_log10.max(b);
         // A zero bound with a zero error is a perfect match; with a nonzero error it is +inf.
@@ -76,9 +113,9 @@ impl Worst {
             self.at = at();
         }
     }
-    /// An `AtMost` case at the worst point.
+    /// An `AtMost` case at the worst point; it fails when any point exceeded its bound exactly.
     pub fn case(&self, label: impl Into<String>) -> Case {
-        Case::from_log10(
+        let mut c = Case::from_log10(
             label,
             self.measured_log10,
             self.bound_log10,
@@ -87,8 +124,55 @@ impl Worst {
         .param("points", self.points)
         .param("worst_at", &self.at)
         .with_note(format!(
-            "worst measured/bound = 10^{:.3} at {} ({} points)",
-            self.ratio_log10, self.at, self.points
-        ))
+            "worst measured/bound = 10^{:.3} at {} ({} points, {} above the bound exactly)",
+            self.ratio_log10, self.at, self.points, self.exceeded
+        ));
+        if self.exceeded > 0 {
+            c.passed = false;
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn real(x: f64, p: u32) -> Real {
+        Real::from_f64(x, p)
+    }
+
+    #[test]
+    fn an_excess_below_f64_resolution_fails_the_case() {
+        let p = 200;
+        let bound = real(0.3, p);
+        // bound·(1 + 2^-80): the same f64 log10, but above the bound.
+        let mut above = bound.clone();
+        above.mul_assign_s(&Real(
+            Float::with_val(p, 1) + Float::with_val(p, Float::i_exp(1, -80)),
+        ));
+        assert_eq!(above.log10_abs(), bound.log10_abs());
+        let mut w = Worst::new();
+        w.add(&bound, &bound, || "equal".into());
+        assert!(w.case("attained").passed, "an attained bound passes");
+        w.add(&above, &bound, || "above".into());
+        let c = w.case("above");
+        assert!(!c.passed && w.exceeded == 1, "{c:?}");
+        assert!(at_most("attained", &bound, &bound).passed);
+        assert!(!at_most("above", &above, &bound).passed);
+    }
+
+    #[test]
+    fn nan_outputs_count_as_infinite_errors() {
+        let nan = Real(Float::with_val(64, rug::float::Special::Nan));
+        let e = abs_diff(&nan, &real(1.0, 64));
+        assert!(e.0.is_infinite() && e > real(1e300, 64));
+        let mut w = Worst::new();
+        w.add(&real(0.1, 64), &real(1.0, 64), || "ok".into());
+        w.add(&e, &real(1.0, 64), || "nan".into());
+        assert!(!w.case("nan").passed);
+        let mut w = Worst::new();
+        w.add(&nan, &real(1.0, 64), || "raw nan".into());
+        assert!(!w.case("raw nan").passed);
     }
 }

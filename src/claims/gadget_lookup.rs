@@ -119,7 +119,7 @@ fn exact_cases<S: Scalar>(seed: u64, prec: u32, label: &str) -> Result<Vec<Case>
 
 /// Precision resolving `τ(λ)` with 96 bits to spare (values up to 2^11 need 11 more).
 pub fn smooth_precision(act: Activation, lambda: f64) -> u32 {
-    crate::claims::gadget_relu::integer_precision(act, lambda) + 16
+    super::gadget_common::tail_precision(act, lambda) + 16
 }
 
 /// Max error and bound `l1·τ(λ)` of every problem with smooth units.

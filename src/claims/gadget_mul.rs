@@ -1,7 +1,8 @@
 //! `mlp-mul` (THEORY.md §2, v1 Lemma 1): four GeLU units multiply on `[−M,M]²`, with the rigorous
 //! bound of `gadgets::mul`; the cancellation costs `log2(λ/M)` bits, so f64 breaks where MPFR holds.
 
-use super::gadget_common::{abs_diff, linspace, rl, Worst};
+use super::fit;
+use super::gadget_common::{abs_diff, at_most, linspace, rl, Worst};
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::error::Result;
 use crate::gadgets::{eval_mlp, mul, residual};
@@ -66,6 +67,7 @@ pub fn check(m: f64, lambda: f64, pts: &[(f64, f64)], arith: Arith) -> Result<Mu
     for (&(a, b), out) in pts.iter().zip(&outs) {
         let (ar, br) = (rl(a, bp), rl(b, bp));
         let exact = Real(rug::Float::with_val(bp, &ar.0 * &br.0));
+        // abs_diff maps a NaN output to +∞: it wins `err > max_err` and fails the bound.
         let err = abs_diff(out, &exact);
         let bound = mul::pointwise_bound(&ar, &br, &lam)?.add(&mul::rounding_allowance(
             &ar,
@@ -86,6 +88,13 @@ pub fn check(m: f64, lambda: f64, pts: &[(f64, f64)], arith: Arith) -> Result<Mu
         max_err,
         uniform,
     })
+}
+
+/// `ε` plus the rounding allowance at `|a| = |b| = M` in `arith`: the mathematical error at
+/// `λ_for(ε)` attains ε at the corners, so the computed error may exceed it by rounding.
+fn eps_bound(m: f64, eps: f64, lambda: f64, arith: Arith) -> Real {
+    let (mr, lam) = (rl(m, 256), rl(lambda, 256));
+    rl(eps, 256).add(&mul::rounding_allowance(&mr, &mr, &lam, arith.bits()))
 }
 
 /// Bits lost to cancellation at `λ`: `p − correct bits`, with correct bits measured against a
@@ -172,11 +181,10 @@ impl Claim for MlpMul {
                         .param("lambda", lambda),
                 );
                 cases.push(
-                    Case::from_log10(
+                    at_most(
                         format!("M={m} λ=2^{e}·M at {arith}: max error ≤ 2M⁴/(3λ²)"),
-                        c.max_err.log10_abs(),
-                        c.uniform.log10_abs(),
-                        Relation::AtMost,
+                        &c.max_err,
+                        &c.uniform,
                     )
                     .param("M", m)
                     .param("lambda", lambda),
@@ -188,13 +196,12 @@ impl Claim for MlpMul {
                 let c = check(m, lam, &pts, arith)?;
                 let w = mul::output_weight(&rl(lam, 256)).to_f64();
                 cases.push(
-                    Case::from_log10(
+                    at_most(
                         format!(
                             "M={m} ε={eps:e}: λ=max(M, M²√(2/(3ε))) = {lam:.4e} gives error ≤ ε"
                         ),
-                        c.max_err.log10_abs(),
-                        eps.log10(),
-                        Relation::AtMost,
+                        &c.max_err,
+                        &eps_bound(m, eps, lam, arith),
                     )
                     .param("lambda", lam)
                     .param("output_weight", w),
@@ -243,16 +250,12 @@ impl Claim for MlpMul {
             .iter()
             .map(|&k| bits_lost(Arith::mpfr(128), 2f64.powi(k), &pts[..pts.len().min(60)]))
             .collect::<Result<_>>()?;
-        let n = ks.len() as f64;
-        let mx = ks.iter().map(|&k| k as f64).sum::<f64>() / n;
-        let my = lost.iter().sum::<f64>() / n;
-        let sxy: f64 = ks
-            .iter()
-            .zip(&lost)
-            .map(|(&k, l)| (k as f64 - mx) * (l - my))
-            .sum();
-        let sxx: f64 = ks.iter().map(|&k| (k as f64 - mx).powi(2)).sum();
-        let slope = sxy / sxx;
+        let slope = fit::slope(
+            &ks.iter()
+                .map(|&k| k as f64)
+                .zip(lost.iter().copied())
+                .collect::<Vec<_>>(),
+        );
         cases.push(
             Case::from_values(
                 "bits lost per doubling of λ (128-bit MPFR, λ = 2^8 … 2^60): ≈ 1",
@@ -278,16 +281,12 @@ impl Claim for MlpMul {
             .iter()
             .map(|&k| min_precision(1.0, 2f64.powi(k), few).map(|p| p as f64))
             .collect::<Result<_>>()?;
-        let n = ks.len() as f64;
-        let mx = ks.iter().map(|&k| k as f64).sum::<f64>() / n;
-        let my = pmin.iter().sum::<f64>() / n;
-        let sxy: f64 = ks
-            .iter()
-            .zip(&pmin)
-            .map(|(&k, p)| (k as f64 - mx) * (p - my))
-            .sum();
-        let sxx: f64 = ks.iter().map(|&k| (k as f64 - mx).powi(2)).sum();
-        let pslope = sxy / sxx;
+        let pslope = fit::slope(
+            &ks.iter()
+                .map(|&k| k as f64)
+                .zip(pmin.iter().copied())
+                .collect::<Vec<_>>(),
+        );
         cases.push(
             Case::from_values(
                 "minimal precision for error ≤ 2·2M⁴/(3λ²): ≈ 3 more bits per doubling of λ",

@@ -2,13 +2,13 @@
 //! `c/λ` (`c₀ ≈ 0.169971` for GeLU, `c₁ = W(1/e) ≈ 0.278465` for SiLU, both computed here by
 //! Newton's method at working precision), and error `≤ τ(λ)` on nonzero integers.
 
-use super::gadget_common::{abs_diff, linspace, rl, Worst};
+use super::gadget_common::{abs_diff, at_most, linspace, rl, tail_precision, Worst};
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::error::Result;
 use crate::gadgets::relu::{self, sup_constant, tail};
 use crate::gadgets::{eval_mlp, residual};
 use crate::model::Activation;
-use crate::num::{Real, Scalar};
+use crate::num::{Arith, Real, Scalar};
 use crate::plot::{write_chart, Chart, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
 use crate::rng::Rng;
@@ -24,21 +24,13 @@ pub fn sup_error(act: Activation, lambda: f64, zs: &[f64], prec: u32) -> Result<
     for &z in zs {
         let zr = rl(z, prec);
         let out = eval_mlp(&layer, &residual(2, prec, &[(0, zr.clone())]), prec);
+        // abs_diff maps a NaN output to +∞, so it becomes the worst point instead of being skipped.
         let e = abs_diff(&out[1], &zr.relu());
         if e > best.0 {
             best = (e, z);
         }
     }
     Ok(best)
-}
-
-/// Precision at which `τ(λ)` is resolved with 64 bits to spare.
-pub fn integer_precision(act: Activation, lambda: f64) -> u32 {
-    let bits = match act {
-        Activation::Gelu => lambda * lambda / (2.0 * std::f64::consts::LN_2),
-        _ => lambda / std::f64::consts::LN_2,
-    };
-    (bits.ceil() as u32 + 96).max(128)
 }
 
 fn lambdas(mode: Mode) -> Vec<f64> {
@@ -89,7 +81,14 @@ impl Claim for MlpRelu {
     }
 
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {
+        // This claim evaluates in MPFR with at least 53 bits; any other request is run there and
+        // every case label says so (never a silent change).
         let p = cfg.arith.map(|a| a.bits()).unwrap_or(256).max(53);
+        let ran_at = match cfg.arith {
+            Some(a @ Arith::F64) => format!("{p}-bit MPFR, for the requested {a}"),
+            Some(a) if a.bits() < p => format!("{p}-bit MPFR, raised from the requested {a}"),
+            _ => format!("{p}-bit MPFR"),
+        };
         let n = match cfg.mode {
             Mode::Quick => 4001,
             Mode::Default => 16001,
@@ -109,18 +108,17 @@ impl Claim for MlpRelu {
             let ts = linspace(0.0, 12.0, n);
             let gm = grid_max(act, &ts, p);
             cases.push(
-                Case::from_log10(
-                    format!("{name}: max of t·τ(t) on a grid of {n} points ≤ c (Newton)"),
-                    gm.log10_abs(),
-                    sc.c.log10_abs(),
-                    Relation::AtMost,
+                at_most(
+                    format!("{name}: max of t·τ(t) on a grid of {n} points ≤ c (Newton), {ran_at}"),
+                    &gm,
+                    &sc.c,
                 )
                 .param("c", sc.c.to_f64())
                 .param("t_star", sc.t_star.to_f64()),
             );
             cases.push(Case::from_values(
                 format!(
-                    "{name}: grid max of t·τ(t) attains c (h = {:.1e})",
+                    "{name}: grid max of t·τ(t) attains c (h = {:.1e}), {ran_at}",
                     12.0 / (n - 1) as f64
                 ),
                 gm.to_f64(),
@@ -143,17 +141,16 @@ impl Claim for MlpRelu {
                 let bound = sc.c.div(&rl(lambda, p));
                 let allowance = rl(16.0 * Real::ulp_of_one(p) * 8.0 / lambda, p);
                 cases.push(
-                    Case::from_log10(
-                        format!("{name} λ={lambda}: sup_z error ≤ c/λ"),
-                        err.log10_abs(),
-                        bound.add(&allowance).log10_abs(),
-                        Relation::AtMost,
+                    at_most(
+                        format!("{name} λ={lambda}: sup_z error ≤ c/λ, {ran_at}"),
+                        &err,
+                        &bound.add(&allowance),
                     )
                     .param("lambda", lambda)
                     .param("worst_z", at),
                 );
                 cases.push(Case::from_log10(
-                    format!("{name} λ={lambda}: the sup c/λ is attained (within 0.1%)"),
+                    format!("{name} λ={lambda}: the sup c/λ is attained (within 0.1%), {ran_at}"),
                     err.log10_abs(),
                     bound.log10_abs(),
                     Relation::Within { rel_tol: 1e-3 },
@@ -161,7 +158,7 @@ impl Claim for MlpRelu {
             }
             // Nonzero integers: error ≤ τ(λ) (equality at |z| = 1).
             for lambda in int_lambdas(cfg.mode) {
-                let pi = integer_precision(act, lambda);
+                let pi = tail_precision(act, lambda);
                 let zs: Vec<f64> = (1..=8).flat_map(|z| [z as f64, -(z as f64)]).collect();
                 let lam = rl(lambda, pi);
                 let layer = relu::standalone(act, lam.clone(), pi)?;
@@ -216,7 +213,7 @@ impl Claim for MlpRelu {
                 bnd.push((lambda.log10(), sc.c.div(&rl(lambda, p)).log10_abs()));
             }
             for lambda in [1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 16.0] {
-                let pi = integer_precision(act, lambda);
+                let pi = tail_precision(act, lambda);
                 let zs: Vec<f64> = (1..=4).map(|z| z as f64).collect();
                 let layer = relu::standalone(act, rl(lambda, pi), pi)?;
                 let e = zs

@@ -1,7 +1,7 @@
 //! `mlp-select` (THEORY.md §2, v1 Lemma 3): `x if t ≥ α, y if t ≤ −α`, width `2d + 2`; exact with
 //! ReLU when `Kα ≥ M`, error `≤ 2βτ(λβ)` (`β = Kα − M`) with smooth units.
 
-use super::gadget_common::{abs_diff, rl, Worst};
+use super::gadget_common::{abs_diff, rl, tail_precision, Worst};
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::error::Result;
 use crate::gadgets::relu::ReluUnit;
@@ -161,16 +161,6 @@ pub fn smooth_bound(
     select::error_bound(&rl(m, prec), &rl(alpha, prec), &rl(gain, prec), &unit)
 }
 
-/// Precision that resolves the smooth bound with 96 bits to spare.
-pub fn smooth_precision(act: Activation, lambda: f64, beta: f64) -> u32 {
-    let lb = lambda * beta;
-    let bits = match act {
-        Activation::Gelu => lb * lb / (2.0 * std::f64::consts::LN_2),
-        _ => lb / std::f64::consts::LN_2,
-    };
-    (bits.ceil() as u32 + 96).max(128)
-}
-
 impl Claim for MlpSelect {
     fn info(&self) -> ClaimInfo {
         ClaimInfo {
@@ -231,7 +221,7 @@ impl Claim for MlpSelect {
         let re = instances(d, m, alpha, n / 2, false, &mut rng.fork(20));
         for act in [Activation::Gelu, Activation::Silu] {
             for &lambda in &lambdas {
-                let p = smooth_precision(act, lambda, gain * alpha - m);
+                let p = tail_precision(act, lambda * (gain * alpha - m));
                 let bound = smooth_bound(m, alpha, gain, act, lambda, p)?;
                 let w = check(&re, m, gain, act, lambda, &bound, Arith::mpfr(p))?;
                 cases.push(
@@ -270,7 +260,7 @@ impl Claim for MlpSelect {
             let mut meas = Vec::new();
             let mut bnd = Vec::new();
             for lambda in [0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0] {
-                let p = smooth_precision(act, lambda, 1.0);
+                let p = tail_precision(act, lambda);
                 let bound = smooth_bound(m, alpha, gain, act, lambda, p)?;
                 let w = check(&re, m, gain, act, lambda, &Real::zero(p), Arith::mpfr(p))?;
                 meas.push((lambda.log10(), w.max_measured_log10));

@@ -6,6 +6,7 @@ mod copy_const;
 mod copy_linear;
 mod copy_rank;
 pub mod dp;
+pub mod fit;
 pub mod gadget_common;
 pub mod gadget_gate;
 pub mod gadget_lookup;

@@ -320,7 +320,7 @@ impl Circuit {
         act: Activation,
         lambda: f64,
     ) -> Option<Vec<f64>> {
-        let delta = super::compiler::unit_error(act, lambda, 0.375);
+        let delta = super::compiler::act_error_beyond(act, lambda, 0.375);
         if !delta.is_finite() || !self.half_integral() {
             return None;
         }

@@ -16,11 +16,12 @@
 use super::circuit::{Circuit, Lin};
 use super::{dependency_distance, DpProblem, StepKind};
 use crate::error::{Error, Result};
+use crate::gadgets::relu;
 use crate::model::{
     Activation, AttentionHead, AttentionLayer, Layer, Layout, Model, PosKind, PositionalFeature,
     SparseMatrix, SsmLayer,
 };
-use crate::num::Scalar;
+use crate::num::{abs_or_inf, Scalar};
 use serde::Serialize;
 
 /// Largest T the position-key memory is built for (its state and decoder grow as T per port).
@@ -135,19 +136,15 @@ pub fn prescribed_lambda(act: Activation, units: usize) -> f64 {
     l
 }
 
-/// `sup |φ(λz)/λ − ReLU(z)|` over `|z| ≥ z_min`: `z_min·Φ(−λ z_min)` (GeLU) or
-/// `z_min·σ(−λ z_min)` (SiLU), valid once `λ z_min ≥ 1.3` (both are decreasing there); 0 for ReLU.
-pub fn unit_error(act: Activation, lambda: f64, z_min: f64) -> f64 {
-    let t = lambda * z_min;
-    if act != Activation::Relu && t < 1.3 {
-        return f64::INFINITY;
-    }
-    match act {
-        Activation::Relu => 0.0,
-        Activation::Gelu => z_min * 0.5 * libm::erfc(t / std::f64::consts::SQRT_2),
-        Activation::Silu => z_min / (1.0 + t.exp()),
-    }
+/// `sup |φ(λz)/λ − ReLU(z)|` over `|z| ≥ z_min` in f64 (0 for ReLU): the shared
+/// [`relu::error_beyond`] (`z_min·τ(λ z_min)` once `λ z_min ≥ t*`, the global `c/λ` below).
+pub fn act_error_beyond(act: Activation, lambda: f64, z_min: f64) -> f64 {
+    relu::error_beyond::<f64>(act, &lambda, &z_min)
 }
+
+/// The range of `--lambda` accepted by [`compile`]: the prescribed λ lies well inside it, and
+/// outside it the weights `λ`, `1/λ` (times the circuit's constants) leave a sane range.
+pub const LAMBDA_RANGE: (f64, f64) = (1.0 / 1024.0, 1.0e6);
 
 struct Tables {
     len: usize,
@@ -200,9 +197,10 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
         )));
     }
     if let Some(l) = opt.lambda {
-        if !(l.is_finite() && l > 0.0) {
+        let (lo, hi) = LAMBDA_RANGE;
+        if !(lo..=hi).contains(&l) {
             return Err(Error::input(format!(
-                "the activation scale λ must be a positive finite number (got {l})"
+                "the activation scale λ must be between {lo:?} (2^-10) and {hi:e} (got {l:?})"
             )));
         }
     }
@@ -495,8 +493,8 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
             } else {
                 1.5 * exact
                     + (slots as f64 + 2.0)
-                        * (unit_error(opt.activation, lambda, 15.0 / 16.0)
-                            + 4.0 * (m_val + 1.0) * unit_error(opt.activation, lambda, 1.0))
+                        * (act_error_beyond(opt.activation, lambda, 15.0 / 16.0)
+                            + 4.0 * (m_val + 1.0) * act_error_beyond(opt.activation, lambda, 1.0))
             };
             memory_params = (kk, k0);
         }
@@ -544,7 +542,7 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
             mlp_block(2, &mut layers);
             // exact in exact arithmetic with ReLU; smooth units put ≤ 4δ(1) on every C entry
             memory_error_bound =
-                4.0 * t_len as f64 * m_val * unit_error(opt.activation, lambda, 1.0);
+                4.0 * t_len as f64 * m_val * act_error_beyond(opt.activation, lambda, 1.0);
             memory_params = (0.0, 0.0);
         }
         MemoryKind::Attention => {
@@ -595,7 +593,7 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
     // propagation through the transition circuit
     let out_error_bound = if memory_error_bound <= 0.125 {
         let z_min = 0.5 - 2.0 * memory_error_bound;
-        let read_err = 2.0 * (v as f64 - 1.0) * unit_error(opt.activation, lambda, z_min);
+        let read_err = 2.0 * (v as f64 - 1.0) * act_error_beyond(opt.activation, lambda, z_min);
         let (_, tr) = &circuits[circuits.len() - 1];
         let errs: Vec<f64> = tr
             .inputs
@@ -665,6 +663,13 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
         readout_bias: bias,
         prec,
     };
+    let max_param = model.size().max_abs_param;
+    if !max_param.is_finite() {
+        return Err(Error::input(format!(
+            "the model for {} has a non-finite weight (max |param| = {max_param}) at {prec} bits",
+            p.describe()
+        )));
+    }
     let pointers = (1..=t_len)
         .map(|t| (0..ports).map(|r| ptr(t, r)).collect())
         .collect();
@@ -711,12 +716,12 @@ impl<S: Scalar> Compiled<S> {
             for (port, &pos) in self.pointers[i].iter().enumerate() {
                 let mut d = r.residual[self.read_raw_start + port].clone();
                 d.sub_assign_s(&S::from_i64(value(seq[pos - 1]), prec));
-                worst = worst.max(d.to_f64().abs());
+                worst = worst.max(abs_or_inf(d.to_f64()));
             }
             if i >= p.input_len() {
                 let mut d = r.residual[self.out_coord].clone();
                 d.sub_assign_s(&S::from_i64(value(seq[i + 1]), prec));
-                worst_out = worst_out.max(d.to_f64().abs());
+                worst_out = worst_out.max(abs_or_inf(d.to_f64()));
             }
         }
         Ok((worst, worst_out))

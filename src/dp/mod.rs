@@ -135,8 +135,9 @@ pub fn parse_input(p: &dyn DpProblem, text: &str) -> Result<Vec<usize>> {
 }
 
 /// Interpret the problem's own step list and rule circuits on integers (no neural model):
-/// must agree with the plain reference solver.
-pub fn interpret(p: &dyn DpProblem, input: &[usize]) -> Vec<usize> {
+/// must agree with the plain reference solver. A rule circuit whose output is not a token value
+/// (a non-negative integer below `values()`) is a compute error, never rounded into one.
+pub fn interpret(p: &dyn DpProblem, input: &[usize]) -> Result<Vec<usize>> {
     let r = p.read_ports();
     let mut c = Circuit::new();
     let reads: Vec<Lin> = (0..r)
@@ -163,12 +164,25 @@ pub fn interpret(p: &dyn DpProblem, input: &[usize]) -> Vec<usize> {
                     })
                     .collect();
                 let v = c.eval(&vals, &outs[rule..rule + 1])[0];
-                v.round().max(0.0) as usize
+                token_value(p, v).ok_or_else(|| {
+                    Error::compute(format!(
+                        "rule `{}` of {} output {v} at position {}, not a token value in 0..{}",
+                        p.rules()[rule],
+                        p.describe(),
+                        seq.len() + 1,
+                        p.values()
+                    ))
+                })?
             }
         };
         seq.push(tok);
     }
-    seq
+    Ok(seq)
+}
+
+/// `v` as a token value when it is an integer in `0..values()`.
+fn token_value(p: &dyn DpProblem, v: f64) -> Option<usize> {
+    (v.fract() == 0.0 && v >= 0.0 && v < p.values() as f64).then_some(v as usize)
 }
 
 /// Render tokens as text.

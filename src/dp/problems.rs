@@ -44,15 +44,19 @@ impl Steps {
     }
 }
 
-fn check_len(p: &dyn DpProblem) -> Result<()> {
-    let t = p.input_len() + 1 + p.steps().len();
-    if t > MAX_TOTAL_LEN {
-        return Err(Error::input(format!(
-            "{} has a chain of thought of {t} tokens, more than the supported {MAX_TOTAL_LEN}",
-            p.describe()
-        )));
+/// Reject an instance whose sequence `input + SEP + steps` would exceed [`MAX_TOTAL_LEN`].
+/// `steps` is the step count computed arithmetically (`None` on overflow), so an oversized
+/// instance is rejected before its step list is built.
+fn check_len(p: &dyn DpProblem, steps: Option<usize>) -> Result<()> {
+    let t = steps.and_then(|s| s.checked_add(p.input_len() + 1));
+    match t {
+        Some(t) if t <= MAX_TOTAL_LEN => Ok(()),
+        _ => Err(Error::input(format!(
+            "{} has a chain of thought of {} tokens, more than the supported {MAX_TOTAL_LEN}",
+            p.describe(),
+            t.map_or("too many".to_string(), |t| t.to_string())
+        ))),
     }
-    Ok(())
 }
 
 fn in_range(name: &str, v: usize, lo: usize, hi: usize) -> Result<usize> {
@@ -101,7 +105,9 @@ impl EditDistance {
             del,
             sub,
         };
-        check_len(&p)?;
+        // one step per DP cell, then SEP and the answer
+        let cells = (n1 + 1).checked_mul(n2 + 1);
+        check_len(&p, cells.and_then(|c| c.checked_add(2)))?;
         Ok(p)
     }
     fn pos(&self, i: usize, j: usize) -> usize {
@@ -220,7 +226,9 @@ impl Lis {
         in_range("the sequence length", n, 1, 150)?;
         in_range("the alphabet size", sigma, 2, 64)?;
         let p = Lis { n, sigma };
-        check_len(&p)?;
+        // position j contributes j steps dp(j, ·) and best(j): Σ (j + 1) = n(n+3)/2; SEP, answer
+        let cells = n.checked_mul(n + 3).map(|x| x / 2);
+        check_len(&p, cells.and_then(|c| c.checked_add(2)))?;
         Ok(p)
     }
     /// Positions of `dp(j,k)` and `best(j)` (1-based j).
@@ -339,7 +347,7 @@ impl LinRec {
             )));
         }
         let p = LinRec { coeffs, q, steps };
-        check_len(&p)?;
+        check_len(&p, steps.checked_add(2))?;
         Ok(p)
     }
     fn k(&self) -> usize {
@@ -444,7 +452,7 @@ impl Eca {
             width,
             rows,
         };
-        check_len(&p)?;
+        check_len(&p, rows.checked_mul(width).and_then(|c| c.checked_add(2)))?;
         Ok(p)
     }
     fn pos(&self, r: usize, c: usize) -> usize {
@@ -554,7 +562,32 @@ pub struct ProblemParams {
 
 /// Build a problem by name: `edit` (n = |a|, n2 = |b|), `lis` (n = length), `linrec`
 /// (n = number of generated terms), `eca` (n = rows).
+/// A parameter the problem does not use is an input error (named by its CLI flag).
 pub fn problem_by_name(name: &str, p: &ProblemParams) -> Result<Box<dyn DpProblem>> {
+    let given = [
+        ("--n2", p.n2.is_some()),
+        ("--sigma", p.sigma.is_some()),
+        ("--costs", p.costs.is_some()),
+        ("--coeffs", p.coeffs.is_some()),
+        ("--q", p.q.is_some()),
+        ("--width", p.width.is_some()),
+        ("--rule", p.rule.is_some()),
+    ];
+    let used: &[&str] = match name {
+        "edit" => &["--n2", "--sigma", "--costs"],
+        "lis" => &["--sigma"],
+        "linrec" => &["--coeffs", "--q"],
+        "eca" => &["--width", "--rule"],
+        _ => &[],
+    };
+    if PROBLEM_NAMES.contains(&name) {
+        if let Some((flag, _)) = given.iter().find(|(f, set)| *set && !used.contains(f)) {
+            return Err(Error::input(format!(
+                "{flag} does not apply to the {name} problem (it takes --n{})",
+                used.iter().map(|u| format!(", {u}")).collect::<String>()
+            )));
+        }
+    }
     Ok(match name {
         "edit" => {
             let n = p.n.unwrap_or(4);

@@ -9,7 +9,7 @@
 //! `|e| ≤ |y|·max(ψ(K−M) − ψ(K), ψ(K) − ψ(K+M)) ≤ |y|·ψ(K−M) ≤ |y|·(K+M)·e^{−(K−M)}`
 //! (THEORY.md states twice the last one).
 
-use super::check_positive;
+use super::{check_out_not_input, check_positive};
 use crate::error::{Error, Result};
 use crate::model::Activation;
 use crate::model::{Gate, SparseMatrix, SsmLayer};
@@ -27,11 +27,7 @@ pub struct GateMul<S> {
 impl<S: Scalar> GateMul<S> {
     pub fn new(y: usize, z: usize, out: usize, gain: S) -> Result<Self> {
         check_positive("the gate shift K", &gain)?;
-        if y == out || z == out {
-            return Err(Error::input(
-                "gate-mul's output coordinate must differ from its inputs",
-            ));
-        }
+        check_out_not_input("gate-mul", &[out], &[y, z])?;
         Ok(GateMul { y, z, out, gain })
     }
 

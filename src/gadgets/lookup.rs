@@ -14,7 +14,7 @@
 //! `|v|τ(λ|v|) ≤ τ(λ)` (`λ ≥ t*`, `v ≠ 0`) or `0` (`v = 0`): the total is `≤ (Σ|w_out|)·τ(λ)`.
 
 use super::relu::ReluUnit;
-use super::{check_coords, check_positive};
+use super::{check_coords, check_out_not_input, check_positive};
 use crate::error::{Error, Result};
 use crate::model::{MlpBuilder, MlpLayer};
 use crate::num::Scalar;
@@ -30,12 +30,15 @@ fn key_inputs<S: Scalar>(key: &[(usize, i64)], p: u32) -> Vec<(usize, S)> {
     key.iter().map(|&(c, w)| (c, S::from_i64(w, p))).collect()
 }
 
-fn check_key<S: Scalar>(b: &MlpBuilder<S>, key: &[(usize, i64)]) -> Result<()> {
+/// Check the key's coordinates and the output coordinate (which the key must not read).
+fn check_key<S: Scalar>(b: &MlpBuilder<S>, key: &[(usize, i64)], out: usize) -> Result<()> {
     if key.is_empty() {
         return Err(Error::input("mlp-lookup: the key reads no coordinate"));
     }
     let coords: Vec<usize> = key.iter().map(|k| k.0).collect();
-    check_coords(b, "mlp-lookup key", &coords)
+    check_coords(b, "mlp-lookup key", &coords)?;
+    check_coords(b, "mlp-lookup", &[out])?;
+    check_out_not_input("mlp-lookup", &[out], &coords)
 }
 
 /// Add `weight · 1[key = c]` into `out` (3 units).
@@ -48,8 +51,7 @@ pub fn add_indicator<S: Scalar>(
     weight: &S,
     unit: &ReluUnit<S>,
 ) -> Result<LookupUnits<S>> {
-    check_key(b, key)?;
-    check_coords(b, "mlp-lookup", &[out])?;
+    check_key(b, key, out)?;
     let p = b.prec();
     let mut units = Vec::new();
     for (shift, w) in [(1i64, 1i64), (0, -2), (-1, 1)] {
@@ -78,8 +80,7 @@ pub fn add_table<S: Scalar>(
     out: usize,
     unit: &ReluUnit<S>,
 ) -> Result<LookupUnits<S>> {
-    check_key(b, key)?;
-    check_coords(b, "mlp-lookup", &[out])?;
+    check_key(b, key, out)?;
     if domain.is_empty() || domain.len() != values.len() {
         return Err(Error::input(format!(
             "mlp-lookup table needs a nonempty domain and one value per point (got {} and {})",
@@ -147,6 +148,7 @@ pub fn add_onehot_table<S: Scalar>(
     }
     check_coords(b, "mlp-lookup", onehot)?;
     check_coords(b, "mlp-lookup", &[out])?;
+    check_out_not_input("mlp-lookup", &[out], onehot)?;
     let p = b.prec();
     let mut units = Vec::new();
     let mut maxw = S::zero(p);
@@ -169,12 +171,29 @@ pub fn add_onehot_table<S: Scalar>(
     })
 }
 
-/// Error bound on integer keys (or one-hot inputs) for smooth units: `l1 · τ(λ)`, valid when
-/// `λ ≥ t*`; `0` for ReLU units.
+/// Error bound on integer keys (or one-hot inputs) for smooth units: `l1 · τ(λ)` (valid when
+/// `λ ≥ t*`; `0` for ReLU units) plus the rounding allowance `8·u·l1`, `u = 2^{−p}` the unit
+/// roundoff of the working precision: the units at `|v| = 1`, whose error is the bound, output
+/// `≈ 1` each (`λv`, `φ`, `/λ`, `·w` and the sum each round once), so a bound that is attained
+/// (one-hot, indicator) is not failed by the last bit. First-order, not a proof: units with
+/// `|v| ≥ 2` also round, at a size `u·|w||v|` that the claim's precision (96 spare bits beyond
+/// `τ(λ)`) keeps far below it.
 pub fn error_bound<S: Scalar>(l1: &S, unit: &ReluUnit<S>) -> Result<S> {
     check_positive("the scale λ", &unit.lambda)?;
-    let one = S::one(l1.precision());
-    Ok(unit.error_beyond(&one).mul(l1))
+    let p = l1.precision();
+    let one = S::one(p);
+    let u = unit_roundoff::<S>(p);
+    Ok(unit
+        .error_beyond(&one)
+        .mul(l1)
+        .add(&u.mul(&S::from_i64(8, p)).mul(l1)))
+}
+
+/// `2^{−p}` for the working precision `p` of `S` (exact, also far below f64's range).
+fn unit_roundoff<S: Scalar>(prec: u32) -> S {
+    let e = S::effective_precision(prec);
+    let u = rug::Float::with_val(e.max(53), rug::Float::i_exp(1, -(e as i32)));
+    S::from_real(&crate::num::Real(u), prec)
 }
 
 /// A standalone table on residual `[key, out]`.

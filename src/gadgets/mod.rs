@@ -39,6 +39,17 @@ pub(crate) fn check_coords<S: Scalar>(
     Ok(())
 }
 
+/// Reject an output coordinate that is also an input: a gadget *adds* its value to its output,
+/// so `out == a` would silently leave `a + value` there.
+pub(crate) fn check_out_not_input(what: &str, outs: &[usize], inputs: &[usize]) -> Result<()> {
+    if let Some(o) = outs.iter().find(|o| inputs.contains(o)) {
+        return Err(Error::input(format!(
+            "{what}'s output coordinate {o} must differ from its inputs"
+        )));
+    }
+    Ok(())
+}
+
 /// Reject a non-finite or non-positive scale.
 pub(crate) fn check_positive<S: Scalar>(what: &str, v: &S) -> Result<()> {
     if !v.is_finite() || v.is_sign_negative() || v.is_zero() {

@@ -11,7 +11,7 @@
 //! `        ≤ max(2M⁴/(3λ²), 2M⁶/(5λ⁴)) = 2M⁴/(3λ²)`  on `[−M,M]²`, `λ ≥ M`   (uniform bound):
 //! THEORY.md's leading-order bound is rigorous for `λ ≥ M`.
 
-use super::{check_coords, check_positive};
+use super::{check_coords, check_out_not_input, check_positive};
 use crate::error::{Error, Result};
 use crate::model::{Activation, MlpBuilder, MlpLayer};
 use crate::num::Scalar;
@@ -36,6 +36,7 @@ pub fn add_mul<S: Scalar>(
     lambda: &S,
 ) -> Result<[usize; 4]> {
     check_coords(b, "mlp-mul", &[a, bb, out])?;
+    check_out_not_input("mlp-mul", &[out], &[a, bb])?;
     check_positive("the scale λ of mlp-mul", lambda)?;
     if a == bb {
         return Err(Error::input(

@@ -5,7 +5,7 @@
 //! `c = max_{t≥0} t·τ(t)`, attained at `|z| = t*/λ`; and for `|z| ≥ 1`, `λ ≥ t*` the error is at
 //! most `τ(λ)` (exponentially small), since `t·τ(t)` decreases for `t ≥ t*`.
 
-use super::{check_coords, check_positive};
+use super::{check_coords, check_out_not_input, check_positive};
 use crate::error::{Error, Result};
 use crate::model::{Activation, MlpBuilder, MlpLayer};
 use crate::num::{Real, Scalar};
@@ -150,13 +150,20 @@ impl<S: Scalar> ReluUnit<S> {
     /// Error bound of one unit on pre-activations with `|v| ≥ r` (or `v = 0`), `r > 0`:
     /// `r·τ(λr)` when `λr ≥ t*` (then `t·τ(t)` decreases), otherwise the uniform `c/λ`.
     pub fn error_beyond(&self, r: &S) -> S {
-        let sc = sup_constant::<S>(self.act, self.lambda.precision());
-        let lr = self.lambda.mul(r);
-        if lr >= sc.t_star {
-            tail(self.act, &lr).mul(r)
-        } else {
-            sc.c.mul(&self.inv_lambda)
-        }
+        error_beyond(self.act, &self.lambda, r)
+    }
+}
+
+/// `sup_{|v| ≥ r} |φ(λv)/λ − ReLU(v)|` for `r > 0`: `r·τ(λr)` when `λr ≥ t*` (there `t·τ(t)`
+/// decreases), otherwise the global supremum `c/λ`; `0` for ReLU. The one helper behind
+/// [`ReluUnit::error_beyond`] and the DP compiler's bounds.
+pub fn error_beyond<S: Scalar>(act: Activation, lambda: &S, r: &S) -> S {
+    let sc = sup_constant::<S>(act, lambda.precision());
+    let lr = lambda.mul(r);
+    if lr >= sc.t_star {
+        tail(act, &lr).mul(r)
+    } else {
+        sc.c.div(lambda)
     }
 }
 
@@ -169,6 +176,7 @@ pub fn add_relu<S: Scalar>(
     unit: &ReluUnit<S>,
 ) -> Result<usize> {
     check_coords(b, "mlp-relu", &[z, out])?;
+    check_out_not_input("mlp-relu", &[out], &[z])?;
     let p = b.prec();
     let u = unit.unit(b, format!("{name}.relu"), vec![(z, S::one(p))], S::zero(p));
     unit.write(b, u, out, &S::one(p));

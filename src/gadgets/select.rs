@@ -9,7 +9,7 @@
 //! (attained in the limit `x_k = −M`, `y_k = M`, `t = α`); otherwise at most `2c/λ`.
 
 use super::relu::ReluUnit;
-use super::{check_coords, check_positive};
+use super::{check_coords, check_out_not_input, check_positive};
 use crate::error::{Error, Result};
 use crate::model::{Activation, MlpBuilder, MlpLayer};
 use crate::num::Scalar;
@@ -54,6 +54,8 @@ pub fn add_select<S: Scalar>(
     check_coords(b, "mlp-select", ys)?;
     check_coords(b, "mlp-select", outs)?;
     check_coords(b, "mlp-select", &[t])?;
+    let inputs: Vec<usize> = xs.iter().chain(ys).chain([&t]).copied().collect();
+    check_out_not_input("mlp-select", outs, &inputs)?;
     check_positive("the gain K of mlp-select", gain)?;
     let p = b.prec();
     let one = S::one(p);

@@ -84,7 +84,11 @@ impl<S: Scalar> MlpLayer<S> {
         self.w1.nnz() + nz(&self.b1) + self.w2.nnz() + nz(&self.b2)
     }
     pub fn max_abs_param(&self) -> f64 {
-        let m = |v: &[S]| v.iter().map(|x| x.to_f64().abs()).fold(0.0, f64::max);
+        let m = |v: &[S]| {
+            v.iter()
+                .map(|x| crate::num::abs_or_inf(x.to_f64()))
+                .fold(0.0, f64::max)
+        };
         self.w1
             .max_abs()
             .max(m(&self.b1))

@@ -296,7 +296,7 @@ impl<S: Scalar> Model<S> {
                 .max(
                     self.readout_bias
                         .iter()
-                        .map(|b| b.to_f64().abs())
+                        .map(|b| crate::num::abs_or_inf(b.to_f64()))
                         .fold(0.0, f64::max),
                 ),
         };

@@ -66,7 +66,7 @@ impl<S: Scalar> SparseMatrix<S> {
     pub fn max_abs(&self) -> f64 {
         self.vals
             .iter()
-            .map(|v| v.to_f64().abs())
+            .map(|v| crate::num::abs_or_inf(v.to_f64()))
             .fold(0.0, f64::max)
     }
 

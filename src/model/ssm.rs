@@ -246,7 +246,11 @@ impl<S: Scalar> SsmLayer<S> {
     }
 
     pub fn max_abs_param(&self) -> f64 {
-        let m = |v: &[S]| v.iter().map(|x| x.to_f64().abs()).fold(0.0, f64::max);
+        let m = |v: &[S]| {
+            v.iter()
+                .map(|x| crate::num::abs_or_inf(x.to_f64()))
+                .fold(0.0, f64::max)
+        };
         [
             self.w_delta.max_abs(),
             m(&self.b_delta),

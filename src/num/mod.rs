@@ -256,3 +256,13 @@ pub fn zeros<S: Scalar>(len: usize, prec: u32) -> Vec<S> {
 
 #[cfg(test)]
 mod tests;
+
+/// `|x|`, with NaN mapped to `+∞`: a magnitude for a running maximum (`f64::max` ignores NaN,
+/// so a NaN error or weight would otherwise pass every check silently).
+pub fn abs_or_inf(x: f64) -> f64 {
+    if x.is_nan() {
+        f64::INFINITY
+    } else {
+        x.abs()
+    }
+}

@@ -162,3 +162,17 @@ fn log10_far_outside_f64_range() {
     let l = Real(x).log10_abs();
     assert!((l + 5000.0).abs() < 1e-9);
 }
+
+#[test]
+fn abs_or_inf_makes_nan_the_largest_magnitude() {
+    use super::abs_or_inf;
+    assert_eq!(abs_or_inf(-2.5), 2.5);
+    assert_eq!(abs_or_inf(f64::NAN), f64::INFINITY);
+    // A running maximum with f64::max ignores NaN; through abs_or_inf it does not.
+    let errs = [1e-9, f64::NAN, 1e-12];
+    assert_eq!(errs.iter().map(|e| e.abs()).fold(0.0, f64::max), 1e-9);
+    assert_eq!(
+        errs.iter().map(|&e| abs_or_inf(e)).fold(0.0, f64::max),
+        f64::INFINITY
+    );
+}

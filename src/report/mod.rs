@@ -63,14 +63,31 @@ impl Case {
             note: None,
         }
     }
-    /// A case from plain values.
+    /// A case from plain values, compared on a log scale. Signs matter: for `Within` the two
+    /// values must be nonzero with the same sign (a slope of −1 is not within 15% of 1); for
+    /// `AtMost`/`AtLeast` both must be ≥ 0 (0 means exactly zero). Otherwise the case fails.
     pub fn from_values(
         label: impl Into<String>,
         measured: f64,
         bound: f64,
         relation: Relation,
     ) -> Self {
-        Self::from_log10(label, measured.abs().log10(), bound.abs().log10(), relation)
+        let signs_ok = match relation {
+            Relation::Within { .. } => {
+                measured != 0.0
+                    && bound != 0.0
+                    && measured.is_sign_negative() == bound.is_sign_negative()
+            }
+            Relation::AtMost | Relation::AtLeast => measured >= 0.0 && bound >= 0.0,
+        };
+        let mut c = Self::from_log10(label, measured.abs().log10(), bound.abs().log10(), relation);
+        if !signs_ok {
+            c.passed = false;
+            c.note = Some(format!(
+                "measured {measured:e} and bound {bound:e}: signs not comparable on a log scale"
+            ));
+        }
+        c
     }
     /// A yes/no check (e.g. exact decoding).
     pub fn boolean(label: impl Into<String>, ok: bool, note: impl Into<String>) -> Self {
@@ -259,4 +276,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         Error::io(format!("cannot write {}: {e}", path.display()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_values_respects_signs() {
+        let within = Relation::Within { rel_tol: 0.15 };
+        assert!(Case::from_values("slope", 1.02, 1.0, within).passed);
+        assert!(!Case::from_values("slope", -1.0, 1.0, within).passed);
+        assert!(!Case::from_values("slope", -3.0, 3.0, within).passed);
+        assert!(Case::from_values("both negative", -3.1, -3.0, within).passed);
+        assert!(!Case::from_values("zero", 0.0, 0.0, within).passed);
+        assert!(!Case::from_values("nan", f64::NAN, 1.0, within).passed);
+        assert!(Case::from_values("zero error", 0.0, 1e-9, Relation::AtMost).passed);
+        assert!(Case::from_values("ok", 1e-10, 1e-9, Relation::AtMost).passed);
+        assert!(!Case::from_values("above", 2e-9, 1e-9, Relation::AtMost).passed);
+        assert!(!Case::from_values("negative", -1e-3, 1e-9, Relation::AtMost).passed);
+        assert!(!Case::from_values("negative bound", 0.0, -1.0, Relation::AtMost).passed);
+        assert!(!Case::from_values("nan", f64::NAN, 1.0, Relation::AtMost).passed);
+        assert!(!Case::from_values("nan", 1.0, f64::NAN, Relation::AtLeast).passed);
+    }
 }
