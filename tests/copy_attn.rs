@@ -1,25 +1,15 @@
 //! copy-attn: the width-3 construction copies with λ = log(2σT/ε); the flat instance needs
 //! exactly the necessary gap; gaps below it fail.
 
+mod common;
+use common::runner;
 use freelunch::claims::copy_attn_support::{attn_values, minimal_gap_at, quadratic_error_log10};
 use freelunch::copy::attention::{necessary_gap, sufficient_gap, AttnKind, AttnPrepared};
 use freelunch::error::Error;
 use freelunch::num::{Arith, Real, Scalar};
 use freelunch::rng::Rng;
 use proptest::prelude::*;
-use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 use rug::Float;
-
-fn runner(cases: u32) -> TestRunner {
-    TestRunner::new_with_rng(
-        ProptestConfig {
-            cases,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        },
-        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
-    )
-}
 
 #[test]
 fn quadratic_construction_copies_within_eps() {

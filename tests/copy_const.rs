@@ -1,6 +1,8 @@
 //! copy-const: the sufficient threshold holds, the necessary one is tight on the adversarial
 //! instance, and every check fails when its hypothesis is violated.
 
+mod common;
+use common::runner;
 use freelunch::claims::{find, Mode, RunConfig};
 use freelunch::copy::constant::{
     minimal_score_log10, raw_horizon, thresholds, ConstInstance, ConstSpec, InstanceKind, Prepared,
@@ -10,20 +12,8 @@ use freelunch::error::Error;
 use freelunch::num::{Real, Scalar};
 use freelunch::rng::Rng;
 use proptest::prelude::*;
-use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 
 const BITS: u32 = 128;
-
-fn runner(cases: u32) -> TestRunner {
-    TestRunner::new_with_rng(
-        ProptestConfig {
-            cases,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        },
-        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
-    )
-}
 
 fn spec(n: usize, a_min: f64, a_max: f64, rho: f64, sigma: f64, eps: f64) -> ConstSpec {
     ConstSpec {

@@ -1,6 +1,8 @@
 //! copy-linear: both memories decode exactly through greedy generation; a memory smaller than
 //! T does not; bad tasks are rejected.
 
+mod common;
+use common::runner;
 use freelunch::copy::linear::{
     build_copy_model, build_copy_model_with, run_copy, CopyTask, MemoryKind,
 };
@@ -8,24 +10,12 @@ use freelunch::error::Error;
 use freelunch::num::Real;
 use freelunch::rng::Rng;
 use proptest::prelude::*;
-use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 
 const KINDS: [MemoryKind; 3] = [
     MemoryKind::PositionKey,
     MemoryKind::PositionKeyEta,
     MemoryKind::Slot,
 ];
-
-fn runner(cases: u32) -> TestRunner {
-    TestRunner::new_with_rng(
-        ProptestConfig {
-            cases,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        },
-        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
-    )
-}
 
 fn prompt(rng: &mut Rng, t: usize, v: usize) -> Vec<usize> {
     (0..t).map(|_| rng.below(v)).collect()

@@ -1,6 +1,8 @@
 //! copy-rank: the bound holds on random blocks and constructions, fails for a state below it,
 //! and the sharp (Neumann) version: no rank-deficient M copies with r < 1.
 
+mod common;
+use common::runner;
 use freelunch::copy::linear::MemoryKind;
 use freelunch::copy::rank::{
     analyse, best_r_allowed, position_key_m, random_block_m, rank_bound, row_normalised,
@@ -9,18 +11,6 @@ use freelunch::copy::rank::{
 use freelunch::rng::Rng;
 use nalgebra::DMatrix;
 use proptest::prelude::*;
-use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
-
-fn runner(cases: u32) -> TestRunner {
-    TestRunner::new_with_rng(
-        ProptestConfig {
-            cases,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        },
-        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
-    )
-}
 
 #[test]
 fn bound_rank_and_schur_hold_on_random_blocks() {

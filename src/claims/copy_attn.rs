@@ -239,10 +239,9 @@ impl Claim for CopyAttn {
     }
 }
 
-/// Figure (a): required score vs distance — Mamba thresholds (a = 0.9) and measured minimal score,
-/// attention's required gap (flat and quadratic), all as log10 (computed in MPFR).
-fn figure_required_score(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
-    let spec = ConstSpec {
+/// The constant-size block both COPY figures draw: constant decay 0.9, ρ = 0.1, ε = 10^-3.
+fn figure_block() -> ConstSpec {
+    ConstSpec {
         n_state: 2,
         lambda: 1.0,
         a_min: 0.9,
@@ -250,7 +249,13 @@ fn figure_required_score(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
         rho: 0.1,
         sigma: SIGMA,
         eps: 1e-3,
-    };
+    }
+}
+
+/// Figure (a): required score vs distance — Mamba thresholds (a = 0.9) and measured minimal score,
+/// attention's required gap (flat and quadratic), all as log10 (computed in MPFR).
+fn figure_required_score(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+    let spec = figure_block();
     let ls = [2usize, 5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300];
     let (mut suf, mut nec, mut meas) = (Vec::new(), Vec::new(), Vec::new());
     let (mut flat, mut quad, mut flat_nec) = (Vec::new(), Vec::new(), Vec::new());
@@ -337,15 +342,7 @@ fn figure_required_score(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
 fn figure_error_at_budget(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
     let budget: f64 = 100.0;
     let prec = 128;
-    let spec = ConstSpec {
-        n_state: 2,
-        lambda: 1.0,
-        a_min: 0.9,
-        a_max: 0.9,
-        rho: 0.1,
-        sigma: SIGMA,
-        eps: 1e-3,
-    };
+    let spec = figure_block();
     let ls = [2usize, 4, 8, 16, 32, 64, 128, 256, 512];
     let (mut mamba, mut attn, mut lin) = (Vec::new(), Vec::new(), Vec::new());
     for &l in &ls {

@@ -1,4 +1,5 @@
-//! Helpers shared by the DP integration tests.
+//! Helpers shared by the integration tests (each test crate uses some of them).
+#![allow(dead_code)]
 
 use freelunch::dp::DpProblem;
 
@@ -16,4 +17,17 @@ pub fn all_inputs(p: &dyn DpProblem) -> Vec<Vec<usize>> {
                 .collect()
         })
         .collect()
+}
+
+/// A proptest runner with a fixed seed: every run checks the same cases.
+pub fn runner(cases: u32) -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    TestRunner::new_with_rng(
+        Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    )
 }
