@@ -172,6 +172,25 @@ pub fn f64_breakdown(
     Ok(None)
 }
 
+/// The block of the raw-readout horizon check: constant decay `a`, σ = 1, ε = 0.1.
+fn horizon_block(a: f64) -> ConstSpec {
+    ConstSpec {
+        n_state: 2,
+        lambda: 1.0,
+        a_min: a,
+        a_max: a,
+        rho: 0.1,
+        sigma: 1.0,
+        eps: 0.1,
+    }
+}
+
+/// `L* = 1 + log(B_s Δ_max / (1 − ε/σ)) / log(1/a)` with the budget given as `log10 B_s`.
+fn horizon_formula(spec: &ConstSpec, a: f64, log10_budget: f64) -> f64 {
+    let keep = 1.0 - spec.eps / spec.sigma;
+    1.0 + (log10_budget + spec.delta_max().log10() - keep.log10()) / (-a.log10())
+}
+
 impl Claim for CopyConst {
     fn info(&self) -> ClaimInfo {
         ClaimInfo {
@@ -285,16 +304,8 @@ impl Claim for CopyConst {
         };
         for &a in &[0.5, 0.9, 0.99] {
             for &b in budgets {
-                let spec = ConstSpec {
-                    n_state: 2,
-                    lambda: 1.0,
-                    a_min: a,
-                    a_max: a,
-                    rho: 0.1,
-                    sigma: 1.0,
-                    eps: 0.1,
-                };
-                let formula = 1.0 + (b + spec.delta_max().log10() - 0.9f64.log10()) / (-a.log10());
+                let spec = horizon_block(a);
+                let formula = horizon_formula(&spec, a, b);
                 if formula > 30000.0 {
                     continue;
                 }
@@ -359,20 +370,12 @@ impl Claim for CopyConst {
         // L* vs budget, measured and formula.
         let mut series = Vec::new();
         for &a in &[0.5, 0.9] {
-            let spec = ConstSpec {
-                n_state: 2,
-                lambda: 1.0,
-                a_min: a,
-                a_max: a,
-                rho: 0.1,
-                sigma: 1.0,
-                eps: 0.1,
-            };
+            let spec = horizon_block(a);
             let mut meas = Vec::new();
             let mut form = Vec::new();
             for k in 0..=20 {
                 let b = k as f64 * 2.0;
-                let f = 1.0 + (b + spec.delta_max().log10() - 0.9f64.log10()) / (-a.log10());
+                let f = horizon_formula(&spec, a, b);
                 let h = raw_horizon::<Real>(&spec, b, f.floor() as usize + 5, DEFAULT_BITS)?;
                 meas.push((b, h.measured as f64));
                 form.push((b, h.formula));
