@@ -54,7 +54,7 @@ fn sufficient_threshold_gives_accuracy_on_random_and_adversarial_instances() {
     let strat = (
         spec_strategy(),
         1usize..200,
-        1usize..20,
+        2usize..20,
         0usize..3,
         any::<u64>(),
     );

@@ -141,7 +141,7 @@ impl Claim for CopyAttn {
                             eps.log10(),
                             Relation::AtMost,
                         )
-                        .param("lambda", sufficient_gap(SIGMA, eps, t))
+                        .param("lambda", sufficient_gap(SIGMA, eps, vals.len() + 1))
                         .param("arith", arith.to_string()),
                     );
                 }
@@ -236,6 +236,15 @@ impl Claim for CopyAttn {
         let mut out = figure_required_score(dir, cfg)?;
         out.extend(figure_error_at_budget(dir, cfg)?);
         Ok(out)
+    }
+}
+
+/// Errors below 10^-40 are drawn at 10^-40; NaN stays NaN (and the figure then refuses to draw).
+fn plot_floor(log10_err: f64) -> f64 {
+    if log10_err.is_nan() {
+        f64::NAN
+    } else {
+        log10_err.max(-40.0)
     }
 }
 
@@ -354,7 +363,7 @@ fn figure_error_at_budget(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> 
         let vals = attn_values(&mut Rng::new(0), l, 1, true);
         let ap: AttnPrepared<Real> = AttnPrepared::new(AttnKind::Quadratic, &vals, 1, prec)?;
         let ea = ap.error(&Real(Float::with_val(prec, budget / 2.0)))?;
-        attn.push((x, ea.log10_abs().max(-40.0)));
+        attn.push((x, plot_floor(ea.log10_abs())));
         let task = CopyTask {
             length: l,
             vocab: 16,
@@ -363,7 +372,7 @@ fn figure_error_at_budget(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> 
         let cm = build_copy_model::<Real>(MemoryKind::PositionKey, &task, prec)?;
         let prompt: Vec<usize> = (0..l).map(|j| (j * 7 + 3) % 16).collect();
         let o = run_copy(&cm, &task, &prompt)?;
-        lin.push((x, o.max_read_error_log10.max(-40.0)));
+        lin.push((x, plot_floor(o.max_read_error_log10)));
     }
     let chart = Chart {
         title: format!(

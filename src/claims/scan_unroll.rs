@@ -165,7 +165,9 @@ pub fn compare<S: Scalar>(
             let (a, b) = (a.to_real(), b.to_real());
             let diff = Real(Float::with_val(wp, &a.0 - &b.0)).log10_abs();
             let bound = bound.log10;
-            let ratio = if diff == f64::NEG_INFINITY {
+            let ratio = if diff.is_nan() || bound.is_nan() {
+                f64::INFINITY // a NaN anywhere is a failure, never skipped
+            } else if diff == f64::NEG_INFINITY {
                 f64::NEG_INFINITY
             } else {
                 diff - bound

@@ -195,6 +195,7 @@ impl<S: Scalar> AttnPrepared<S> {
 
     /// Smallest gap reaching `|o − u_p| ≤ ε`, by bisection on `[lo, hi]` to `tol` (absolute).
     pub fn minimal_gap(&self, eps: f64, mut lo: f64, mut hi: f64, tol: f64) -> Result<f64> {
+        super::check_bisection(lo, hi, tol)?;
         let e = S::from_f64(eps, self.prec);
         let wp = self.prec.max(53) + 64;
         let ok =

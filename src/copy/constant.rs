@@ -446,6 +446,7 @@ pub fn minimal_score_log10<S: Scalar>(
     mut hi: f64,
     tol: f64,
 ) -> Result<f64> {
+    super::check_bisection(lo, hi, tol)?;
     let prec = p.block.prec.max(53) + 64;
     let eps = S::from_f64(p.inst.spec.eps, p.block.prec);
     let ok = |x: f64| p.error_normalised(&super::exp10_real(x, prec)) <= eps;
@@ -492,6 +493,7 @@ pub fn raw_horizon<S: Scalar>(
     prec: u32,
 ) -> Result<Horizon> {
     spec.validate()?;
+    crate::error::require_finite("the score budget (log10)", budget_log10)?;
     if spec.a_min != spec.a_max || spec.no_decay() {
         return Err(Error::input(
             "the raw-readout horizon needs one constant decay a = a_min = a_max < 1",

@@ -225,7 +225,8 @@ pub struct SlotParams {
 impl SlotParams {
     /// Choose K0, K so a slot survives `steps` non-write steps and an overwrite forgets the old
     /// content, each within `eps/2`, for values `|u| ≤ σ`: `K0 = ln(4·steps·σ/ε)`,
-    /// `K = K0 + max(1, ln(2σ/ε))`.
+    /// `K = K0 + max(1, ln(2σ/ε))`. `steps = 0` (every step writes) uses the K0 of one step: a
+    /// larger K0 only keeps slots better.
     pub fn for_accuracy(sigma: f64, steps: usize, eps: f64) -> Result<Self> {
         super::require_positive("σ", sigma)?;
         super::require_positive("ε", eps)?;

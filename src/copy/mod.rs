@@ -36,6 +36,17 @@ pub(crate) fn require_decay(name: &str, a: f64) -> Result<f64> {
 }
 
 /// `10^x` as an MPFR value (x may be far outside f64's exponent range once exponentiated).
+/// Bisection bounds must be finite with `lo < hi`, and the tolerance finite and positive.
+pub fn check_bisection(lo: f64, hi: f64, tol: f64) -> Result<()> {
+    if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+        return Err(Error::input(format!(
+            "bisection needs finite bounds with lo < hi (got lo = {lo}, hi = {hi})"
+        )));
+    }
+    require_positive("the bisection tolerance", tol)?;
+    Ok(())
+}
+
 pub fn exp10_real(x: f64, prec: u32) -> Real {
     let mut f = Float::with_val(prec, x);
     f.exp10_mut();

@@ -78,10 +78,13 @@ pub fn analyse(m: &DMatrix<f64>, state: usize) -> RankReport {
                 e += m[(p, j)].abs();
             }
         }
-        r = r.max(e);
+        r = r.max(crate::num::abs_or_inf(e)); // a NaN row counts as r = ∞
     }
     let sv = m.clone().svd(false, false).singular_values;
-    let smax = sv.iter().cloned().fold(0.0, f64::max);
+    let smax = sv
+        .iter()
+        .map(|&s| crate::num::abs_or_inf(s))
+        .fold(0.0, f64::max);
     let tol = smax * t as f64 * 1e-12;
     let rank = sv.iter().filter(|&&s| s > tol).count();
     RankReport {

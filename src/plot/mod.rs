@@ -31,10 +31,18 @@ pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
     pub style: Style,
+    /// Points with a NaN coordinate: a figure refuses to draw a series that has any.
+    pub nan_points: usize,
 }
 
 impl Series {
+    /// Infinite coordinates (e.g. log10 of an exact zero) cannot be drawn and are left out;
+    /// NaN coordinates are counted, and `write_chart` fails on them.
     pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>, style: Style) -> Self {
+        let nan_points = points
+            .iter()
+            .filter(|p| p.0.is_nan() || p.1.is_nan())
+            .count();
         Series {
             name: name.into(),
             points: points
@@ -42,6 +50,7 @@ impl Series {
                 .filter(|p| p.0.is_finite() && p.1.is_finite())
                 .collect(),
             style,
+            nan_points,
         }
     }
 }
@@ -167,6 +176,12 @@ fn emptiest_corner(
 /// Write `<dir>/<stem>.svg` and `<dir>/<stem>.png`; returns both paths.
 pub fn write_chart(chart: &Chart, dir: &Path, stem: &str) -> Result<Vec<PathBuf>> {
     register_font();
+    if let Some(s) = chart.series.iter().find(|s| s.nan_points > 0) {
+        return Err(Error::compute(format!(
+            "figure `{}`: series `{}` has {} NaN points (a computation failed)",
+            chart.title, s.name, s.nan_points
+        )));
+    }
     if !dir.is_dir() {
         return Err(Error::io(format!(
             "figure directory {} does not exist",
