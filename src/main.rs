@@ -44,7 +44,12 @@ enum Cmd {
     /// List every claim: id, paper reference, status, one-line statement.
     Claims,
     /// Print a claim's statement, proof and construction.
-    Explain { claim: String },
+    Explain {
+        claim: String,
+        /// Also write the weights of the claim's example constructions as JSON to this file.
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
     /// Check claims (all when none are named); exits non-zero if any fails.
     Verify {
         claims: Vec<String>,
@@ -361,8 +366,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Explain { claim } => {
-            outln!("{}", claims::find(&claim)?.explain());
+        Cmd::Explain { claim, export } => {
+            let c = claims::find(&claim)?;
+            check_json_target("the weights", &export)?;
+            if let Some(path) = &export {
+                let examples = c.examples();
+                if examples.is_empty() {
+                    return Err(Error::input(format!(
+                        "claim `{claim}` has no example construction to export (try `freelunch dp ... --export` for the DP models)"
+                    )));
+                }
+                let mut all = serde_json::Map::new();
+                for (name, model) in examples {
+                    all.insert(name, model?.export());
+                }
+                let s = serde_json::to_string_pretty(&all)
+                    .map_err(|e| Error::compute(format!("cannot serialise the weights: {e}")))?;
+                write_atomic(path, s.as_bytes())?;
+                outln!("weights written to {}", path.display());
+            } else {
+                outln!("{}", c.explain());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Verify {

@@ -131,3 +131,24 @@ fn claims_lists_every_registered_id() {
     let (_, out, _) = run(&["explain", "scan-unroll"]);
     assert!(out.contains("scan-unroll"));
 }
+
+#[test]
+fn explain_exports_example_weights() {
+    let path = std::env::temp_dir().join(format!("freelunch-weights-{}.json", std::process::id()));
+    let (code, out, err) = run(&["explain", "copy-linear", "--export", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let models = v.as_object().unwrap();
+    assert_eq!(models.len(), 3);
+    for m in models.values() {
+        assert!(!m["layers"].as_array().unwrap().is_empty());
+        assert_eq!(m["size"]["ssm_state"].as_u64().unwrap(), 8); // state = T
+    }
+    let _ = std::fs::remove_file(&path);
+    assert_clean_error(
+        &["explain", "mlp-mul", "--export", path.to_str().unwrap()],
+        "no example construction",
+    );
+    assert!(!path.exists());
+}

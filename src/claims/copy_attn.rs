@@ -105,14 +105,17 @@ impl Claim for CopyAttn {
     }
 
     fn explain(&self) -> String {
-        let lambda = Real(Float::with_val(64, sufficient_gap(SIGMA, 1e-3, 1000)));
-        let built = crate::copy::attention::as_model::<f64>(AttnKind::Quadratic, &lambda, 53)
-            .map(|m| m.summary())
-            .unwrap_or_else(|e| format!("(could not build: {e})"));
         format!(
-            "{}\n## Built example (quadratic head, T = 1000, ε = 1e-3)\n\n{built}",
-            include_str!("../../proofs/copy-attn.md")
+            "{}\n## Built example\n\n{}",
+            include_str!("../../proofs/copy-attn.md"),
+            super::example_summaries(self)
         )
+    }
+
+    fn examples(&self) -> Vec<(String, Result<crate::model::Model<f64>>)> {
+        let lambda = Real(Float::with_val(64, sufficient_gap(SIGMA, 1e-3, 1000)));
+        let model = crate::copy::attention::as_model::<f64>(AttnKind::Quadratic, &lambda, 53);
+        vec![("quadratic head, T = 1000, ε = 1e-3".to_string(), model)]
     }
 
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {

@@ -203,6 +203,14 @@ impl Claim for CopyConst {
     }
 
     fn explain(&self) -> String {
+        format!(
+            "{}\n## Built example\n\n{}",
+            include_str!("../../proofs/copy-const.md"),
+            super::example_summaries(self)
+        )
+    }
+
+    fn examples(&self) -> Vec<(String, Result<crate::model::Model<f64>>)> {
         let spec = ConstSpec {
             n_state: 4,
             lambda: 1.0,
@@ -212,13 +220,8 @@ impl Claim for CopyConst {
             sigma: 1.0,
             eps: 0.01,
         };
-        let built = crate::copy::constant::build_block::<f64>(&spec, 53)
-            .map(|b| b.as_model().summary())
-            .unwrap_or_else(|e| format!("(could not build: {e})"));
-        format!(
-            "{}\n## Built example (N = 4, λ = 1)\n\n{built}",
-            include_str!("../../proofs/copy-const.md")
-        )
+        let block = crate::copy::constant::build_block::<f64>(&spec, 53).map(|b| b.as_model());
+        vec![("constant-state block, N = 4, λ = 1".to_string(), block)]
     }
 
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {

@@ -174,19 +174,22 @@ impl Claim for CopyLinear {
     }
 
     fn explain(&self) -> String {
-        let task = CopyTask::copy_all(8, 4);
-        let mut built = String::new();
-        for kind in KINDS {
-            match build_copy_model::<f64>(kind, &task, 53) {
-                Ok(cm) => built.push_str(&cm.model.summary()),
-                Err(e) => built.push_str(&format!("(could not build: {e})\n")),
-            }
-            built.push('\n');
-        }
         format!(
-            "{}\n## Built examples (T = 8, V = 4)\n\n{built}",
-            include_str!("../../proofs/copy-linear.md")
+            "{}\n## Built examples (T = 8, V = 4)\n\n{}",
+            include_str!("../../proofs/copy-linear.md"),
+            super::example_summaries(self)
         )
+    }
+
+    fn examples(&self) -> Vec<(String, Result<crate::model::Model<f64>>)> {
+        let task = CopyTask::copy_all(8, 4);
+        KINDS
+            .iter()
+            .map(|&kind| {
+                let model = build_copy_model::<f64>(kind, &task, 53).map(|cm| cm.model);
+                (format!("{}, T = 8, V = 4", kind.name()), model)
+            })
+            .collect()
     }
 
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {

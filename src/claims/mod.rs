@@ -84,6 +84,10 @@ pub trait Claim: Send + Sync {
     /// Statement, proof sketch and construction (the text of `proofs/<id>.md`).
     fn explain(&self) -> String;
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport>;
+    /// Example constructions (name, model in f64), for `explain` and `explain --export`.
+    fn examples(&self) -> Vec<(String, Result<crate::model::Model<f64>>)> {
+        Vec::new()
+    }
     /// Regenerate this claim's figures into `dir`.
     fn figures(&self, _dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
         Ok(Vec::new())
@@ -143,6 +147,20 @@ pub fn find(id: &str) -> Result<Box<dyn Claim>> {
                 ids().join(", ")
             ))
         })
+}
+
+/// Summaries of a claim's example constructions, as printed by `explain`.
+pub fn example_summaries(claim: &dyn Claim) -> String {
+    let mut out = String::new();
+    for (name, model) in claim.examples() {
+        out.push_str(&format!("### {name}\n\n"));
+        match model {
+            Ok(m) => out.push_str(&m.summary()),
+            Err(e) => out.push_str(&format!("(could not build: {e})\n")),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Run a claim and time it.
