@@ -1,10 +1,11 @@
 //! `copy-attn` (THEORY.md §1.3): softmax attention copies with a gap logarithmic in T.
 
+use super::copy_const::{check_at, constant_decay_spec};
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::copy::attention::{
     build_layer, necessary_gap, sufficient_gap, validate, AttnKind, AttnPrepared,
 };
-use crate::copy::constant::{thresholds, ConstInstance, ConstSpec, InstanceKind, Prepared};
+use crate::copy::constant::{ConstInstance, ConstSpec, InstanceKind, Prepared};
 use crate::copy::exp10_real;
 use crate::copy::linear::{build_copy_model, run_copy, CopyTask, MemoryKind};
 use crate::error::Result;
@@ -251,23 +252,10 @@ fn plot_floor(log10_err: f64) -> f64 {
     }
 }
 
-/// The constant-size block both COPY figures draw: constant decay 0.9, ρ = 0.1, ε = 10^-3.
-fn figure_block() -> ConstSpec {
-    ConstSpec {
-        n_state: 2,
-        lambda: 1.0,
-        a_min: 0.9,
-        a_max: 0.9,
-        rho: 0.1,
-        sigma: SIGMA,
-        eps: 1e-3,
-    }
-}
-
 /// Figure (a): required score vs distance — Mamba thresholds (a = 0.9) and measured minimal score,
 /// attention's required gap (flat and quadratic), all as log10 (computed in MPFR).
 fn figure_required_score(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
-    let spec = figure_block();
+    let spec = constant_decay_spec(0.9, 1e-3);
     let ls = [2usize, 5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300];
     let (mut suf, mut nec, mut meas) = (Vec::new(), Vec::new(), Vec::new());
     let (mut flat, mut quad, mut flat_nec) = (Vec::new(), Vec::new(), Vec::new());
@@ -279,37 +267,18 @@ fn figure_required_score(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
     };
     let arith = Arith::mpfr(128);
     for &l in &ls {
-        let inst = ConstInstance::new(&spec, InstanceKind::Adversarial, l, 1, &mut Rng::new(0))?;
-        let p: Prepared<Real> = Prepared::new(&inst, 128)?;
-        let th = thresholds(&p);
-        let m = crate::copy::constant::minimal_score_log10(
-            &p,
-            th.necessary_log10 - 5.0,
-            th.sufficient_log10 + 1e-9,
-            1e-8,
-        )?;
         let x = l as f64;
-        suf.push((x, th.sufficient_log10));
-        nec.push((x, th.necessary_log10));
-        meas.push((x, m));
-        let inst = ConstInstance::new(
-            &random_spec,
-            InstanceKind::AdversarialRandomDecay,
-            l,
-            1,
-            &mut Rng::new(l as u64),
-        )?;
-        let p: Prepared<Real> = Prepared::new(&inst, 128)?;
-        let th = thresholds(&p);
-        let m = crate::copy::constant::minimal_score_log10(
-            &p,
-            th.necessary_log10 - 5.0,
-            th.sufficient_log10 + 1e-9,
-            1e-8,
-        )?;
-        rsuf.push((x, th.sufficient_log10));
-        rnec.push((x, th.necessary_log10));
-        rmeas.push((x, m));
+        let inst = ConstInstance::new(&spec, InstanceKind::Adversarial, l, 1, &mut Rng::new(0))?;
+        let c = check_at(&inst, arith, true)?;
+        suf.push((x, c.sufficient_log10));
+        nec.push((x, c.necessary_log10));
+        meas.push((x, c.minimal_score_log10.unwrap_or(f64::NAN)));
+        let kind = InstanceKind::AdversarialRandomDecay;
+        let inst = ConstInstance::new(&random_spec, kind, l, 1, &mut Rng::new(l as u64))?;
+        let c = check_at(&inst, arith, true)?;
+        rsuf.push((x, c.sufficient_log10));
+        rnec.push((x, c.necessary_log10));
+        rmeas.push((x, c.minimal_score_log10.unwrap_or(f64::NAN)));
         let vals = attn_values(&mut Rng::new(0), l, 1, true);
         flat.push((
             x,
@@ -354,7 +323,7 @@ fn figure_required_score(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
 fn figure_error_at_budget(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
     let budget: f64 = 100.0;
     let prec = 128;
-    let spec = figure_block();
+    let spec = constant_decay_spec(0.9, 1e-3);
     let ls = [2usize, 4, 8, 16, 32, 64, 128, 256, 512];
     let (mut mamba, mut attn, mut lin) = (Vec::new(), Vec::new(), Vec::new());
     for &l in &ls {

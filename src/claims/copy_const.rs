@@ -145,15 +145,7 @@ pub fn f64_breakdown(
     step: usize,
     bits: u32,
 ) -> Result<Option<(usize, f64, f64, f64)>> {
-    let spec = ConstSpec {
-        n_state: 2,
-        lambda: 1.0,
-        a_min: a,
-        a_max: a,
-        rho: 0.1,
-        sigma: 1.0,
-        eps: 1e-3,
-    };
+    let spec = constant_decay_spec(a, 1e-3);
     let mut l = step;
     while l <= max_l {
         let inst = ConstInstance::new(&spec, InstanceKind::Adversarial, l, 1, &mut Rng::new(0))?;
@@ -173,8 +165,9 @@ pub fn f64_breakdown(
     Ok(None)
 }
 
-/// The block of the raw-readout horizon check: constant decay `a`, σ = 1, ε = 0.1.
-fn horizon_block(a: f64) -> ConstSpec {
+/// The block the horizon, break-down and figure checks use: N = 2, constant decay `a`, ρ = 0.1,
+/// σ = 1, accuracy `eps`.
+pub fn constant_decay_spec(a: f64, eps: f64) -> ConstSpec {
     ConstSpec {
         n_state: 2,
         lambda: 1.0,
@@ -182,7 +175,7 @@ fn horizon_block(a: f64) -> ConstSpec {
         a_max: a,
         rho: 0.1,
         sigma: 1.0,
-        eps: 0.1,
+        eps,
     }
 }
 
@@ -309,7 +302,7 @@ impl Claim for CopyConst {
         };
         for &a in &[0.5, 0.9, 0.99] {
             for &b in budgets {
-                let spec = horizon_block(a);
+                let spec = constant_decay_spec(a, 0.1);
                 let formula = horizon_formula(&spec, a, b);
                 if formula > 30000.0 {
                     continue;
@@ -377,7 +370,7 @@ impl Claim for CopyConst {
         // L* vs budget, measured and formula.
         let mut series = Vec::new();
         for &a in &[0.5, 0.9] {
-            let spec = horizon_block(a);
+            let spec = constant_decay_spec(a, 0.1);
             let mut meas = Vec::new();
             let mut form = Vec::new();
             for k in 0..=20 {
