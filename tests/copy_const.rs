@@ -132,7 +132,7 @@ fn score_below_necessary_threshold_fails_on_adversarial_instance() {
 
 #[test]
 fn random_instances_can_reach_accuracy_below_the_necessary_threshold() {
-    // THEORY.md asks the minimal score of random instances to lie between the two thresholds;
+    // The original specification asks the minimal score of random instances to lie between the two thresholds;
     // that is false: the necessary threshold binds worst-case instances only. Here every value
     // equals u_p, so any positive score copies exactly.
     let sp = spec(3, 0.8, 0.95, 0.5, 1.0, 1e-3);

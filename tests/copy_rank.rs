@@ -50,7 +50,7 @@ fn position_key_memory_meets_the_bound_and_a_smaller_state_fails_it() {
 
 #[test]
 fn rank_deficient_m_never_copies_with_r_below_one() {
-    // The THEORY bound allows r = best_r_allowed(N, T) < 1 with N < T − 1; the Neumann argument
+    // The stated bound allows r = best_r_allowed(N, T) < 1 with N < T − 1; the Neumann argument
     // (‖M − I‖_∞ < 1 ⇒ M invertible) says no rank-N matrix does better than r = 1.
     runner(60)
         .run(&(3usize..30, any::<u64>()), |(t, seed)| {

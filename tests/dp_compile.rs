@@ -1,4 +1,4 @@
-//! Compiled DP models: greedy decoding equals the reference solver (THEORY.md §3.2–3.3), the
+//! Compiled DP models: greedy decoding equals the reference solver (proofs/README.md), the
 //! memory error stays below its bound, and every hypothesis, when violated, makes the check fail.
 
 mod common;

@@ -1,5 +1,5 @@
 //! DP problems: reference solvers, the problems' own step lists + rule circuits, dependency
-//! distances and locality (THEORY.md §3.1).
+//! distances and locality (proofs/dp-problems.md).
 
 mod common;
 use common::all_inputs;
@@ -164,7 +164,7 @@ fn general_problems_have_growing_distance_local_ones_do_not() {
     );
 }
 
-/// THEORY.md §3.1 gives m = w + 1 for a cellular automaton on a ring of width w. On a ring the
+/// proofs/dp-problems.md gives m = w + 1 for a cellular automaton on a ring of width w. On a ring the
 /// last cell of a row reads the first cell of the previous row: distance 2w − 1, and 2w for the
 /// first row (the SEP sits between the input row and row 1). m = w + 1 holds only without
 /// wrap-around.

@@ -1,4 +1,4 @@
-//! Gadget bounds (THEORY.md §2): each holds under its hypotheses, and each check fails (or the
+//! Gadget bounds (proofs/README.md): each holds under its hypotheses, and each check fails (or the
 //! bound refuses) when a hypothesis is violated.
 
 use freelunch::claims::gadget_mul;

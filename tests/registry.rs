@@ -1,4 +1,4 @@
-//! The registry: every THEORY.md claim id once; a not-built claim is reported as such, never passed.
+//! The registry: every claim id once; a not-built claim is reported as such, never passed.
 
 use freelunch::claims::Claim;
 use freelunch::claims::{registry, ClaimInfo, NotBuilt, RunConfig};

@@ -1,4 +1,4 @@
-//! `copy-attn` (THEORY.md §1.3): softmax attention copies with a gap logarithmic in T.
+//! `copy-attn` (proofs/copy-attn.md): softmax attention copies with a gap logarithmic in T.
 
 use super::copy_const::{check_at, constant_decay_spec};
 use super::{Claim, ClaimInfo, Mode, RunConfig};

@@ -1,4 +1,4 @@
-//! `copy-const` (THEORY.md §1.2): a constant-size Mamba needs scores exponential in the distance.
+//! `copy-const` (proofs/copy-const.md): a constant-size Mamba needs scores exponential in the distance.
 
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::copy::constant::{

@@ -1,4 +1,4 @@
-//! `copy-linear` (THEORY.md §1.4): a Mamba block with state O(T) copies exactly.
+//! `copy-linear` (proofs/copy-linear.md): a Mamba block with state O(T) copies exactly.
 
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::copy::linear::{build_copy_model, run_copy, CopyOutcome, CopyTask, MemoryKind};
@@ -337,7 +337,7 @@ impl Claim for CopyLinear {
             ));
         }
         prec_series.push(Series::new(
-            "THEORY's expectation log2 T + c (c = 4), for comparison",
+            "the original specification's expectation log2 T + c (c = 4), for comparison",
             ts.iter()
                 .map(|&t| ((t as f64).log2(), (t as f64).log2() + 4.0))
                 .collect(),

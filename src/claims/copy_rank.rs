@@ -1,4 +1,4 @@
-//! `copy-rank` (THEORY.md §1.5): copying from T positions needs state linear in T.
+//! `copy-rank` (proofs/copy-rank.md): copying from T positions needs state linear in T.
 
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::copy::linear::MemoryKind;
@@ -199,7 +199,7 @@ impl Claim for CopyRank {
             x_label: "N / T".into(),
             y_label: "r (worst-case error / σ)".into(),
             series: vec![
-                Series::new("smallest r the THEORY bound allows", allowed, Style::Line),
+                Series::new("smallest r the stated bound allows", allowed, Style::Line),
                 Series::new(
                     "smallest r possible (sharp: Neumann series)",
                     sharp,

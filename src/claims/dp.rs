@@ -1,4 +1,4 @@
-//! `dp-general` and `dp-local` (THEORY.md §3.2–3.4): compiled models write the exact CoT;
+//! `dp-general` and `dp-local` (proofs/dp-general.md): compiled models write the exact CoT;
 //! memory errors stay below their stated bounds; state and cost are measured from the models.
 
 use super::{Claim, ClaimInfo, Mode, RunConfig};

@@ -1,4 +1,4 @@
-//! `gate-mul` (THEORY.md §2, v1 Lemma 5): two SiLU-gated SSM channels multiply `y·z` with error
+//! `gate-mul` (proofs/gate-mul.md, v1 Lemma 5): two SiLU-gated SSM channels multiply `y·z` with error
 //! `≤ |y|(K−M)σ(−(K−M))` for `|z| ≤ M`, `K − M ≥ t₁`.
 
 use super::gadget_common::{abs_diff, linspace, rl, Worst};
@@ -48,7 +48,7 @@ pub fn points(m: f64, n: usize) -> Vec<(f64, f64)> {
 }
 
 /// Worst measured/bound (sharp bound of `gate::error_bound` + rounding allowance `16u·|y|·(K+M)`),
-/// and the same against THEORY.md's `2|y|(K+M)e^{−(K−M)}` (no allowance).
+/// and the same against the original specification's `2|y|(K+M)e^{−(K−M)}` (no allowance).
 pub fn check(
     m: f64,
     gain: f64,
@@ -123,7 +123,7 @@ impl Claim for GateMulClaim {
                 );
                 if arith.bits() >= 128 {
                     cases.push(wt.case(format!(
-                        "M={m} K={gain} at {arith}: THEORY.md's 2|y|(K+M)e^{{−(K−M)}} holds"
+                        "M={m} K={gain} at {arith}: the original specification's 2|y|(K+M)e^{{−(K−M)}} holds"
                     )));
                 }
             }
@@ -186,7 +186,7 @@ impl Claim for GateMulClaim {
                     bnd,
                     Style::Dashed,
                 ),
-                Series::new("THEORY.md bound 2|y|(K+M)·exp(−(K−M))", th, Style::Line),
+                Series::new("stated bound 2|y|(K+M)·exp(−(K−M))", th, Style::Line),
             ],
         };
         write_chart(&chart, dir, "gate-mul")

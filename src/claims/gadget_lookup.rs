@@ -1,4 +1,4 @@
-//! `mlp-lookup` (THEORY.md §2, v1 Lemma 4): any function on a finite integer (or one-hot) domain,
+//! `mlp-lookup` (proofs/mlp-lookup.md, v1 Lemma 4): any function on a finite integer (or one-hot) domain,
 //! exactly with ReLU units; within `(Σ|w_out|)·τ(λ)` with smooth units.
 
 use super::gadget_common::{abs_diff, rl, Worst};

@@ -1,4 +1,4 @@
-//! `mlp-mul` (THEORY.md §2, v1 Lemma 1): four GeLU units multiply on `[−M,M]²`, with the rigorous
+//! `mlp-mul` (proofs/mlp-mul.md, v1 Lemma 1): four GeLU units multiply on `[−M,M]²`, with the rigorous
 //! bound of `gadgets::mul`; the cancellation costs `log2(λ/M)` bits, so f64 breaks where MPFR holds.
 
 use super::fit;

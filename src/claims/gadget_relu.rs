@@ -1,4 +1,4 @@
-//! `mlp-relu` (THEORY.md §2, v1 Lemma 2): `φ(λz)/λ` approximates `ReLU(z)` with sup error exactly
+//! `mlp-relu` (proofs/mlp-relu.md, v1 Lemma 2): `φ(λz)/λ` approximates `ReLU(z)` with sup error exactly
 //! `c/λ` (`c₀ ≈ 0.169971` for GeLU, `c₁ = W(1/e) ≈ 0.278465` for SiLU, both computed here by
 //! Newton's method at working precision), and error `≤ τ(λ)` on nonzero integers.
 
@@ -127,7 +127,7 @@ impl Claim for MlpRelu {
             ));
             if act == Activation::Gelu {
                 cases.push(Case::from_values(
-                    "gelu: c₀ agrees with THEORY.md's 0.169971 (6 digits)",
+                    "gelu: c₀ agrees with the original specification's 0.169971 (6 digits)",
                     sc.c.to_f64(),
                     0.169971,
                     Relation::Within { rel_tol: 3e-6 },

@@ -1,4 +1,4 @@
-//! `mlp-select` (THEORY.md §2, v1 Lemma 3): `x if t ≥ α, y if t ≤ −α`, width `2d + 2`; exact with
+//! `mlp-select` (proofs/mlp-select.md, v1 Lemma 3): `x if t ≥ α, y if t ≤ −α`, width `2d + 2`; exact with
 //! ReLU when `Kα ≥ M`, error `≤ 2βτ(λβ)` (`β = Kα − M`) with smooth units.
 
 use super::gadget_common::{abs_diff, rl, tail_precision, Worst};

@@ -94,7 +94,7 @@ pub trait Claim: Send + Sync {
     }
 }
 
-/// A claim of THEORY.md whose construction is not built yet. `verify` reports it as such.
+/// A claim whose construction is not built yet. `verify` reports it as such.
 pub struct NotBuilt(pub ClaimInfo);
 
 impl Claim for NotBuilt {
@@ -115,7 +115,7 @@ impl Claim for NotBuilt {
     }
 }
 
-/// Every claim id of THEORY.md, in order.
+/// Every claim id, in order.
 pub fn registry() -> Vec<Box<dyn Claim>> {
     vec![
         Box::new(ScanUnroll),

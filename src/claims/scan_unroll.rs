@@ -1,4 +1,4 @@
-//! `scan-unroll` (THEORY.md §0.2): the recurrent scan equals the unrolled linear-attention sum,
+//! `scan-unroll` (proofs/scan-unroll.md): the recurrent scan equals the unrolled linear-attention sum,
 //! up to a stated rounding bound that shrinks as 2^{-p}.
 
 use super::{Claim, ClaimInfo, Mode, RunConfig};

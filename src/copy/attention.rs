@@ -1,4 +1,4 @@
-//! `copy-attn`: softmax attention copies with a score gap logarithmic in T (THEORY.md §1.3).
+//! `copy-attn`: softmax attention copies with a score gap logarithmic in T (proofs/copy-attn.md).
 //!
 //! Two one-head constructions on a named residual stream:
 //! - [`AttnKind::Quadratic`] (Feng et al. Lemma C.7 style): keys `(j, j², 1)` from positional

@@ -1,5 +1,5 @@
 //! `copy-const`: a constant-state selective SSM block that copies the value at a target position,
-//! with every hypothesis of THEORY.md §1.2 under control: decays `a_t = exp(−λΔ_t)` set through
+//! with every hypothesis of proofs/copy-const.md under control: decays `a_t = exp(−λΔ_t)` set through
 //! Δ (input-dependent) and `A = −λ`, the target score `s = C_i·B_p`, the interference
 //! `|C_i·B_j| ≤ ρ`, and the value bound `|u_j| ≤ σ`.
 //!
@@ -408,7 +408,7 @@ impl<S: Scalar> Prepared<S> {
     }
 }
 
-/// The thresholds of THEORY.md §1.2 for one instance, as log10 (MPFR-computed).
+/// The thresholds of proofs/copy-const.md for one instance, as log10 (MPFR-computed).
 #[derive(Clone, Debug, Serialize)]
 pub struct Thresholds {
     pub distance: usize,

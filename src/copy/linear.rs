@@ -1,4 +1,4 @@
-//! `copy-linear`: the two O(T) memories of THEORY.md §1.4 as single Mamba blocks, plus the COPY
+//! `copy-linear`: the two O(T) memories of proofs/copy-linear.md as single Mamba blocks, plus the COPY
 //! model that greedy-decodes tokens through them.
 //!
 //! Both memories are *builders* that other constructions (the DP compiler) reuse. They work in two

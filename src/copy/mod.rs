@@ -1,4 +1,4 @@
-//! The COPY constructions and their bounds (THEORY.md §1).
+//! The COPY constructions and their bounds (proofs/README.md).
 //!
 //! - [`constant`]: constant-state SSM blocks with controllable decays, score, interference and
 //!   value bound; raw and normalised readout (`copy-const`).

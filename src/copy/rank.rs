@@ -1,5 +1,5 @@
 //! `copy-rank`: copying from T positions within error rσ needs state
-//! `N ≥ T(1−r)²/((1+r)²+r²) − 1` (THEORY.md §1.5).
+//! `N ≥ T(1−r)²/((1+r)²+r²) − 1` (proofs/copy-rank.md).
 //!
 //! For an SSM layer and a prefix whose keys and Δ do not depend on the values, the response of
 //! the readout at query position `i = T+1` to the value at position `j`, when the query token asks

@@ -1,7 +1,7 @@
 //! Integer ReLU circuits: the transition, rounding, selection and gating gadgets of the DP
 //! compiler, written as named ReLU units over named inputs, then laid out as MLP layers
 //! (one layer per depth level). On integer inputs every gadget here is exact with ReLU
-//! (the `mlp-lookup` / `mlp-select` constructions of THEORY.md §2); with GeLU/SiLU each unit
+//! (the `mlp-lookup` / `mlp-select` constructions of proofs/README.md); with GeLU/SiLU each unit
 //! becomes `φ(λz)/λ`.
 //!
 //! Weights are dyadic rationals (exact in f64 and at every MPFR precision ≥ 8 bits for the

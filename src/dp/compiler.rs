@@ -1,5 +1,5 @@
 //! The compiler: (DP problem of a fixed size, memory, activation, precision) → a model whose
-//! greedy decoding from `s_1..s_n SEP` writes the whole CoT and the answer (THEORY.md §3.2–3.4).
+//! greedy decoding from `s_1..s_n SEP` writes the whole CoT and the answer (proofs/dp-general.md).
 //!
 //! Blocks, in order (each MLP block is a circuit of [`super::circuit`]):
 //! 1. **memory** — holds every token value `tok_value`:
@@ -96,7 +96,7 @@ pub struct CompileInfo {
     pub distance: usize,
     /// Slots of the selective-slot memory (0 for the other memories).
     pub slots: usize,
-    /// Bound on |memory read − stored integer| in exact arithmetic (THEORY.md §1.4 / proofs).
+    /// Bound on |memory read − stored integer| in exact arithmetic (proofs/copy-linear.md / proofs).
     pub memory_error_bound: f64,
     /// Bound on |out − next token's value| in exact arithmetic; decoding is exact when < 1/2.
     pub out_error_bound: f64,

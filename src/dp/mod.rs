@@ -1,11 +1,11 @@
-//! Chain of thought for dynamic programming (THEORY.md §3): DP problems behind one trait, their
+//! Chain of thought for dynamic programming (proofs/dp-problems.md): DP problems behind one trait, their
 //! plain reference solvers, and a compiler from (problem, size, memory, activation) to a Mamba
 //! (or softmax-attention) model that writes the whole CoT by greedy decoding.
 //!
 //! Sequence layout for input size n and S states (positions are 1-based):
 //! `s_1..s_n` at 1..=n, `SEP` at n+1, `dp(i_k)` at n+1+k, `SEP` at n+S+2, answer at n+S+3 = T.
 //! The token at position τ is produced while the token at τ−1 is fed; a read of position p
-//! then happens at distance τ−1−p, and the *dependency distance* is τ − p (THEORY.md §3.1).
+//! then happens at distance τ−1−p, and the *dependency distance* is τ − p (proofs/dp-problems.md).
 
 pub mod circuit;
 pub mod compiler;
@@ -36,7 +36,7 @@ pub struct Step {
     pub reads: Vec<usize>,
 }
 
-/// A DP problem of a fixed size (THEORY.md §3.1).
+/// A DP problem of a fixed size (proofs/dp-problems.md).
 pub trait DpProblem: Send + Sync {
     /// Short id (`edit`, `lis`, `linrec`, `eca`).
     fn id(&self) -> &'static str;
@@ -100,7 +100,7 @@ pub fn total_len(p: &dyn DpProblem) -> usize {
     p.input_len() + 1 + p.steps().len()
 }
 
-/// Largest dependency distance τ − p over all reads of rule states (THEORY.md §3.1).
+/// Largest dependency distance τ − p over all reads of rule states (proofs/dp-problems.md).
 pub fn dependency_distance(p: &dyn DpProblem) -> usize {
     let first = p.input_len() + 2;
     p.steps()

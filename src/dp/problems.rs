@@ -212,7 +212,7 @@ impl DpProblem for EditDistance {
 
 // ---------------------------------------------------------------- LIS
 
-/// Longest increasing subsequence in the pairwise-state form of THEORY.md §3.1:
+/// Longest increasing subsequence in the pairwise-state form of proofs/dp-problems.md:
 /// for j = 1..n: `dp(j,0) = 1`, `dp(j,k) = max(dp(j,k−1), 1[s_j > s_k]·dp(k,k−1) + 1)` for
 /// k < j, then the running answer `best(j) = max(best(j−1), dp(j,j−1))` (`best(1) = 1`).
 #[derive(Clone, Debug)]

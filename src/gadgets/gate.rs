@@ -1,4 +1,4 @@
-//! `gate-mul` (THEORY.md §2, Mamba-specific): the SiLU output gate multiplies.
+//! `gate-mul` (proofs/gate-mul.md, Mamba-specific): the SiLU output gate multiplies.
 //!
 //! Two SSM channels carry the same `y` (here through the skip `D = 1`, with `B = 0` so the state
 //! stays 0); channel 0 is gated by `SiLU(z + K)`, channel 1 by `SiLU(K)`, and `W_o` writes their
@@ -7,7 +7,7 @@
 //! (`t₁ ≈ 1.2785`, where ψ peaks), `|z| ≤ M` and `K − M ≥ t₁` give `ψ(z+K)` between `ψ(K+M)` and
 //! `ψ(K−M)`, so the sharp bound (attained at `z = ±M`) is
 //! `|e| ≤ |y|·max(ψ(K−M) − ψ(K), ψ(K) − ψ(K+M)) ≤ |y|·ψ(K−M) ≤ |y|·(K+M)·e^{−(K−M)}`
-//! (THEORY.md states twice the last one).
+//! (the original specification states twice the last one).
 
 use super::{check_out_not_input, check_positive};
 use crate::error::{Error, Result};
@@ -106,7 +106,7 @@ pub fn error_bound<S: Scalar>(y: &S, m: &S, gain: &S) -> Result<S> {
     Ok(y.abs().mul(&below.max_s(&above)))
 }
 
-/// THEORY.md's stated bound `2|y|(K+M)e^{−(K−M)}` (weaker than [`error_bound`]).
+/// the original specification's stated bound `2|y|(K+M)e^{−(K−M)}` (weaker than [`error_bound`]).
 pub fn theory_bound<S: Scalar>(y: &S, m: &S, gain: &S) -> S {
     let p = gain.precision();
     y.abs()

@@ -1,4 +1,4 @@
-//! `mlp-lookup` (THEORY.md §2): any function on a finite domain, exactly, by ReLU units.
+//! `mlp-lookup` (proofs/mlp-lookup.md): any function on a finite domain, exactly, by ReLU units.
 //!
 //! The input is an integer *key*, a linear form `Σ w_i x_i` of residual coordinates with integer
 //! weights (e.g. `B·x + y` keys a pair `(x, y)` with `0 ≤ y < B`), or a one-hot block.

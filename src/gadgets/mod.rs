@@ -1,4 +1,4 @@
-//! The MLP and gate lemmas (THEORY.md §2): builders that add named hidden units to an
+//! The MLP and gate lemmas (proofs/README.md): builders that add named hidden units to an
 //! [`MlpBuilder`](crate::model::MlpBuilder) (so gadgets compose inside one layer), plus the
 //! rigorous error bounds the claims check.
 //!

@@ -1,4 +1,4 @@
-//! `mlp-mul` (THEORY.md §2): `ab` on `[−M,M]²` by four GeLU units.
+//! `mlp-mul` (proofs/mlp-mul.md): `ab` on `[−M,M]²` by four GeLU units.
 //!
 //! `ĝ(a,b) = (√(π/2) λ²/4)[GeLU(s) + GeLU(−s) − GeLU(d) − GeLU(−d)]`, `s = (a+b)/λ`, `d = (a−b)/λ`.
 //! With `g(x) = √(π/2)·x·erf(x/√2) = Σ_n (−1)^n x^{2n+2}/(2^n n! (2n+1)) = x² − x⁴/6 + R(x)`,
@@ -9,7 +9,7 @@
 //! The two corrections have opposite signs, so
 //! `|ĝ − ab| ≤ max(L, Q)`                                  (pointwise bound)
 //! `        ≤ max(2M⁴/(3λ²), 2M⁶/(5λ⁴)) = 2M⁴/(3λ²)`  on `[−M,M]²`, `λ ≥ M`   (uniform bound):
-//! THEORY.md's leading-order bound is rigorous for `λ ≥ M`.
+//! The original specification's leading-order bound is rigorous for `λ ≥ M`.
 
 use super::{check_coords, check_out_not_input, check_positive};
 use crate::error::{Error, Result};

@@ -1,4 +1,4 @@
-//! `mlp-relu` (THEORY.md §2): `ReLU(z)` by `φ(λz)/λ` for a smooth activation φ.
+//! `mlp-relu` (proofs/mlp-relu.md): `ReLU(z)` by `φ(λz)/λ` for a smooth activation φ.
 //!
 //! Exact identity (both activations): `φ(λz)/λ − ReLU(z) = −|z|·τ(λ|z|)` with the tail
 //! `τ(t) = Φ(−t)` for GeLU and `τ(t) = σ(−t)` for SiLU. Hence `sup_z |error| = c/λ`,

@@ -1,4 +1,4 @@
-//! `mlp-select` (THEORY.md §2): `sel(x, y, t) = x if t ≥ α, y if t ≤ −α`, for `|x_k|, |y_k| ≤ M`.
+//! `mlp-select` (proofs/mlp-select.md): `sel(x, y, t) = x if t ≥ α, y if t ≤ −α`, for `|x_k|, |y_k| ≤ M`.
 //!
 //! `sel_k = ReLU(x_k + Kt) − ReLU(Kt) + ReLU(y_k − Kt) − ReLU(−Kt)`, width `2d + 2` (the two
 //! t-only units are shared by all coordinates). Exact with ReLU when `K·α ≥ M`. With smooth
