@@ -77,6 +77,9 @@ impl Claim for CopyRank {
                 "Copying within error rσ from T positions needs N ≥ T(1−r)²/((1+r)²+r²) − 1.",
         }
     }
+    fn honours_precision(&self) -> bool {
+        false // rank and singular values in f64 (nalgebra)
+    }
 
     fn explain(&self) -> String {
         include_str!("../../proofs/copy-rank.md").to_string()

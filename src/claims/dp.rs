@@ -537,6 +537,8 @@ fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
             ));
         }
     }
+    let refs = crate::plot::reference_slopes(&total_series, &[(1.0, "O(T)"), (2.0, "O(T²)")]);
+    total_series.extend(refs);
     written.extend(write_chart(
         &Chart {
             title: "dp: total operations to write the whole CoT vs T (log-log)".into(),

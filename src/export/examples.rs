@@ -1,0 +1,84 @@
+//! Runnable examples for `explain --export`: each claim's example construction together with
+//! what to feed it and what it must produce, so the exported file can be checked on its own.
+
+use super::Decoding;
+use crate::claims::RunnableExample;
+use crate::copy::attention::{self, AttnKind};
+use crate::copy::constant::{self, ConstInstance, ConstSpec, InstanceKind, Prepared};
+use crate::copy::linear::{build_copy_model, CopyTask, MemoryKind};
+use crate::error::Result;
+use crate::num::Real;
+use crate::rng::Rng;
+
+/// A COPY model with its prompt: it must write `prompt[p−1]` for every target p.
+pub fn copy_linear(kind: MemoryKind, task: &CopyTask, prompt: &[usize]) -> Result<RunnableExample> {
+    let cm = build_copy_model::<f64>(kind, task, 53)?;
+    let decoding = Decoding {
+        prompt_format: format!(
+            "u_1 … u_T: T = {} value tokens (ids 0..{}); the model then writes u_p for each target p = {:?}",
+            task.length,
+            task.vocab - 1,
+            task.targets
+        ),
+        prompt: prompt.to_vec(),
+        input_len: task.length,
+        suffix: Vec::new(),
+        generate: task.targets.len(),
+        expected: Some(task.targets.iter().map(|&p| prompt[p - 1]).collect()),
+        ..Default::default()
+    };
+    Ok((cm.model, Some(decoding)))
+}
+
+/// The constant-state block on a random instance (`len` positions, target `target`), with the
+/// query score at the claim's sufficient threshold: `y_value / y_norm` must be within ε of u_p.
+pub fn copy_const(
+    spec: &ConstSpec,
+    len: usize,
+    target: usize,
+    seed: u64,
+) -> Result<RunnableExample> {
+    let inst = ConstInstance::new(spec, InstanceKind::Random, len, target, &mut Rng::new(seed))?;
+    let prepared = Prepared::<f64>::new(&inst, 53)?;
+    let th = constant::thresholds(&prepared);
+    let score = crate::copy::exp10_real(th.sufficient_log10, 64);
+    let xs = constant::input_vectors(&prepared.block, &inst, Some(&score))?;
+    let decoding = Decoding {
+        prompt_format: format!(
+            "a block fed residual vectors x_1 … x_{len} (no tokens); read y_value / y_norm at the last position; the target is position {target}, the query score is the sufficient threshold 10^{:.3}",
+            th.sufficient_log10
+        ),
+        inputs: xs,
+        read: Some("y_value".into()),
+        read_divisor: Some("y_norm".into()),
+        expected_read: Some(inst.values[target - 1]),
+        tolerance: Some(spec.eps),
+        ..Default::default()
+    };
+    Ok((prepared.block.as_model(), Some(decoding)))
+}
+
+/// The quadratic attention head with gap `gap` on `len` random values: `out` at the last
+/// position must be within ε of the target value.
+pub fn copy_attn(
+    gap: &Real,
+    len: usize,
+    target: usize,
+    eps: f64,
+    seed: u64,
+) -> Result<RunnableExample> {
+    let mut rng = Rng::new(seed);
+    let values: Vec<f64> = (0..len).map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let model = attention::as_model::<f64>(AttnKind::Quadratic, gap, 53)?;
+    let decoding = Decoding {
+        prompt_format: format!(
+            "a block fed residual vectors x_1 … x_{len} (no tokens); read `out` at the last position: it copies the value at the target position {target}"
+        ),
+        inputs: attention::input_vectors(&values, target, 53)?,
+        read: Some("out".into()),
+        expected_read: Some(values[target - 1]),
+        tolerance: Some(eps),
+        ..Default::default()
+    };
+    Ok((model, Some(decoding)))
+}
