@@ -53,23 +53,27 @@ fn resolve(path: &Path) -> Result<PathBuf> {
     )))
 }
 
-/// Classify the (already resolved) path; fails when its directory is missing.
-fn classify(user: &Path, real: &Path) -> Result<Target> {
-    match fs::metadata(real) {
-        Ok(m) if m.is_file() => Ok(Target::Regular),
+/// What `path` is and the file a write must reach: the canonical path of an existing regular
+/// file (so a symlink stays a link), the path itself for a special file (`/dev/stdout` is opened
+/// as it is, whatever it points to), or the followed target of a new file or dangling link.
+fn classify(path: &Path) -> Result<(Target, PathBuf)> {
+    let io = |e: std::io::Error| Error::io(format!("cannot write {}: {e}", path.display()));
+    match fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok((Target::Regular, fs::canonicalize(path).map_err(io)?)),
         Ok(m) if m.is_dir() => Err(Error::io(format!(
             "cannot write {}: it is a directory",
-            user.display()
+            path.display()
         ))),
-        Ok(_) => Ok(Target::Special),
+        Ok(_) => Ok((Target::Special, path.to_path_buf())),
         Err(_) => {
-            let dir = dir_of(real);
+            let real = resolve(path)?;
+            let dir = dir_of(&real);
             if dir.is_dir() {
-                Ok(Target::New)
+                Ok((Target::New, real))
             } else {
                 Err(Error::io(format!(
                     "cannot write {}: directory {} does not exist",
-                    user.display(),
+                    path.display(),
                     dir.display()
                 )))
             }
@@ -87,15 +91,15 @@ pub fn write_with(
     path: &Path,
     fill: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
 ) -> Result<()> {
-    let real = resolve(path)?;
+    let (kind, real) = classify(path)?;
     let fail = |e: std::io::Error| Error::io(format!("cannot write {}: {e}", path.display()));
-    match classify(path, &real)? {
+    match kind {
         Target::Special => {
             let mut f = OpenOptions::new().write(true).open(&real).map_err(fail)?;
             fill(&mut f).map_err(fail)?;
             f.flush().map_err(fail)
         }
-        kind @ (Target::New | Target::Regular) => {
+        Target::New | Target::Regular => {
             let name = real.file_name().ok_or_else(|| {
                 Error::io(format!("cannot write {}: not a file path", path.display()))
             })?;
@@ -129,9 +133,9 @@ pub fn write_with(
 /// new file (or the existing file/device opens for writing). Writes nothing that stays behind.
 /// `what` names the output in the message (e.g. "the JSON report").
 pub fn check_writable(what: &str, path: &Path) -> Result<()> {
-    let real = resolve(path)?;
+    let (kind, real) = classify(path)?;
     let fail = |e: String| Error::io(format!("cannot write {what} to {}: {e}", path.display()));
-    match classify(path, &real)? {
+    match kind {
         // Opening a FIFO for writing would block until a reader comes: accept it as it is.
         Target::Special => Ok(()),
         Target::Regular => OpenOptions::new()

@@ -120,7 +120,10 @@ enum Cmd {
 struct DpArgs {
     /// edit, lis, linrec or eca.
     problem: String,
-    /// Size: edit |a|, lis length, linrec terms, eca rows.
+    /// Size: edit |a| (1..=100), lis length (1..=150), linrec terms, eca rows. Real limits: the
+    /// slot memory holds at most 4000 slots (edit |a| = |b| ≤ 61, lis ≤ 87), the position-key
+    /// memory at most T = 4000, and every chain of thought at most 20000 tokens (linrec with 2
+    /// coefficients ≤ 19995 terms, eca at width 8 ≤ 2498 rows); the message names the limit hit.
     #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
     n: Option<usize>,
     /// edit: |b| (default n).
@@ -144,7 +147,9 @@ struct DpArgs {
     /// eca: rule number.
     #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
     rule: Option<usize>,
-    /// Input symbols (`0,1,1` or `011`); default: random from --seed.
+    /// Input symbols s_1 … s_n: comma- or space-separated integers (`0,1,1`, `"0 1 1"`), or one
+    /// digit string (`011`) when the alphabet has at most 10 symbols; edit takes a then b
+    /// (|a| + |b| symbols). Default: random from --seed.
     #[arg(long)]
     input: Option<String>,
     /// slot, position or attention.
@@ -977,13 +982,14 @@ fn verify(selected: &[Box<dyn claims::Claim>], cfg: &RunConfig) -> Result<Vec<Cl
         bar.set_message(c.info().id.to_string());
         let r = claims::run_timed(c.as_ref(), cfg)?;
         let line = format!(
-            "[{}/{}] {:<13} {:<13} {:>7.1}s (elapsed {:.1}s)",
+            "[{:>w$}/{}] {:<13} {:<13} {:>7.1}s (elapsed {:.1}s)",
             k + 1,
             selected.len(),
             r.id,
             r.status.word(),
             r.seconds,
-            start.elapsed().as_secs_f64()
+            start.elapsed().as_secs_f64(),
+            w = selected.len().to_string().len()
         );
         if bar.is_hidden() {
             eprintln!("{line}");

@@ -219,3 +219,23 @@ fn regular_file_is_replaced_whole() {
     assert!(tmp_files_in(d.to_str().unwrap()).is_empty());
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn dev_stdout_writes_to_the_pipe() {
+    if !Path::new("/dev/stdout").exists() {
+        println!("skipped: /dev/stdout does not exist here");
+        return;
+    }
+    let kind = || {
+        std::fs::symlink_metadata("/dev/stdout")
+            .unwrap()
+            .file_type()
+    };
+    let before = kind();
+    let (code, out, err) = export_to(Path::new("/dev/stdout"));
+    assert_eq!(code, 0, "{out}{err}");
+    let json_end = out.rfind('}').expect("JSON on stdout");
+    let v: serde_json::Value = serde_json::from_str(&out[..=json_end]).unwrap();
+    assert_eq!(v["format"], "freelunch-model-collection");
+    assert_eq!(kind(), before, "/dev/stdout was replaced");
+}

@@ -135,29 +135,61 @@ fn draw_marker<DB: DrawingBackend>(
     at: (i32, i32),
     m: Marker,
     col: RGBColor,
+    r: i32,
 ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let (x, y) = at;
     match m {
-        Marker::Circle => area.draw(&Circle::new(at, 4, col.filled())),
+        Marker::Circle => area.draw(&Circle::new(at, r, col.filled())),
         Marker::Triangle => area.draw(&Polygon::new(
-            vec![(x, y - 5), (x - 5, y + 4), (x + 5, y + 4)],
+            vec![(x, y - r - 1), (x - r - 1, y + r), (x + r + 1, y + r)],
             col.filled(),
         )),
         Marker::Square => area.draw(&Rectangle::new(
-            [(x - 4, y - 4), (x + 4, y + 4)],
+            [(x - r, y - r), (x + r, y + r)],
             col.filled(),
         )),
         Marker::Cross => {
             let st = ShapeStyle::from(&col).stroke_width(2);
-            area.draw(&PathElement::new(vec![(x - 4, y - 4), (x + 4, y + 4)], st))?;
-            area.draw(&PathElement::new(vec![(x - 4, y + 4), (x + 4, y - 4)], st))
+            area.draw(&PathElement::new(vec![(x - r, y - r), (x + r, y + r)], st))?;
+            area.draw(&PathElement::new(vec![(x - r, y + r), (x + r, y - r)], st))
         }
     }
 }
 
-/// Rows of the legend below the plot (two entries per row).
+/// Legend entries per row below the plot: two, or one when a name is long.
+fn legend_columns(chart: &Chart) -> usize {
+    if chart.series.iter().any(|s| s.name.chars().count() > 50) {
+        1
+    } else {
+        2
+    }
+}
+
+/// Rows of the legend below the plot.
 fn legend_rows(chart: &Chart) -> u32 {
-    chart.series.len().div_ceil(2) as u32
+    chart.series.len().div_ceil(legend_columns(chart)) as u32
+}
+
+/// For each series, how many later series lie on top of it (same x values, y within 0.3% of
+/// the y range): such a series is drawn wider (thicker line, larger marker) so it shows around
+/// the ones covering it.
+fn covered_by_later(chart: &Chart, y_range: f64) -> Vec<usize> {
+    let tol = 3e-3 * y_range.max(1e-300);
+    let same = |a: &Series, b: &Series| {
+        !a.points.is_empty()
+            && a.points.len() == b.points.len()
+            && a.points.iter().zip(&b.points).all(|(p, q)| {
+                (p.0 - q.0).abs() <= 1e-12 * p.0.abs().max(1.0) && (p.1 - q.1).abs() <= tol
+            })
+    };
+    (0..chart.series.len())
+        .map(|i| {
+            chart.series[i + 1..]
+                .iter()
+                .filter(|b| same(&chart.series[i], b))
+                .count()
+        })
+        .collect()
 }
 
 const LEGEND_ROW: u32 = 22;
@@ -213,10 +245,15 @@ where
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| err(&e))?;
+    let under = covered_by_later(chart, y1 - y0);
     let style_of = |i: usize| {
         let col = PALETTE[i % PALETTE.len()];
-        (col, ShapeStyle::from(&col).stroke_width(2))
+        (
+            col,
+            ShapeStyle::from(&col).stroke_width(2 + 3 * under[i] as u32),
+        )
     };
+    let radius = |i: usize| 4 + 3 * under[i] as i32;
     // Lines first, then every marker on top, so no line hides a point.
     for (i, s) in chart.series.iter().enumerate() {
         let (_, style) = style_of(i);
@@ -239,17 +276,20 @@ where
             let m = MARKERS[i % MARKERS.len()];
             for &p in &s.points {
                 let at = plotting.map_coordinate(&p);
-                draw_marker(&root, at, m, col).map_err(|e| err(&e))?;
+                draw_marker(&root, at, m, col, radius(i)).map_err(|e| err(&e))?;
             }
         }
     }
-    // Legend: sample (line, dashes or marker) and name, two entries per row.
+    // Legend: sample (line, dashes or marker) and name, one or two entries per row.
     let (w, _) = legend_area.dim_in_pixel();
-    let col_w = (w as i32 - 40) / 2;
+    let cols = legend_columns(chart) as i32;
+    let col_w = (w as i32 - 40) / cols;
+    let max_chars = (col_w as usize - 40) / 8;
     for (i, s) in chart.series.iter().enumerate() {
-        let (col, style) = style_of(i);
-        let x = 30 + (i as i32 % 2) * col_w;
-        let y = 8 + (i as i32 / 2) * LEGEND_ROW as i32;
+        let (col, _) = style_of(i);
+        let style = ShapeStyle::from(&col).stroke_width(2);
+        let x = 30 + (i as i32 % cols) * col_w;
+        let y = 8 + (i as i32 / cols) * LEGEND_ROW as i32;
         let mid = y + 7;
         match s.style {
             Style::Line | Style::LinePoints => legend_area
@@ -268,12 +308,21 @@ where
             Style::Points => {}
         }
         if matches!(s.style, Style::Points | Style::LinePoints) {
-            draw_marker(&legend_area, (x + 14, mid), MARKERS[i % MARKERS.len()], col)
-                .map_err(|e| err(&e))?;
+            draw_marker(
+                &legend_area,
+                (x + 14, mid),
+                MARKERS[i % MARKERS.len()],
+                col,
+                4,
+            )
+            .map_err(|e| err(&e))?;
         }
         let mut name = s.name.clone();
-        if name.chars().count() > 58 {
-            name = name.chars().take(57).collect::<String>() + "…";
+        if under[i] > 0 {
+            name.push_str(" (overlapped: drawn wider)");
+        }
+        if name.chars().count() > max_chars {
+            name = name.chars().take(max_chars - 1).collect::<String>() + "…";
         }
         legend_area
             .draw(&Text::new(
@@ -288,26 +337,25 @@ where
 }
 
 /// Reference lines of the given log-log slopes (dashed, named e.g. `O(T²) reference`), spanning
-/// the x range of `series` and starting half a decade below their lowest first point, so they
-/// sit under the data for comparison of slopes.
+/// the x range of `series` and placed a quarter decade below every data point, so they never
+/// cover data and only their slopes are compared.
 pub fn reference_slopes(series: &[Series], slopes: &[(f64, &str)]) -> Vec<Series> {
     let pts = || series.iter().flat_map(|s| s.points.iter());
     let x0 = pts().map(|p| p.0).fold(f64::INFINITY, f64::min);
     let x1 = pts().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
-    let y0 = series
-        .iter()
-        .filter_map(|s| s.points.first())
-        .map(|p| p.1)
-        .fold(f64::INFINITY, f64::min);
-    if !(x0.is_finite() && x1.is_finite() && y0.is_finite()) {
+    if !(x0.is_finite() && x1.is_finite()) {
         return Vec::new();
     }
     slopes
         .iter()
         .map(|&(k, name)| {
+            let c = pts()
+                .map(|p| p.1 - k * (p.0 - x0))
+                .fold(f64::INFINITY, f64::min)
+                - 0.25;
             Series::new(
                 format!("{name} reference (slope {k})"),
-                vec![(x0, y0 - 0.5), (x1, y0 - 0.5 + k * (x1 - x0))],
+                vec![(x0, c), (x1, c + k * (x1 - x0))],
                 Style::Dashed,
             )
         })
