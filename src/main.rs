@@ -358,21 +358,7 @@ fn dp_report<S: freelunch::num::Scalar>(
         out!("{}", c.model.summary());
     }
     if let Some(path) = &a.export {
-        let full = problem.solve(input);
-        let n = problem.input_len();
-        let decoding = freelunch::export::Decoding {
-            prompt_format: format!(
-                "s_1 … s_n SEP: the n = {n} input symbols (token ids 0..{}), then SEP (token id {}); positions 1..n+1",
-                problem.alphabet() - 1,
-                problem.sep()
-            ),
-            prompt: full[..n + 1].to_vec(),
-            input_len: n,
-            suffix: vec![problem.sep()],
-            generate: full.len() - (n + 1),
-            expected: Some(full[n + 1..].to_vec()),
-            ..Default::default()
-        };
+        let decoding = freelunch::export::examples::dp_decoding(problem, input);
         let v = freelunch::export::to_json(&c.model, Some(&decoding));
         write_json(path, &v, "the weights")?;
         outln!("weights written to {}", path.display());

@@ -113,7 +113,13 @@ fn run_rejects_bad_files_in_one_sentence() {
 #[test]
 fn explain_exports_runnable_copy_models_and_blocks() {
     let d = scratch("copy");
-    for claim in ["copy-linear", "copy-const", "copy-attn"] {
+    for claim in [
+        "copy-linear",
+        "copy-const",
+        "copy-attn",
+        "dp-general",
+        "dp-local",
+    ] {
         let path = d.join(format!("{claim}.json"));
         let (code, out, err) = run(&["explain", claim, "--export", s(&path)]);
         assert_eq!(code, 0, "{out}{err}");
@@ -210,7 +216,7 @@ fn trace_writes_csv_json_and_heatmaps_for_dp_and_copy() {
 }
 
 #[test]
-fn torch_softplus_is_an_option_and_differs_only_above_20() {
+fn torch_softplus_option_decodes_the_same_tokens() {
     let d = scratch("softplus");
     let dp = d.join("dp.json");
     let cot = export_dp(&["dp", "linrec", "--n", "5", "--input", "1,2"], &dp);
@@ -299,7 +305,13 @@ fn numpy_reader_reproduces_the_decoded_tokens() {
         );
         assert_eq!(stdout.trim(), cot, "{args:?}");
     }
-    for claim in ["copy-linear", "copy-const", "copy-attn"] {
+    for claim in [
+        "copy-linear",
+        "copy-const",
+        "copy-attn",
+        "dp-general",
+        "dp-local",
+    ] {
         let path = d.join(format!("{claim}.json"));
         let (code, out, err) = run(&["explain", claim, "--export", s(&path)]);
         assert_eq!(code, 0, "{out}{err}");

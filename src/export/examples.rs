@@ -6,6 +6,7 @@ use crate::claims::RunnableExample;
 use crate::copy::attention::{self, AttnKind};
 use crate::copy::constant::{self, ConstInstance, ConstSpec, InstanceKind, Prepared};
 use crate::copy::linear::{build_copy_model, CopyTask, MemoryKind};
+use crate::dp::{self, DpProblem, Options};
 use crate::error::Result;
 use crate::num::Real;
 use crate::rng::Rng;
@@ -81,4 +82,51 @@ pub fn copy_attn(
         ..Default::default()
     };
     Ok((model, Some(decoding)))
+}
+
+/// How to run a DP model: the prompt `s_1 … s_n SEP`, and the solver's chain of thought and
+/// answer as the expected tokens.
+pub fn dp_decoding(problem: &dyn DpProblem, input: &[usize]) -> Decoding {
+    let full = problem.solve(input);
+    let n = problem.input_len();
+    Decoding {
+        prompt_format: format!(
+            "s_1 … s_n SEP: the n = {n} input symbols (token ids 0..{}), then SEP (token id {}); positions 1..n+1",
+            problem.alphabet() - 1,
+            problem.sep()
+        ),
+        prompt: full[..n + 1].to_vec(),
+        input_len: n,
+        suffix: vec![problem.sep()],
+        generate: full.len() - (n + 1),
+        expected: Some(full[n + 1..].to_vec()),
+        ..Default::default()
+    }
+}
+
+/// A DP problem compiled with each memory (ReLU, f64) on a seeded random input.
+pub fn dp_models(
+    problem: &dyn DpProblem,
+    memories: &[dp::MemoryKind],
+    seed: u64,
+) -> Vec<(String, Result<RunnableExample>)> {
+    let input = problem.random_input(&mut Rng::new(seed));
+    memories
+        .iter()
+        .map(|&memory| {
+            let opt = Options {
+                memory,
+                slots: None,
+                activation: crate::model::Activation::Relu,
+                lambda: None,
+                memory_override: None,
+            };
+            let ex = dp::compile::<f64>(problem, &opt, 53)
+                .map(|c| (c.model, Some(dp_decoding(problem, &input))));
+            (
+                format!("{}, {} memory", problem.describe(), memory.name()),
+                ex,
+            )
+        })
+        .collect()
 }

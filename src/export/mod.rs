@@ -735,3 +735,110 @@ pub fn scan_args_of_run<S: Scalar>(
     }
     json!({"model": m.name, "softplus_used_for_the_run": softplus, "layers": out})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dp::{self, EditDistance, MemoryKind, Options};
+    use crate::model::Softplus;
+
+    fn edit_model<S: Scalar>(bits: u32, memory: MemoryKind) -> Model<S> {
+        let p = EditDistance::new(2, 2, 3, 1, 1, 1).unwrap();
+        let opt = Options {
+            memory,
+            slots: None,
+            activation: Activation::Gelu,
+            lambda: None,
+            memory_override: None,
+        };
+        dp::compile::<S>(&p, &opt, bits).unwrap().model
+    }
+
+    #[test]
+    fn export_round_trips_exactly() {
+        for memory in [MemoryKind::Slot, MemoryKind::Attention] {
+            let m: Model<f64> = edit_model(53, memory);
+            let v = to_json(&m, None);
+            let back: Model<f64> = from_json(&v, 53).unwrap();
+            assert_eq!(to_json(&back, None), v);
+            let m: Model<Real> = edit_model(200, memory);
+            let v = to_json(&m, None);
+            let back: Model<Real> = from_json(&v, 200).unwrap();
+            assert_eq!(
+                to_json(&back, None),
+                v,
+                "200-bit weights must survive the text"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_exports_are_refused() {
+        let m: Model<f64> = edit_model(53, MemoryKind::Slot);
+        let v = to_json(&m, None);
+        let refused = |f: &dyn Fn(&mut Value), want: &str| {
+            let mut w = v.clone();
+            f(&mut w);
+            let e = from_json::<f64>(&w, 53)
+                .err()
+                .expect("must be refused")
+                .to_string();
+            assert!(e.contains(want), "`{e}` lacks `{want}`");
+        };
+        refused(&|w| w["schema_version"] = json!(99), "schema version 99");
+        refused(&|w| w["format"] = json!("x"), "format");
+        refused(&|w| w["readout"]["shape"] = json!([1, 1]), "shape");
+        refused(
+            &|w| {
+                let e = w["readout"]["entries"][0].clone();
+                w["readout"]["entries"].as_array_mut().unwrap().push(e);
+            },
+            "repeats position",
+        );
+        refused(&|w| w["readout_bias"] = json!(["1"]), "values, expected");
+        refused(&|w| w["readout_bias"][0] = json!("abc"), "is not a number");
+        let ssm = v["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|l| l["kind"] == "ssm")
+            .unwrap();
+        refused(
+            &|w| w["layers"][ssm]["A"]["values"][0] = json!("0.5"),
+            "A must be ≤ 0",
+        );
+        refused(
+            &|w| w["layers"][ssm]["kind"] = json!("conv"),
+            "unknown kind",
+        );
+    }
+
+    #[test]
+    fn torch_softplus_is_the_identity_above_20_only() {
+        let mut m: Model<f64> = edit_model(53, MemoryKind::Slot);
+        let Some(Layer::Ssm(layer)) = m.layers.iter_mut().find(|l| matches!(l, Layer::Ssm(_)))
+        else {
+            panic!("the slot memory is an SSM layer")
+        };
+        let x = vec![0.0; layer.width];
+        let mut inp = layer.project(&x, 53);
+        for (bias, want_differs) in [(25.0, true), (15.0, false), (-3.0, false)] {
+            for b in layer.b_delta.iter_mut() {
+                *b = bias;
+            }
+            let exact: Vec<f64> = {
+                layer.project_into_with(&x, &mut inp, Softplus::Exact);
+                inp.delta.clone()
+            };
+            layer.project_into_with(&x, &mut inp, Softplus::Torch);
+            for (e, t) in exact.iter().zip(&inp.delta) {
+                if want_differs {
+                    assert_eq!(*t, bias, "torch: identity above 20");
+                    assert!(e > t && e - t < 2.1e-9 * 2.0, "exact {e} vs torch {t}");
+                } else {
+                    assert_eq!(e, t, "below 20 both are ln(1+e^x)");
+                }
+            }
+        }
+    }
+}

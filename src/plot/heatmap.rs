@@ -52,11 +52,12 @@ where
         .fold(0.0f64, |a, v| a.max(v.abs()));
     let smax = symlog(vmax.max(FLOOR), FLOOR).max(1e-12);
     let font = ("sans-serif", 13).into_font();
+    let mut name = tr.model.clone();
+    if name.chars().count() > 60 {
+        name = name.chars().take(59).collect::<String>() + "…";
+    }
     root.draw(&Text::new(
-        format!(
-            "{}: residual subspaces and memory slots over positions",
-            tr.model
-        ),
+        format!("{name}: residual subspaces and memory slots over positions"),
         (left, 15),
         ("sans-serif", 18).into_font(),
     ))
