@@ -780,8 +780,7 @@ mod tests {
             let mut w = v.clone();
             f(&mut w);
             let e = from_json::<f64>(&w, 53)
-                .err()
-                .expect("must be refused")
+                .expect_err("must be refused")
                 .to_string();
             assert!(e.contains(want), "`{e}` lacks `{want}`");
         };
