@@ -158,7 +158,7 @@ fn draw_marker<DB: DrawingBackend>(
 
 /// Legend entries per row below the plot: two, or one when a name is long.
 fn legend_columns(chart: &Chart) -> usize {
-    if chart.series.iter().any(|s| s.name.chars().count() > 50) {
+    if legend_names(chart).iter().any(|n| n.chars().count() > 50) {
         1
     } else {
         2
@@ -170,10 +170,34 @@ fn legend_rows(chart: &Chart) -> u32 {
     chart.series.len().div_ceil(legend_columns(chart)) as u32
 }
 
+/// Legend text per series (a series drawn wider because later ones cover it says so).
+fn legend_names(chart: &Chart) -> Vec<String> {
+    let under = covered_by_later(chart);
+    chart
+        .series
+        .iter()
+        .zip(under)
+        .map(|(s, u)| {
+            if u > 0 {
+                format!("{} (wide: overlapped)", s.name)
+            } else {
+                s.name.clone()
+            }
+        })
+        .collect()
+}
+
 /// For each series, how many later series lie on top of it (same x values, y within 0.3% of
 /// the y range): such a series is drawn wider (thicker line, larger marker) so it shows around
 /// the ones covering it.
-fn covered_by_later(chart: &Chart, y_range: f64) -> Vec<usize> {
+fn covered_by_later(chart: &Chart) -> Vec<usize> {
+    let ys = || {
+        chart
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+    };
+    let y_range = ys().fold(f64::NEG_INFINITY, f64::max) - ys().fold(f64::INFINITY, f64::min);
     let tol = 3e-3 * y_range.max(1e-300);
     let same = |a: &Series, b: &Series| {
         !a.points.is_empty()
@@ -245,7 +269,8 @@ where
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| err(&e))?;
-    let under = covered_by_later(chart, y1 - y0);
+    let under = covered_by_later(chart);
+    let names = legend_names(chart);
     let style_of = |i: usize| {
         let col = PALETTE[i % PALETTE.len()];
         (
@@ -254,9 +279,11 @@ where
         )
     };
     let radius = |i: usize| 4 + 3 * under[i] as i32;
-    // Lines first, then every marker on top, so no line hides a point.
+    // In series order, each line then its markers: a series that later ones cover is drawn
+    // wider (see `covered_by_later`) so it shows around them.
+    let plotting = c.plotting_area().clone();
     for (i, s) in chart.series.iter().enumerate() {
-        let (_, style) = style_of(i);
+        let (col, style) = style_of(i);
         match s.style {
             Style::Line | Style::LinePoints => {
                 c.draw_series(LineSeries::new(s.points.clone(), style))
@@ -268,11 +295,7 @@ where
             }
             Style::Points => {}
         }
-    }
-    let plotting = c.plotting_area();
-    for (i, s) in chart.series.iter().enumerate() {
         if matches!(s.style, Style::Points | Style::LinePoints) {
-            let (col, _) = style_of(i);
             let m = MARKERS[i % MARKERS.len()];
             for &p in &s.points {
                 let at = plotting.map_coordinate(&p);
@@ -317,10 +340,7 @@ where
             )
             .map_err(|e| err(&e))?;
         }
-        let mut name = s.name.clone();
-        if under[i] > 0 {
-            name.push_str(" (overlapped: drawn wider)");
-        }
+        let mut name = names[i].clone();
         if name.chars().count() > max_chars {
             name = name.chars().take(max_chars - 1).collect::<String>() + "…";
         }
