@@ -334,3 +334,56 @@ fn numpy_reader_reproduces_the_decoded_tokens() {
     }
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn scan_args_match_a_numpy_port_of_selective_scan_ref() {
+    let Some(py) = python_with_numpy() else {
+        println!("skipped: python3 with numpy is not available (.ci/run installs it)");
+        return;
+    };
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python/selective_scan_ref.py");
+    let d = scratch("scan");
+    let model = d.join("m.json");
+    export_dp(
+        &[
+            "dp",
+            "edit",
+            "--n",
+            "3",
+            "--input",
+            "0,1,2,2,1,0",
+            "--activation",
+            "gelu",
+        ],
+        &model,
+    );
+    let args = d.join("args.json");
+    let (code, out, err) = run(&[
+        "trace",
+        s(&model),
+        "--softplus",
+        "torch",
+        "--scan-args",
+        s(&args),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let check = |p: &Path| {
+        Command::new(py)
+            .arg(&script)
+            .arg(p)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(check(&args), "the reference scan disagrees with the model");
+    // The check can fail: without the softplus the reference computes something else.
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&args).unwrap()).unwrap();
+    v["layers"][0]["delta_softplus"] = serde_json::json!(false);
+    let bad = d.join("bad.json");
+    std::fs::write(&bad, serde_json::to_string(&v).unwrap()).unwrap();
+    assert!(!check(&bad), "a wrong argument set went unnoticed");
+    std::fs::remove_dir_all(&d).unwrap();
+}

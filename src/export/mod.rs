@@ -602,9 +602,27 @@ pub fn from_json<S: Scalar>(v: &Value, prec: u32) -> Result<Model<S>> {
 /// `selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus)` (batch 1; shapes
 /// `u, delta, z: (1, D, L)`, `A: (D, N)`, `B, C: (1, N, L)`, `D, delta_bias: (D,)`), computed from
 /// the residual inputs `xs` (one per position) of that layer. The reference's output `y` (after
-/// the gate) is what the layer multiplies by `w_o` and adds to the residual.
-pub fn selective_scan_args<S: Scalar>(layer: &SsmLayer<S>, xs: &[Vec<S>], prec: u32) -> Value {
+/// the gate) is what the layer multiplies by `w_o` and adds to the residual; `y_model` holds the
+/// model's own (gated) `y` for comparison, computed with `softplus`.
+pub fn selective_scan_args<S: Scalar>(
+    layer: &SsmLayer<S>,
+    xs: &[Vec<S>],
+    prec: u32,
+    softplus: crate::model::Softplus,
+) -> Value {
     let f = |v: &S| v.to_f64();
+    let mut st = layer.new_state(prec);
+    let y_per_t: Vec<Vec<f64>> = xs
+        .iter()
+        .map(|x| {
+            let mut x = x.clone();
+            layer.step_with(&mut st, &mut x, softplus);
+            st.y.iter().map(f).collect()
+        })
+        .collect();
+    let y_model: Vec<Vec<f64>> = (0..layer.channels)
+        .map(|d| y_per_t.iter().map(|y| y[d]).collect())
+        .collect();
     let apply = |m: &SparseMatrix<S>, x: &[S]| {
         let mut out = crate::num::zeros::<S>(m.rows, prec);
         m.mul_vec_into(x, &mut out);
@@ -639,6 +657,7 @@ pub fn selective_scan_args<S: Scalar>(layer: &SsmLayer<S>, xs: &[Vec<S>], prec: 
         }),
         "delta_bias": layer.b_delta.iter().map(f).collect::<Vec<_>>(),
         "delta_softplus": true,
+        "y_model": [y_model],
         "note": "numbers are f64 roundings of the model's values; z already includes b_z (the reference has no z bias); the reference's softplus is torch's (threshold 20): compare with `--softplus torch`",
     })
 }
@@ -729,7 +748,7 @@ pub fn scan_args_of_run<S: Scalar>(
                 }
             }
         }
-        let mut v = selective_scan_args(ssm, &xs, m.prec);
+        let mut v = selective_scan_args(ssm, &xs, m.prec, softplus);
         v["layer_index"] = json!(k);
         out.push(v);
     }
