@@ -46,7 +46,8 @@ enum Cmd {
     /// Print a claim's statement, proof and construction.
     Explain {
         claim: String,
-        /// Also write the weights of the claim's example constructions as JSON to this file.
+        /// Instead of printing, write the claim's example models as JSON to this file, runnable
+        /// with `freelunch run` (format: docs/export.md).
         #[arg(long)]
         export: Option<PathBuf>,
     },
@@ -83,8 +84,11 @@ enum Cmd {
     Dp(Box<DpArgs>),
     /// Run an exported model (docs/export.md) and decode greedily.
     Run(Box<RunArgs>),
-    /// Run an exported model and record, per position, every named residual subspace, every SSM
-    /// memory slot and the logit margin (CSV/JSON), plus a heat-map (coordinates × time).
+    /// Record an exported model's subspaces, memory slots and logit margins per position.
+    ///
+    /// Writes every named residual subspace, every SSM memory slot and the logit margin at every
+    /// position as CSV/JSON, a heat-map (coordinates × time), or the `selective_scan_ref`
+    /// arguments of each SSM layer.
     Trace {
         #[command(flatten)]
         run: RunArgs,

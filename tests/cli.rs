@@ -263,3 +263,26 @@ fn table_ratio_near_one_keeps_its_sign() {
     assert_ne!(fmt_log10(-0.001), fmt_log10(0.001));
     assert!(fmt_log10(-0.001).starts_with("10^-"));
 }
+
+#[test]
+fn a_mismatch_reports_the_reference_tokens_negative_margin() {
+    // 4 bits are too few for this model: decoding goes wrong.
+    let (code, out, err) = run(&[
+        "dp",
+        "linrec",
+        "--n",
+        "6",
+        "--input",
+        "3,4",
+        "--precision",
+        "4",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("MISMATCH"), "{out}");
+    assert!(out.contains("reference-token margin -"), "{out}");
+    assert!(!out.contains("min logit margin"), "{out}");
+    // At f64 the same run is exact and its margin is positive.
+    let (code, out, _) = run(&["dp", "linrec", "--n", "6", "--input", "3,4"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("min logit margin 10^"), "{out}");
+}
