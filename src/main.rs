@@ -444,189 +444,28 @@ fn write_json(path: &Path, v: &serde_json::Value, what: &str) -> Result<()> {
     write_atomic(path, s.as_bytes())
 }
 
-/// Load an export (or pick one model of a collection).
-fn load_export(a: &RunArgs) -> Result<serde_json::Value> {
+/// Load an export (one model of a collection with --pick) and plan the run.
+fn prepare(a: &RunArgs) -> Result<freelunch::export::run::Plan> {
     let text = std::fs::read_to_string(&a.model)
         .map_err(|e| Error::io(format!("cannot read {}: {e}", a.model.display())))?;
     let v: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::input(format!("{} is not JSON: {e}", a.model.display())))?;
-    freelunch::export::pick(v, a.pick.as_deref())
-}
-
-/// A model of an export, rebuilt at the requested (or the file's) arithmetic, with the run plan.
-struct Loaded {
-    json: serde_json::Value,
-    decoding: Option<freelunch::export::Decoding>,
-    arith: Arith,
-    softplus: freelunch::model::Softplus,
-    /// Token prompt and tokens to generate (None for a block fed vectors).
-    prompt: Option<(Vec<usize>, usize)>,
-}
-
-fn prepare(a: &RunArgs) -> Result<Loaded> {
-    use freelunch::export;
-    let json = load_export(a)?;
-    export::check_header(&json)?;
-    let (kind, bits) = export::arithmetic(&json)?;
-    let arith = match a.precision {
-        Some(p) => p,
-        None if kind == "f64" => Arith::F64,
-        None => parse_precision(&bits.to_string())?,
-    };
-    warn_if_slow(arith);
-    let softplus = match a.softplus.as_str() {
-        "exact" => freelunch::model::Softplus::Exact,
-        "torch" => freelunch::model::Softplus::Torch,
-        s => {
-            return Err(Error::input(format!(
-                "unknown --softplus `{s}` (expected exact or torch)"
-            )))
-        }
-    };
-    let decoding = export::read_decoding(&json)?;
-    let vocab: Vec<String> = json["vocab"]
-        .as_array()
-        .map(|v| {
-            v.iter()
-                .filter_map(|t| t.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let prompt = if vocab.is_empty() {
-        if a.input.is_some() {
-            return Err(Error::input(
-                "this model is a block fed residual vectors (decoding.inputs), not tokens: --input does not apply",
-            ));
-        }
-        None
-    } else {
-        let d = decoding.clone().unwrap_or_default();
-        let prompt = match &a.input {
-            Some(text) => {
-                let mut p = parse_tokens(text, &vocab)?;
-                if d.input_len > 0 && p.len() != d.input_len {
-                    return Err(Error::input(format!(
-                        "--input has {} symbols, this model takes {} (then {} is appended)",
-                        p.len(),
-                        d.input_len,
-                        render_tokens(&d.suffix, &vocab)
-                    )));
-                }
-                p.extend(&d.suffix);
-                p
-            }
-            None if !d.prompt.is_empty() => d.prompt.clone(),
-            None => {
-                return Err(Error::input(
-                    "the file stores no prompt: give the input symbols with --input",
-                ))
-            }
-        };
-        let generate = a
-            .generate
-            .or(decoding.as_ref().map(|d| d.generate))
-            .ok_or_else(|| {
-                Error::input("the file does not say how many tokens to generate: use --generate")
-            })?;
-        Some((prompt, generate))
-    };
-    Ok(Loaded {
-        json,
-        decoding,
-        arith,
-        softplus,
-        prompt,
-    })
-}
-
-/// Parse input symbols: token names or ids, separated by commas or spaces, or one string of
-/// one-character names such as `0110`.
-fn parse_tokens(text: &str, vocab: &[String]) -> Result<Vec<usize>> {
-    let t = text.trim();
-    let one = |s: &str| -> Result<usize> {
-        if let Some(i) = vocab.iter().position(|v| v == s) {
-            return Ok(i);
-        }
-        match s.parse::<usize>() {
-            Ok(i) if i < vocab.len() => Ok(i),
-            _ => Err(Error::input(format!(
-                "`{s}` is neither a token name nor a token id below {} (tokens: {})",
-                vocab.len(),
-                vocab.join(" ")
-            ))),
-        }
-    };
-    let parts: Vec<&str> = if t.contains(',') {
-        t.split(',').map(str::trim).collect()
-    } else if t.contains(char::is_whitespace) {
-        t.split_whitespace().collect()
-    } else if t.chars().all(|c| {
-        vocab
-            .iter()
-            .any(|v| v.len() == c.len_utf8() && v.starts_with(c))
-    }) {
-        t.split("").filter(|s| !s.is_empty()).collect()
-    } else {
-        vec![t]
-    };
-    if let Some(k) = parts.iter().position(|s| s.is_empty()) {
-        return Err(Error::input(format!(
-            "input `{text}` has an empty field at position {}",
-            k + 1
-        )));
-    }
-    parts.into_iter().map(one).collect()
-}
-
-fn render_tokens(toks: &[usize], vocab: &[String]) -> String {
-    toks.iter()
-        .map(|&t| vocab.get(t).cloned().unwrap_or_else(|| t.to_string()))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Record a trace of the loaded model at its arithmetic.
-fn record_trace(l: &Loaded) -> Result<freelunch::export::trace::Trace> {
-    match l.arith {
-        Arith::F64 => record_at::<f64>(l, 53),
-        Arith::Mpfr(p) => record_at::<freelunch::num::Real>(l, p.bits()),
-    }
-}
-
-fn record_at<S: freelunch::num::Scalar>(
-    l: &Loaded,
-    bits: u32,
-) -> Result<freelunch::export::trace::Trace> {
-    use freelunch::export::trace::{record, Feed};
-    let model = freelunch::export::from_json::<S>(&l.json, bits)?;
-    match &l.prompt {
-        Some((prompt, generate)) => record(
-            &model,
-            Feed::Tokens {
-                prompt,
-                generate: *generate,
-            },
-            l.softplus,
-        ),
-        None => {
-            let inputs = l
-                .decoding
-                .as_ref()
-                .map(|d| d.inputs.as_slice())
-                .unwrap_or(&[]);
-            if inputs.is_empty() {
-                return Err(Error::input(
-                    "this block stores no input vectors (decoding.inputs)",
-                ));
-            }
-            record(&model, Feed::Vectors(inputs), l.softplus)
-        }
-    }
+    let plan = freelunch::export::run::Plan::new(
+        freelunch::export::pick(v, a.pick.as_deref())?,
+        &freelunch::export::run::Options {
+            input: a.input.as_deref(),
+            generate: a.generate,
+            arith: a.precision,
+            softplus: freelunch::export::run::parse_softplus(&a.softplus)?,
+        },
+    )?;
+    warn_if_slow(plan.arith);
+    Ok(plan)
 }
 
 fn run_export(a: &RunArgs) -> Result<ExitCode> {
     let l = prepare(a)?;
-    let tr = record_trace(&l)?;
+    let tr = l.trace()?;
     let d = l.decoding.clone().unwrap_or_default();
     outln!(
         "model     {} ({} arithmetic, softplus {:?})",
@@ -643,15 +482,10 @@ fn run_export(a: &RunArgs) -> Result<ExitCode> {
             .fold(f64::INFINITY, |a, &m| a.min(m));
         outln!("min logit margin {margin:.3e} (top logit minus runner-up, over generated tokens)");
         if let Some(exp) = d.expected.as_ref().filter(|_| *prompt == d.prompt) {
-            let vocab: Vec<String> = l.json["vocab"]
-                .as_array()
-                .map(|v| {
-                    v.iter()
-                        .filter_map(|t| t.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let want: Vec<String> = exp.iter().map(|&t| render_tokens(&[t], &vocab)).collect();
+            let want: Vec<String> = exp
+                .iter()
+                .map(|&t| freelunch::export::run::render_tokens(&[t], &l.vocab))
+                .collect();
             if want == generated {
                 outln!("agreement exact: equals the expected tokens stored in the file");
             } else {
@@ -714,7 +548,7 @@ fn trace_export(
     )?;
     check_json_target("the scan arguments", &scan_args)?;
     let l = prepare(a)?;
-    let tr = record_trace(&l)?;
+    let tr = l.trace()?;
     if let Some(p) = &csv {
         write_atomic(p, tr.to_csv().as_bytes())?;
         outln!("wrote {}", p.display());
@@ -729,10 +563,7 @@ fn trace_export(
         }
     }
     if let Some(p) = &scan_args {
-        let v = match l.arith {
-            Arith::F64 => scan_args_at::<f64>(&l, 53)?,
-            Arith::Mpfr(b) => scan_args_at::<freelunch::num::Real>(&l, b.bits())?,
-        };
+        let v = l.scan_args()?;
         write_json(p, &v, "the scan arguments")?;
         outln!("wrote {}", p.display());
     }
@@ -751,22 +582,6 @@ fn trace_export(
             .sum::<usize>()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn scan_args_at<S: freelunch::num::Scalar>(l: &Loaded, bits: u32) -> Result<serde_json::Value> {
-    let model = freelunch::export::from_json::<S>(&l.json, bits)?;
-    let fed = match &l.prompt {
-        Some(_) => freelunch::export::Fed::Tokens(record_trace(l)?.fed_tokens),
-        None => freelunch::export::Fed::Vectors(
-            l.decoding
-                .as_ref()
-                .map(|d| d.inputs.clone())
-                .unwrap_or_default(),
-        ),
-    };
-    Ok(freelunch::export::scan_args_of_run(
-        &model, &fed, l.softplus,
-    ))
 }
 
 fn parse_arith(s: &str) -> std::result::Result<Arith, String> {

@@ -6,6 +6,7 @@
 //! are decimal strings that round-trip exactly at the stated precision.
 
 pub mod examples;
+pub mod run;
 pub mod trace;
 
 use crate::error::{Error, Result};
