@@ -387,3 +387,33 @@ fn scan_args_match_a_numpy_port_of_selective_scan_ref() {
     assert!(!check(&bad), "a wrong argument set went unnoticed");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn mpfr_exports_run_at_their_precision() {
+    let d = scratch("mpfr");
+    let path = d.join("e128.json");
+    let cot = export_dp(
+        &[
+            "dp",
+            "edit",
+            "--n",
+            "3",
+            "--input",
+            "0,1,2,2,1,0",
+            "--activation",
+            "gelu",
+            "--precision",
+            "128",
+        ],
+        &path,
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(v["arithmetic"]["kind"], "mpfr");
+    assert_eq!(v["arithmetic"]["precision_bits"], 128);
+    let (code, out, err) = run(&["run", s(&path)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("128 bits"), "{out}");
+    assert_eq!(line_after(&out, "generated"), cot);
+    std::fs::remove_dir_all(&d).unwrap();
+}
