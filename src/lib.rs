@@ -4,6 +4,7 @@ pub mod copy;
 pub mod dp;
 pub mod error;
 pub mod gadgets;
+pub mod memory;
 pub mod model;
 pub mod num;
 pub mod plot;

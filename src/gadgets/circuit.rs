@@ -1,17 +1,20 @@
-//! Integer ReLU circuits: the transition, rounding, selection and gating gadgets of the DP
-//! compiler, written as named ReLU units over named inputs, then laid out as MLP layers
-//! (one layer per depth level). On integer inputs every gadget here is exact with ReLU
-//! (the `mlp-lookup` / `mlp-select` constructions of proofs/README.md); with GeLU/SiLU each unit
-//! becomes `φ(λz)/λ`.
+//! The composition layer of the gadgets: integer ReLU circuits written as named ReLU units over
+//! named inputs (typed residual coordinates), laid out as MLP layers (one per depth level), with
+//! forward error propagation. Every gadget (select/gate, indicator/one-hot/table, round,
+//! step/compare/min/max, relu) is a function adding units to a [`Circuit`]; the lemma claims build
+//! their standalone layers from the same functions ([`Circuit::emit`]), the DP compiler and the
+//! COPY models lay the same circuits out with [`Circuit::build_layers`].
 //!
-//! Weights are dyadic rationals (exact in f64 and at every MPFR precision ≥ 8 bits for the
+//! Units are realised by a [`ReluUnit`]: exact `ReLU` or `φ(λz)/λ` (GeLU/SiLU, `mlp-relu`).
+//! Weights are f64 dyadic rationals (exact in f64 and at every MPFR precision ≥ 8 bits for the
 //! small magnitudes used), so the same circuit is evaluated exactly in f64 by [`Circuit::eval`].
 
+use super::relu::{error_beyond_f64, ReluUnit};
 use crate::error::{Error, Result};
-use crate::model::{Activation, MlpBuilder, MlpLayer};
+use crate::model::{Activation, Coord, Layout, MlpBuilder, MlpLayer};
 use crate::num::Scalar;
 
-/// A source of a value: a circuit input (a residual coordinate) or a ReLU unit.
+/// A source of a value: a circuit input or a ReLU unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Src {
     In(usize),
@@ -63,6 +66,10 @@ impl Lin {
     pub fn scale(&self, k: f64) -> Lin {
         Lin::default().add_scaled(self, k)
     }
+    /// The form `0` (no term, no constant).
+    pub fn is_zero(&self) -> bool {
+        self.terms.is_empty() && self.bias == 0.0
+    }
     pub fn offset(&self, c: f64) -> Lin {
         let mut l = self.clone();
         l.bias += c;
@@ -73,8 +80,8 @@ impl Lin {
 #[derive(Clone, Debug)]
 pub struct CircuitInput {
     pub name: String,
-    /// Residual coordinate the input is read from (unused by [`Circuit::eval`]).
-    pub coord: usize,
+    /// Residual coordinate the input is read from (`None`: only evaluated by [`Circuit::eval`]).
+    pub coord: Option<Coord>,
     pub lo: f64,
     pub hi: f64,
 }
@@ -93,7 +100,7 @@ pub struct Unit {
 #[derive(Clone, Debug)]
 pub struct Sink {
     pub name: String,
-    pub coord: usize,
+    pub coord: Coord,
     pub lin: Lin,
 }
 
@@ -110,14 +117,30 @@ impl Circuit {
     }
 
     /// A circuit input taking values in `[lo, hi]`, read from residual coordinate `coord`.
-    pub fn input(&mut self, name: impl Into<String>, coord: usize, lo: f64, hi: f64) -> Lin {
+    pub fn input(&mut self, name: impl Into<String>, coord: Coord, lo: f64, hi: f64) -> Lin {
+        self.push_input(name.into(), Some(coord), lo, hi)
+    }
+
+    /// An input with no residual coordinate (for [`Circuit::eval`] only).
+    pub fn free_input(&mut self, name: impl Into<String>, lo: f64, hi: f64) -> Lin {
+        self.push_input(name.into(), None, lo, hi)
+    }
+
+    fn push_input(&mut self, name: String, coord: Option<Coord>, lo: f64, hi: f64) -> Lin {
         self.inputs.push(CircuitInput {
-            name: name.into(),
+            name,
             coord,
             lo,
             hi,
         });
         Lin::src(Src::In(self.inputs.len() - 1))
+    }
+
+    /// The input forms whose name starts with `prefix` (their indices into `inputs`).
+    pub fn inputs_named(&self, prefix: &str) -> Vec<usize> {
+        (0..self.inputs.len())
+            .filter(|&i| self.inputs[i].name.starts_with(prefix))
+            .collect()
     }
 
     /// Interval of an affine form (interval arithmetic over the inputs' and units' ranges).
@@ -164,100 +187,8 @@ impl Circuit {
         Lin::src(Src::Unit(self.units.len() - 1))
     }
 
-    /// `min(a, b) = a − ReLU(a − b)`.
-    pub fn min(&mut self, name: &str, a: &Lin, b: &Lin) -> Lin {
-        let r = self.relu(format!("{name}.a-b"), a.minus(b));
-        a.minus(&r)
-    }
-
-    /// `max(a, b) = a + ReLU(b − a)`.
-    pub fn max(&mut self, name: &str, a: &Lin, b: &Lin) -> Lin {
-        let r = self.relu(format!("{name}.b-a"), b.minus(a));
-        a.plus(&r)
-    }
-
-    /// `1[x ≥ 0]` for integer `x`: `ReLU(x + 1) − ReLU(x)`.
-    pub fn step(&mut self, name: &str, x: &Lin) -> Lin {
-        let a = self.relu(format!("{name}.x+1"), x.offset(1.0));
-        let b = self.relu(format!("{name}.x"), x.clone());
-        a.minus(&b)
-    }
-
-    /// `1[a > b]` for integers.
-    pub fn greater(&mut self, name: &str, a: &Lin, b: &Lin) -> Lin {
-        self.step(name, &a.minus(b).offset(-1.0))
-    }
-
-    /// `1[a ≠ b]` for integers: `min(1, |a − b|)` as four units of one level.
-    pub fn not_equal(&mut self, name: &str, a: &Lin, b: &Lin) -> Lin {
-        let up = self.greater(&format!("{name}.gt"), a, b);
-        let down = self.greater(&format!("{name}.lt"), b, a);
-        up.plus(&down)
-    }
-
-    /// `1[x = c]` for integer `x` (the `mlp-lookup` hat): `ReLU(x−c+1) − 2ReLU(x−c) + ReLU(x−c−1)`.
-    pub fn equals(&mut self, name: &str, x: &Lin, c: f64) -> Lin {
-        let a = self.relu(format!("{name}.+1"), x.offset(1.0 - c));
-        let b = self.relu(format!("{name}.0"), x.offset(-c));
-        let d = self.relu(format!("{name}.-1"), x.offset(-1.0 - c));
-        a.add_scaled(&b, -2.0).plus(&d)
-    }
-
-    /// `[1[x = lo], …, 1[x = hi]]` for integer `x`, sharing the units `ReLU(x − j)`,
-    /// `j = lo−1..=hi+1`: `1[x = k] = u_{k−1} − 2u_k + u_{k+1}` (hi − lo + 3 units).
-    pub fn one_hot(&mut self, name: &str, x: &Lin, lo: i64, hi: i64) -> Vec<Lin> {
-        let u: Vec<Lin> = (lo - 1..=hi + 1)
-            .map(|j| self.relu(format!("{name}.x-{j}"), x.offset(-j as f64)))
-            .collect();
-        (0..=(hi - lo) as usize)
-            .map(|k| u[k].add_scaled(&u[k + 1], -2.0).plus(&u[k + 2]))
-            .collect()
-    }
-
-    /// `x mod q` for an integer `x ≥ 0` in the form's range: `x − q·Σ_j 1[x ≥ jq]`.
-    pub fn modulo(&mut self, name: &str, x: &Lin, q: i64) -> Lin {
-        let (_, hi) = self.range(x);
-        let mut out = x.clone();
-        let mut j = 1;
-        while (j * q) as f64 <= hi {
-            let s = self.step(&format!("{name}.ge{}", j * q), &x.offset(-(j * q) as f64));
-            out = out.add_scaled(&s, -(q as f64));
-            j += 1;
-        }
-        out
-    }
-
-    /// `flag·x` for a 0/1 flag and `x` in the form's range (the `mlp-select` gadget):
-    /// `ReLU(x + G·flag − G) − ReLU(−x + G·flag − G)` with `G ≥ max |x|`.
-    pub fn gate(&mut self, name: &str, x: &Lin, flag: &Lin) -> Lin {
-        let (lo, hi) = self.range(x);
-        let g = lo.abs().max(hi.abs()).ceil().max(1.0);
-        let pos = self.relu(format!("{name}.pos"), x.add_scaled(flag, g).offset(-g));
-        if lo >= 0.0 {
-            return pos;
-        }
-        let neg = self.relu(
-            format!("{name}.neg"),
-            x.scale(-1.0).add_scaled(flag, g).offset(-g),
-        );
-        pos.minus(&neg)
-    }
-
-    /// Round `x` to the nearest integer in `[lo, hi]`, exact whenever `x` is within 1/4 of one:
-    /// `lo + Σ_{c=lo+1}^{hi} [ReLU(2(x−c) + 3/2) − ReLU(2(x−c) + 1/2)]`.
-    pub fn round(&mut self, name: &str, x: &Lin, lo: i64, hi: i64) -> Lin {
-        let mut out = Lin::constant(lo as f64);
-        for c in lo + 1..=hi {
-            let base = x.scale(2.0).offset(-2.0 * c as f64);
-            let a = self.relu(format!("{name}.ge{c}.a"), base.offset(1.5));
-            let b = self.relu(format!("{name}.ge{c}.b"), base.offset(0.5));
-            out = out.plus(&a).minus(&b);
-        }
-        out
-    }
-
     /// Write `lin` (over units only) into residual coordinate `coord`.
-    pub fn sink(&mut self, name: impl Into<String>, coord: usize, lin: Lin) -> Result<()> {
+    pub fn sink(&mut self, name: impl Into<String>, coord: Coord, lin: Lin) -> Result<()> {
         if lin.terms.iter().any(|t| matches!(t.0, Src::In(_))) {
             return Err(Error::compute(
                 "a circuit output must be a combination of units, not of raw inputs",
@@ -320,7 +251,7 @@ impl Circuit {
         act: Activation,
         lambda: f64,
     ) -> Option<Vec<f64>> {
-        let delta = super::compiler::act_error_beyond(act, lambda, 0.375);
+        let delta = error_beyond_f64(act, lambda, 0.375);
         if !delta.is_finite() || !self.half_integral() {
             return None;
         }
@@ -364,67 +295,143 @@ impl Circuit {
         need
     }
 
-    /// Lay the circuit out as MLP layers (one per level) on a residual stream of `width`.
-    /// `unit_coord[u]` is the residual coordinate of unit `u` (if it needs one).
-    /// With a smooth activation every unit is `φ(λ·pre)/λ`.
-    pub fn build_layers<S: Scalar>(
+    /// Give every unit that a later unit reads its own residual coordinate, named
+    /// `{name}:{unit}#{index}`.
+    pub fn place(&self, lay: &mut Layout, name: &str) -> Vec<Option<Coord>> {
+        self.units_needing_coords()
+            .iter()
+            .enumerate()
+            .map(|(u, &need)| {
+                need.then(|| {
+                    lay.coord(
+                        &format!("{name}:{}#{u}", self.units[u].name),
+                        "hidden unit kept for a later layer",
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Add the units of depth `level` to `b`, realised by `unit`; `unit_coord[u]` is where unit
+    /// `u` is kept for later levels (if it needs a coordinate). Sinks read at this level are
+    /// written, and the sinks' constants are added at the last level.
+    fn emit_level<S: Scalar>(
         &self,
-        width: usize,
-        unit_coord: &[Option<usize>],
-        act: Activation,
-        lambda: f64,
-        prec: u32,
-        name: &str,
-    ) -> Vec<MlpLayer<S>> {
-        let lam = S::from_f64(if act == Activation::Relu { 1.0 } else { lambda }, prec);
-        let inv = S::one(prec).div(&lam);
-        let coord_of = |s: Src| match s {
-            Src::In(i) => self.inputs[i].coord,
-            Src::Unit(u) => unit_coord[u].expect("unit read by a later unit has a coordinate"),
+        b: &mut MlpBuilder<S>,
+        level: usize,
+        unit_coord: &[Option<Coord>],
+        unit: &ReluUnit<S>,
+    ) -> Result<Vec<usize>> {
+        let prec = b.prec();
+        let one = S::one(prec);
+        let coord_of = |s: Src| -> Result<usize> {
+            match s {
+                Src::In(i) => self.inputs[i].coord.map(Coord::index).ok_or_else(|| {
+                    Error::compute(format!(
+                        "circuit input `{}` has no residual coordinate",
+                        self.inputs[i].name
+                    ))
+                }),
+                Src::Unit(u) => unit_coord
+                    .get(u)
+                    .copied()
+                    .flatten()
+                    .map(Coord::index)
+                    .ok_or_else(|| {
+                        Error::compute(format!(
+                            "unit `{}` is read by a later unit but has no coordinate",
+                            self.units[u].name
+                        ))
+                    }),
+            }
         };
-        let mut sink_writes: Vec<Vec<(usize, f64)>> = vec![Vec::new(); self.units.len()];
-        for s in &self.sinks {
-            for &(src, w) in &s.lin.terms {
-                if let Src::Unit(u) = src {
-                    sink_writes[u].push((s.coord, w));
-                }
+        let mut made = Vec::new();
+        for (u, un) in self.units.iter().enumerate() {
+            if un.level != level {
+                continue;
             }
-        }
-        let depth = self.depth();
-        let mut layers = Vec::with_capacity(depth);
-        for level in 1..=depth {
-            let mut b = MlpBuilder::<S>::new(width, prec);
-            for (u, unit) in self.units.iter().enumerate() {
-                if unit.level != level {
-                    continue;
-                }
-                let ins = unit
-                    .pre
-                    .terms
-                    .iter()
-                    .map(|&(s, w)| (coord_of(s), S::from_f64(w, prec).mul(&lam)))
-                    .collect();
-                let h = b.unit(
-                    unit.name.clone(),
-                    ins,
-                    S::from_f64(unit.pre.bias, prec).mul(&lam),
-                );
-                if let Some(c) = unit_coord[u] {
-                    b.write(h, c, inv.clone());
-                }
-                for &(c, w) in &sink_writes[u] {
-                    b.write(h, c, S::from_f64(w, prec).mul(&inv));
-                }
+            let ins = un
+                .pre
+                .terms
+                .iter()
+                .map(|&(s, w)| Ok((coord_of(s)?, S::from_f64(w, prec))))
+                .collect::<Result<Vec<_>>>()?;
+            let h = unit.unit(b, un.name.clone(), ins, S::from_f64(un.pre.bias, prec));
+            if let Some(c) = unit_coord.get(u).copied().flatten() {
+                unit.write(b, h, c.index(), &one);
             }
-            if level == depth {
-                for s in &self.sinks {
-                    if s.lin.bias != 0.0 {
-                        b.write_bias(s.coord, S::from_f64(s.lin.bias, prec));
+            for s in &self.sinks {
+                for &(src, w) in &s.lin.terms {
+                    if src == Src::Unit(u) {
+                        unit.write(b, h, s.coord.index(), &S::from_f64(w, prec));
                     }
                 }
             }
-            layers.push(b.build(format!("{name}.level{level}"), act));
+            made.push(h);
         }
-        layers
+        if level == self.depth() {
+            for s in &self.sinks {
+                if s.lin.bias != 0.0 {
+                    b.write_bias(s.coord.index(), S::from_f64(s.lin.bias, prec));
+                }
+            }
+        }
+        Ok(made)
     }
+
+    /// Add a circuit of depth ≤ 1 to an MLP layer being built (so gadgets compose side by side in
+    /// one layer); returns the builder's unit indices, in the circuit's unit order.
+    pub fn emit<S: Scalar>(&self, b: &mut MlpBuilder<S>, unit: &ReluUnit<S>) -> Result<Vec<usize>> {
+        if self.depth() > 1 {
+            return Err(Error::compute(format!(
+                "a circuit of depth {} does not fit one MLP layer",
+                self.depth()
+            )));
+        }
+        for i in &self.inputs {
+            if let Some(c) = i.coord {
+                super::check_coords(b, &i.name, &[c.index()])?;
+            }
+        }
+        for s in &self.sinks {
+            super::check_coords(b, &s.name, &[s.coord.index()])?;
+        }
+        self.emit_level(b, 1, &[], unit)
+    }
+
+    /// Lay the circuit out as MLP layers (one per level) on a residual stream of `width`.
+    /// `unit_coord[u]` is the residual coordinate of unit `u` (if it needs one, see [`Self::place`];
+    /// a depth-1 circuit needs none: pass `&[]`).
+    pub fn build_layers<S: Scalar>(
+        &self,
+        width: usize,
+        unit_coord: &[Option<Coord>],
+        unit: &ReluUnit<S>,
+        name: &str,
+    ) -> Result<Vec<MlpLayer<S>>> {
+        let prec = unit.lambda.precision();
+        (1..=self.depth())
+            .map(|level| {
+                let mut b = MlpBuilder::<S>::new(width, prec);
+                self.emit_level(&mut b, level, unit_coord, unit)?;
+                Ok(b.build(format!("{name}.level{level}"), unit.act))
+            })
+            .collect()
+    }
+
+    /// Sum of |output weights| of a sink's unit terms (the `l1` of the lookup bound).
+    pub fn sink_weight_l1(&self, sink: usize) -> f64 {
+        self.sinks[sink].lin.terms.iter().map(|t| t.1.abs()).sum()
+    }
+}
+
+/// Check that `v` is exactly an f64 (circuit weights are f64); returns it.
+pub fn exact_f64<S: Scalar>(what: &str, v: &S) -> Result<f64> {
+    let f = v.to_f64();
+    if !f.is_finite() || S::from_f64(f, v.precision()) != *v {
+        return Err(Error::input(format!(
+            "{what} must be a finite number exactly representable in f64 (got {f})"
+        )));
+    }
+    Ok(f)
 }
