@@ -66,7 +66,7 @@ proptest! {
     #[test]
     fn gate_error_within_sharp_bound(y in -2.0..2.0f64, z in -1.0..1.0f64, k in 3u32..40) {
         let gain = k as f64;
-        let g = GateMul::new(0, 1, 2, r(gain)).unwrap();
+        let g = GateMul::standalone(r(gain)).unwrap();
         let layer = g.layer("g", 3, P).unwrap();
         let mut st = layer.new_state(P);
         let mut x = residual(3, P, &[(0, r(y)), (1, r(z))]);
@@ -241,7 +241,7 @@ fn smooth_lookup_within_bound_and_not_below_it_off_integers() {
 #[test]
 fn gate_fails_beyond_m_and_refuses_small_k() {
     let gain = 20.0;
-    let g = GateMul::new(0, 1, 2, r(gain)).unwrap();
+    let g = GateMul::standalone(r(gain)).unwrap();
     let layer = g.layer("g", 3, P).unwrap();
     let mut st = layer.new_state(P);
     let z = -18.0; // |z| > M = 1
@@ -310,9 +310,9 @@ fn builders_reject_bad_arguments() {
     assert!(lookup::add_table(&mut b, "t", &[(c[0], 1)], &[1, 2], &[0], c[1], &u).is_err());
     assert!(lookup::add_table(&mut b, "t", &[], &[1, 2], &[0, 1], c[1], &u).is_err());
     assert!(relu::standalone(Activation::Relu, 2.0, 53).is_err());
-    assert!(GateMul::new(0, 1, 2, 0.0).is_err());
-    assert!(GateMul::new(0, 1, 0, 4.0).is_err());
-    assert!(GateMul::new(0, 1, 5, 4.0)
+    assert!(GateMul::standalone(0.0).is_err());
+    assert!(GateMul::new(c[0], c[1], c[0], 4.0).is_err());
+    assert!(GateMul::new(c[0], c[1], c[5], 4.0)
         .unwrap()
         .layer("g", 3, 53)
         .is_err());
@@ -345,7 +345,7 @@ fn builders_reject_an_output_that_is_also_an_input() {
         .map(|_| ())),
         msg(lookup::add_indicator(&mut b, "i", &[(c[3], 1)], 2, c[3], &1.0, &u).map(|_| ())),
         msg(lookup::add_onehot_table(&mut b, "o", &[c[0], c[1]], &[5, 6], c[0], &u).map(|_| ())),
-        msg(GateMul::new(0, 1, 1, 4.0).map(|_| ())),
+        msg(GateMul::new(c[0], c[1], c[1], 4.0).map(|_| ())),
     ] {
         assert!(e.contains("must differ from its inputs"), "{e}");
     }
@@ -359,7 +359,7 @@ fn builders_reject_an_output_that_is_also_an_input() {
 #[test]
 fn gate_sharp_bound_is_attained_at_z_equal_plus_or_minus_m() {
     for (gain, m, y) in [(6.0, 1.0, 1.5), (10.0, 3.0, -0.7), (4.0, 0.5, 2.0)] {
-        let g = GateMul::new(0, 1, 2, r(gain)).unwrap();
+        let g = GateMul::standalone(r(gain)).unwrap();
         let layer = g.layer("g", 3, P).unwrap();
         let bound = gate::error_bound(&r(y), &r(m), &r(gain)).unwrap();
         let worst = [-m, m]

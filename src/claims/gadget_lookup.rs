@@ -29,7 +29,8 @@ fn values(rng: &mut Rng, n: usize) -> Vec<i64> {
     (0..n).map(|_| rng.below(2001) as i64 - 1000).collect()
 }
 
-/// The four shapes: integer table, pair-keyed table (key 8x + y), one-hot table, indicator.
+/// The five shapes: integer table, pair-keyed table (key 8x + y), one-hot table, indicator, and
+/// the one-hot decoder the DP compiler uses.
 pub fn problems<S: Scalar>(unit: &ReluUnit<S>, seed: u64, prec: u32) -> Result<Vec<Problem<S>>> {
     let mut rng = Rng::new(seed);
     let mut probs = Vec::new();
@@ -94,6 +95,22 @@ pub fn problems<S: Scalar>(unit: &ReluUnit<S>, seed: u64, prec: u32) -> Result<V
         layer: b.build("ind", unit.act),
         out: 1,
         expected: (-5..=10).map(|c| (c == 3) as i64).collect(),
+        l1: lu.out_weight_l1,
+    });
+    // One-hot decode of x ∈ {0..11} with shared hats (the DP compiler's query decoder),
+    // coordinate 5: 1[x = 5]; residual [x, e_0..e_11].
+    let mut lay = Layout::new();
+    let x = lay.coord("x", "key");
+    let e = lay.block("e", 12, "one-hot of x");
+    let mut b = MlpBuilder::new(lay.width(), prec);
+    let outs: Vec<Coord> = e.coords().collect();
+    let lu = lookup::add_one_hot(&mut b, "decode", &[(x, 1)], 0, &outs, unit)?;
+    probs.push(Problem {
+        name: "one-hot decode of {0..11} (shared hats), coordinate 5".into(),
+        inputs: (0..12).map(|c| residual(13, prec, &[(0, s(c))])).collect(),
+        layer: b.build("decode", unit.act),
+        out: e.at(5).index(),
+        expected: (0..12).map(|c| (c == 5) as i64).collect(),
         l1: lu.out_weight_l1,
     });
     Ok(probs)

@@ -435,3 +435,95 @@ pub fn exact_f64<S: Scalar>(what: &str, v: &S) -> Result<f64> {
     }
     Ok(f)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gadgets::eval_mlp;
+
+    /// `max(a, b)` then `1[max = 3]`: two levels, one hidden unit kept in the residual stream.
+    fn two_level() -> (Circuit, Layout, Coord) {
+        let mut lay = Layout::new();
+        let a = lay.coord("a", "");
+        let b = lay.coord("b", "");
+        let out = lay.coord("out", "");
+        let mut c = Circuit::new();
+        let x = c.input("a", a, 0.0, 5.0);
+        let y = c.input("b", b, 0.0, 5.0);
+        let m = c.max("m", &x, &y);
+        let i = c.indicator("i", &m, 3);
+        c.sink("out", out, i).unwrap();
+        (c, lay, out)
+    }
+
+    #[test]
+    fn layers_compute_what_eval_computes() {
+        let (c, mut lay, out) = two_level();
+        assert_eq!(c.depth(), 2);
+        let coords = c.place(&mut lay, "t");
+        assert_eq!(coords.iter().flatten().count(), 1);
+        let unit = ReluUnit::<f64>::exact(53);
+        let layers = c.build_layers(lay.width(), &coords, &unit, "t").unwrap();
+        assert_eq!(layers.len(), 2);
+        let sink = c.sinks[0].lin.clone();
+        for a in 0..=5 {
+            for b in 0..=5 {
+                let mut x = vec![0.0; lay.width()];
+                x[0] = a as f64;
+                x[1] = b as f64;
+                for l in &layers {
+                    x = eval_mlp(l, &x, 53);
+                }
+                let want = c.eval(&[a as f64, b as f64], std::slice::from_ref(&sink))[0];
+                assert_eq!(x[out.index()], want);
+                assert_eq!(want, (a.max(b) == 3) as i64 as f64);
+            }
+        }
+        // without coordinates for the kept unit the layout is refused, not guessed
+        assert!(c.build_layers::<f64>(lay.width(), &[], &unit, "t").is_err());
+        // and a two-level circuit does not fit one layer
+        let mut b = MlpBuilder::<f64>::new(lay.width(), 53);
+        assert!(c.emit(&mut b, &unit).is_err());
+    }
+
+    #[test]
+    fn sinks_of_raw_inputs_are_refused() {
+        let mut lay = Layout::new();
+        let a = lay.coord("a", "");
+        let mut c = Circuit::new();
+        let x = c.input("a", a, 0.0, 1.0);
+        assert!(c.sink("copy", a, x).is_err());
+    }
+
+    #[test]
+    fn smooth_error_propagation_bounds_the_layers_and_refuses_large_input_errors() {
+        let (c, mut lay, out) = two_level();
+        let coords = c.place(&mut lay, "t");
+        let lambda = 16.0;
+        let bound = c
+            .sink_error_bounds(&[0.01, 0.01], Activation::Gelu, lambda)
+            .unwrap()[0];
+        let unit = ReluUnit::<f64>::new(Activation::Gelu, lambda).unwrap();
+        let layers = c.build_layers(lay.width(), &coords, &unit, "t").unwrap();
+        let mut worst = 0.0f64;
+        for a in 0..=5 {
+            for b in 0..=5 {
+                for (da, db) in [(0.01, -0.01), (-0.01, 0.01), (0.0, 0.0)] {
+                    let mut x = vec![0.0; lay.width()];
+                    x[0] = a as f64 + da;
+                    x[1] = b as f64 + db;
+                    for l in &layers {
+                        x = eval_mlp(l, &x, 53);
+                    }
+                    let want = (a.max(b) == 3) as i64 as f64;
+                    worst = worst.max((x[out.index()] - want).abs());
+                }
+            }
+        }
+        assert!(worst <= bound && worst > 0.0, "{worst} vs {bound}");
+        // a pre-activation error above 1/8 voids the smooth analysis
+        assert!(c
+            .sink_error_bounds(&[0.2, 0.0], Activation::Gelu, lambda)
+            .is_none());
+    }
+}

@@ -152,6 +152,44 @@ pub fn add_indicator<S: Scalar>(
     emit_one(circ, b, unit)
 }
 
+/// Add the one-hot of an integer key in `[lo, hi]` into `outs` (`outs[k] += 1[key = lo + k]`),
+/// with the shared hats of [`Circuit::one_hot`] (`hi − lo + 3` units): the DP compiler's query
+/// decoder. `out_weight_l1` is that of one output (`4`).
+pub fn add_one_hot<S: Scalar>(
+    b: &mut MlpBuilder<S>,
+    name: &str,
+    key: &[(Coord, i64)],
+    lo: i64,
+    outs: &[Coord],
+    unit: &ReluUnit<S>,
+) -> Result<LookupUnits<S>> {
+    if outs.is_empty() {
+        return Err(Error::input("mlp-lookup one-hot needs at least one output"));
+    }
+    let key_coords: Vec<usize> = key.iter().map(|k| k.0.index()).collect();
+    let out_coords: Vec<usize> = outs.iter().map(|c| c.index()).collect();
+    check_out_not_input("mlp-lookup", &out_coords, &key_coords)?;
+    let mut circ = Circuit::new();
+    let x = key_form(&mut circ, key, outs[0])?;
+    let hi = lo + outs.len() as i64 - 1;
+    for (k, (l, &o)) in circ
+        .one_hot(name, &x, lo, hi)
+        .into_iter()
+        .zip(outs)
+        .enumerate()
+    {
+        circ.sink(format!("{name}.out[{k}]"), o, l)?;
+    }
+    let units = circ.emit(b, unit)?;
+    let l1 = (0..outs.len())
+        .map(|k| circ.sink_weight_l1(k))
+        .fold(0.0, f64::max);
+    Ok(LookupUnits {
+        units,
+        out_weight_l1: S::from_f64(l1, b.prec()),
+    })
+}
+
 /// Add `f(key)` into `out` for `f(domain[i]) = values[i]` ([`Circuit::table`]).
 pub fn add_table<S: Scalar>(
     b: &mut MlpBuilder<S>,
@@ -241,4 +279,41 @@ pub fn standalone_table<S: Scalar>(
     let mut b = MlpBuilder::new(lay.width(), prec);
     let lu = add_table(&mut b, "mlp-lookup", &[(key, 1)], domain, values, out, unit)?;
     Ok((b.build("mlp-lookup", unit.act), lu))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn circuit_lookups_are_exact_on_integers_and_interpolate_between() {
+        let mut c = Circuit::new();
+        let x = c.free_input("x", -3.0, 9.0);
+        let ind = c.indicator("i", &x, 2);
+        let oh = c.one_hot("o", &x, 0, 6);
+        let tab = c.table("t", &x, &[-3, 0, 1, 5], &[4, -1, 7, 7]).unwrap();
+        assert_eq!(oh.len(), 7);
+        let mut outs = vec![ind.clone(), tab.clone()];
+        outs.extend(oh.iter().cloned());
+        for k in -3..=9 {
+            let v = c.eval(&[k as f64], &outs);
+            assert_eq!(v[0], (k == 2) as i64 as f64);
+            for (j, &o) in v[2..].iter().enumerate() {
+                assert_eq!(o, (k == j as i64) as i64 as f64, "one-hot[{j}] at {k}");
+            }
+            let want = match k {
+                -3 => Some(4.0),
+                0 => Some(-1.0),
+                1 | 5 => Some(7.0),
+                _ => None,
+            };
+            if let Some(w) = want {
+                assert_eq!(v[1], w, "table at {k}");
+            }
+        }
+        // half-way between two keys the hats give 1/2, not an indicator value
+        assert_eq!(c.eval(&[1.5], std::slice::from_ref(&ind))[0], 0.5);
+        assert!(c.table("bad", &x, &[1, 1], &[0, 0]).is_err());
+        assert!(c.table("bad", &x, &[], &[]).is_err());
+    }
 }

@@ -164,3 +164,44 @@ pub fn standalone<S: Scalar>(d: usize, gain: &S, unit: &ReluUnit<S>) -> Result<M
     )?;
     Ok(b.build("mlp-select", unit.act))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_is_the_selector_with_y_zero_and_exact_on_its_range() {
+        let mut c = Circuit::new();
+        let x = c.free_input("x", -5.0, 7.0);
+        let f = c.free_input("f", 0.0, 1.0);
+        let g = c.gate("g", &x, &f);
+        // two units: x + K(2f−1) and K(2f−1), K = 7
+        assert_eq!(c.units.len(), 2);
+        assert!(c.half_integral());
+        for v in -5..=7 {
+            let out = |flag: f64| c.eval(&[v as f64, flag], std::slice::from_ref(&g))[0];
+            assert_eq!(out(1.0), v as f64);
+            assert_eq!(out(0.0), 0.0);
+        }
+        // outside the declared range (|x| > K) the flag-off gate leaks: the hypothesis is needed
+        assert_ne!(c.eval(&[9.0, 0.0], std::slice::from_ref(&g))[0], 0.0);
+    }
+
+    #[test]
+    fn select_circuit_matches_the_lemma_and_fails_inside_the_margin() {
+        let mut c = Circuit::new();
+        let xs = [c.free_input("x", -2.0, 2.0)];
+        let ys = [c.free_input("y", -2.0, 2.0)];
+        let t = c.free_input("t", -1.0, 1.0);
+        let out = c.select("s", &xs, &ys, &t, 4.0); // K·α = 4·(1/2) ≥ M = 2
+        let ev = |x: f64, y: f64, t: f64| c.eval(&[x, y, t], &out)[0];
+        for (x, y) in [(-2.0, 2.0), (1.5, -0.5), (2.0, -2.0)] {
+            assert_eq!(ev(x, y, 0.5), x);
+            assert_eq!(ev(x, y, -0.5), y);
+            assert_eq!(ev(x, y, 1.0), x);
+        }
+        // |t| < α: the output mixes x and y
+        let mixed = ev(-2.0, 2.0, 0.25);
+        assert!(mixed != -2.0 && mixed != 2.0, "{mixed}");
+    }
+}

@@ -108,6 +108,16 @@ impl PositionKeyMemory {
     }
 }
 
+/// `σ(1 − (1−η)^n)`, evaluated at 256 bits, rounded up to f64 and widened by a relative `2^−49`
+/// (a few f64 ulps): the bound is attained (a value σ read at the largest distance), so a bound
+/// rounded to nearest could be failed by the last bit, and the claims compare log10 values in f64.
+fn decay_bound(sigma: f64, eta: f64, n: usize) -> f64 {
+    let wp = 256;
+    let kept = (Float::with_val(wp, -eta).ln_1p() * Float::with_val(wp, n)).exp();
+    let b = (Float::with_val(wp, 1) - kept) * Float::with_val(wp, sigma);
+    b.to_f64_round(rug::float::Round::Up) * (1.0 + 2f64.powi(-49))
+}
+
 impl<S: Scalar> Memory<S> for PositionKeyMemory {
     fn kind(&self) -> &'static str {
         "position"
@@ -163,7 +173,7 @@ impl<S: Scalar> Memory<S> for PositionKeyMemory {
         let sigma = p.io.value_bound;
         let exact = match self.decay {
             KeyDecay::None => 0.0,
-            KeyDecay::Eta(eta) => sigma * (1.0 - (1.0 - eta).powi(p.steps as i32)),
+            KeyDecay::Eta(eta) => decay_bound(sigma, eta, p.steps),
         };
         exact + p.len as f64 * sigma * p.query.entry_error(act, lambda)
     }
@@ -179,5 +189,22 @@ impl<S: Scalar> Memory<S> for PositionKeyMemory {
         self.planned
             .as_ref()
             .map_or(0, |p| p.len * p.query.blocks.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_decay_bound_is_rounded_up_and_grows_with_the_distance() {
+        let (sigma, eta) = (15.0, 1e-3);
+        for n in [1usize, 10, 255, 4096] {
+            let b = decay_bound(sigma, eta, n);
+            assert!(b >= sigma * (1.0 - (1.0 - eta).powi(n as i32)) * (1.0 - 1e-15));
+            assert!(b > decay_bound(sigma, eta, n.saturating_sub(1)) || n == 1);
+        }
+        assert_eq!(decay_bound(sigma, eta, 0), 0.0);
+        assert!(PositionKeyMemory::new("m", QueryFeed::Positional, KeyDecay::Eta(1.0)).is_err());
     }
 }
