@@ -354,3 +354,22 @@ fn dp_claims_pass_in_quick_mode() {
         assert!(r.cases.len() > 20);
     }
 }
+
+#[test]
+fn the_dp_memories_use_the_shared_parameterisation() {
+    use freelunch::dp::compiler::MEMORY_ACCURACY;
+    use freelunch::memory::{AttentionParams, SlotParams};
+    let p = EditDistance::new(3, 3, 4, 1, 1, 1).unwrap();
+    let m = (p.values() - 1) as f64;
+    let c: Compiled<f64> =
+        compile(&p, &Options::new(MemoryKind::Slot, Activation::Relu), 53).unwrap();
+    // n = the largest read distance t − p(t) = m − 1 for the rule reads
+    let want = SlotParams::for_accuracy(m, c.info.distance - 1, MEMORY_ACCURACY).unwrap();
+    assert_eq!(c.info.memory_params, (want.k, want.k0));
+    assert!(c.info.memory_error_bound <= MEMORY_ACCURACY);
+    let c: Compiled<f64> =
+        compile(&p, &Options::new(MemoryKind::Attention, Activation::Relu), 53).unwrap();
+    let want = AttentionParams::for_accuracy(m, MEMORY_ACCURACY).unwrap();
+    assert_eq!(c.info.memory_params.0, want.lambda);
+    assert_eq!(c.info.memory_error_bound, want.error_bound(m));
+}
