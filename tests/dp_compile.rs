@@ -367,8 +367,12 @@ fn the_dp_memories_use_the_shared_parameterisation() {
     let want = SlotParams::for_accuracy(m, c.info.distance - 1, MEMORY_ACCURACY).unwrap();
     assert_eq!(c.info.memory_params, (want.k, want.k0));
     assert!(c.info.memory_error_bound <= MEMORY_ACCURACY);
-    let c: Compiled<f64> =
-        compile(&p, &Options::new(MemoryKind::Attention, Activation::Relu), 53).unwrap();
+    let c: Compiled<f64> = compile(
+        &p,
+        &Options::new(MemoryKind::Attention, Activation::Relu),
+        53,
+    )
+    .unwrap();
     let want = AttentionParams::for_accuracy(m, MEMORY_ACCURACY).unwrap();
     assert_eq!(c.info.memory_params.0, want.lambda);
     assert_eq!(c.info.memory_error_bound, want.error_bound(m));

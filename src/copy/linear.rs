@@ -10,7 +10,7 @@
 use crate::error::{Error, Result};
 use crate::gadgets::relu::ReluUnit;
 use crate::memory::{
-    KeyDecay, Memory, MemoryIo, PositionKeyMemory, QueryFeed, ReadPlan, SlotMemory,
+    KeyDecay, Memory, MemoryIo, PositionKeyMemory, QueryFeed, ReadPlan, Residual, SlotMemory,
 };
 use crate::model::{Activation, Layout, Model, PosKind, PositionalFeature, SparseMatrix};
 use crate::num::Scalar;
@@ -197,7 +197,11 @@ pub fn build_copy_model_with<S: Scalar>(
         value_bound: sigma,
         accuracy: eps,
     };
-    mem.plan(&mut layout, &mut positional, &io, &plan)?;
+    let mut res = Residual {
+        layout: &mut layout,
+        positional: &mut positional,
+    };
+    mem.plan(&mut res, &io, &plan)?;
     let width = layout.width();
     let layers = mem.layers(width, &ReluUnit::<S>::exact(prec))?;
     let read_bound = mem.error_bound(Activation::Relu, 1.0);

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::gadgets::round::round_error_bound;
 use crate::gadgets::{Circuit, Lin};
 use crate::memory::{
-    AttentionMemory, KeyDecay, Memory, MemoryIo, PositionKeyMemory, QueryFeed, ReadPlan,
+    AttentionMemory, KeyDecay, Memory, MemoryIo, PositionKeyMemory, QueryFeed, ReadPlan, Residual,
     SlotMemory, SlotParams,
 };
 use crate::model::{Activation, Block, Coord, Layout, PosKind, PositionalFeature, SparseMatrix};
@@ -246,7 +246,11 @@ pub fn plan_memory<S: Scalar>(
         value_bound: plan.max_value,
         accuracy: MEMORY_ACCURACY,
     };
-    memory.plan(lay, positional, &io, &plan.read_plan()?)?;
+    let mut res = Residual {
+        layout: lay,
+        positional,
+    };
+    memory.plan(&mut res, &io, &plan.read_plan()?)?;
     Ok(memory)
 }
 
@@ -353,6 +357,14 @@ mod tests {
     use super::*;
     use crate::dp::{Eca, EditDistance, LinRec};
 
+    /// Stages 1 and 2 on `p`: the plan, the layout and features so far, the control subspaces.
+    fn staged(p: &dyn DpProblem) -> (Plan<'_>, Layout, Vec<PositionalFeature>, Control) {
+        let plan = dependency_plan(p).unwrap();
+        let (mut lay, mut pos) = (Layout::new(), Vec::new());
+        let ctrl = control_subspaces(&plan, &mut lay, &mut pos);
+        (plan, lay, pos, ctrl)
+    }
+
     #[test]
     fn the_plan_points_every_rule_read_within_the_distance() {
         let p = EditDistance::new(3, 2, 4, 1, 1, 1).unwrap();
@@ -378,9 +390,7 @@ mod tests {
     #[test]
     fn control_flags_mark_exactly_the_generated_steps() {
         let p = LinRec::new(vec![1, 1], 10, 6).unwrap();
-        let plan = dependency_plan(&p).unwrap();
-        let (mut lay, mut pos) = (Layout::new(), Vec::new());
-        let ctrl = control_subspaces(&plan, &mut lay, &mut pos);
+        let (plan, _, pos, ctrl) = staged(&p);
         let at = |c: Coord, t: usize| -> i64 {
             pos.iter()
                 .filter(|f| f.coord == c.index())
@@ -407,25 +417,22 @@ mod tests {
             MemoryKind::Position,
             MemoryKind::Attention,
         ] {
-            let (mut lay, mut pos) = (Layout::new(), Vec::new());
-            let ctrl = control_subspaces(&plan, &mut lay, &mut pos);
+            let bound = |opt: &Options| {
+                let (mut lay, mut pos) = (Layout::new(), Vec::new());
+                let ctrl = control_subspaces(&plan, &mut lay, &mut pos);
+                let m = plan_memory::<f64>(&plan, opt, &ctrl, &mut lay, &mut pos).unwrap();
+                m.error_bound(Activation::Relu, 1.0)
+            };
             let opt = Options::new(kind, Activation::Relu);
-            let m = plan_memory::<f64>(&plan, &opt, &ctrl, &mut lay, &mut pos).unwrap();
-            let b = m.error_bound(Activation::Relu, 1.0);
+            let b = bound(&opt);
             assert!(b <= MEMORY_ACCURACY, "{kind:?}: {b}");
             // a weaker memory states a weaker bound
             let weak = Options {
                 memory_override: Some((0.5, 0.5)),
                 ..opt
             };
-            let (mut lay, mut pos) = (Layout::new(), Vec::new());
-            let ctrl = control_subspaces(&plan, &mut lay, &mut pos);
-            let m = plan_memory::<f64>(&plan, &weak, &ctrl, &mut lay, &mut pos).unwrap();
             if kind != MemoryKind::Position {
-                assert!(
-                    m.error_bound(Activation::Relu, 1.0) > MEMORY_ACCURACY,
-                    "{kind:?}"
-                );
+                assert!(bound(&weak) > MEMORY_ACCURACY, "{kind:?}");
             }
         }
     }
@@ -433,9 +440,7 @@ mod tests {
     #[test]
     fn the_read_stage_rounds_and_the_transition_gates_by_the_flags() {
         let p = LinRec::new(vec![1, 1], 10, 6).unwrap();
-        let plan = dependency_plan(&p).unwrap();
-        let (mut lay, mut pos) = (Layout::new(), Vec::new());
-        let ctrl = control_subspaces(&plan, &mut lay, &mut pos);
+        let (plan, _, _, ctrl) = staged(&p);
         let round = read_circuit(&plan, &ctrl).unwrap();
         let ins: Vec<f64> = (0..plan.ports)
             .map(|r| 3.0 + 0.2 * r as f64 - 0.1)
@@ -458,9 +463,7 @@ mod tests {
     #[test]
     fn out_bound_is_zero_for_relu_and_infinite_beyond_an_eighth() {
         let p = EditDistance::new(2, 2, 3, 1, 1, 1).unwrap();
-        let plan = dependency_plan(&p).unwrap();
-        let (mut lay, mut pos) = (Layout::new(), Vec::new());
-        let ctrl = control_subspaces(&plan, &mut lay, &mut pos);
+        let (plan, _, _, ctrl) = staged(&p);
         let tr = transition_circuit(&plan, &ctrl).unwrap();
         assert_eq!(out_error_bound(&plan, 0.1, &tr, Activation::Relu, 1.0), 0.0);
         assert!(out_error_bound(&plan, 0.2, &tr, Activation::Relu, 1.0).is_infinite());
@@ -472,9 +475,7 @@ mod tests {
     #[test]
     fn the_readout_decodes_the_nearest_value_and_sep() {
         let p = LinRec::new(vec![1, 1], 10, 6).unwrap();
-        let plan = dependency_plan(&p).unwrap();
-        let (mut lay, mut pos) = (Layout::new(), Vec::new());
-        let ctrl = control_subspaces(&plan, &mut lay, &mut pos);
+        let (plan, lay, _, ctrl) = staged(&p);
         let ro = readout::<f64>(&plan, &ctrl, lay.width(), 53);
         assert_eq!(ro.vocab.len(), plan.values + 1);
         let mut x = vec![0.0; lay.width()];

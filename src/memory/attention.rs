@@ -7,12 +7,12 @@
 //! `|read − v_p| ≤ σ·2e^{−λ}/(1 − e^{−λ})`; [`AttentionParams::for_accuracy`] takes
 //! `λ = ln(2 + 2σ/ε)`, which makes it `2σε/(2σ + ε) < ε` (with `e^{−λ} = ε/(2σ + 2ε)`).
 
-use super::{Memory, MemoryIo, ReadPlan};
+use super::{Memory, MemoryIo, ReadPlan, Residual};
 use crate::error::{Error, Result};
 use crate::gadgets::relu::ReluUnit;
 use crate::gadgets::Circuit;
 use crate::model::{
-    Activation, AttentionHead, AttentionLayer, Coord, Layer, Layout, PosKind, PositionalFeature,
+    Activation, AttentionHead, AttentionLayer, Coord, Layer, PosKind, PositionalFeature,
     SparseMatrix,
 };
 use crate::num::Scalar;
@@ -80,24 +80,18 @@ impl<S: Scalar> Memory<S> for AttentionMemory {
         "attention"
     }
 
-    fn plan(
-        &mut self,
-        lay: &mut Layout,
-        positional: &mut Vec<PositionalFeature>,
-        io: &MemoryIo,
-        plan: &ReadPlan,
-    ) -> Result<()> {
+    fn plan(&mut self, res: &mut Residual, io: &MemoryIo, plan: &ReadPlan) -> Result<()> {
         let params = match self.lambda_override {
             Some(lambda) => AttentionParams { lambda },
             None => AttentionParams::for_accuracy(io.value_bound, io.accuracy)?,
         };
-        let pos = lay.coord("pos", "position t");
-        let pos_sq = lay.coord("pos_sq", "t²");
-        positional.push(PositionalFeature {
+        let pos = res.layout.coord("pos", "position t");
+        let pos_sq = res.layout.coord("pos_sq", "t²");
+        res.positional.push(PositionalFeature {
             coord: pos.index(),
             kind: PosKind::Position,
         });
-        positional.push(PositionalFeature {
+        res.positional.push(PositionalFeature {
             coord: pos_sq.index(),
             kind: PosKind::PositionSquared,
         });
@@ -105,16 +99,18 @@ impl<S: Scalar> Memory<S> for AttentionMemory {
         let target = |i: usize, r: usize| plan.targets[i][r].unwrap_or(i + 1) as i64;
         let mut ptr = Vec::new();
         for r in 0..plan.ports {
-            let c = lay.coord(&format!("ptr{r}"), "position port r reads");
-            let c2 = lay.coord(&format!("ptr{r}_sq"), "its square");
+            let c = res
+                .layout
+                .coord(&format!("ptr{r}"), "position port r reads");
+            let c2 = res.layout.coord(&format!("ptr{r}_sq"), "its square");
             let n = plan.targets.len();
-            positional.push(PositionalFeature {
+            res.positional.push(PositionalFeature {
                 coord: c.index(),
                 kind: PosKind::Table {
                     values: (0..n).map(|i| target(i, r)).collect(),
                 },
             });
-            positional.push(PositionalFeature {
+            res.positional.push(PositionalFeature {
                 coord: c2.index(),
                 kind: PosKind::Table {
                     values: (0..n).map(|i| target(i, r) * target(i, r)).collect(),

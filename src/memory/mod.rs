@@ -118,18 +118,18 @@ pub enum QueryFeed {
     Decoded,
 }
 
+/// The residual stream under construction: its named subspaces and its positional features.
+pub struct Residual<'a> {
+    pub layout: &'a mut Layout,
+    pub positional: &'a mut Vec<PositionalFeature>,
+}
+
 /// A memory of the O(T) constructions (module docs).
 pub trait Memory<S: Scalar> {
     /// Short name (`slot`, `position`, `attention`).
     fn kind(&self) -> &'static str;
     /// Register subspaces, positional features and circuits for `plan`.
-    fn plan(
-        &mut self,
-        lay: &mut Layout,
-        positional: &mut Vec<PositionalFeature>,
-        io: &MemoryIo,
-        plan: &ReadPlan,
-    ) -> Result<()>;
+    fn plan(&mut self, res: &mut Residual, io: &MemoryIo, plan: &ReadPlan) -> Result<()>;
     /// The memory's ReLU circuits (for unit counts and the choice of λ).
     fn circuits(&self) -> Vec<&Circuit>;
     /// The layers, once the layout (of `width`) is complete.
@@ -155,14 +155,14 @@ pub struct OneHotQuery {
 impl OneHotQuery {
     /// Register the query blocks `{name}_query{r}`; `index(p)` is the one-hot index of position p.
     pub fn plan(
-        lay: &mut Layout,
-        positional: &mut Vec<PositionalFeature>,
+        res: &mut Residual,
         name: &str,
         plan: &ReadPlan,
         size: usize,
         feed: QueryFeed,
         index: impl Fn(usize) -> usize,
     ) -> Result<OneHotQuery> {
+        let (lay, positional) = (&mut *res.layout, &mut *res.positional);
         let blocks: Vec<Block> = (0..plan.ports)
             .map(|r| {
                 lay.block(

@@ -7,13 +7,11 @@
 //! most `σ(1 − (1−η)^n)` for reads at distance `≤ n`. With a decoded query whose entries are
 //! off by at most `e_q` (smooth units), the read errs by at most `len·σ·e_q` more.
 
-use super::{Memory, MemoryIo, OneHotQuery, QueryFeed, ReadPlan};
+use super::{Memory, MemoryIo, OneHotQuery, QueryFeed, ReadPlan, Residual};
 use crate::error::{Error, Result};
 use crate::gadgets::relu::ReluUnit;
 use crate::gadgets::Circuit;
-use crate::model::{
-    Activation, Block, Layer, Layout, PosKind, PositionalFeature, SparseMatrix, SsmLayer,
-};
+use crate::model::{Activation, Block, Layer, PosKind, PositionalFeature, SparseMatrix, SsmLayer};
 use crate::num::{zeros, Real, Scalar};
 use rug::Float;
 use serde::Serialize;
@@ -123,27 +121,20 @@ impl<S: Scalar> Memory<S> for PositionKeyMemory {
         "position"
     }
 
-    fn plan(
-        &mut self,
-        lay: &mut Layout,
-        positional: &mut Vec<PositionalFeature>,
-        io: &MemoryIo,
-        plan: &ReadPlan,
-    ) -> Result<()> {
+    fn plan(&mut self, res: &mut Residual, io: &MemoryIo, plan: &ReadPlan) -> Result<()> {
         let len = plan.len;
-        let key = lay.block(
+        let key = res.layout.block(
             &format!("{}_key", self.name),
             len,
             "one-hot position j (keys B_j = e_j/Δ)",
         );
         for (j, c) in key.coords().enumerate() {
-            positional.push(PositionalFeature {
+            res.positional.push(PositionalFeature {
                 coord: c.index(),
                 kind: PosKind::Equals { at: j + 1 },
             });
         }
-        let query =
-            OneHotQuery::plan(lay, positional, &self.name, plan, len, self.feed, |p| p - 1)?;
+        let query = OneHotQuery::plan(res, &self.name, plan, len, self.feed, |p| p - 1)?;
         self.planned = Some(Planned {
             io: io.clone(),
             len,

@@ -18,12 +18,14 @@
 //!   `select::error_bound(M', 1 − 2e_q, K_sel)` (`0` with ReLU), `K_sel = ⌈M'⌉`:
 //!   `|read − v| ≤ ε_slot + m·that`.
 
-use super::{select_sum, softplus_f64, Memory, MemoryIo, OneHotQuery, QueryFeed, ReadPlan};
+use super::{
+    select_sum, softplus_f64, Memory, MemoryIo, OneHotQuery, QueryFeed, ReadPlan, Residual,
+};
 use crate::error::{Error, Result};
 use crate::gadgets::relu::ReluUnit;
 use crate::gadgets::{select, Circuit, Lin};
 use crate::model::{
-    Activation, Block, Coord, Layer, Layout, PosKind, PositionalFeature, SparseMatrix, SsmLayer,
+    Activation, Block, Coord, Layer, PosKind, PositionalFeature, SparseMatrix, SsmLayer,
 };
 use crate::num::{zeros, Real, Scalar};
 use rug::Float;
@@ -181,13 +183,7 @@ impl<S: Scalar> Memory<S> for SlotMemory {
         "slot"
     }
 
-    fn plan(
-        &mut self,
-        lay: &mut Layout,
-        positional: &mut Vec<PositionalFeature>,
-        io: &MemoryIo,
-        plan: &ReadPlan,
-    ) -> Result<()> {
+    fn plan(&mut self, res: &mut Residual, io: &MemoryIo, plan: &ReadPlan) -> Result<()> {
         let m = self.slots;
         if m == 0 {
             return Err(Error::input("a slot memory needs at least one slot"));
@@ -208,18 +204,20 @@ impl<S: Scalar> Memory<S> for SlotMemory {
             None => SlotParams::for_accuracy(io.value_bound, steps, io.accuracy)?,
         };
         let name = &self.name;
-        let write = lay.block(
+        let write = res.layout.block(
             &format!("{name}_write"),
             m,
             "write gate: 1 at positions t with (t−1) mod m = d",
         );
-        let frozen = lay.coord(
+        let frozen = res.layout.coord(
             &format!("{name}_frozen"),
             "1 after the last written position",
         );
-        let slot_out = lay.block(&format!("{name}_slot"), m, "slot contents y[d]");
+        let slot_out = res
+            .layout
+            .block(&format!("{name}_slot"), m, "slot contents y[d]");
         for d in 0..m {
-            positional.push(PositionalFeature {
+            res.positional.push(PositionalFeature {
                 coord: write.at(d).index(),
                 kind: PosKind::Modulo {
                     modulus: m,
@@ -227,11 +225,11 @@ impl<S: Scalar> Memory<S> for SlotMemory {
                 },
             });
         }
-        positional.push(PositionalFeature {
+        res.positional.push(PositionalFeature {
             coord: frozen.index(),
             kind: PosKind::AtLeast { from: plan.len + 1 },
         });
-        let query = OneHotQuery::plan(lay, positional, name, plan, m, self.feed, |p| (p - 1) % m)?;
+        let query = OneHotQuery::plan(res, name, plan, m, self.feed, |p| (p - 1) % m)?;
         let sigma = io.value_bound;
         let select_range = params
             .content_bound(sigma)
