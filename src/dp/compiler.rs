@@ -19,7 +19,7 @@ use super::stages;
 use super::DpProblem;
 use crate::error::{Error, Result};
 use crate::gadgets::relu::{error_beyond_f64, ReluUnit};
-use crate::model::{Activation, Layer, Layout, Model};
+use crate::model::{Activation, Block, Layer, Layout, Model};
 use crate::num::{abs_or_inf, Scalar};
 use serde::Serialize;
 
@@ -113,7 +113,9 @@ pub struct Compiled<S> {
     pub info: CompileInfo,
     /// `pointers[t-1][r]`: the position read port r reads while position t is fed.
     pub pointers: Vec<Vec<usize>>,
-    /// First residual coordinate of `read_raw` (the memory outputs).
+    /// The memory outputs `read_raw` (one coordinate per read port).
+    pub read_raw: Block,
+    /// First residual coordinate of `read_raw`.
     pub read_raw_start: usize,
     /// Residual coordinate of `out` (the next token's value).
     pub out_coord: usize,
@@ -234,6 +236,7 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
         info,
         pointers: plan.pointers.clone(),
         read_raw_start: ctrl.read_raw.range().start,
+        read_raw: ctrl.read_raw.clone(),
         out_coord: ctrl.out.index(),
     })
 }
@@ -283,7 +286,7 @@ impl<S: Scalar> Compiled<S> {
         for (i, &tok) in seq.iter().enumerate().take(seq.len() - 1) {
             r.feed(tok);
             for (port, &pos) in self.pointers[i].iter().enumerate() {
-                let mut d = r.residual[self.read_raw_start + port].clone();
+                let mut d = r.residual[self.read_raw.at(port).index()].clone();
                 d.sub_assign_s(&S::from_i64(value(seq[pos - 1]), prec));
                 worst = worst.max(abs_or_inf(d.to_f64()));
             }
