@@ -165,6 +165,25 @@ pub fn standalone<S: Scalar>(d: usize, gain: &S, unit: &ReluUnit<S>) -> Result<M
     Ok(b.build("mlp-select", unit.act))
 }
 
+/// The gate `f·x` ([`Circuit::gate`], the gadget the DP compiler and the slot memory call) on its
+/// own residual stream `[x, f, out]`, for `|x| ≤ m`; also returns the circuit, whose
+/// [`Circuit::sink_error_bounds`] is the gate's bound with smooth units.
+pub fn gate_standalone<S: Scalar>(m: f64, unit: &ReluUnit<S>) -> Result<(MlpLayer<S>, Circuit)> {
+    check_positive("M", &m)?;
+    let mut lay = Layout::new();
+    let x = lay.coord("x", "the gated value");
+    let f = lay.coord("f", "the 0/1 flag");
+    let out = lay.coord("out", "f·x");
+    let mut c = Circuit::new();
+    let xi = c.input("x", x, -m, m);
+    let fi = c.input("f", f, 0.0, 1.0);
+    let g = c.gate("gate", &xi, &fi);
+    c.sink("out", out, g)?;
+    let mut b = MlpBuilder::new(lay.width(), unit.lambda.precision());
+    c.emit(&mut b, unit)?;
+    Ok((b.build("gate", unit.act), c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
