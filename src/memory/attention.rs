@@ -42,6 +42,52 @@ impl AttentionParams {
     }
 }
 
+/// The positional key features `(j, j², 1)` of the quadratic-score head.
+#[derive(Clone, Copy, Debug)]
+pub struct QuadraticKeys {
+    pub pos: Coord,
+    pub pos_sq: Coord,
+    pub one: Coord,
+}
+
+/// The one quadratic-score head (also `copy-attn`'s): keys `(j, j², 1)`, query
+/// `(2λp, −λ, −λp²)` from the target features `(p, p²)`, so the score is `−λ(j − p)² + const`;
+/// it reads `value` and writes `out`.
+pub fn quadratic_head<S: Scalar>(
+    width: usize,
+    keys: &QuadraticKeys,
+    target: (Coord, Coord),
+    value: Coord,
+    out: Coord,
+    lambda: &S,
+) -> AttentionHead<S> {
+    let prec = lambda.precision();
+    let one = S::one(prec);
+    let neg = lambda.neg();
+    AttentionHead {
+        w_q: SparseMatrix::from_entries(
+            3,
+            width,
+            vec![
+                (0, target.0.index(), lambda.mul(&S::from_i64(2, prec))),
+                (1, keys.one.index(), neg.clone()),
+                (2, target.1.index(), neg),
+            ],
+        ),
+        w_k: SparseMatrix::from_entries(
+            3,
+            width,
+            vec![
+                (0, keys.pos.index(), one.clone()),
+                (1, keys.pos_sq.index(), one.clone()),
+                (2, keys.one.index(), one.clone()),
+            ],
+        ),
+        w_v: SparseMatrix::from_entries(1, width, vec![(0, value.index(), one.clone())]),
+        w_o: SparseMatrix::from_entries(width, 1, vec![(out.index(), 0, one)]),
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Planned {
     io: MemoryIo,
@@ -134,40 +180,15 @@ impl<S: Scalar> Memory<S> for AttentionMemory {
 
     fn layers(&self, width: usize, unit: &ReluUnit<S>) -> Result<Vec<Layer<S>>> {
         let p = self.planned();
-        let prec = unit.lambda.precision();
-        let s = |x: f64| S::from_f64(x, prec);
-        let lam = p.params.lambda;
-        let one = p.io.one.index();
+        let lambda = S::from_f64(p.params.lambda, unit.lambda.precision());
+        let keys = QuadraticKeys {
+            pos: p.pos,
+            pos_sq: p.pos_sq,
+            one: p.io.one,
+        };
         let heads = (p.ptr.iter().enumerate())
-            .map(|(r, &(c, c2))| AttentionHead {
-                w_q: SparseMatrix::from_entries(
-                    3,
-                    width,
-                    vec![
-                        (0, c.index(), s(2.0 * lam)),
-                        (1, one, s(-lam)),
-                        (2, c2.index(), s(-lam)),
-                    ],
-                ),
-                w_k: SparseMatrix::from_entries(
-                    3,
-                    width,
-                    vec![
-                        (0, p.pos.index(), S::one(prec)),
-                        (1, p.pos_sq.index(), S::one(prec)),
-                        (2, one, S::one(prec)),
-                    ],
-                ),
-                w_v: SparseMatrix::from_entries(
-                    1,
-                    width,
-                    vec![(0, p.io.value.index(), S::one(prec))],
-                ),
-                w_o: SparseMatrix::from_entries(
-                    width,
-                    1,
-                    vec![(p.io.read.at(r).index(), 0, S::one(prec))],
-                ),
+            .map(|(r, &target)| {
+                quadratic_head(width, &keys, target, p.io.value, p.io.read.at(r), &lambda)
             })
             .collect();
         Ok(vec![Layer::Attention(AttentionLayer {

@@ -23,7 +23,7 @@ pub mod attention;
 pub mod position;
 pub mod slot;
 
-pub use attention::{AttentionMemory, AttentionParams};
+pub use attention::{quadratic_head, AttentionMemory, AttentionParams, QuadraticKeys};
 pub use position::{KeyDecay, PositionKeyMemory};
 pub use slot::{SlotMemory, SlotParams};
 

@@ -124,6 +124,11 @@ impl Layout {
             .ok_or_else(|| Error::compute(format!("no subspace named `{name}`")))
     }
 
+    /// The one-coordinate subspace `name` (typed handle).
+    pub fn coord_of(&self, name: &str) -> Result<Coord> {
+        Ok(Coord(self.at(name, 0)?))
+    }
+
     /// Coordinate `k` of subspace `name`.
     pub fn at(&self, name: &str, k: usize) -> Result<usize> {
         let r = self.range(name)?;
