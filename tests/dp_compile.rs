@@ -124,13 +124,18 @@ fn smooth_activations_with_the_prescribed_lambda_decode_exactly_and_a_small_lamb
             let c: Compiled<Real> = compile(&p, &opt, 128).unwrap();
             for x in inputs.iter().take(2) {
                 assert!(c.run(&p, x).unwrap().exact, "{act:?} {m:?} at 128 bits");
-                let e = c.memory_error(&p, x).unwrap();
+                let (e, out) = c.errors(&p, x).unwrap();
                 let slack =
                     freelunch::claims::dp::rounding_slack(c.info.total_len, p.values() - 1, 128);
                 assert!(
                     e <= c.info.memory_error_bound + slack,
                     "{act:?} {m:?}: {e} > {}",
                     c.info.memory_error_bound
+                );
+                assert!(
+                    out > 0.0 && out <= c.info.out_error_bound + slack,
+                    "{act:?} {m:?}: out error {out} vs {}",
+                    c.info.out_error_bound
                 );
             }
             // λ = 1: φ(z) is far from ReLU(z) at |z| ~ 1, the rounding gadget breaks
