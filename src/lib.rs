@@ -7,5 +7,6 @@ pub mod gadgets;
 pub mod model;
 pub mod num;
 pub mod plot;
+pub mod readme;
 pub mod report;
 pub mod rng;
