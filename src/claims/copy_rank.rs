@@ -18,26 +18,23 @@ pub struct CopyRank;
 /// and `r < 1 ⇒ rank M = T` where the measured r is below 1. The stated bound itself is not a
 /// case: with its hypothesis r ≤ 1 it follows from the step (proofs/copy-rank.md).
 pub fn step_cases(label: &str, rep: &RankReport) -> Vec<Case> {
+    let case = |what: &str, ok: bool, note: String| {
+        Case::boolean(format!("{what}, {label}"), ok, note).param("report", rep)
+    };
     let mut v = Vec::new();
     if rep.state < rep.t {
-        v.push(
-            Case::boolean(
-                format!("step: N < T ⇒ r ≥ 1, {label}"),
-                step_holds(rep),
-                format!("N={}, T={}, measured r={:.4}", rep.state, rep.t, rep.r),
-            )
-            .param("report", rep),
-        );
+        v.push(case(
+            "step: N < T ⇒ r ≥ 1",
+            step_holds(rep),
+            format!("N={}, T={}, measured r={:.4}", rep.state, rep.t, rep.r),
+        ));
     }
     if rep.r < 1.0 {
-        v.push(
-            Case::boolean(
-                format!("r < 1 ⇒ rank M = T, {label}"),
-                neumann_holds(rep),
-                format!("r={:.4}, rank {} of T={}", rep.r, rep.rank, rep.t),
-            )
-            .param("report", rep),
-        );
+        v.push(case(
+            "r < 1 ⇒ rank M = T",
+            neumann_holds(rep),
+            format!("r={:.4}, rank {} of T={}", rep.r, rep.rank, rep.t),
+        ));
     }
     v
 }
