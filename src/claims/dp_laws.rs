@@ -268,14 +268,17 @@ impl Family {
 }
 
 /// The laws `dp-general` states for its main construction (slot memory with m = distance):
-/// state O(T), total cost O(T²), and width and nonzeros O(T) (proofs/dp-general.md). The
-/// tolerance 0.2 covers the lower-order terms at the sizes swept (m = T − O(√T), so the local
-/// exponent of m is T/(T − O(√T)) > 1); a law one power higher fails by ≥ 0.8.
-pub const GENERAL_LAWS: [Law; 4] = [
+/// state O(T), total cost O(T²), width and nonzeros O(T), and the largest weight O(M²) in the
+/// largest value M (the readout bias −c²; the decode biases reach m = O(T) = O(M²) on edit
+/// distance and LIS, where M = Θ(n) and T = Θ(n²)) (proofs/dp-general.md). The tolerance 0.2
+/// covers the lower-order terms at the sizes swept (m = T − O(√T), so the local exponent of m is
+/// T/(T − O(√T)) > 1).
+pub const GENERAL_LAWS: [Law; 5] = [
     Law::new(Quantity::State, Against::T, 1.0, 0.2),
     Law::new(Quantity::TotalOps, Against::T, 2.0, 0.2),
     Law::new(Quantity::Width, Against::T, 1.0, 0.2),
     Law::new(Quantity::Nonzeros, Against::T, 1.0, 0.2),
+    Law::new(Quantity::MaxParam, Against::MaxValue, 2.0, 0.2),
 ];
 
 /// The laws `dp-local` states at fixed m as T grows: state, size and per-token cost O(1), total
