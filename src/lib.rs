@@ -8,5 +8,6 @@ pub mod memory;
 pub mod model;
 pub mod num;
 pub mod plot;
+pub mod readme;
 pub mod report;
 pub mod rng;
