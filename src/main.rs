@@ -118,6 +118,18 @@ enum Cmd {
         #[arg(long, default_value_t = 2410_03810, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: u64,
     },
+    /// Regenerate the README's claim table, DP comparison table and figure list (between its
+    /// marker comments); with --check only compare, and exit 1 if they differ.
+    Readme {
+        #[arg(long)]
+        check: bool,
+        #[arg(long, default_value = "README.md")]
+        path: PathBuf,
+        #[arg(long, default_value = "figures")]
+        figures: PathBuf,
+        #[arg(long, default_value_t = 2410_03810, value_parser = parse_seed, allow_hyphen_values = true)]
+        seed: u64,
+    },
 }
 
 #[derive(clap::Args)]
@@ -747,6 +759,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             heatmap,
             scan_args,
         } => trace_export(&run, csv, json, heatmap, scan_args),
+        Cmd::Readme {
+            check,
+            path,
+            figures,
+            seed,
+        } => {
+            let differ = freelunch::readme::command(&path, &figures, seed, check)?;
+            if differ.is_empty() {
+                outln!("{} is up to date", path.display());
+                Ok(ExitCode::SUCCESS)
+            } else if check {
+                eprintln!(
+                    "{}: generated sections differ: {} (run `freelunch readme`)",
+                    path.display(),
+                    differ.join(", ")
+                );
+                Ok(ExitCode::from(1))
+            } else {
+                outln!("{}: rewrote {}", path.display(), differ.join(", "));
+                Ok(ExitCode::SUCCESS)
+            }
+        }
         Cmd::Reproduce {
             out,
             json,

@@ -3,7 +3,9 @@
 
 mod common;
 use common::runner;
-use freelunch::claims::copy_attn_support::{attn_values, minimal_gap_at, quadratic_error_log10};
+use freelunch::claims::copy_attn_support::{
+    attn_values, minimal_gap_at, quadratic_error_log10, quadratic_gap_bound,
+};
 use freelunch::copy::attention::{necessary_gap, sufficient_gap, AttnKind, AttnPrepared};
 use freelunch::error::Error;
 use freelunch::num::{Arith, Real, Scalar};
@@ -88,4 +90,20 @@ fn bad_input_is_rejected() {
             Err(Error::Input(_))
         ));
     }
+}
+
+/// The quadratic head's minimal gap stays below the T-free bound log(4σ(1+c)/ε) at every T; the
+/// flat head (scores linear in position) exceeds it once T is large: the case can fail.
+#[test]
+fn quadratic_gap_is_free_of_t_and_the_flat_head_is_not() {
+    let eps = 1e-3;
+    let bound = quadratic_gap_bound(1.0, eps);
+    for t in [10usize, 1000, 20_000] {
+        let vals = attn_values(&mut Rng::new(1), t, t / 2, true);
+        let q = minimal_gap_at(AttnKind::Quadratic, &vals, t / 2, eps, Arith::mpfr(128)).unwrap();
+        assert!(q <= bound, "T={t}: {q} > {bound}");
+    }
+    let vals = attn_values(&mut Rng::new(1), 1000, 1, true);
+    let flat = minimal_gap_at(AttnKind::Flat, &vals, 1, eps, Arith::mpfr(128)).unwrap();
+    assert!(flat > bound + 1.0, "flat {flat} vs {bound}");
 }

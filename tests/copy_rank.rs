@@ -1,13 +1,17 @@
-//! copy-rank: the bound holds on random blocks and constructions, fails for a state below it,
-//! and the sharp (Neumann) version: no rank-deficient M copies with r < 1.
+//! copy-rank: the sharp step (N < T ⇒ r ≥ 1) on random blocks and constructions, attained by
+//! the position-key memory; the step and tightness cases fail on a mis-stated model; the stated
+//! bound needs its hypothesis r ≤ 1 (counterexample M = 10·11ᵀ).
 
 mod common;
 use common::runner;
+use freelunch::claims::copy_rank::{constructions_at, step_cases, tight_case, Reach};
+use freelunch::claims::{find, Mode, RunConfig};
 use freelunch::copy::linear::MemoryKind;
 use freelunch::copy::rank::{
-    analyse, best_r_allowed, position_key_m, random_block_m, rank_bound, row_normalised,
-    satisfies_bound,
+    analyse, best_r_allowed, literal_counterexample, neumann_holds, position_key_m, random_block_m,
+    rank_bound, row_normalised, satisfies_bound, stated_formula, step_holds,
 };
+use freelunch::report::Status;
 use freelunch::rng::Rng;
 use nalgebra::DMatrix;
 use proptest::prelude::*;
@@ -69,4 +73,80 @@ fn rank_deficient_m_never_copies_with_r_below_one() {
         })
         .unwrap();
     assert!(rank_bound(64, 0.2) > 10.0 && rank_bound(64, 1.0) < 0.0);
+}
+
+#[test]
+fn stated_formula_is_false_for_r_above_one() {
+    // M = 10·11ᵀ: rank 1, so a state N = 1 realises it, with r = |1 − 10| + 15·10 = 159.
+    let m = literal_counterexample(16, 10.0);
+    let rep = analyse(&m, 1);
+    assert_eq!(rep.rank, 1);
+    assert_eq!(rep.r, 159.0);
+    // the formula read literally asks for N ≥ 16·158²/(160² + 159²) − 1 ≈ 6.85 > 1: false
+    let literal = stated_formula(16, rep.r);
+    assert!(literal > 6.8 && literal < 6.9, "{literal}");
+    assert!((rep.state as f64) < literal);
+    // with the hypothesis r ≤ 1 nothing is required, and the step is not violated
+    assert!(satisfies_bound(1, 16, rep.r) && step_holds(&rep));
+}
+
+#[test]
+fn step_and_tightness_cases_fail_on_a_misstated_model() {
+    // a T-key memory (r = 0, rank T) reported with T/2 states violates the step
+    for t in [16usize, 48] {
+        let mut rep = analyse(&position_key_m(t, t, MemoryKind::PositionKey).unwrap(), t);
+        assert!(step_holds(&rep) && neumann_holds(&rep));
+        rep.state = t / 2;
+        assert!(!step_holds(&rep));
+        let cases = step_cases("control", &rep);
+        assert!(cases.iter().any(|c| !c.passed), "T={t}");
+    }
+    // a rank-deficient M that claims r < 1 violates r < 1 ⇒ rank T
+    let mut rep = analyse(&literal_counterexample(8, 0.0), 8);
+    rep.r = 0.5;
+    assert!(!neumann_holds(&rep));
+    // tightness: a best r of 1.2 at N < T, or of 1 at N = T, is not the step's value
+    let reach = |t, n, r: f64| Reach {
+        t,
+        n,
+        best_r: r,
+        best_by: "control".into(),
+        all: vec![],
+    };
+    assert!(!tight_case(&reach(16, 8, 1.2)).passed);
+    assert!(!tight_case(&reach(16, 16, 1.0)).passed);
+    assert!(tight_case(&reach(16, 8, 1.0)).passed);
+}
+
+#[test]
+fn the_step_is_attained_at_every_state_size() {
+    let rng = Rng::new(3);
+    for (t, n) in [(16usize, 4usize), (16, 12), (16, 16), (32, 31)] {
+        let built = constructions_at(&rng, t, n, 1).unwrap();
+        let best = built.iter().map(|b| b.1.r).fold(f64::INFINITY, f64::min);
+        let want = if n < t { 1.0 } else { 0.0 };
+        assert_eq!(best, want, "T={t} N={n}");
+        for (label, rep) in &built {
+            assert!(step_holds(rep) && neumann_holds(rep), "{label} T={t} N={n}");
+        }
+    }
+}
+
+#[test]
+fn claim_cases_are_the_step_and_its_attainment() {
+    let r = find("copy-rank")
+        .unwrap()
+        .run(&RunConfig {
+            mode: Mode::Quick,
+            ..RunConfig::default()
+        })
+        .unwrap();
+    assert_eq!(r.status, Status::Passed);
+    assert!(r.cases.iter().any(|c| c.label.starts_with("step: N < T")));
+    assert!(r
+        .cases
+        .iter()
+        .any(|c| c.label.starts_with("r < 1 ⇒ rank M = T")));
+    assert!(r.cases.iter().any(|c| c.label.starts_with("step attained")));
+    assert!(r.cases.iter().all(|c| !c.label.contains("trivial")));
 }

@@ -124,13 +124,18 @@ fn smooth_activations_with_the_prescribed_lambda_decode_exactly_and_a_small_lamb
             let c: Compiled<Real> = compile(&p, &opt, 128).unwrap();
             for x in inputs.iter().take(2) {
                 assert!(c.run(&p, x).unwrap().exact, "{act:?} {m:?} at 128 bits");
-                let e = c.memory_error(&p, x).unwrap();
+                let (e, out) = c.errors(&p, x).unwrap();
                 let slack =
                     freelunch::claims::dp::rounding_slack(c.info.total_len, p.values() - 1, 128);
                 assert!(
                     e <= c.info.memory_error_bound + slack,
                     "{act:?} {m:?}: {e} > {}",
                     c.info.memory_error_bound
+                );
+                assert!(
+                    out > 0.0 && out <= c.info.out_error_bound + slack,
+                    "{act:?} {m:?}: out error {out} vs {}",
+                    c.info.out_error_bound
                 );
             }
             // λ = 1: φ(z) is far from ReLU(z) at |z| ~ 1, the rounding gadget breaks
@@ -353,4 +358,27 @@ fn dp_claims_pass_in_quick_mode() {
         assert_eq!(r.status, freelunch::report::Status::Passed);
         assert!(r.cases.len() > 20);
     }
+}
+
+#[test]
+fn the_dp_memories_use_the_shared_parameterisation() {
+    use freelunch::dp::compiler::MEMORY_ACCURACY;
+    use freelunch::memory::{AttentionParams, SlotParams};
+    let p = EditDistance::new(3, 3, 4, 1, 1, 1).unwrap();
+    let m = (p.values() - 1) as f64;
+    let c: Compiled<f64> =
+        compile(&p, &Options::new(MemoryKind::Slot, Activation::Relu), 53).unwrap();
+    // n = the largest read distance t − p(t) = m − 1 for the rule reads
+    let want = SlotParams::for_accuracy(m, c.info.distance - 1, MEMORY_ACCURACY).unwrap();
+    assert_eq!(c.info.memory_params, (want.k, want.k0));
+    assert!(c.info.memory_error_bound <= MEMORY_ACCURACY);
+    let c: Compiled<f64> = compile(
+        &p,
+        &Options::new(MemoryKind::Attention, Activation::Relu),
+        53,
+    )
+    .unwrap();
+    let want = AttentionParams::for_accuracy(m, MEMORY_ACCURACY).unwrap();
+    assert_eq!(c.info.memory_params.0, want.lambda);
+    assert_eq!(c.info.memory_error_bound, want.error_bound(m));
 }

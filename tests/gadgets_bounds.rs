@@ -4,11 +4,19 @@
 use freelunch::claims::gadget_mul;
 use freelunch::gadgets::relu::{self, sup_constant, tail, ReluUnit};
 use freelunch::gadgets::{eval_mlp, gate, lookup, mul, residual, select, GateMul};
-use freelunch::model::{Activation, MlpBuilder};
+use freelunch::model::{Activation, Coord, Layout, MlpBuilder};
 use freelunch::num::{Arith, Real, Scalar};
 use proptest::prelude::*;
 
 const P: u32 = 192;
+
+/// `n` named residual coordinates `c0, c1, …` (typed handles).
+fn coords(n: usize) -> Vec<Coord> {
+    let mut lay = Layout::new();
+    (0..n)
+        .map(|i| lay.coord(&format!("c{i}"), "test coordinate"))
+        .collect()
+}
 
 fn r(x: f64) -> Real {
     Real::from_f64(x, P)
@@ -58,7 +66,7 @@ proptest! {
     #[test]
     fn gate_error_within_sharp_bound(y in -2.0..2.0f64, z in -1.0..1.0f64, k in 3u32..40) {
         let gain = k as f64;
-        let g = GateMul::new(0, 1, 2, r(gain)).unwrap();
+        let g = GateMul::standalone(r(gain)).unwrap();
         let layer = g.layer("g", 3, P).unwrap();
         let mut st = layer.new_state(P);
         let mut x = residual(3, P, &[(0, r(y)), (1, r(z))]);
@@ -201,9 +209,10 @@ fn smooth_select_within_bound_and_bound_is_attained() {
 
 #[test]
 fn lookup_fails_on_non_integer_keys() {
+    let c = coords(6);
     let unit = ReluUnit::<f64>::exact(53);
     let mut b = MlpBuilder::new(2, 53);
-    lookup::add_indicator(&mut b, "ind", &[(0, 1)], 3, 1, &1.0, &unit).unwrap();
+    lookup::add_indicator(&mut b, "ind", &[(c[0], 1)], 3, c[1], &1.0, &unit).unwrap();
     let layer = b.build("ind", Activation::Relu);
     assert_eq!(eval_mlp(&layer, &[3.0, 0.0], 53)[1], 1.0);
     assert_eq!(eval_mlp(&layer, &[4.0, 0.0], 53)[1], 0.0);
@@ -232,7 +241,7 @@ fn smooth_lookup_within_bound_and_not_below_it_off_integers() {
 #[test]
 fn gate_fails_beyond_m_and_refuses_small_k() {
     let gain = 20.0;
-    let g = GateMul::new(0, 1, 2, r(gain)).unwrap();
+    let g = GateMul::standalone(r(gain)).unwrap();
     let layer = g.layer("g", 3, P).unwrap();
     let mut st = layer.new_state(P);
     let z = -18.0; // |z| > M = 1
@@ -248,12 +257,13 @@ fn gate_fails_beyond_m_and_refuses_small_k() {
 
 #[test]
 fn gadgets_compose_in_one_layer() {
+    let c = coords(6);
     // One GeLU layer: a·b (mlp-mul) and ReLU(z) (mlp-relu) side by side on named coordinates.
     let lam = r(1e4);
     let mut b = MlpBuilder::new(5, P);
-    mul::add_mul(&mut b, "ab", 0, 1, 3, &lam).unwrap();
+    mul::add_mul(&mut b, "ab", c[0], c[1], c[3], &lam).unwrap();
     let unit = ReluUnit::new(Activation::Gelu, r(1e4)).unwrap();
-    relu::add_relu(&mut b, "rz", 2, 4, &unit).unwrap();
+    relu::add_relu(&mut b, "rz", c[2], c[4], &unit).unwrap();
     let layer = b.build("both", Activation::Gelu);
     assert_eq!(layer.hidden_width(), 5);
     assert!(layer.hidden_names.iter().any(|n| n == "ab.sum+"));
@@ -267,8 +277,17 @@ fn gadgets_compose_in_one_layer() {
     // One ReLU layer: a selector and a table.
     let u = ReluUnit::<f64>::exact(53);
     let mut b = MlpBuilder::new(5, 53);
-    select::add_select(&mut b, "sel", &[0], &[1], 2, &[3], &4.0, &u).unwrap();
-    lookup::add_table(&mut b, "tab", &[(0, 1)], &[0, 1, 2], &[7, 1, 4], 4, &u).unwrap();
+    select::add_select(&mut b, "sel", &[c[0]], &[c[1]], c[2], &[c[3]], &4.0, &u).unwrap();
+    lookup::add_table(
+        &mut b,
+        "tab",
+        &[(c[0], 1)],
+        &[0, 1, 2],
+        &[7, 1, 4],
+        c[4],
+        &u,
+    )
+    .unwrap();
     let layer = b.build("both", Activation::Relu);
     let out = eval_mlp(&layer, &[2.0, -3.0, -1.0, 0.0, 0.0], 53);
     assert_eq!((out[3], out[4]), (-3.0, 4.0));
@@ -276,21 +295,24 @@ fn gadgets_compose_in_one_layer() {
 
 #[test]
 fn builders_reject_bad_arguments() {
+    let c = coords(6);
     let mut b = MlpBuilder::<f64>::new(3, 53);
-    assert!(mul::add_mul(&mut b, "m", 0, 1, 3, &2.0).is_err());
-    assert!(mul::add_mul(&mut b, "m", 0, 0, 2, &2.0).is_err());
-    assert!(mul::add_mul(&mut b, "m", 0, 1, 2, &0.0).is_err());
-    assert!(mul::add_mul(&mut b, "m", 0, 1, 2, &f64::NAN).is_err());
+    assert!(mul::add_mul(&mut b, "m", c[0], c[1], c[3], &2.0).is_err());
+    assert!(mul::add_mul(&mut b, "m", c[0], c[0], c[2], &2.0).is_err());
+    assert!(mul::add_mul(&mut b, "m", c[0], c[1], c[2], &0.0).is_err());
+    assert!(mul::add_mul(&mut b, "m", c[0], c[1], c[2], &f64::NAN).is_err());
     assert!(ReluUnit::new(Activation::Gelu, -1.0).is_err());
     let u = ReluUnit::<f64>::exact(53);
-    assert!(select::add_select(&mut b, "s", &[0], &[1, 2], 2, &[2], &1.0, &u).is_err());
-    assert!(lookup::add_table(&mut b, "t", &[(0, 1)], &[2, 1], &[0, 0], 1, &u).is_err());
-    assert!(lookup::add_table(&mut b, "t", &[(0, 1)], &[1, 2], &[0], 1, &u).is_err());
-    assert!(lookup::add_table(&mut b, "t", &[], &[1, 2], &[0, 1], 1, &u).is_err());
+    assert!(
+        select::add_select(&mut b, "s", &[c[0]], &[c[1], c[2]], c[2], &[c[2]], &1.0, &u).is_err()
+    );
+    assert!(lookup::add_table(&mut b, "t", &[(c[0], 1)], &[2, 1], &[0, 0], c[1], &u).is_err());
+    assert!(lookup::add_table(&mut b, "t", &[(c[0], 1)], &[1, 2], &[0], c[1], &u).is_err());
+    assert!(lookup::add_table(&mut b, "t", &[], &[1, 2], &[0, 1], c[1], &u).is_err());
     assert!(relu::standalone(Activation::Relu, 2.0, 53).is_err());
-    assert!(GateMul::new(0, 1, 2, 0.0).is_err());
-    assert!(GateMul::new(0, 1, 0, 4.0).is_err());
-    assert!(GateMul::new(0, 1, 5, 4.0)
+    assert!(GateMul::standalone(0.0).is_err());
+    assert!(GateMul::new(c[0], c[1], c[0], 4.0).is_err());
+    assert!(GateMul::new(c[0], c[1], c[5], 4.0)
         .unwrap()
         .layer("g", 3, 53)
         .is_err());
@@ -300,25 +322,35 @@ fn builders_reject_bad_arguments() {
 
 #[test]
 fn builders_reject_an_output_that_is_also_an_input() {
+    let c = coords(6);
     // A gadget adds into its output: out == a would leave a + value there.
     let mut b = MlpBuilder::<f64>::new(4, 53);
     let u = ReluUnit::<f64>::exact(53);
     let msg = |r: freelunch::error::Result<_>| r.err().unwrap().to_string();
     for e in [
-        msg(mul::add_mul(&mut b, "m", 0, 1, 0, &2.0).map(|_| ())),
-        msg(mul::add_mul(&mut b, "m", 0, 1, 1, &2.0).map(|_| ())),
-        msg(relu::add_relu(&mut b, "r", 2, 2, &u).map(|_| ())),
-        msg(select::add_select(&mut b, "s", &[0], &[1], 2, &[1], &1.0, &u).map(|_| ())),
-        msg(select::add_select(&mut b, "s", &[0], &[1], 2, &[2], &1.0, &u).map(|_| ())),
-        msg(lookup::add_table(&mut b, "t", &[(0, 1), (1, 4)], &[0, 1], &[3, 4], 1, &u).map(|_| ())),
-        msg(lookup::add_indicator(&mut b, "i", &[(3, 1)], 2, 3, &1.0, &u).map(|_| ())),
-        msg(lookup::add_onehot_table(&mut b, "o", &[0, 1], &[5, 6], 0, &u).map(|_| ())),
-        msg(GateMul::new(0, 1, 1, 4.0).map(|_| ())),
+        msg(mul::add_mul(&mut b, "m", c[0], c[1], c[0], &2.0).map(|_| ())),
+        msg(mul::add_mul(&mut b, "m", c[0], c[1], c[1], &2.0).map(|_| ())),
+        msg(relu::add_relu(&mut b, "r", c[2], c[2], &u).map(|_| ())),
+        msg(select::add_select(&mut b, "s", &[c[0]], &[c[1]], c[2], &[c[1]], &1.0, &u).map(|_| ())),
+        msg(select::add_select(&mut b, "s", &[c[0]], &[c[1]], c[2], &[c[2]], &1.0, &u).map(|_| ())),
+        msg(lookup::add_table(
+            &mut b,
+            "t",
+            &[(c[0], 1), (c[1], 4)],
+            &[0, 1],
+            &[3, 4],
+            c[1],
+            &u,
+        )
+        .map(|_| ())),
+        msg(lookup::add_indicator(&mut b, "i", &[(c[3], 1)], 2, c[3], &1.0, &u).map(|_| ())),
+        msg(lookup::add_onehot_table(&mut b, "o", &[c[0], c[1]], &[5, 6], c[0], &u).map(|_| ())),
+        msg(GateMul::new(c[0], c[1], c[1], 4.0).map(|_| ())),
     ] {
         assert!(e.contains("must differ from its inputs"), "{e}");
     }
     // A distinct output works (and the rejected calls added no unit).
-    relu::add_relu(&mut b, "r", 2, 3, &u).unwrap();
+    relu::add_relu(&mut b, "r", c[2], c[3], &u).unwrap();
     let layer = b.build("r", Activation::Relu);
     assert_eq!(layer.hidden_width(), 1);
     assert_eq!(eval_mlp(&layer, &[0.0, 0.0, 5.0, 0.0], 53)[3], 5.0);
@@ -327,7 +359,7 @@ fn builders_reject_an_output_that_is_also_an_input() {
 #[test]
 fn gate_sharp_bound_is_attained_at_z_equal_plus_or_minus_m() {
     for (gain, m, y) in [(6.0, 1.0, 1.5), (10.0, 3.0, -0.7), (4.0, 0.5, 2.0)] {
-        let g = GateMul::new(0, 1, 2, r(gain)).unwrap();
+        let g = GateMul::standalone(r(gain)).unwrap();
         let layer = g.layer("g", 3, P).unwrap();
         let bound = gate::error_bound(&r(y), &r(m), &r(gain)).unwrap();
         let worst = [-m, m]

@@ -7,19 +7,24 @@ use freelunch::model::ssm::SsmLayer;
 use freelunch::num::{Real, Scalar};
 use freelunch::rng::Rng;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 
+// Both the flag and the count are per thread: tests run in parallel threads, and a shared count
+// would see the other test's allocations.
 thread_local! {
     static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static ALLOCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 fn note_alloc() {
     if COUNTING.with(|c| c.get()) {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        ALLOCS.with(|a| a.set(a.get() + 1));
     }
+}
+
+fn allocs() -> usize {
+    ALLOCS.with(|a| a.get())
 }
 
 unsafe impl GlobalAlloc for Counting {
@@ -65,7 +70,7 @@ fn scan_steps_do_not_allocate() {
             layer.recur(&mut st);
         }
         COUNTING.with(|c| c.set(true));
-        let before = ALLOCS.load(Ordering::SeqCst);
+        let before = allocs();
         for inp in &inputs {
             for (dst, src) in st.inputs.delta.iter_mut().zip(&inp.delta) {
                 dst.set(src);
@@ -81,7 +86,7 @@ fn scan_steps_do_not_allocate() {
             }
             layer.recur(&mut st);
         }
-        let after = ALLOCS.load(Ordering::SeqCst);
+        let after = allocs();
         COUNTING.with(|c| c.set(false));
         assert_eq!(
             after - before,
@@ -95,9 +100,9 @@ fn scan_steps_do_not_allocate() {
 #[test]
 fn the_counter_sees_allocations() {
     COUNTING.with(|c| c.set(true));
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = allocs();
     let v = std::hint::black_box(vec![Real::from_i64(1, 64); 3]);
-    let after = ALLOCS.load(Ordering::SeqCst);
+    let after = allocs();
     COUNTING.with(|c| c.set(false));
     drop(v);
     assert!(after > before, "a new vector must be counted");

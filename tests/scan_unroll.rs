@@ -1,7 +1,9 @@
 //! scan-unroll: the recurrent scan equals the unrolled sum within the stated rounding bound,
 //! and a deliberately wrong unrolled form is caught.
 
-use freelunch::claims::scan_unroll::{compare_at, random_inputs, DecayChoice, RandomSsm};
+use freelunch::claims::scan_unroll::{
+    compare_at, random_inputs, rounding_scales_case, DecayChoice, RandomSsm,
+};
 use freelunch::claims::{find, Mode, RunConfig};
 use freelunch::model::UnrolledForm;
 use freelunch::num::Arith;
@@ -75,6 +77,42 @@ fn bound_shrinks_with_precision() {
     assert!(hi.max_diff_log10 < lo.max_diff_log10 - 50.0);
 }
 
+/// The measured difference scales as 2^-p; a run whose arithmetic ignores p (f64 at every
+/// nominal precision) has slope ≈ 0 and fails the case.
+#[test]
+fn rounding_scaling_fails_when_the_precision_is_ignored() {
+    let mut rng = Rng::new(5);
+    let spec = RandomSsm::new(&mut rng, 4, 2, 8, DecayChoice::Scalar);
+    let xs = random_inputs(&mut rng, 48, 4);
+    let bits = [53u32, 64, 256, 1024];
+    let real: Vec<(u32, f64)> = bits
+        .iter()
+        .map(|&b| {
+            let a = if b == 53 { Arith::F64 } else { Arith::mpfr(b) };
+            (
+                b,
+                compare_at(&spec, &xs, a, UnrolledForm::Correct).max_diff_log10,
+            )
+        })
+        .collect();
+    let good = rounding_scales_case("real", &real).unwrap();
+    assert!(good.passed, "{:?}", good.note);
+    let f64_only = compare_at(&spec, &xs, Arith::F64, UnrolledForm::Correct).max_diff_log10;
+    let fake: Vec<(u32, f64)> = bits.iter().map(|&b| (b, f64_only)).collect();
+    assert!(
+        !rounding_scales_case("f64 everywhere", &fake)
+            .unwrap()
+            .passed
+    );
+    // fewer than three precisions, or an exact zero: no case
+    assert!(rounding_scales_case("two", &real[..2]).is_none());
+    assert!(rounding_scales_case(
+        "zero",
+        &[(53, f64::NEG_INFINITY), (64, -20.0), (128, -40.0)]
+    )
+    .is_none());
+}
+
 #[test]
 fn f64_agrees_with_256_bits() {
     let mut rng = Rng::new(11);
@@ -116,4 +154,6 @@ fn claim_quick_passes_and_reports() {
     assert!(r.cases.len() >= 8);
     assert!(r.construction.state_size > 0 && r.construction.nonzero_params > 0);
     assert!(r.worst_margin_log10.unwrap() <= 0.0);
+    assert!(r.cases.iter().any(|c| c.label.contains("scales as 2^-p")));
+    assert!(r.cases.iter().all(|c| !c.label.contains("bound shrinks")));
 }

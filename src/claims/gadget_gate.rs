@@ -15,7 +15,7 @@ pub struct GateMulClaim;
 
 /// Outputs `y·(SiLU(z+K) − SiLU(K))` of the gated SSM layer, one per `(y, z)`.
 pub fn outputs<S: Scalar>(gain: f64, pts: &[(f64, f64)], prec: u32) -> Result<Vec<Real>> {
-    let g = GateMul::new(0, 1, 2, S::from_f64(gain, prec))?;
+    let g = GateMul::standalone(S::from_f64(gain, prec))?;
     let layer = g.layer("gate-mul", 3, prec)?;
     Ok(pts
         .iter()
@@ -143,7 +143,7 @@ impl Claim for GateMulClaim {
                 w64.ratio_log10
             )),
         );
-        let layer = GateMul::new(0, 1, 2, Real::from_i64(16, 256))?.layer("gate-mul", 3, 256)?;
+        let layer = GateMul::standalone(Real::from_i64(16, 256))?.layer("gate-mul", 3, 256)?;
         let size = ConstructionSize {
             description: "gated SSM pair (2 channels, state 1), K = 16".into(),
             state_size: 2,

@@ -6,7 +6,7 @@ use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::error::Result;
 use crate::gadgets::relu::ReluUnit;
 use crate::gadgets::{eval_mlp, lookup, residual};
-use crate::model::{Activation, MlpBuilder, MlpLayer};
+use crate::model::{Activation, Coord, Layout, MlpBuilder, MlpLayer};
 use crate::num::{Arith, Real, Scalar};
 use crate::plot::{write_chart, Chart, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize};
@@ -29,7 +29,8 @@ fn values(rng: &mut Rng, n: usize) -> Vec<i64> {
     (0..n).map(|_| rng.below(2001) as i64 - 1000).collect()
 }
 
-/// The four shapes: integer table, pair-keyed table (key 8x + y), one-hot table, indicator.
+/// The five shapes: integer table, pair-keyed table (key 8x + y), one-hot table, indicator, and
+/// the one-hot decoder the DP compiler uses.
 pub fn problems<S: Scalar>(unit: &ReluUnit<S>, seed: u64, prec: u32) -> Result<Vec<Problem<S>>> {
     let mut rng = Rng::new(seed);
     let mut probs = Vec::new();
@@ -51,9 +52,12 @@ pub fn problems<S: Scalar>(unit: &ReluUnit<S>, seed: u64, prec: u32) -> Result<V
     });
     // f(x, y) on {0..7}², key 8x + y, residual [x, y, out].
     let vals = values(&mut rng, 64);
-    let mut b = MlpBuilder::new(3, prec);
+    let mut lay = Layout::new();
+    let (x, y) = (lay.coord("x", "row"), lay.coord("y", "column"));
+    let out = lay.coord("out", "f(x, y)");
+    let mut b = MlpBuilder::new(lay.width(), prec);
     let dom: Vec<i64> = (0..64).collect();
-    let lu = lookup::add_table(&mut b, "pair", &[(0, 8), (1, 1)], &dom, &vals, 2, unit)?;
+    let lu = lookup::add_table(&mut b, "pair", &[(x, 8), (y, 1)], &dom, &vals, out, unit)?;
     probs.push(Problem {
         name: "pair table on {0..7}², key 8x+y".into(),
         inputs: (0..64)
@@ -66,9 +70,12 @@ pub fn problems<S: Scalar>(unit: &ReluUnit<S>, seed: u64, prec: u32) -> Result<V
     });
     // One-hot over 12 values: residual [e_0..e_11, out].
     let vals = values(&mut rng, 12);
-    let mut b = MlpBuilder::new(13, prec);
-    let coords: Vec<usize> = (0..12).collect();
-    let lu = lookup::add_onehot_table(&mut b, "onehot", &coords, &vals, 12, unit)?;
+    let mut lay = Layout::new();
+    let e = lay.block("e", 12, "one-hot value");
+    let out = lay.coord("out", "f(value)");
+    let mut b = MlpBuilder::new(lay.width(), prec);
+    let coords: Vec<Coord> = e.coords().collect();
+    let lu = lookup::add_onehot_table(&mut b, "onehot", &coords, &vals, out, unit)?;
     probs.push(Problem {
         name: "one-hot table over 12 values".into(),
         inputs: (0..12).map(|k| residual(13, prec, &[(k, s(1))])).collect(),
@@ -78,14 +85,32 @@ pub fn problems<S: Scalar>(unit: &ReluUnit<S>, seed: u64, prec: u32) -> Result<V
         l1: lu.out_weight_l1,
     });
     // Indicator 1[x = 3] on {−5..10}.
-    let mut b = MlpBuilder::new(2, prec);
-    let lu = lookup::add_indicator(&mut b, "ind", &[(0, 1)], 3, 1, &S::one(prec), unit)?;
+    let mut lay = Layout::new();
+    let (x, out) = (lay.coord("x", "key"), lay.coord("out", "1[x = 3]"));
+    let mut b = MlpBuilder::new(lay.width(), prec);
+    let lu = lookup::add_indicator(&mut b, "ind", &[(x, 1)], 3, out, &S::one(prec), unit)?;
     probs.push(Problem {
         name: "indicator 1[x = 3] on {−5..10}".into(),
         inputs: (-5..=10).map(|c| residual(2, prec, &[(0, s(c))])).collect(),
         layer: b.build("ind", unit.act),
         out: 1,
         expected: (-5..=10).map(|c| (c == 3) as i64).collect(),
+        l1: lu.out_weight_l1,
+    });
+    // One-hot decode of x ∈ {0..11} with shared hats (the DP compiler's query decoder),
+    // coordinate 5: 1[x = 5]; residual [x, e_0..e_11].
+    let mut lay = Layout::new();
+    let x = lay.coord("x", "key");
+    let e = lay.block("e", 12, "one-hot of x");
+    let mut b = MlpBuilder::new(lay.width(), prec);
+    let outs: Vec<Coord> = e.coords().collect();
+    let lu = lookup::add_one_hot(&mut b, "decode", &[(x, 1)], 0, &outs, unit)?;
+    probs.push(Problem {
+        name: "one-hot decode of {0..11} (shared hats), coordinate 5".into(),
+        inputs: (0..12).map(|c| residual(13, prec, &[(0, s(c))])).collect(),
+        layer: b.build("decode", unit.act),
+        out: e.at(5).index(),
+        expected: (0..12).map(|c| (c == 5) as i64).collect(),
         l1: lu.out_weight_l1,
     });
     Ok(probs)

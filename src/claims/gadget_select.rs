@@ -161,6 +161,74 @@ pub fn smooth_bound(
     select::error_bound(&rl(m, prec), &rl(alpha, prec), &rl(gain, prec), &unit)
 }
 
+/// The gate `f·x` of the DP compiler and the slot memory (`Circuit::gate`, i.e. `sel(x, 0, 2f−1)`)
+/// on every integer `|x| ≤ m` and `f ∈ {0, 1}`: `(x, f, output)`.
+pub fn gate_outputs<S: Scalar>(
+    m: i64,
+    unit: &ReluUnit<S>,
+    prec: u32,
+) -> Result<Vec<(i64, i64, Real)>> {
+    let (layer, _) = select::gate_standalone(m as f64, unit)?;
+    let mut outs = Vec::new();
+    for x in -m..=m {
+        for f in 0..=1 {
+            let v = [S::from_i64(x, prec), S::from_i64(f, prec), S::zero(prec)];
+            outs.push((x, f, eval_mlp(&layer, &v, prec)[2].to_real()));
+        }
+    }
+    Ok(outs)
+}
+
+/// The gate's cases: exact with ReLU (f64 and MPFR), and within the circuit's forward bound
+/// (`Circuit::sink_error_bounds`, the bound the DP compiler uses) with smooth units.
+fn gate_cases(ariths: &[Arith], lambdas: &[f64]) -> Result<Vec<Case>> {
+    let m = 8;
+    let mut cases = Vec::new();
+    for &arith in ariths {
+        let outs = match arith {
+            Arith::F64 => gate_outputs::<f64>(m, &ReluUnit::exact(53), 53)?,
+            Arith::Mpfr(p) => gate_outputs::<Real>(m, &ReluUnit::exact(p.bits()), p.bits())?,
+        };
+        let exact = outs
+            .iter()
+            .all(|(x, f, o)| abs_diff(o, &Real::from_i64(x * f, 64)).is_zero());
+        cases.push(Case::boolean(
+            format!("relu gate f·x (the DP/slot-memory gate) at {arith}: exact for |x| ≤ {m}, f ∈ {{0, 1}}"),
+            exact,
+            format!("{} points", outs.len()),
+        ));
+    }
+    for act in [Activation::Gelu, Activation::Silu] {
+        for &lambda in lambdas.iter().filter(|&&l| l >= 4.0) {
+            let p = tail_precision(act, lambda * 0.375);
+            let unit = ReluUnit::new(act, rl(lambda, p))?;
+            let (_, circuit) = select::gate_standalone(m as f64, &unit)?;
+            let b = circuit
+                .sink_error_bounds(&[0.0, 0.0], act, lambda)
+                .ok_or_else(|| {
+                    crate::error::Error::compute(format!(
+                        "the gate's circuit bound does not apply at λ = {lambda}"
+                    ))
+                })?;
+            let bound = rl(b[0], p);
+            let mut w = Worst::new();
+            for (x, f, o) in gate_outputs::<Real>(m, &unit, p)? {
+                w.add(&abs_diff(&o, &rl((x * f) as f64, p)), &bound, || {
+                    format!("x = {x}, f = {f}")
+                });
+            }
+            cases.push(
+                w.case(format!(
+                    "{} λ={lambda} gate f·x at {p} bits: error ≤ the circuit bound 2δ(3/8)",
+                    act.name()
+                ))
+                .param("lambda", lambda),
+            );
+        }
+    }
+    Ok(cases)
+}
+
 impl Claim for MlpSelect {
     fn info(&self) -> ClaimInfo {
         ClaimInfo {
@@ -233,6 +301,7 @@ impl Claim for MlpSelect {
                 );
             }
         }
+        cases.extend(gate_cases(&ariths, &lambdas)?);
         let unit = ReluUnit::<f64>::exact(53);
         let layer = select::standalone(d, &100.0, &unit)?;
         let size = ConstructionSize {

@@ -4,8 +4,9 @@
 mod copy_attn;
 mod copy_const;
 mod copy_linear;
-mod copy_rank;
+pub mod copy_rank;
 pub mod dp;
+pub mod dp_laws;
 pub mod fit;
 pub mod gadget_common;
 pub mod gadget_gate;
@@ -18,7 +19,9 @@ pub mod scan_unroll;
 pub use copy_attn::CopyAttn;
 /// Helpers of the copy-attn claim, for tests.
 pub mod copy_attn_support {
-    pub use super::copy_attn::{attn_values, minimal_gap_at, quadratic_error_log10};
+    pub use super::copy_attn::{
+        attn_values, minimal_gap_at, quadratic_error_log10, quadratic_gap_bound,
+    };
 }
 pub use copy_const::{f64_breakdown as copy_const_f64_breakdown, CopyConst};
 pub use copy_linear::CopyLinear;

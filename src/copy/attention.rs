@@ -9,6 +9,7 @@
 //!   is 0.
 
 use crate::error::{Error, Result};
+use crate::memory::{quadratic_head, QuadraticKeys};
 use crate::model::{AttentionHead, AttentionLayer, AttentionState, Layout, SparseMatrix};
 use crate::num::{zeros, Real, Scalar};
 use serde::Serialize;
@@ -41,44 +42,31 @@ pub fn build_layer<S: Scalar>(kind: AttnKind, gap: &Real, prec: u32) -> Result<A
     let at = |n: &str| l.at(n, 0);
     let g = S::from_real(gap, prec);
     let one = S::one(prec);
-    let (w_q, w_k) = match kind {
-        AttnKind::Quadratic => {
-            let two_g = g.mul(&S::from_i64(2, prec));
-            let neg_g = g.neg();
-            (
-                SparseMatrix::from_entries(
-                    3,
-                    w,
-                    vec![
-                        (0, at("target")?, two_g),
-                        (1, at("one")?, neg_g.clone()),
-                        (2, at("target_sq")?, neg_g),
-                    ],
-                ),
-                SparseMatrix::from_entries(
-                    3,
-                    w,
-                    vec![
-                        (0, at("pos")?, one.clone()),
-                        (1, at("pos_sq")?, one.clone()),
-                        (2, at("one")?, one.clone()),
-                    ],
-                ),
-            )
-        }
-        AttnKind::Flat => (
-            SparseMatrix::from_entries(1, w, vec![(0, at("query_flag")?, g)]),
-            SparseMatrix::from_entries(1, w, vec![(0, at("marker")?, one.clone())]),
+    let c = |n: &str| l.coord_of(n);
+    let head = match kind {
+        // the attention memory's head (crate::memory::attention)
+        AttnKind::Quadratic => quadratic_head(
+            w,
+            &QuadraticKeys {
+                pos: c("pos")?,
+                pos_sq: c("pos_sq")?,
+                one: c("one")?,
+            },
+            (c("target")?, c("target_sq")?),
+            c("value")?,
+            c("out")?,
+            &g,
         ),
+        AttnKind::Flat => AttentionHead {
+            w_q: SparseMatrix::from_entries(1, w, vec![(0, at("query_flag")?, g)]),
+            w_k: SparseMatrix::from_entries(1, w, vec![(0, at("marker")?, one.clone())]),
+            w_v: SparseMatrix::from_entries(1, w, vec![(0, at("value")?, one.clone())]),
+            w_o: SparseMatrix::from_entries(w, 1, vec![(at("out")?, 0, one)]),
+        },
     };
     Ok(AttentionLayer {
         name: format!("copy-attn {kind:?}"),
-        heads: vec![AttentionHead {
-            w_q,
-            w_k,
-            w_v: SparseMatrix::from_entries(1, w, vec![(0, at("value")?, one.clone())]),
-            w_o: SparseMatrix::from_entries(w, 1, vec![(at("out")?, 0, one)]),
-        }],
+        heads: vec![head],
     })
 }
 

@@ -3,9 +3,8 @@
 //! - [`constant`]: constant-state SSM blocks with controllable decays, score, interference and
 //!   value bound; raw and normalised readout (`copy-const`).
 //! - [`attention`]: softmax attention with positional features `(j, j², 1)` (`copy-attn`).
-//! - [`linear`]: the two O(T) memories as single Mamba blocks with greedy decoding (`copy-linear`).
-//!   Reusable builders: [`linear::add_position_key_memory`] and [`linear::add_slot_memory`] add an
-//!   SSM layer reading a named value coordinate and writing named outputs into a `Layout`.
+//! - [`linear`]: the two O(T) memories as single Mamba blocks with greedy decoding (`copy-linear`);
+//!   the memories themselves are [`crate::memory`]'s, shared with the DP compiler.
 //! - [`rank`]: the rank lower bound `N ≥ T(1−r)²/((1+r)²+r²) − 1` (`copy-rank`).
 
 pub mod attention;

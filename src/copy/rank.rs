@@ -14,12 +14,25 @@ use crate::rng::Rng;
 use nalgebra::DMatrix;
 use serde::Serialize;
 
-/// `T(1−r)²/((1+r)²+r²) − 1` (≤ −1 is trivial; the bound only bites for r < 1).
+/// The stated formula `T(1−r)²/((1+r)²+r²) − 1` read literally, for every r. It is a valid bound
+/// only under the hypothesis `r ≤ 1`: for r > 1 it is false (`M = 10·11ᵀ`, T = 16, N = 1,
+/// r = 159 gives 6.85 > 1; see [`literal_counterexample`]).
+pub fn stated_formula(t: usize, r: f64) -> f64 {
+    t as f64 * (1.0 - r).powi(2) / ((1.0 + r).powi(2) + r * r) - 1.0
+}
+
+/// The bound with its hypothesis: `stated_formula(t, r)` for r < 1, and −1 (nothing required)
+/// for r ≥ 1.
 pub fn rank_bound(t: usize, r: f64) -> f64 {
     if r >= 1.0 {
         return -1.0;
     }
-    t as f64 * (1.0 - r).powi(2) / ((1.0 + r).powi(2) + r * r) - 1.0
+    stated_formula(t, r)
+}
+
+/// The counterexample to the stated formula without `r ≤ 1`: `M = c·11ᵀ` (T × T, rank 1).
+pub fn literal_counterexample(t: usize, c: f64) -> DMatrix<f64> {
+    DMatrix::from_element(t, t, c)
 }
 
 /// The bound's check: a state of `n` can copy T positions within rσ only if `n ≥ rank_bound`.
@@ -37,6 +50,16 @@ pub fn sharp_bound(t: usize, r: f64) -> f64 {
     } else {
         -1.0
     }
+}
+
+/// The sharp step at one M: `N < T ⇒ r ≥ 1` (a state smaller than T cannot copy with r < 1).
+pub fn step_holds(rep: &RankReport) -> bool {
+    rep.state >= rep.t || rep.r >= 1.0
+}
+
+/// The Neumann direction at one M: `r < 1 ⇒ rank M = T`.
+pub fn neumann_holds(rep: &RankReport) -> bool {
+    rep.r >= 1.0 || rep.rank == rep.t
 }
 
 /// Smallest r the bound allows for state `n` and `t` positions (solves `n = bound(t, r)`).

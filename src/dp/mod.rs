@@ -7,11 +7,13 @@
 //! The token at position τ is produced while the token at τ−1 is fed; a read of position p
 //! then happens at distance τ−1−p, and the *dependency distance* is τ − p (proofs/dp-problems.md).
 
-pub mod circuit;
 pub mod compiler;
 pub mod problems;
+pub mod stages;
 
 use crate::error::{Error, Result};
+/// The circuits live in the gadget layer; `dp::circuit` is kept as a path to them.
+pub use crate::gadgets::circuit;
 use crate::rng::Rng;
 use circuit::{Circuit, Lin};
 
@@ -151,7 +153,7 @@ pub fn interpret(p: &dyn DpProblem, input: &[usize]) -> Result<Vec<usize>> {
     let r = p.read_ports();
     let mut c = Circuit::new();
     let reads: Vec<Lin> = (0..r)
-        .map(|k| c.input(format!("read{k}"), 0, 0.0, (p.values() - 1) as f64))
+        .map(|k| c.free_input(format!("read{k}"), 0.0, (p.values() - 1) as f64))
         .collect();
     let outs = p.transition(&mut c, &reads);
     let mut seq: Vec<usize> = input.to_vec();

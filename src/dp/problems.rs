@@ -511,7 +511,7 @@ impl DpProblem for Eca {
         let mut cell = Lin::default();
         for v in 0..8 {
             if self.rule >> v & 1 == 1 {
-                let hit = c.equals(&format!("eca.pattern{v}"), &idx, v as f64);
+                let hit = c.indicator(&format!("eca.pattern{v}"), &idx, v as i64);
                 cell = cell.plus(&hit);
             }
         }

@@ -12,28 +12,41 @@
 use super::{check_out_not_input, check_positive};
 use crate::error::{Error, Result};
 use crate::model::Activation;
-use crate::model::{Gate, SparseMatrix, SsmLayer};
+use crate::model::{Coord, Gate, Layout, SparseMatrix, SsmLayer};
+
+/// Width of the residual stream of [`GateMul::standalone`].
+pub const STANDALONE_WIDTH: usize = 3;
 use crate::num::{zeros, Scalar};
 
 /// The gated pair's coordinates and gain.
 #[derive(Clone, Debug)]
 pub struct GateMul<S> {
-    pub y: usize,
-    pub z: usize,
-    pub out: usize,
+    pub y: Coord,
+    pub z: Coord,
+    pub out: Coord,
     pub gain: S,
 }
 
 impl<S: Scalar> GateMul<S> {
-    pub fn new(y: usize, z: usize, out: usize, gain: S) -> Result<Self> {
+    pub fn new(y: Coord, z: Coord, out: Coord, gain: S) -> Result<Self> {
         check_positive("the gate shift K", &gain)?;
-        check_out_not_input("gate-mul", &[out], &[y, z])?;
+        check_out_not_input("gate-mul", &[out.index()], &[y.index(), z.index()])?;
         Ok(GateMul { y, z, out, gain })
+    }
+
+    /// The gadget on its own residual stream `[y, z, out]` (width [`STANDALONE_WIDTH`]).
+    pub fn standalone(gain: S) -> Result<Self> {
+        let mut lay = Layout::new();
+        let y = lay.coord("y", "the gated value");
+        let z = lay.coord("z", "the gate input");
+        let out = lay.coord("out", "≈ y·z");
+        Self::new(y, z, out, gain)
     }
 
     /// The gated SSM layer (2 channels, state 1) on a residual stream of `width` coordinates.
     pub fn layer(&self, name: &str, width: usize, prec: u32) -> Result<SsmLayer<S>> {
-        for c in [self.y, self.z, self.out] {
+        let (y, z, out) = (self.y.index(), self.z.index(), self.out.index());
+        for c in [y, z, out] {
             if c >= width {
                 return Err(Error::input(format!(
                     "gate-mul: coordinate {c} is outside the residual stream of width {width}"
@@ -55,18 +68,18 @@ impl<S: Scalar> GateMul<S> {
             w_u: SparseMatrix::from_entries(
                 2,
                 width,
-                vec![(0, self.y, one.clone()), (1, self.y, one.clone())],
+                vec![(0, y, one.clone()), (1, y, one.clone())],
             ),
             a,
             d_skip: vec![one.clone(), one.clone()],
             gate: Some(Gate {
-                w_z: SparseMatrix::from_entries(2, width, vec![(0, self.z, one.clone())]),
+                w_z: SparseMatrix::from_entries(2, width, vec![(0, z, one.clone())]),
                 b_z: vec![self.gain.clone(), self.gain.clone()],
             }),
             w_o: SparseMatrix::from_entries(
                 width,
                 2,
-                vec![(self.out, 0, one.clone()), (self.out, 1, one.neg())],
+                vec![(out, 0, one.clone()), (out, 1, one.neg())],
             ),
             decay,
         })

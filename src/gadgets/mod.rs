@@ -1,24 +1,41 @@
-//! The MLP and gate lemmas (proofs/README.md): builders that add named hidden units to an
-//! [`MlpBuilder`](crate::model::MlpBuilder) (so gadgets compose inside one layer), plus the
-//! rigorous error bounds the claims check.
+//! The MLP and gate lemmas (proofs/README.md), once: every ReLU-type gadget is a function adding
+//! named units to a [`Circuit`] (the composition layer, [`circuit`]), with its proved error bound.
+//! The lemma claims build their standalone layers from these functions (`add_*` emit a circuit
+//! into an [`MlpBuilder`](crate::model::MlpBuilder), so gadgets compose inside one layer); the DP
+//! compiler and the COPY memories lay the same circuits out as MLP layers.
+//!
+//! | gadget | circuit function | lemma / bound |
+//! |---|---|---|
+//! | ReLU unit | [`Circuit::relu`], realised by [`ReluUnit`] | `mlp-relu`, [`relu::error_beyond`] |
+//! | select, gate `f·x` | [`Circuit::select`], [`Circuit::gate`] | `mlp-select`, [`select::error_bound`] |
+//! | indicator, one-hot, table | [`Circuit::indicator`], [`Circuit::one_hot`], [`Circuit::table`], [`Circuit::onehot_table`] | `mlp-lookup`, [`lookup::error_bound`] |
+//! | round | [`Circuit::round`] | [`round::round_error_bound`] |
+//! | step, compare, ≠, min, max, mod | [`compare`] | exact on integers; [`Circuit::sink_error_bounds`] |
+//! | product `ab` (GeLU) | [`mul::add_mul`] | `mlp-mul` |
+//! | gated product (SSM) | [`GateMul`] | `gate-mul` |
 //!
 //! Conventions shared by every builder:
-//! - inputs and outputs are residual coordinates; a gadget *adds* its value to its output
-//!   coordinate (the MLP is residual), so the output must hold 0 beforehand to read the value;
+//! - inputs and outputs are typed residual coordinates ([`Coord`](crate::model::Coord) from a
+//!   [`Layout`](crate::model::Layout)); a gadget *adds* its value to its output coordinate (the
+//!   MLP is residual), so the output must hold 0 beforehand to read the value;
 //! - ReLU-type units go through [`relu::ReluUnit`], which realises `ReLU(v)` exactly or as
 //!   `φ(λv)/λ` for a smooth activation φ (GeLU, SiLU), with the error of `mlp-relu`;
 //! - bad arguments are `Error::input`, never a panic.
 
+pub mod circuit;
+pub mod compare;
 pub mod gate;
 pub mod lookup;
 pub mod mul;
 pub mod relu;
+pub mod round;
 pub mod select;
 
 use crate::error::{Error, Result};
 use crate::model::{Activation, MlpBuilder, MlpLayer};
 use crate::num::{zeros, Scalar};
 
+pub use circuit::{Circuit, Lin};
 pub use gate::GateMul;
 pub use relu::{sup_constant, ReluUnit, SupConstant};
 

@@ -13,7 +13,7 @@
 
 use super::{check_coords, check_out_not_input, check_positive};
 use crate::error::{Error, Result};
-use crate::model::{Activation, MlpBuilder, MlpLayer};
+use crate::model::{Activation, Coord, Layout, MlpBuilder, MlpLayer};
 use crate::num::Scalar;
 
 /// The output weight `√(π/2)·λ²/4`, at the working precision.
@@ -30,11 +30,12 @@ pub fn output_weight<S: Scalar>(lambda: &S) -> S {
 pub fn add_mul<S: Scalar>(
     b: &mut MlpBuilder<S>,
     name: &str,
-    a: usize,
-    bb: usize,
-    out: usize,
+    a: Coord,
+    bb: Coord,
+    out: Coord,
     lambda: &S,
 ) -> Result<[usize; 4]> {
+    let (a, bb, out) = (a.index(), bb.index(), out.index());
     check_coords(b, "mlp-mul", &[a, bb, out])?;
     check_out_not_input("mlp-mul", &[out], &[a, bb])?;
     check_positive("the scale λ of mlp-mul", lambda)?;
@@ -135,7 +136,11 @@ pub fn rounding_allowance<S: Scalar>(a: &S, b: &S, lambda: &S, prec: u32) -> S {
 
 /// A standalone `mlp-mul` layer on the residual stream `[a, b, out]`.
 pub fn standalone<S: Scalar>(lambda: &S, prec: u32) -> Result<MlpLayer<S>> {
-    let mut b = MlpBuilder::new(3, prec);
-    add_mul(&mut b, "mlp-mul", 0, 1, 2, lambda)?;
+    let mut lay = Layout::new();
+    let a = lay.coord("a", "first factor");
+    let bb = lay.coord("b", "second factor");
+    let out = lay.coord("out", "≈ ab");
+    let mut b = MlpBuilder::new(lay.width(), prec);
+    add_mul(&mut b, "mlp-mul", a, bb, out, lambda)?;
     Ok(b.build("mlp-mul", Activation::Gelu))
 }

@@ -5,9 +5,10 @@
 //! `c = max_{t≥0} t·τ(t)`, attained at `|z| = t*/λ`; and for `|z| ≥ 1`, `λ ≥ t*` the error is at
 //! most `τ(λ)` (exponentially small), since `t·τ(t)` decreases for `t ≥ t*`.
 
-use super::{check_coords, check_out_not_input, check_positive};
+use super::circuit::Circuit;
+use super::{check_out_not_input, check_positive};
 use crate::error::{Error, Result};
-use crate::model::{Activation, MlpBuilder, MlpLayer};
+use crate::model::{Activation, Coord, Layout, MlpBuilder, MlpLayer};
 use crate::num::{Real, Scalar};
 use rug::Float;
 
@@ -167,20 +168,26 @@ pub fn error_beyond<S: Scalar>(act: Activation, lambda: &S, r: &S) -> S {
     }
 }
 
-/// Add `ReLU(z)` (through `unit`) to coordinate `out`. One hidden unit.
+/// [`error_beyond`] in f64, for the circuits' forward error bounds.
+pub fn error_beyond_f64(act: Activation, lambda: f64, r: f64) -> f64 {
+    error_beyond::<f64>(act, &lambda, &r)
+}
+
+/// Add `ReLU(z)` (through `unit`) to coordinate `out`: the one-unit circuit [`Circuit::relu`],
+/// emitted into `b`. Returns the unit's index in `b`.
 pub fn add_relu<S: Scalar>(
     b: &mut MlpBuilder<S>,
     name: &str,
-    z: usize,
-    out: usize,
+    z: Coord,
+    out: Coord,
     unit: &ReluUnit<S>,
 ) -> Result<usize> {
-    check_coords(b, "mlp-relu", &[z, out])?;
-    check_out_not_input("mlp-relu", &[out], &[z])?;
-    let p = b.prec();
-    let u = unit.unit(b, format!("{name}.relu"), vec![(z, S::one(p))], S::zero(p));
-    unit.write(b, u, out, &S::one(p));
-    Ok(u)
+    check_out_not_input("mlp-relu", &[out.index()], &[z.index()])?;
+    let mut c = Circuit::new();
+    let x = c.input("z", z, f64::NEG_INFINITY, f64::INFINITY);
+    let r = c.relu(format!("{name}.relu"), x);
+    c.sink(format!("{name}.out"), out, r)?;
+    Ok(c.emit(b, unit)?[0])
 }
 
 /// A standalone `mlp-relu` layer on a residual stream `[z, out]`.
@@ -191,7 +198,10 @@ pub fn standalone<S: Scalar>(act: Activation, lambda: S, prec: u32) -> Result<Ml
         ));
     }
     let unit = ReluUnit::new(act, lambda)?;
-    let mut b = MlpBuilder::new(2, prec);
-    add_relu(&mut b, "mlp-relu", 0, 1, &unit)?;
+    let mut lay = Layout::new();
+    let z = lay.coord("z", "input");
+    let out = lay.coord("out", "ReLU(z)");
+    let mut b = MlpBuilder::new(lay.width(), prec);
+    add_relu(&mut b, "mlp-relu", z, out, &unit)?;
     Ok(b.build("mlp-relu", act))
 }

@@ -8,17 +8,18 @@
 //! has `|v| ≥ β = Kα − M`, so for `β > 0`, `λβ ≥ t*` the error is at most `2·β·τ(λβ)`
 //! (attained in the limit `x_k = −M`, `y_k = M`, `t = α`); otherwise at most `2c/λ`.
 
+use super::circuit::{exact_f64, Circuit, Lin};
 use super::relu::ReluUnit;
-use super::{check_coords, check_out_not_input, check_positive};
+use super::{check_out_not_input, check_positive};
 use crate::error::{Error, Result};
-use crate::model::{Activation, MlpBuilder, MlpLayer};
+use crate::model::{Activation, Coord, Layout, MlpBuilder, MlpLayer};
 use crate::num::Scalar;
 
-/// The unit indices the selector added.
+/// The unit indices the selector added (indices of the MLP builder).
 #[derive(Clone, Debug)]
 pub struct SelectUnits {
     pub t_pos: usize,
-    pub t_neg: usize,
+    pub t_neg: Option<usize>,
     pub x_units: Vec<usize>,
     pub y_units: Vec<usize>,
 }
@@ -30,15 +31,51 @@ pub fn gain_for<S: Scalar>(m: &S, alpha: &S) -> Result<S> {
     Ok(m.div(alpha))
 }
 
-/// Add `sel(x, y, t)` into `outs` (coordinate k gets `x_k` or `y_k`).
+impl Circuit {
+    /// `sel(x, y, t)` per coordinate: `ReLU(x_k + Kt) − ReLU(Kt) + ReLU(y_k − Kt) − ReLU(−Kt)`
+    /// (the `mlp-select` lemma; the two t-only units are shared). A `y_k` that is the zero form
+    /// contributes `ReLU(−Kt) − ReLU(−Kt) = 0`: its pair is left out (and `ReLU(−Kt)` when no
+    /// `y_k` is used). Exact on `|x_k|, |y_k| ≤ M`, `|t| ≥ α` once `Kα ≥ M`.
+    pub fn select(&mut self, name: &str, xs: &[Lin], ys: &[Lin], t: &Lin, gain: f64) -> Vec<Lin> {
+        assert_eq!(xs.len(), ys.len(), "select needs as many x as y");
+        let kt = t.scale(gain);
+        let t_pos = self.relu(format!("{name}.Kt"), kt.clone());
+        let any_y = ys.iter().any(|y| !y.is_zero());
+        let t_neg = any_y.then(|| self.relu(format!("{name}.-Kt"), kt.scale(-1.0)));
+        let mut outs = Vec::with_capacity(xs.len());
+        for (k, (x, y)) in xs.iter().zip(ys).enumerate() {
+            let ux = self.relu(format!("{name}.x[{k}]+Kt"), x.plus(&kt));
+            let mut o = ux.minus(&t_pos);
+            if let (false, Some(tn)) = (y.is_zero(), &t_neg) {
+                let uy = self.relu(format!("{name}.y[{k}]-Kt"), y.minus(&kt));
+                o = o.plus(&uy).minus(tn);
+            }
+            outs.push(o);
+        }
+        outs
+    }
+
+    /// `flag·x` for a 0/1 flag: the selector `sel(x, 0, 2·flag − 1)` with `α = 1` and the gain
+    /// `K = ⌈max |x|⌉` (from the form's interval), i.e. `ReLU(x + K(2f−1)) − ReLU(K(2f−1))`.
+    pub fn gate(&mut self, name: &str, x: &Lin, flag: &Lin) -> Lin {
+        let (lo, hi) = self.range(x);
+        let k = lo.abs().max(hi.abs()).ceil().max(1.0);
+        let t = flag.scale(2.0).offset(-1.0);
+        self.select(name, std::slice::from_ref(x), &[Lin::default()], &t, k)
+            .remove(0)
+    }
+}
+
+/// Add `sel(x, y, t)` into `outs` (coordinate k gets `x_k` or `y_k`): the circuit gadget
+/// [`Circuit::select`] emitted into `b`.
 #[allow(clippy::too_many_arguments)] // builder, name, three coordinate lists, gate, gain, unit
 pub fn add_select<S: Scalar>(
     b: &mut MlpBuilder<S>,
     name: &str,
-    xs: &[usize],
-    ys: &[usize],
-    t: usize,
-    outs: &[usize],
+    xs: &[Coord],
+    ys: &[Coord],
+    t: Coord,
+    outs: &[Coord],
     gain: &S,
     unit: &ReluUnit<S>,
 ) -> Result<SelectUnits> {
@@ -50,55 +87,34 @@ pub fn add_select<S: Scalar>(
             outs.len()
         )));
     }
-    check_coords(b, "mlp-select", xs)?;
-    check_coords(b, "mlp-select", ys)?;
-    check_coords(b, "mlp-select", outs)?;
-    check_coords(b, "mlp-select", &[t])?;
-    let inputs: Vec<usize> = xs.iter().chain(ys).chain([&t]).copied().collect();
-    check_out_not_input("mlp-select", outs, &inputs)?;
+    let idx = |cs: &[Coord]| cs.iter().map(|c| c.index()).collect::<Vec<_>>();
+    let mut inputs = idx(xs);
+    inputs.extend(idx(ys));
+    inputs.push(t.index());
+    check_out_not_input("mlp-select", &idx(outs), &inputs)?;
     check_positive("the gain K of mlp-select", gain)?;
-    let p = b.prec();
-    let one = S::one(p);
-    let neg = one.neg();
-    let zero = S::zero(p);
-    let t_pos = unit.unit(
-        b,
-        format!("{name}.Kt"),
-        vec![(t, gain.clone())],
-        zero.clone(),
-    );
-    let t_neg = unit.unit(
-        b,
-        format!("{name}.-Kt"),
-        vec![(t, gain.neg())],
-        zero.clone(),
-    );
-    let (mut x_units, mut y_units) = (Vec::new(), Vec::new());
-    for (k, ((&x, &y), &o)) in xs.iter().zip(ys).zip(outs).enumerate() {
-        let ux = unit.unit(
-            b,
-            format!("{name}.x[{k}]+Kt"),
-            vec![(x, one.clone()), (t, gain.clone())],
-            zero.clone(),
-        );
-        let uy = unit.unit(
-            b,
-            format!("{name}.y[{k}]-Kt"),
-            vec![(y, one.clone()), (t, gain.neg())],
-            zero.clone(),
-        );
-        unit.write(b, ux, o, &one);
-        unit.write(b, t_pos, o, &neg);
-        unit.write(b, uy, o, &one);
-        unit.write(b, t_neg, o, &neg);
-        x_units.push(ux);
-        y_units.push(uy);
+    let k = exact_f64("the gain K of mlp-select", gain)?;
+    let mut c = Circuit::new();
+    let any = (f64::NEG_INFINITY, f64::INFINITY);
+    let x: Vec<Lin> = (xs.iter().enumerate())
+        .map(|(i, &x)| c.input(format!("x[{i}]"), x, any.0, any.1))
+        .collect();
+    let y: Vec<Lin> = (ys.iter().enumerate())
+        .map(|(i, &y)| c.input(format!("y[{i}]"), y, any.0, any.1))
+        .collect();
+    let tt = c.input("t", t, any.0, any.1);
+    let sel = c.select(name, &x, &y, &tt, k);
+    for (k, (o, &out)) in sel.into_iter().zip(outs).enumerate() {
+        c.sink(format!("{name}.out[{k}]"), out, o)?;
     }
+    let u = c.emit(b, unit)?;
+    // unit order of `Circuit::select`: Kt, −Kt, then x[k]+Kt, y[k]−Kt per coordinate
+    let d = xs.len();
     Ok(SelectUnits {
-        t_pos,
-        t_neg,
-        x_units,
-        y_units,
+        t_pos: u[0],
+        t_neg: Some(u[1]),
+        x_units: (0..d).map(|k| u[2 + 2 * k]).collect(),
+        y_units: (0..d).map(|k| u[3 + 2 * k]).collect(),
     })
 }
 
@@ -129,10 +145,82 @@ pub fn standalone<S: Scalar>(d: usize, gain: &S, unit: &ReluUnit<S>) -> Result<M
         return Err(Error::input("mlp-select needs at least one coordinate"));
     }
     let p = gain.precision();
-    let mut b = MlpBuilder::new(3 * d + 1, p);
-    let xs: Vec<usize> = (0..d).collect();
-    let ys: Vec<usize> = (d..2 * d).collect();
-    let outs: Vec<usize> = (2 * d + 1..3 * d + 1).collect();
-    add_select(&mut b, "mlp-select", &xs, &ys, 2 * d, &outs, gain, unit)?;
+    let mut lay = Layout::new();
+    let x = lay.block("x", d, "selected when t ≥ α");
+    let y = lay.block("y", d, "selected when t ≤ −α");
+    let t = lay.coord("t", "the gate");
+    let out = lay.block("out", d, "sel(x, y, t)");
+    let mut b = MlpBuilder::new(lay.width(), p);
+    let cs = |bl: &crate::model::Block| bl.coords().collect::<Vec<_>>();
+    add_select(
+        &mut b,
+        "mlp-select",
+        &cs(&x),
+        &cs(&y),
+        t,
+        &cs(&out),
+        gain,
+        unit,
+    )?;
     Ok(b.build("mlp-select", unit.act))
+}
+
+/// The gate `f·x` ([`Circuit::gate`], the gadget the DP compiler and the slot memory call) on its
+/// own residual stream `[x, f, out]`, for `|x| ≤ m`; also returns the circuit, whose
+/// [`Circuit::sink_error_bounds`] is the gate's bound with smooth units.
+pub fn gate_standalone<S: Scalar>(m: f64, unit: &ReluUnit<S>) -> Result<(MlpLayer<S>, Circuit)> {
+    check_positive("M", &m)?;
+    let mut lay = Layout::new();
+    let x = lay.coord("x", "the gated value");
+    let f = lay.coord("f", "the 0/1 flag");
+    let out = lay.coord("out", "f·x");
+    let mut c = Circuit::new();
+    let xi = c.input("x", x, -m, m);
+    let fi = c.input("f", f, 0.0, 1.0);
+    let g = c.gate("gate", &xi, &fi);
+    c.sink("out", out, g)?;
+    let mut b = MlpBuilder::new(lay.width(), unit.lambda.precision());
+    c.emit(&mut b, unit)?;
+    Ok((b.build("gate", unit.act), c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_is_the_selector_with_y_zero_and_exact_on_its_range() {
+        let mut c = Circuit::new();
+        let x = c.free_input("x", -5.0, 7.0);
+        let f = c.free_input("f", 0.0, 1.0);
+        let g = c.gate("g", &x, &f);
+        // two units: x + K(2f−1) and K(2f−1), K = 7
+        assert_eq!(c.units.len(), 2);
+        assert!(c.half_integral());
+        for v in -5..=7 {
+            let out = |flag: f64| c.eval(&[v as f64, flag], std::slice::from_ref(&g))[0];
+            assert_eq!(out(1.0), v as f64);
+            assert_eq!(out(0.0), 0.0);
+        }
+        // outside the declared range (|x| > K) the flag-off gate leaks: the hypothesis is needed
+        assert_ne!(c.eval(&[9.0, 0.0], std::slice::from_ref(&g))[0], 0.0);
+    }
+
+    #[test]
+    fn select_circuit_matches_the_lemma_and_fails_inside_the_margin() {
+        let mut c = Circuit::new();
+        let xs = [c.free_input("x", -2.0, 2.0)];
+        let ys = [c.free_input("y", -2.0, 2.0)];
+        let t = c.free_input("t", -1.0, 1.0);
+        let out = c.select("s", &xs, &ys, &t, 4.0); // K·α = 4·(1/2) ≥ M = 2
+        let ev = |x: f64, y: f64, t: f64| c.eval(&[x, y, t], &out)[0];
+        for (x, y) in [(-2.0, 2.0), (1.5, -0.5), (2.0, -2.0)] {
+            assert_eq!(ev(x, y, 0.5), x);
+            assert_eq!(ev(x, y, -0.5), y);
+            assert_eq!(ev(x, y, 1.0), x);
+        }
+        // |t| < α: the output mixes x and y
+        let mixed = ev(-2.0, 2.0, 0.25);
+        assert!(mixed != -2.0 && mixed != 2.0, "{mixed}");
+    }
 }

@@ -10,7 +10,7 @@ pub mod ssm;
 
 pub use attention::{AttentionHead, AttentionLayer, AttentionState};
 pub use builder::MlpBuilder;
-pub use layout::{Layout, Subspace};
+pub use layout::{Block, Coord, Layout, Subspace};
 pub use mlp::{Activation, MlpLayer, MlpState};
 pub use sparse::SparseMatrix;
 pub use ssm::{DecayStructure, Gate, Softplus, SsmLayer, SsmState, StepInputs, UnrolledForm};
