@@ -689,7 +689,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "models": models,
                 });
                 write_json(path, &all, "the weights")?;
-                outln!("{} models written to {}", models_len(&all), path.display());
+                let n = models_len(&all);
+                let plural = if n == 1 { "" } else { "s" };
+                outln!("{n} model{plural} written to {}", path.display());
             } else {
                 outln!("{}", c.explain());
             }

@@ -151,7 +151,7 @@ fn explain_exports_example_weights() {
     }
     let _ = std::fs::remove_file(&path);
     assert_clean_error(
-        &["explain", "mlp-mul", "--export", path.to_str().unwrap()],
+        &["explain", "mlp-relu", "--export", path.to_str().unwrap()],
         "no example construction",
     );
     assert!(!path.exists());

@@ -119,6 +119,8 @@ fn explain_exports_runnable_copy_models_and_blocks() {
         "copy-attn",
         "dp-general",
         "dp-local",
+        "mlp-mul",
+        "gate-mul",
     ] {
         let path = d.join(format!("{claim}.json"));
         let (code, out, err) = run(&["explain", claim, "--export", s(&path)]);
@@ -311,6 +313,8 @@ fn numpy_reader_reproduces_the_decoded_tokens() {
         "copy-attn",
         "dp-general",
         "dp-local",
+        "mlp-mul",
+        "gate-mul",
     ] {
         let path = d.join(format!("{claim}.json"));
         let (code, out, err) = run(&["explain", claim, "--export", s(&path)]);

@@ -8,6 +8,7 @@ use crate::copy::constant::{self, ConstInstance, ConstSpec, InstanceKind, Prepar
 use crate::copy::linear::{build_copy_model, CopyTask, MemoryKind};
 use crate::dp::{self, DpProblem, Options};
 use crate::error::Result;
+use crate::model::{Layer, Layout, Model, SparseMatrix};
 use crate::num::Real;
 use crate::rng::Rng;
 
@@ -129,4 +130,81 @@ pub fn dp_models(
             )
         })
         .collect()
+}
+
+/// A one-layer block model on its own residual stream (no vocabulary).
+fn block_model(name: &str, coords: &[(&str, &str)], layer: Layer<f64>) -> Model<f64> {
+    let mut layout = Layout::new();
+    for (c, meaning) in coords {
+        layout.add1(c, meaning);
+    }
+    let w = layout.width();
+    Model {
+        name: name.into(),
+        layout,
+        vocab: Vec::new(),
+        token_embedding: SparseMatrix::zeros(0, w),
+        positional: Vec::new(),
+        layers: vec![layer],
+        readout: SparseMatrix::zeros(0, w),
+        readout_bias: Vec::new(),
+        prec: 53,
+    }
+}
+
+/// The `mlp-mul` GeLU layer for |a|, |b| ≤ 1 at accuracy `eps` (λ from the claim's rule), fed
+/// one vector `[a, b, 0]`: `out` must be within `eps` of `a·b`.
+pub fn mlp_mul(a: f64, b: f64, eps: f64) -> Result<RunnableExample> {
+    use crate::gadgets::mul;
+    let lambda: f64 = mul::lambda_for(&1.0, &eps)?;
+    let layer = mul::standalone::<f64>(&lambda, 53)?;
+    let model = block_model(
+        "mlp-mul",
+        &[
+            ("a", "first factor"),
+            ("b", "second factor"),
+            ("out", "≈ ab"),
+        ],
+        Layer::Mlp(layer),
+    );
+    let decoding = Decoding {
+        prompt_format: format!(
+            "a block fed one residual vector [a, b, out] = [{a}, {b}, 0]; read `out` ≈ a·b (λ = {lambda:.6e} for |a|, |b| ≤ 1 and ε = {eps})"
+        ),
+        inputs: vec![vec![a, b, 0.0]],
+        read: Some("out".into()),
+        expected_read: Some(a * b),
+        tolerance: Some(eps),
+        ..Default::default()
+    };
+    Ok((model, Some(decoding)))
+}
+
+/// The `gate-mul` gated SSM pair with shift `gain`, fed one vector `[y, z, 0]`: `out` must be
+/// within the sharp bound `gate::error_bound(y, |z|, K)` of `y·z`.
+pub fn gate_mul(y: f64, z: f64, gain: f64) -> Result<RunnableExample> {
+    use crate::gadgets::gate::{self, GateMul};
+    let layer = GateMul::standalone(gain)?.layer("gate-mul", 3, 53)?;
+    let model = block_model(
+        "gate-mul",
+        &[
+            ("y", "the gated value"),
+            ("z", "the gate input"),
+            ("out", "≈ y·z"),
+        ],
+        Layer::Ssm(layer),
+    );
+    let bound = gate::error_bound(&y, &z.abs(), &gain)?;
+    let decoding = Decoding {
+        prompt_format: format!(
+            "a block fed one residual vector [y, z, out] = [{y}, {z}, 0]; read `out` ≈ y·z (gate shift K = {gain})"
+        ),
+        inputs: vec![vec![y, z, 0.0]],
+        read: Some("out".into()),
+        expected_read: Some(y * z),
+        // the sharp bound, plus room for f64 rounding of a result of order |y|·(K + |z|)
+        tolerance: Some(bound + 16.0 * f64::EPSILON * y.abs() * (gain + z.abs())),
+        ..Default::default()
+    };
+    Ok((model, Some(decoding)))
 }
