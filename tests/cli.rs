@@ -151,7 +151,7 @@ fn explain_exports_example_weights() {
     }
     let _ = std::fs::remove_file(&path);
     assert_clean_error(
-        &["explain", "mlp-relu", "--export", path.to_str().unwrap()],
+        &["explain", "copy-rank", "--export", path.to_str().unwrap()],
         "no example construction",
     );
     assert!(!path.exists());

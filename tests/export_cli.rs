@@ -120,6 +120,8 @@ fn explain_exports_runnable_copy_models_and_blocks() {
         "dp-general",
         "dp-local",
         "mlp-mul",
+        "mlp-relu",
+        "mlp-lookup",
         "gate-mul",
     ] {
         let path = d.join(format!("{claim}.json"));
@@ -314,6 +316,8 @@ fn numpy_reader_reproduces_the_decoded_tokens() {
         "dp-general",
         "dp-local",
         "mlp-mul",
+        "mlp-relu",
+        "mlp-lookup",
         "gate-mul",
     ] {
         let path = d.join(format!("{claim}.json"));

@@ -208,3 +208,54 @@ pub fn gate_mul(y: f64, z: f64, gain: f64) -> Result<RunnableExample> {
     };
     Ok((model, Some(decoding)))
 }
+
+/// The `mlp-relu` unit (GeLU, scale `lambda`) fed one vector `[z, 0]`: `out` must be within the
+/// sup error `c₀/λ` (c₀ = 0.1699712… for GeLU, rounded up to 0.17 here) of ReLU(z).
+pub fn mlp_relu(z: f64, lambda: f64) -> Result<RunnableExample> {
+    use crate::gadgets::relu;
+    let layer = relu::standalone::<f64>(crate::model::Activation::Gelu, lambda, 53)?;
+    let model = block_model(
+        "mlp-relu",
+        &[("z", "input"), ("out", "ReLU(z)")],
+        Layer::Mlp(layer),
+    );
+    let decoding = Decoding {
+        prompt_format: format!(
+            "a block fed one residual vector [z, out] = [{z}, 0]; read `out` ≈ ReLU(z) (GeLU unit, λ = {lambda})"
+        ),
+        inputs: vec![vec![z, 0.0]],
+        read: Some("out".into()),
+        expected_read: Some(z.max(0.0)),
+        tolerance: Some(0.17 / lambda),
+        ..Default::default()
+    };
+    Ok((model, Some(decoding)))
+}
+
+/// The `mlp-lookup` ReLU table `f(key) = values[k]` on the integer keys `domain`, fed `[key, 0]`:
+/// exact (tolerance 0) with integer weights.
+pub fn mlp_lookup(domain: &[i64], values: &[i64], key: i64) -> Result<RunnableExample> {
+    use crate::gadgets::{lookup, relu::ReluUnit};
+    let (layer, _) = lookup::standalone_table(domain, values, &ReluUnit::<f64>::exact(53), 53)?;
+    let model = block_model(
+        "mlp-lookup",
+        &[("key", "integer key"), ("out", "f(key)")],
+        Layer::Mlp(layer),
+    );
+    let want = domain
+        .iter()
+        .position(|&k| k == key)
+        .map(|i| values[i] as f64)
+        .ok_or_else(|| crate::error::Error::input(format!("key {key} is not in the table")))?;
+    let decoding = Decoding {
+        prompt_format: format!(
+            "a block fed one residual vector [key, out] = [{key}, 0]; read `out` = f(key) for the table {domain:?} -> {values:?}"
+        ),
+        inputs: vec![vec![key as f64, 0.0]],
+        read: Some("out".into()),
+        expected_read: Some(want),
+        tolerance: Some(0.0),
+        ..Default::default()
+    };
+    Ok((model, Some(decoding)))
+}
