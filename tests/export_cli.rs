@@ -122,6 +122,7 @@ fn explain_exports_runnable_copy_models_and_blocks() {
         "mlp-mul",
         "mlp-relu",
         "mlp-lookup",
+        "mlp-select",
         "gate-mul",
     ] {
         let path = d.join(format!("{claim}.json"));
@@ -318,6 +319,7 @@ fn numpy_reader_reproduces_the_decoded_tokens() {
         "mlp-mul",
         "mlp-relu",
         "mlp-lookup",
+        "mlp-select",
         "gate-mul",
     ] {
         let path = d.join(format!("{claim}.json"));

@@ -259,3 +259,32 @@ pub fn mlp_lookup(domain: &[i64], values: &[i64], key: i64) -> Result<RunnableEx
     };
     Ok((model, Some(decoding)))
 }
+
+/// The `mlp-select` ReLU selector for one coordinate with gain `K = 2` (exact when
+/// `|x|, |y| ≤ M = 1` and `|t| ≥ α = 1`, since Kα ≥ M; exact in f64 for dyadic x and y), fed
+/// `[x, y, t, 0]`: `out` is x when t ≥ 1, y when t ≤ −1, with tolerance 0.
+pub fn mlp_select(x: f64, y: f64, t: f64) -> Result<RunnableExample> {
+    use crate::gadgets::{relu::ReluUnit, select};
+    let layer = select::standalone::<f64>(1, &2.0, &ReluUnit::exact(53))?;
+    let model = block_model(
+        "mlp-select",
+        &[
+            ("x", "selected when t ≥ α"),
+            ("y", "selected when t ≤ −α"),
+            ("t", "the gate"),
+            ("out", "sel(x, y, t)"),
+        ],
+        Layer::Mlp(layer),
+    );
+    let decoding = Decoding {
+        prompt_format: format!(
+            "a block fed one residual vector [x, y, t, out] = [{x}, {y}, {t}, 0]; read `out` = x if t ≥ 1, y if t ≤ −1 (ReLU, K = 2, M = α = 1)"
+        ),
+        inputs: vec![vec![x, y, t, 0.0]],
+        read: Some("out".into()),
+        expected_read: Some(if t >= 1.0 { x } else { y }),
+        tolerance: Some(0.0),
+        ..Default::default()
+    };
+    Ok((model, Some(decoding)))
+}
