@@ -1,8 +1,8 @@
 //! Helpers shared by the gadget claims: MPFR differences, grids, worst-ratio tracking.
 
 use crate::model::Activation;
-use crate::num::{Real, Scalar};
-use crate::report::{Case, Relation};
+use crate::num::{Ball, Mag, Real, Scalar};
+use crate::report::{Case, Relation, Verdict};
 use rug::Float;
 
 /// `x` as an MPFR value (exact: every f64 is representable at ≥ 53 bits).
@@ -131,6 +131,69 @@ impl Worst {
             c.passed = false;
         }
         c
+    }
+}
+
+/// Certified worst case over points: each point's error is a [`Ball`] enclosure of the exact
+/// network's error, decided against the bound's enclosure (no rounding allowance): a point
+/// passes when `upper(error) ≤ lower(bound)`, exceeds when `lower(error) > upper(bound)`, and is
+/// undecided otherwise (enclosure too wide; never a pass).
+#[derive(Clone, Debug, Default)]
+pub struct BallWorst {
+    pub worst: Worst,
+    pub exceeded: usize,
+    pub undecided: usize,
+    /// Widest error enclosure seen (radius).
+    pub widest: Mag,
+}
+
+impl BallWorst {
+    pub fn new() -> Self {
+        BallWorst {
+            worst: Worst::new(),
+            exceeded: 0,
+            undecided: 0,
+            widest: Mag::ZERO,
+        }
+    }
+    /// Record `|error|` (any ball; its absolute value is taken) against `bound`.
+    pub fn add(&mut self, error: &Ball, bound: &Ball, at: impl FnOnce() -> String) {
+        let e = error.abs();
+        if e.is_nan() || bound.is_nan() {
+            self.undecided += 1;
+        } else if e.upper() <= bound.lower() {
+            // certified within the bound
+        } else if e.lower() > bound.upper() {
+            self.exceeded += 1;
+        } else {
+            self.undecided += 1;
+        }
+        self.widest = self.widest.max(e.rad());
+        // Display: the upper end of the error against the lower end of the bound.
+        let up = Real(e.upper());
+        let lo = Real(bound.lower());
+        let before = self.worst.exceeded;
+        self.worst.add(&up, &lo, at);
+        self.worst.exceeded = before;
+    }
+    /// One case over all points: certified pass, certified failure, or undecided.
+    pub fn case(&self, label: impl Into<String>) -> Case {
+        let w = &self.worst;
+        let mut c = Case::from_log10(label, w.measured_log10, w.bound_log10, Relation::AtMost)
+            .param("points", w.points)
+            .param("worst_at", &w.at)
+            .param("undecided", self.undecided)
+            .param("widest_radius", self.widest.to_f64())
+            .with_note(format!(
+                "certified: upper(error)/lower(bound) ≤ 10^{:.3} at worst ({}; {} points, {} certainly above, {} undecided, widest error radius {:.2e})",
+                w.ratio_log10, w.at, w.points, self.exceeded, self.undecided, self.widest.to_f64()
+            ));
+        c.passed = self.exceeded == 0 && self.undecided == 0 && w.points > 0;
+        c.with_verdict(if self.undecided > 0 && self.exceeded == 0 {
+            Verdict::Undecided
+        } else {
+            Verdict::Certified
+        })
     }
 }
 

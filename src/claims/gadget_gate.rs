@@ -143,6 +143,7 @@ impl Claim for GateMulClaim {
                 w64.ratio_log10
             )),
         );
+        cases.extend(crate::certify::gate_lemma(cfg.mode)?);
         let layer = GateMul::new(0, 1, 2, Real::from_i64(16, 256))?.layer("gate-mul", 3, 256)?;
         let size = ConstructionSize {
             description: "gated SSM pair (2 channels, state 1), K = 16".into(),

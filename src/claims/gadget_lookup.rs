@@ -178,6 +178,7 @@ impl Claim for MlpLookup {
                 }
             }
         }
+        cases.extend(crate::certify::lookup_lemma(cfg.mode, cfg.seed)?);
         let unit = ReluUnit::<f64>::exact(53);
         let probs = problems(&unit, cfg.seed, 53)?;
         let layer = &probs[1].layer;

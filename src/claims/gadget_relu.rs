@@ -179,6 +179,7 @@ impl Claim for MlpRelu {
                 );
             }
         }
+        cases.extend(crate::certify::relu_lemma(cfg.mode)?);
         let layer = relu::standalone(Activation::Gelu, Real::from_i64(1024, p), p)?;
         let size = ConstructionSize {
             description: "one GeLU/SiLU unit on [z, out]".into(),

@@ -233,6 +233,7 @@ impl Claim for MlpSelect {
                 );
             }
         }
+        cases.extend(crate::certify::select_lemma(cfg.mode)?);
         let unit = ReluUnit::<f64>::exact(53);
         let layer = select::standalone(d, &100.0, &unit)?;
         let size = ConstructionSize {
