@@ -134,6 +134,21 @@ impl Worst {
     }
 }
 
+/// `bound·(1 + 2^{−⌈p/2⌉})` at the bound's precision `p`: a bound that is *attained* (at the
+/// maximiser, or at a sample point) cannot be certified by enclosures, which always overlap there;
+/// the certified statement is then this slightly weaker one, and every label using it says so.
+/// It is not a rounding allowance: the slack is part of what is proved.
+pub fn sharp_slack(bound: &Ball) -> Ball {
+    let p = bound.precision();
+    let eps = Real(rug::Float::with_val(
+        64,
+        rug::Float::i_exp(1, -(p.div_ceil(2) as i32)),
+    ));
+    let mut f = Ball::one(p);
+    f.add_assign_s(&Ball::from_real(&eps, p));
+    bound.mul(&f)
+}
+
 /// Certified worst case over points: each point's error is a [`Ball`] enclosure of the exact
 /// network's error, decided against the bound's enclosure (no rounding allowance): a point
 /// passes when `upper(error) ≤ lower(bound)`, exceeds when `lower(error) > upper(bound)`, and is
