@@ -149,8 +149,6 @@ pub fn prove_abs_le<F: BoxFn<N>, const N: usize>(
     let start = Instant::now();
     let b_lo = bound.lower();
     let b_hi = Mag::from_float_up(&bound.upper());
-    let widths: [Float; N] =
-        std::array::from_fn(|k| Float::with_val(COORD_PREC, &domain.hi[k] - &domain.lo[k]));
     let mut heap = BinaryHeap::new();
     let mut seq = 0u64;
     let mut s = Search {
@@ -195,13 +193,7 @@ pub fn prove_abs_le<F: BoxFn<N>, const N: usize>(
             continue;
         }
         // Bisect the side widest relative to the domain.
-        let k = (0..N)
-            .max_by(|&a, &b| {
-                let ra = Float::with_val(64, &q.region.hi[a] - &q.region.lo[a]) / &widths[a];
-                let rb = Float::with_val(64, &q.region.hi[b] - &q.region.lo[b]) / &widths[b];
-                ra.partial_cmp(&rb).unwrap_or(std::cmp::Ordering::Equal)
-            })
-            .unwrap_or(0);
+        let k = widest_side(&q.region, domain);
         let mid = q.region.center()[k].clone();
         let mut left = q.region.clone();
         left.hi[k] = mid.clone();
@@ -218,4 +210,70 @@ pub fn prove_abs_le<F: BoxFn<N>, const N: usize>(
     }
     s.seconds = start.elapsed().as_secs_f64();
     s
+}
+
+/// Enclose `sup |e|` over `domain` to within a relative gap: returns `(lower, upper, point)`
+/// with `lower ≤ sup|e| ≤ upper` certified, `lower = |e(point)|`'s certified lower end, stopping
+/// when `upper ≤ lower·(1 + rel_gap)` or after `max_boxes` evaluations (then the gap is wider).
+pub fn maximize_abs<F: BoxFn<N>, const N: usize>(
+    f: &F,
+    domain: &Region<N>,
+    prec: u32,
+    rel_gap: f64,
+    max_boxes: usize,
+) -> (Mag, Mag, [f64; N]) {
+    let mut heap = BinaryHeap::new();
+    let mut seq = 0u64;
+    let mut best = (Mag::ZERO, [0.0; N]);
+    heap.push(Queued {
+        upper: Mag::INF,
+        seq,
+        region: domain.clone(),
+    });
+    let factor = Mag::from_f64_up(1.0 + rel_gap);
+    let mut boxes = 0;
+    while let Some(q) = heap.pop() {
+        if boxes >= max_boxes || (!q.upper.is_inf() && q.upper <= best.0.mul(factor)) {
+            // Every remaining box is below the popped one: this is the certified upper end.
+            return (best.0, q.upper.max(best.0), best.1);
+        }
+        boxes += 1;
+        let (upper, center) = enclose(f, &q.region, prec);
+        let low = center.mag_down();
+        if low > best.0 {
+            let c = q.region.center();
+            best = (low, std::array::from_fn(|k| c[k].to_f64()));
+        }
+        let upper = Mag::from_float_up(&upper);
+        let k = widest_side(&q.region, domain);
+        let mid = q.region.center()[k].clone();
+        let mut left = q.region.clone();
+        left.hi[k] = mid.clone();
+        let mut right = q.region;
+        right.lo[k] = mid;
+        for r in [left, right] {
+            seq += 1;
+            heap.push(Queued {
+                upper,
+                seq,
+                region: r,
+            });
+        }
+    }
+    (best.0, best.0, best.1)
+}
+
+/// The side of `r` widest relative to the domain's.
+fn widest_side<const N: usize>(r: &Region<N>, domain: &Region<N>) -> usize {
+    (0..N)
+        .max_by(|&a, &b| {
+            let rel = |k: usize| {
+                Float::with_val(64, &r.hi[k] - &r.lo[k])
+                    / Float::with_val(64, &domain.hi[k] - &domain.lo[k])
+            };
+            rel(a)
+                .partial_cmp(&rel(b))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+        .unwrap_or(0)
 }

@@ -19,7 +19,7 @@
 pub mod bnb;
 pub mod jet;
 
-pub use bnb::{prove_abs_le, BoxFn, Outcome, Region, Search};
+pub use bnb::{maximize_abs, prove_abs_le, BoxFn, Outcome, Region, Search};
 pub use jet::Jet;
 
 use crate::claims::gadget_lookup;
@@ -69,15 +69,19 @@ fn cases_for<F: BoxFn<N>, const N: usize>(
 ) -> Vec<Case> {
     let s = prove_abs_le(f, domain, bound, CERT_PREC, MAX_BOXES);
     let mut out = vec![certificate_case(label, &s, bound, slack_note)];
-    // Control: 0.99 × the attained error must be refuted at a concrete point.
-    let tight = Ball::from_float(&s.attained.to_float(), CERT_PREC)
+    // Control: the sup is enclosed to 1% (attained ≤ sup ≤ upper), then 0.99 × the attained
+    // error must be refuted by a fresh search, at a concrete point.
+    let (attained, sup_upper, _) = maximize_abs(f, domain, CERT_PREC, 0.01, MAX_BOXES);
+    let tight = Ball::from_float(&attained.to_float(), CERT_PREC)
         .mul(&Ball::from_ratio(99, 100, CERT_PREC));
     let c = prove_abs_le(f, domain, &tight, CERT_PREC, MAX_BOXES);
     let (ok, note) = match &c.outcome {
         Outcome::Refuted { point, value } => (
             true,
             format!(
-                "refuted at the point ({}) with |error| ∈ [{}, {}] > bound {} ({} boxes, {:.2} s)",
+                "sup|error| ∈ [{}, {}]; 0.99 × attained refuted at the point ({}) with |error| ∈ [{}, {}] > bound {} ({} boxes, {:.2} s)",
+                mag_str(attained),
+                mag_str(sup_upper),
                 point
                     .iter()
                     .map(|x| format!("{:.17e}", x.to_f64()))

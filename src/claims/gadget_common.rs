@@ -41,19 +41,9 @@ pub fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
         .collect()
 }
 
-/// An `AtMost` case decided on the values themselves as well as on their log10: it fails when
-/// `measured > bound` exactly or either is NaN (see [`Worst::exceeded`]).
+/// An `AtMost` case decided by an exact MPFR comparison of the values (NaN fails).
 pub fn at_most(label: impl Into<String>, measured: &Real, bound: &Real) -> Case {
-    let mut w = Worst::new();
-    w.add(measured, bound, String::new);
-    let mut c = Case::from_log10(
-        label,
-        measured.log10_abs(),
-        bound.log10_abs(),
-        Relation::AtMost,
-    );
-    c.passed &= w.exceeded == 0;
-    c
+    Case::from_reals(label, measured, bound, Relation::AtMost)
 }
 
 /// The point where measured/bound is largest, plus the largest measured and bound values.
@@ -127,25 +117,26 @@ impl Worst {
             "worst measured/bound = 10^{:.3} at {} ({} points, {} above the bound exactly)",
             self.ratio_log10, self.at, self.points, self.exceeded
         ));
-        if self.exceeded > 0 {
-            c.passed = false;
-        }
+        // Decided on the values (exact comparisons counted in `exceeded`), not on log10.
+        c.passed = self.exceeded == 0 && self.points > 0;
         c
     }
 }
 
-/// `bound·(1 + 2^{−⌈p/2⌉})` at the bound's precision `p`: a bound that is *attained* (at the
+/// `bound·(1 + 2^{−⌈p/2⌉})` for a claim run at `p` bits: a bound that is *attained* (at the
 /// maximiser, or at a sample point) cannot be certified by enclosures, which always overlap there;
 /// the certified statement is then this slightly weaker one, and every label using it says so.
-/// It is not a rounding allowance: the slack is part of what is proved.
-pub fn sharp_slack(bound: &Ball) -> Ball {
-    let p = bound.precision();
+/// It is not a rounding allowance: the slack is part of what is proved. Such cases enclose the
+/// exact network at `2p` bits, so the enclosure (rounding of outputs of size `~1`, `≈ 2^{−2p}`)
+/// is far inside the slack.
+pub fn sharp_slack(bound: &Ball, p: u32) -> Ball {
+    let p_bound = bound.precision();
     let eps = Real(rug::Float::with_val(
         64,
         rug::Float::i_exp(1, -(p.div_ceil(2) as i32)),
     ));
-    let mut f = Ball::one(p);
-    f.add_assign_s(&Ball::from_real(&eps, p));
+    let mut f = Ball::one(p_bound);
+    f.add_assign_s(&Ball::from_real(&eps, p_bound));
     bound.mul(&f)
 }
 

@@ -66,7 +66,7 @@ pub fn error_balls(gain: f64, pts: &[(f64, f64)], prec: u32) -> Result<Vec<Ball>
 /// Certified worst cases: the error enclosures at `arith`'s precision against the sharp bound of
 /// `gate::error_bound` (attained at `z = ±M`, so certified with the factor `1 + 2^{−p/2}` of
 /// [`sharp_slack`]) and against the original specification's `2|y|(K+M)e^{−(K−M)}` (as is).
-/// No rounding allowance: a precision too low to resolve the bound makes the case undecided.
+/// No rounding allowance; the exact layer is enclosed at `2p` bits (`p` = `arith`'s precision).
 pub fn check(
     m: f64,
     gain: f64,
@@ -74,12 +74,12 @@ pub fn check(
     arith: Arith,
 ) -> Result<(BallWorst, BallWorst)> {
     let p = arith.bits().max(53);
-    let errs = error_balls(gain, pts, arith.bits())?;
+    let errs = error_balls(gain, pts, 2 * p)?;
     let (mb, kb) = (Ball::from_f64(m, p), Ball::from_f64(gain, p));
     let (mut w, mut wt) = (BallWorst::new(), BallWorst::new());
     for (&(y, z), err) in pts.iter().zip(&errs) {
         let yb = Ball::from_f64(y, p);
-        let b = sharp_slack(&gate::error_bound(&yb, &mb, &kb)?);
+        let b = sharp_slack(&gate::error_bound(&yb, &mb, &kb)?, p);
         w.add(err, &b, || format!("(y, z) = ({y}, {z:.4})"));
         wt.add(err, &gate::theory_bound(&yb, &mb, &kb), || {
             format!("(y, z) = ({y}, {z:.4})")
@@ -144,7 +144,7 @@ impl Claim for GateMulClaim {
                 let (w, wt) = check(m, gain, &pts, arith)?;
                 cases.push(
                     w.case(format!(
-                        "M={m} K={gain} at {arith}: error ≤ |y|·max(ψ(K−M)−ψ(K), ψ(K)−ψ(K+M))·(1+2^-{}) (enclosures; attained at z = ±M)",
+                        "M={m} K={gain} at {arith}: error ≤ |y|·max(ψ(K−M)−ψ(K), ψ(K)−ψ(K+M))·(1+2^-{}) (enclosures at 2p bits; attained at z = ±M)",
                         arith.bits().max(53).div_ceil(2)
                     ))
                     .param("M", m)

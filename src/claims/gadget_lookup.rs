@@ -144,16 +144,17 @@ pub fn smooth_certified(
     seed: u64,
 ) -> Result<Vec<(String, BallWorst)>> {
     let p = smooth_precision(act, lambda);
-    let unit = ReluUnit::new(act, Ball::from_f64(lambda, p))?;
-    let one = Ball::one(p);
-    problems(&unit, seed, p)?
+    let wp = 2 * p;
+    let unit = ReluUnit::new(act, Ball::from_f64(lambda, wp))?;
+    let one = Ball::one(wp);
+    problems(&unit, seed, wp)?
         .iter()
         .map(|pr| {
-            let bound = sharp_slack(&unit.error_beyond(&one).mul(&pr.l1));
+            let bound = sharp_slack(&unit.error_beyond(&one).mul(&pr.l1), p);
             let mut w = BallWorst::new();
             for (k, (x, &want)) in pr.inputs.iter().zip(&pr.expected).enumerate() {
-                let out = &eval_mlp(&pr.layer, x, p)[pr.out];
-                w.add(&out.sub(&Ball::from_i64(want, p)), &bound, || {
+                let out = &eval_mlp(&pr.layer, x, wp)[pr.out];
+                w.add(&out.sub(&Ball::from_i64(want, wp)), &bound, || {
                     format!("input #{k}")
                 });
             }
@@ -197,7 +198,7 @@ impl Claim for MlpLookup {
                 for (name, w) in smooth_certified(act, lambda, cfg.seed)? {
                     cases.push(
                         w.case(format!(
-                            "{} λ={lambda} {name}: error ≤ (Σ|w_out|)·τ(λ)·(1+2^-p/2) (enclosures)",
+                            "{} λ={lambda} {name}: error ≤ (Σ|w_out|)·τ(λ)·(1+2^-p/2) (enclosures at 2p bits)",
                             act.name()
                         ))
                         .param("lambda", lambda),

@@ -158,16 +158,16 @@ impl Claim for MlpRelu {
                 let zs = z_grid(lambda, n / 4, &mut r);
                 let (err, _) = sup_error(act, lambda, &zs, p)?;
                 let bound = sc.c.div(&rl(lambda, p));
-                let (err_ball, at_ball) = sup_error_ball(act, lambda, &zs, p)?;
-                let c_ball = Ball::from_real(&sc.c, p).div(&Ball::from_f64(lambda, p));
+                let (err_ball, at_ball) = sup_error_ball(act, lambda, &zs, 2 * p)?;
+                let c_ball = Ball::from_real(&sc.c, 2 * p).div(&Ball::from_f64(lambda, 2 * p));
                 cases.push(
                     Case::certified(
                         format!(
-                            "{name} λ={lambda}: sup_z error ≤ (c/λ)(1+2^-{}) on the grid (enclosures), {ran_at}",
+                            "{name} λ={lambda}: sup_z error ≤ (c/λ)(1+2^-{}) on the grid (enclosures at 2p bits), {ran_at}",
                             p.div_ceil(2)
                         ),
                         &err_ball,
-                        &sharp_slack(&c_ball),
+                        &sharp_slack(&c_ball, p),
                         Relation::AtMost,
                     )
                     .param("lambda", lambda)
@@ -184,18 +184,19 @@ impl Claim for MlpRelu {
             for lambda in int_lambdas(cfg.mode) {
                 let pi = tail_precision(act, lambda);
                 let zs: Vec<f64> = (1..=8).flat_map(|z| [z as f64, -(z as f64)]).collect();
-                let lam = Ball::from_f64(lambda, pi);
-                let layer = relu::standalone(act, lam.clone(), pi)?;
-                let bound = sharp_slack(&tail(act, &lam));
+                let wp = 2 * pi;
+                let lam = Ball::from_f64(lambda, wp);
+                let layer = relu::standalone(act, lam.clone(), wp)?;
+                let bound = sharp_slack(&tail(act, &lam), pi);
                 let mut w = BallWorst::new();
                 for &z in &zs {
-                    let zb = Ball::from_f64(z, pi);
-                    let out = eval_mlp(&layer, &residual(2, pi, &[(0, zb.clone())]), pi);
+                    let zb = Ball::from_f64(z, wp);
+                    let out = eval_mlp(&layer, &residual(2, wp, &[(0, zb.clone())]), wp);
                     w.add(&out[1].sub(&zb.relu()), &bound, || format!("z = {z}"));
                 }
                 cases.push(
                     w.case(format!(
-                        "{name} λ={lambda} at {pi} bits: integer inputs, error ≤ τ(λ)(1+2^-{}) (enclosures; attained at |z| = 1)",
+                        "{name} λ={lambda} at {pi} bits: integer inputs, error ≤ τ(λ)(1+2^-{}) (enclosures at 2p bits; attained at |z| = 1)",
                         pi.div_ceil(2)
                     ))
                     .param("lambda", lambda),

@@ -272,18 +272,20 @@ impl Claim for MlpSelect {
         for act in [Activation::Gelu, Activation::Silu] {
             for &lambda in &lambdas {
                 let p = tail_precision(act, lambda * (gain * alpha - m));
-                let unit = ReluUnit::new(act, Ball::from_f64(lambda, p))?;
-                // Attained up to 2Kατ(λKα) at x = −M, y = M, t = α: certified with 1 + 2^{−p/2}.
-                let bound = sharp_slack(&select::error_bound(
-                    &Ball::from_f64(m, p),
-                    &Ball::from_f64(alpha, p),
-                    &Ball::from_f64(gain, p),
+                let wp = 2 * p;
+                let unit = ReluUnit::new(act, Ball::from_f64(lambda, wp))?;
+                let exact_bound = select::error_bound(
+                    &Ball::from_f64(m, wp),
+                    &Ball::from_f64(alpha, wp),
+                    &Ball::from_f64(gain, wp),
                     &unit,
-                )?);
-                let w = check(&re, gain, act, lambda, &bound, p)?;
+                )?;
+                // Attained up to 2Kατ(λKα) at x = −M, y = M, t = α: certified with 1 + 2^{−p/2}.
+                let bound = sharp_slack(&exact_bound, p);
+                let w = check(&re, gain, act, lambda, &bound, wp)?;
                 cases.push(
                     w.case(format!(
-                        "{} λ={lambda} (β=1) at {p} bits: error ≤ 2βτ(λβ)(1+2^-{}) (enclosures)",
+                        "{} λ={lambda} (β=1) at {p} bits: error ≤ 2βτ(λβ)(1+2^-{}) (enclosures at 2p bits)",
                         act.name(),
                         p.div_ceil(2)
                     ))

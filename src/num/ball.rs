@@ -84,18 +84,30 @@ impl PartialOrd for Ball {
     }
 }
 
-/// Error bound of a round-to-nearest result `r` at `p` bits when MPFR's ternary value is `t`.
+/// Error bound of a round-to-nearest result `r` at `p` bits when MPFR's ternary value is `t`:
+/// `ulp/2 ≤ 2^(EXP(r) − p)`. At the bottom of MPFR's exponent range (underflow to 0 or to the
+/// smallest positive number) the error is at most `2^emin`, which a `Mag` still represents;
+/// an overflow (±∞) encloses nothing.
 #[inline]
 fn rounding_error(r: &Float, t: i32) -> Mag {
     if t == 0 {
         return Mag::ZERO;
     }
-    if r.is_zero() || !r.is_finite() {
-        // Underflow or overflow: nothing can be said.
+    if !r.is_finite() {
         return Mag::INF;
     }
+    // SAFETY: reading MPFR's current minimum exponent has no preconditions.
+    let emin = unsafe { mpfr::get_emin() };
+    if r.is_zero() {
+        return Mag::pow2(emin);
+    }
     let e = r.get_exp().expect("finite nonzero") as i64;
-    Mag::pow2(e - r.prec() as i64)
+    let err = Mag::pow2(e - r.prec() as i64);
+    if e <= emin + 1 {
+        err.add(Mag::pow2(emin))
+    } else {
+        err
+    }
 }
 
 /// `2/√π ≈ 1.128379` rounded up, the global bound of `|erf'|`.

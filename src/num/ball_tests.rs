@@ -277,3 +277,12 @@ fn radii_survive_below_f64_range() {
     assert!(encloses(&x, &want));
     assert!(x.rad.log2() < -2000.0 * std::f64::consts::LOG2_E - 200.0);
 }
+
+#[test]
+fn underflow_is_enclosed_not_claimed_exact() {
+    // e^{-10^12} is below MPFR's exponent range: the midpoint underflows to 0, and the radius
+    // (2^emin, still a Mag) keeps the true value inside instead of claiming an exact 0.
+    let x = Ball::from_f64(-1e12, 64).exp();
+    assert!(x.mid.is_zero() && !x.rad.is_zero() && !x.rad.is_inf());
+    assert!(x.upper() > 0, "the enclosure must reach above 0");
+}
