@@ -190,7 +190,15 @@ impl Case {
                 (exact && c.passed, exact && !c.passed)
             }
         };
-        let mut c = Self::from_log10(label, measured.log10_abs(), bound.log10_abs(), relation);
+        // Displayed values: the ends the decision uses (the larger |end| of measured for
+        // `AtMost`, its smaller one for `AtLeast`; the bound's opposite end).
+        let abs_end =
+            |x: &rug::Float| Real(rug::Float::with_val(x.prec(), x.abs_ref())).log10_abs();
+        let (m_disp, b_disp) = match relation {
+            Relation::AtLeast => (abs_end(&ml), abs_end(&bu)),
+            _ => (abs_end(&mu).max(abs_end(&ml)), abs_end(&bl)),
+        };
+        let mut c = Self::from_log10(label, m_disp, b_disp, relation);
         c.passed = pass && !nan;
         c.verdict = if pass || fail {
             Verdict::Certified
@@ -460,5 +468,41 @@ mod tests {
         assert!(!Case::from_values("negative bound", 0.0, -1.0, Relation::AtMost).passed);
         assert!(!Case::from_values("nan", f64::NAN, 1.0, Relation::AtMost).passed);
         assert!(!Case::from_values("nan", 1.0, f64::NAN, Relation::AtLeast).passed);
+        // Exact, not log10: an excess of 1 ulp of f64 fails.
+        let b = 0.3f64;
+        let above = f64::from_bits(b.to_bits() + 1);
+        assert!(!Case::from_values("1 ulp above", above, b, Relation::AtMost).passed);
+        assert!(Case::from_values("equal", b, b, Relation::AtMost).passed);
+    }
+
+    fn ball(mid: f64, rad_log2: i64) -> Ball {
+        let mut x = Ball::from_f64(mid, 128);
+        x.rad = crate::num::Mag::pow2(rad_log2);
+        x
+    }
+
+    #[test]
+    fn certified_cases_decide_on_enclosure_ends() {
+        let bound = ball(1.0, -40);
+        let c = Case::certified("inside", &ball(0.9, -20), &bound, Relation::AtMost);
+        assert!(c.passed && c.verdict == Verdict::Certified);
+        let c = Case::certified("above", &ball(1.1, -20), &bound, Relation::AtMost);
+        assert!(!c.passed && c.verdict == Verdict::Certified);
+        // Overlapping enclosures: undecided, never a pass, width in the note and JSON.
+        let c = Case::certified("overlap", &ball(0.99, -3), &bound, Relation::AtMost);
+        assert!(!c.passed && c.verdict == Verdict::Undecided);
+        assert!(c.note.as_deref().unwrap_or("").contains("undecided"));
+        let e = c.enclosure.expect("enclosure");
+        assert!(e.measured[0].starts_with("8.6") && e.measured[1].starts_with("1.11"));
+        // Mid below the bound but upper end above: not a pass (a midpoint decision would pass).
+        let c = Case::certified(
+            "mid below",
+            &ball(1.0 - 2f64.powi(-30), -20),
+            &bound,
+            Relation::AtMost,
+        );
+        assert!(!c.passed && c.verdict == Verdict::Undecided);
+        let c = Case::certified("at least", &ball(2.0, -20), &bound, Relation::AtLeast);
+        assert!(c.passed);
     }
 }
