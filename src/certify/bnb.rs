@@ -192,14 +192,7 @@ pub fn prove_abs_le<F: BoxFn<N>, const N: usize>(
             s.certified_sup = s.certified_sup.max(upper_mag);
             continue;
         }
-        // Bisect the side widest relative to the domain.
-        let k = widest_side(&q.region, domain);
-        let mid = q.region.center()[k].clone();
-        let mut left = q.region.clone();
-        left.hi[k] = mid.clone();
-        let mut right = q.region;
-        right.lo[k] = mid;
-        for r in [left, right] {
+        for r in bisect(q.region, domain) {
             seq += 1;
             heap.push(Queued {
                 upper: upper_mag,
@@ -245,13 +238,7 @@ pub fn maximize_abs<F: BoxFn<N>, const N: usize>(
             best = (low, std::array::from_fn(|k| c[k].to_f64()));
         }
         let upper = Mag::from_float_up(&upper);
-        let k = widest_side(&q.region, domain);
-        let mid = q.region.center()[k].clone();
-        let mut left = q.region.clone();
-        left.hi[k] = mid.clone();
-        let mut right = q.region;
-        right.lo[k] = mid;
-        for r in [left, right] {
+        for r in bisect(q.region, domain) {
             seq += 1;
             heap.push(Queued {
                 upper,
@@ -261,6 +248,18 @@ pub fn maximize_abs<F: BoxFn<N>, const N: usize>(
         }
     }
     (best.0, best.0, best.1)
+}
+
+/// The two halves of `r`, split at the center of its side widest relative to the domain's (both
+/// halves share the split point, so together they cover `r` whatever its rounding).
+fn bisect<const N: usize>(r: Region<N>, domain: &Region<N>) -> [Region<N>; 2] {
+    let k = widest_side(&r, domain);
+    let mid = r.center()[k].clone();
+    let mut left = r.clone();
+    left.hi[k] = mid.clone();
+    let mut right = r;
+    right.lo[k] = mid;
+    [left, right]
 }
 
 /// The side of `r` widest relative to the domain's.

@@ -59,6 +59,14 @@ fn mag_str(m: Mag) -> String {
     format!("{:.6e}", m.to_f64())
 }
 
+fn point_str(point: &[Float]) -> String {
+    point
+        .iter()
+        .map(|x| format!("{:.17e}", x.to_f64()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Turn a search into the certificate case, plus the ×0.99 control (a second search).
 fn cases_for<F: BoxFn<N>, const N: usize>(
     label: &str,
@@ -82,11 +90,7 @@ fn cases_for<F: BoxFn<N>, const N: usize>(
                 "sup|error| ∈ [{}, {}]; 0.99 × attained refuted at the point ({}) with |error| ∈ [{}, {}] > bound {} ({} boxes, {:.2} s)",
                 mag_str(attained),
                 mag_str(sup_upper),
-                point
-                    .iter()
-                    .map(|x| format!("{:.17e}", x.to_f64()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                point_str(point),
                 mag_str(value.mag_down()),
                 mag_str(value.mag_up()),
                 mag_str(Mag::from_float_up(&tight.upper())),
@@ -143,11 +147,7 @@ fn certificate_case<const N: usize>(
             false,
             format!(
                 "REFUTED at ({}): |error| ≥ {} > bound",
-                point
-                    .iter()
-                    .map(|x| format!("{:.17e}", x.to_f64()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                point_str(point),
                 mag_str(value.mag_down())
             ),
         ),
@@ -430,24 +430,28 @@ pub fn lookup_cases(act: Activation, lambda: f64, seed: u64) -> Result<Vec<Case>
     for pr in gadget_lookup::problems(&unit, seed, p)? {
         let tau = relu::error_beyond(act, &unit.lambda, &Ball::one(p));
         let bound = with_sharp_slack(&tau.mul(&pr.l1));
-        let mut worst: Option<Ball> = None;
-        let mut all_in = true;
-        for (x, &want) in pr.inputs.iter().zip(&pr.expected) {
-            let e = eval_mlp(&pr.layer, x, p)[pr.out]
-                .sub(&Ball::from_i64(want, p))
-                .abs();
-            all_in &= e.certainly_le(&bound);
-            if worst.as_ref().is_none_or(|w| e.mag_down() > w.mag_down()) {
-                worst = Some(e);
-            }
-        }
-        let worst = worst.expect("nonempty domain");
+        let errs: Vec<Ball> = pr
+            .inputs
+            .iter()
+            .zip(&pr.expected)
+            .map(|(x, &want)| {
+                eval_mlp(&pr.layer, x, p)[pr.out]
+                    .sub(&Ball::from_i64(want, p))
+                    .abs()
+            })
+            .collect();
+        let all_in = errs.iter().all(|e| e.certainly_le(&bound));
+        let exceeded = errs.iter().any(|e| bound.certainly_lt(e));
+        let worst = errs
+            .iter()
+            .max_by(|a, b| a.mag_down().cmp(&b.mag_down()))
+            .expect("nonempty domain");
         let label = format!("mlp-lookup {} λ={lambda} {}", act.name(), pr.name);
-        let undecided = !all_in && !worst.certainly_le(&bound) && !bound.certainly_lt(&worst);
+        let undecided = !all_in && !exceeded;
         cases.push(Case::certificate(
             format!("{label}: |error| ≤ (Σ|w_out|)τ(λ) on every key (exhaustive, ball arithmetic)"),
             all_in,
-            undecided && !all_in,
+            undecided,
             format!(
                 "{} keys; attained |error| ∈ [{}, {}], bound (1+2^-{}) × (Σ|w|)τ(λ) = {}",
                 pr.inputs.len(),
@@ -459,12 +463,7 @@ pub fn lookup_cases(act: Activation, lambda: f64, seed: u64) -> Result<Vec<Case>
         ));
         let tight =
             Ball::from_float(&worst.mag_down().to_float(), p).mul(&Ball::from_ratio(99, 100, p));
-        let refuted = pr.inputs.iter().zip(&pr.expected).any(|(x, &want)| {
-            let e = eval_mlp(&pr.layer, x, p)[pr.out]
-                .sub(&Ball::from_i64(want, p))
-                .abs();
-            tight.certainly_lt(&e)
-        });
+        let refuted = errs.iter().any(|e| tight.certainly_lt(e));
         cases.push(Case::certificate(
             format!("{label}: control, 0.99 × attained error is refuted at a key"),
             refuted,

@@ -96,13 +96,19 @@ fn rounding_error(r: &Float, t: i32) -> Mag {
     if !r.is_finite() {
         return Mag::INF;
     }
-    // SAFETY: reading MPFR's current minimum exponent has no preconditions.
-    let emin = unsafe { mpfr::get_emin() };
     if r.is_zero() {
-        return Mag::pow2(emin);
+        // SAFETY: reading MPFR's current minimum exponent has no preconditions.
+        return Mag::pow2(unsafe { mpfr::get_emin() });
     }
-    let e = r.get_exp().expect("finite nonzero") as i64;
+    // SAFETY: `r` is finite and nonzero, so its exponent field is its true exponent.
+    let e = unsafe { (*r.as_raw()).exp };
     let err = Mag::pow2(e - r.prec() as i64);
+    // Far above the bottom of the exponent range (the common case) no underflow is possible.
+    if e > i32::MIN as i64 / 2 {
+        return err;
+    }
+    // SAFETY: as above.
+    let emin = unsafe { mpfr::get_emin() };
     if e <= emin + 1 {
         err.add(Mag::pow2(emin))
     } else {

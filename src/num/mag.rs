@@ -38,9 +38,13 @@ impl Mag {
     }
 
     /// Normalise `m · 2^e`, rounding the mantissa up (`up`) or down.
+    #[inline]
     fn normalize(m: u128, e: i64, up: bool) -> Mag {
         if m == 0 {
             return Mag::ZERO;
+        }
+        if m >> 64 == 0 {
+            return Mag::normalize64(m as u64, e, up);
         }
         let bits = 128 - m.leading_zeros();
         let (mut man, mut e) = if bits > BITS {
@@ -52,6 +56,31 @@ impl Mag {
             (man, e.saturating_add(shift as i64))
         } else {
             ((m as u64) << (BITS - bits), e - (BITS - bits) as i64)
+        };
+        if man == 1 << BITS {
+            man = TOP;
+            e = e.saturating_add(1);
+        }
+        if e >= INF_EXP - 64 {
+            return if up { Mag::INF } else { Mag { man, exp: e } };
+        }
+        Mag { man, exp: e }
+    }
+
+    /// [`Mag::normalize`] for a nonzero mantissa below `2^64` (the common case: products of two
+    /// 32-bit mantissas, sums of nearby magnitudes).
+    #[inline]
+    fn normalize64(m: u64, e: i64, up: bool) -> Mag {
+        let bits = 64 - m.leading_zeros();
+        let (mut man, mut e) = if bits > BITS {
+            let shift = bits - BITS;
+            let mut man = m >> shift;
+            if up && m & ((1u64 << shift) - 1) != 0 {
+                man += 1;
+            }
+            (man, e.saturating_add(shift as i64))
+        } else {
+            (m << (BITS - bits), e - (BITS - bits) as i64)
         };
         if man == 1 << BITS {
             man = TOP;
@@ -150,6 +179,7 @@ impl Mag {
         (self.man as f64).log2() + self.exp as f64
     }
 
+    #[inline]
     pub fn add(self, o: Mag) -> Mag {
         if self.is_zero() {
             return o;
@@ -177,6 +207,7 @@ impl Mag {
         )
     }
 
+    #[inline]
     pub fn mul(self, o: Mag) -> Mag {
         if self.is_zero() || o.is_zero() {
             return Mag::ZERO;
