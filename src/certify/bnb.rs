@@ -126,12 +126,13 @@ fn enclose<F: BoxFn<N>, const N: usize>(f: &F, r: &Region<N>, prec: u32) -> (Flo
     let vars: [Jet<N>; N] =
         std::array::from_fn(|k| Jet::variable(Ball::from_endpoints(&r.lo[k], &r.hi[k], prec), k));
     let j = f.jet(&vars);
+    // max(hi − c, c − lo), rounded up: valid even if the center were not the exact midpoint.
     let half: [Mag; N] = std::array::from_fn(|k| {
-        let mut w = Float::new(64);
         use rug::ops::AssignRound;
-        w.assign_round(&r.hi[k] - &r.lo[k], rug::float::Round::Up);
-        w /= 2;
-        Mag::from_float_up(&w)
+        let (mut up, mut down) = (Float::new(64), Float::new(64));
+        up.assign_round(&r.hi[k] - &c[k], rug::float::Round::Up);
+        down.assign_round(&c[k] - &r.lo[k], rug::float::Round::Up);
+        Mag::from_float_up(&up).max(Mag::from_float_up(&down))
     });
     let mv = mean_value(&at_center, &j.d, &half);
     let (naive, mvu) = (abs_upper(&j.v), abs_upper(&mv));
