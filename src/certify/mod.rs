@@ -482,8 +482,16 @@ use crate::claims::Mode;
 pub fn mul_lemma(mode: Mode) -> Result<Vec<Case>> {
     let params: &[(f64, f64)] = match mode {
         Mode::Quick => &[(1.0, 1.0)],
-        Mode::Default => &[(1.0, 1.0), (1.0, 2.0), (4.0, 4.0)],
-        Mode::Full => &[(1.0, 1.0), (1.0, 2.0), (1.0, 4.0), (4.0, 4.0), (4.0, 8.0)],
+        Mode::Default => &[(1.0, 1.0), (1.0, 2.0), (1.0, 4.0), (1.0, 8.0), (4.0, 4.0)],
+        Mode::Full => &[
+            (1.0, 1.0),
+            (1.0, 2.0),
+            (1.0, 4.0),
+            (1.0, 8.0),
+            (1.0, 16.0),
+            (4.0, 4.0),
+            (4.0, 16.0),
+        ],
     };
     let mut out = Vec::new();
     for &(m, lambda) in params {
