@@ -17,6 +17,7 @@
 //! (`t·τ(t)` decreasing for `t ≥ t*`) is evaluated in ball arithmetic and compared with `B`.
 
 pub mod bnb;
+pub mod copy;
 pub mod jet;
 
 pub use bnb::{maximize_abs, prove_abs_le, BoxFn, Outcome, Region, Search};
