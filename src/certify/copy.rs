@@ -198,7 +198,7 @@ pub fn cases(kind: MemoryKind, task: &CopyTask, prompt: &[usize], prec: u32) -> 
 }
 
 /// Certified copy-linear cases for `verify copy-linear` (one call appended to the claim): every
-/// memory kind at 128 bits for `T ∈ {16, 256}` (and 1024 by default), plus the minimal precision
+/// memory kind at 128 bits for `T ∈ {16, 256}` (and 1024 with `--full`), plus the minimal precision
 /// at which decoding is certified at `T = 64`.
 pub fn copy_linear_cases(mode: crate::claims::Mode, seed: u64) -> Result<Vec<Case>> {
     use crate::claims::Mode;
@@ -212,8 +212,8 @@ pub fn copy_linear_cases(mode: crate::claims::Mode, seed: u64) -> Result<Vec<Cas
         (0..len).map(|_| rng.below(VOCAB)).collect()
     };
     let ts: &[usize] = match mode {
-        Mode::Quick => &[16, 256],
-        _ => &[16, 256, 1024],
+        Mode::Full => &[16, 256, 1024],
+        _ => &[16, 256],
     };
     let rng = crate::rng::Rng::new(seed);
     let mut out = Vec::new();

@@ -18,6 +18,7 @@
 
 pub mod bnb;
 pub mod copy;
+pub mod dp;
 pub mod jet;
 
 pub use bnb::{maximize_abs, prove_abs_le, BoxFn, Outcome, Region, Search};

@@ -292,6 +292,7 @@ impl Claim for DpGeneral {
             let opt = Options::new(MemoryKind::Position, act);
             cases_for(&e, &opt, smooth_arith, &inputs, &mut cases, &mut biggest)?;
         }
+        cases.extend(crate::certify::dp::dp_general_cases(cfg.mode, cfg.seed)?);
         let mut notes = Vec::new();
         if cfg.mode != Mode::Quick {
             for n in [2usize, 4, 8] {
