@@ -151,6 +151,8 @@ pub struct BallWorst {
     pub undecided: usize,
     /// Widest error enclosure seen (radius).
     pub widest: Mag,
+    /// The error and bound enclosures at the worst point (largest upper(error)/lower(bound)).
+    pub worst_pair: Option<(Ball, Ball, f64)>,
 }
 
 impl BallWorst {
@@ -160,6 +162,7 @@ impl BallWorst {
             exceeded: 0,
             undecided: 0,
             widest: Mag::ZERO,
+            worst_pair: None,
         }
     }
     /// Record `|error|` (any ball; its absolute value is taken) against `bound`.
@@ -175,6 +178,15 @@ impl BallWorst {
             self.undecided += 1;
         }
         self.widest = self.widest.max(e.rad());
+        let ratio =
+            Mag::from_float_up(&e.upper()).log2() - Mag::from_float_down(&bound.lower()).log2();
+        if self
+            .worst_pair
+            .as_ref()
+            .is_none_or(|w| ratio > w.2 || ratio.is_nan())
+        {
+            self.worst_pair = Some((e.clone(), bound.clone(), ratio));
+        }
         // Display: the upper end of the error against the lower end of the bound.
         let up = Real(e.upper());
         let lo = Real(bound.lower());
@@ -195,6 +207,10 @@ impl BallWorst {
                 w.ratio_log10, w.at, w.points, self.exceeded, self.undecided, self.widest.to_f64()
             ));
         c.passed = self.exceeded == 0 && self.undecided == 0 && w.points > 0;
+        c.enclosure = self
+            .worst_pair
+            .as_ref()
+            .map(|(e, b, _)| crate::report::Enclosure::of(e, b));
         c.with_verdict(if self.undecided > 0 && self.exceeded == 0 {
             Verdict::Undecided
         } else {

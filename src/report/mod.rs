@@ -50,6 +50,25 @@ pub struct Enclosure {
     pub measured_width_log10: Option<f64>,
 }
 
+impl Enclosure {
+    /// The enclosures of a measured ball and a bound ball, rounded outward.
+    pub fn of(measured: &Ball, bound: &Ball) -> Enclosure {
+        Enclosure {
+            measured: [
+                decimal(&measured.lower(), false),
+                decimal(&measured.upper(), true),
+            ],
+            bound: [
+                decimal(&bound.lower(), false),
+                decimal(&bound.upper(), true),
+            ],
+            measured_width_log10: finite(
+                measured.rad().mul_2exp(1).log2() * std::f64::consts::LOG10_2,
+            ),
+        }
+    }
+}
+
 /// One checked case. Values are kept as log10 as well, since many live far outside f64's range.
 #[derive(Clone, Debug, Serialize)]
 pub struct Case {
@@ -206,11 +225,7 @@ impl Case {
             Verdict::Undecided
         };
         let width = measured.rad().mul_2exp(1);
-        c.enclosure = Some(Enclosure {
-            measured: [decimal(&ml, false), decimal(&mu, true)],
-            bound: [decimal(&bl, false), decimal(&bu, true)],
-            measured_width_log10: finite(width.log2() * std::f64::consts::LOG10_2),
-        });
+        c.enclosure = Some(Enclosure::of(measured, bound));
         if c.verdict == Verdict::Undecided {
             c.note = Some(format!(
                 "undecided: the enclosures overlap (measured ∈ [{}, {}], width 10^{:.2}; bound ∈ [{}, {}])",
