@@ -178,13 +178,18 @@ impl BallWorst {
             self.undecided += 1;
         }
         self.widest = self.widest.max(e.rad());
-        let ratio =
-            Mag::from_float_up(&e.upper()).log2() - Mag::from_float_down(&bound.lower()).log2();
-        if self
-            .worst_pair
-            .as_ref()
-            .is_none_or(|w| ratio > w.2 || ratio.is_nan())
-        {
+        // log2(upper(error)/lower(bound)): −∞ for an exact zero error, +∞ for a bound ≤ 0 or NaN.
+        let (eu, bl) = (e.upper(), bound.lower());
+        let ratio = if e.is_nan() || bound.is_nan() {
+            f64::INFINITY
+        } else if eu.is_zero() {
+            f64::NEG_INFINITY
+        } else if bl <= 0 {
+            f64::INFINITY
+        } else {
+            Mag::from_float_up(&eu).log2() - Mag::from_float_down(&bl).log2()
+        };
+        if self.worst_pair.as_ref().is_none_or(|w| ratio > w.2) {
             self.worst_pair = Some((e.clone(), bound.clone(), ratio));
         }
         // Display: the upper end of the error against the lower end of the bound.
