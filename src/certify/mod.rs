@@ -30,7 +30,7 @@ use crate::gadgets::gate::{self, GateMul};
 use crate::gadgets::relu::{self, ReluUnit};
 use crate::gadgets::{eval_mlp, mul, residual, select};
 use crate::model::{Activation, MlpLayer, SsmLayer};
-use crate::num::{Ball, Mag, Real, Scalar};
+use crate::num::{Ball, Mag, Scalar};
 use crate::report::Case;
 use rug::Float;
 
@@ -46,15 +46,7 @@ fn b(x: f64) -> Ball {
 
 /// `B·(1 + 2^{−p/2})`, the certified form of a sharp bound.
 fn with_sharp_slack(bound: &Ball) -> Ball {
-    let mut f = Ball::one(CERT_PREC);
-    f.add_assign_s(&Ball::from_real(
-        &Real(Float::with_val(
-            64,
-            Float::i_exp(1, -(CERT_PREC as i32) / 2),
-        )),
-        CERT_PREC,
-    ));
-    bound.mul(&f)
+    crate::claims::gadget_common::sharp_slack(bound, CERT_PREC)
 }
 
 fn mag_str(m: Mag) -> String {
