@@ -7,19 +7,24 @@ use freelunch::model::ssm::SsmLayer;
 use freelunch::num::{Ball, Real, Scalar};
 use freelunch::rng::Rng;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 
+// Both the switch and the count are per thread: tests run in parallel, and another test's
+// allocations must not land in this test's count.
 thread_local! {
     static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static ALLOCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 fn note_alloc() {
     if COUNTING.with(|c| c.get()) {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        ALLOCS.with(|a| a.set(a.get() + 1));
     }
+}
+
+fn allocs() -> usize {
+    ALLOCS.with(|a| a.get())
 }
 
 unsafe impl GlobalAlloc for Counting {
@@ -75,7 +80,7 @@ fn scan_does_not_allocate<S: Scalar>() {
             layer.recur(&mut st);
         }
         COUNTING.with(|c| c.set(true));
-        let before = ALLOCS.load(Ordering::SeqCst);
+        let before = allocs();
         for inp in &inputs {
             for (dst, src) in st.inputs.delta.iter_mut().zip(&inp.delta) {
                 dst.set(src);
@@ -91,7 +96,7 @@ fn scan_does_not_allocate<S: Scalar>() {
             }
             layer.recur(&mut st);
         }
-        let after = ALLOCS.load(Ordering::SeqCst);
+        let after = allocs();
         COUNTING.with(|c| c.set(false));
         assert_eq!(
             after - before,
@@ -106,9 +111,9 @@ fn scan_does_not_allocate<S: Scalar>() {
 #[test]
 fn the_counter_sees_allocations() {
     COUNTING.with(|c| c.set(true));
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = allocs();
     let v = std::hint::black_box(vec![Real::from_i64(1, 64); 3]);
-    let after = ALLOCS.load(Ordering::SeqCst);
+    let after = allocs();
     COUNTING.with(|c| c.set(false));
     drop(v);
     assert!(after > before, "a new vector must be counted");
