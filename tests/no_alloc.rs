@@ -4,14 +4,14 @@
 
 use freelunch::claims::scan_unroll::{random_inputs, DecayChoice, RandomSsm};
 use freelunch::model::ssm::SsmLayer;
-use freelunch::num::{Real, Scalar};
+use freelunch::num::{Ball, Real, Scalar};
 use freelunch::rng::Rng;
 use std::alloc::{GlobalAlloc, Layout, System};
 
 struct Counting;
 
-// Both the flag and the count are per thread: tests run in parallel threads, and a shared count
-// would see the other test's allocations.
+// Both the switch and the count are per thread: tests run in parallel, and another test's
+// allocations must not land in this test's count.
 thread_local! {
     static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static ALLOCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
@@ -46,6 +46,16 @@ static A: Counting = Counting;
 
 #[test]
 fn scan_steps_do_not_allocate() {
+    scan_does_not_allocate::<Real>();
+}
+
+/// The certified scan too: ball radii are `Mag`s (plain words), updated in place.
+#[test]
+fn certified_scan_steps_do_not_allocate() {
+    scan_does_not_allocate::<Ball>();
+}
+
+fn scan_does_not_allocate<S: Scalar>() {
     for decay in [
         DecayChoice::Scalar,
         DecayChoice::Mamba1,
@@ -55,11 +65,11 @@ fn scan_steps_do_not_allocate() {
         let spec = RandomSsm::new(&mut rng, 4, 2, 8, decay);
         let xs = random_inputs(&mut rng, 16, 4);
         let prec = 256;
-        let layer: SsmLayer<Real> = spec.build(prec);
+        let layer: SsmLayer<S> = spec.build(prec);
         let inputs: Vec<_> = xs
             .iter()
             .map(|x| {
-                let v: Vec<Real> = x.iter().map(|&a| Real::from_f64(a, prec)).collect();
+                let v: Vec<S> = x.iter().map(|&a| S::from_f64(a, prec)).collect();
                 layer.project(&v, prec)
             })
             .collect();
@@ -91,7 +101,8 @@ fn scan_steps_do_not_allocate() {
         assert_eq!(
             after - before,
             0,
-            "{decay:?}: {} allocations in the scan",
+            "{} {decay:?}: {} allocations in the scan",
+            S::KIND,
             after - before
         );
     }

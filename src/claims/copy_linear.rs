@@ -297,6 +297,7 @@ impl Claim for CopyLinear {
                 row.join(", ")
             ));
         }
+        cases.extend(crate::certify::copy::copy_linear_cases(cfg.mode, cfg.seed)?);
         let (t, run, kind) = largest.expect("plan is never empty");
         notes.push(format!(
             "largest T decoded exactly: {t} ({}); state {}, max |param| {:.3e}",

@@ -1,12 +1,12 @@
 //! `gate-mul` (proofs/gate-mul.md, v1 Lemma 5): two SiLU-gated SSM channels multiply `y·z` with error
 //! `≤ |y|(K−M)σ(−(K−M))` for `|z| ≤ M`, `K − M ≥ t₁`.
 
-use super::gadget_common::{abs_diff, linspace, rl, Worst};
+use super::gadget_common::{abs_diff, linspace, rl, sharp_slack, BallWorst, Worst};
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::error::Result;
 use crate::gadgets::gate::{self, GateMul};
 use crate::gadgets::residual;
-use crate::num::{Arith, Real, Scalar};
+use crate::num::{Arith, Ball, Real, Scalar};
 use crate::plot::{write_chart, Chart, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
 use std::path::{Path, PathBuf};
@@ -47,35 +47,63 @@ pub fn points(m: f64, n: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Worst measured/bound (sharp bound of `gate::error_bound` + rounding allowance `16u·|y|·(K+M)`),
-/// and the same against the original specification's `2|y|(K+M)e^{−(K−M)}` (no allowance).
+/// The exact layer's errors `out − y·z`, enclosed in ball arithmetic at `prec` bits.
+pub fn error_balls(gain: f64, pts: &[(f64, f64)], prec: u32) -> Result<Vec<Ball>> {
+    let g = GateMul::standalone(Ball::from_f64(gain, prec))?;
+    let layer = g.layer("gate-mul", 3, prec)?;
+    Ok(pts
+        .iter()
+        .map(|&(y, z)| {
+            let mut st = layer.new_state(prec);
+            let (yb, zb) = (Ball::from_f64(y, prec), Ball::from_f64(z, prec));
+            let mut x = residual(3, prec, &[(0, yb.clone()), (1, zb.clone())]);
+            layer.step(&mut st, &mut x);
+            x[2].sub(&yb.mul(&zb))
+        })
+        .collect())
+}
+
+/// Certified worst cases: the error enclosures at `arith`'s precision against the sharp bound of
+/// `gate::error_bound` (attained at `z = ±M`, so certified with the factor `1 + 2^{−p/2}` of
+/// [`sharp_slack`]) and against the original specification's `2|y|(K+M)e^{−(K−M)}` (as is).
+/// No rounding allowance; the exact layer is enclosed at `2p` bits (`p` = `arith`'s precision).
 pub fn check(
     m: f64,
     gain: f64,
     pts: &[(f64, f64)],
     arith: Arith,
-    allowance: bool,
-) -> Result<(Worst, Worst)> {
-    let outs = outputs_at(arith, gain, pts)?;
-    let bp = 256;
-    let u = if allowance {
-        Real::ulp_of_one(arith.bits()) / 2.0
-    } else {
-        0.0
-    };
-    let (mr, kr) = (rl(m, bp), rl(gain, bp));
-    let (mut w, mut wt) = (Worst::new(), Worst::new());
-    for (&(y, z), out) in pts.iter().zip(&outs) {
-        let yr = rl(y, bp);
-        let exact = Real(rug::Float::with_val(bp, &yr.0 * z));
-        let err = abs_diff(out, &exact);
-        let b = gate::error_bound(&yr, &mr, &kr)?.add(&rl(16.0 * u * y.abs() * (gain + m), bp));
-        w.add(&err, &b, || format!("(y, z) = ({y}, {z:.4})"));
-        wt.add(&err, &gate::theory_bound(&yr, &mr, &kr), || {
+) -> Result<(BallWorst, BallWorst)> {
+    let p = arith.bits().max(53);
+    let errs = error_balls(gain, pts, 2 * p)?;
+    let (mb, kb) = (Ball::from_f64(m, p), Ball::from_f64(gain, p));
+    let (mut w, mut wt) = (BallWorst::new(), BallWorst::new());
+    for (&(y, z), err) in pts.iter().zip(&errs) {
+        let yb = Ball::from_f64(y, p);
+        let b = sharp_slack(&gate::error_bound(&yb, &mb, &kb)?, p);
+        w.add(err, &b, || format!("(y, z) = ({y}, {z:.4})"));
+        wt.add(err, &gate::theory_bound(&yb, &mb, &kb), || {
             format!("(y, z) = ({y}, {z:.4})")
         });
     }
     Ok((w, wt))
+}
+
+/// The error of the layer as computed in `arith` against the sharp bound (a measurement).
+pub fn measured(m: f64, gain: f64, pts: &[(f64, f64)], arith: Arith) -> Result<Worst> {
+    let outs = outputs_at(arith, gain, pts)?;
+    let bp = 256;
+    let (mr, kr) = (rl(m, bp), rl(gain, bp));
+    let mut w = Worst::new();
+    for (&(y, z), out) in pts.iter().zip(&outs) {
+        let yr = rl(y, bp);
+        let exact = Real(rug::Float::with_val(bp, &yr.0 * z));
+        w.add(
+            &abs_diff(out, &exact),
+            &gate::error_bound(&yr, &mr, &kr)?,
+            || format!("(y, z) = ({y}, {z:.4})"),
+        );
+    }
+    Ok(w)
 }
 
 fn gains(mode: Mode) -> Vec<f64> {
@@ -118,10 +146,11 @@ impl Claim for GateMulClaim {
                 if gain - m < 1.2785 {
                     continue;
                 }
-                let (w, wt) = check(m, gain, &pts, arith, true)?;
+                let (w, wt) = check(m, gain, &pts, arith)?;
                 cases.push(
                     w.case(format!(
-                        "M={m} K={gain} at {arith}: error ≤ |y|·max(ψ(K−M)−ψ(K), ψ(K)−ψ(K+M))"
+                        "M={m} K={gain} at {arith}: error ≤ |y|·max(ψ(K−M)−ψ(K), ψ(K)−ψ(K+M))·(1+2^-{}) (enclosures at 2p bits; attained at z = ±M)",
+                        arith.bits().max(53).div_ceil(2)
                     ))
                     .param("M", m)
                     .param("K", gain),
@@ -135,7 +164,7 @@ impl Claim for GateMulClaim {
         }
         // f64 cannot resolve the error once e^{−(K−M)} is below its rounding of K|y|.
         let pts = points(1.0, n);
-        let (w64, _) = check(1.0, 40.0, &pts, Arith::F64, false)?;
+        let w64 = measured(1.0, 40.0, &pts, Arith::F64)?;
         cases.push(
             Case::from_log10(
                 "M=1 K=40: f64 error exceeds the mathematical bound (rounding of K·y dominates)",
@@ -148,6 +177,7 @@ impl Claim for GateMulClaim {
                 w64.ratio_log10
             )),
         );
+        cases.extend(crate::certify::gate_lemma(cfg.mode)?);
         let layer = GateMul::standalone(Real::from_i64(16, 256))?.layer("gate-mul", 3, 256)?;
         let size = ConstructionSize {
             description: "gated SSM pair (2 channels, state 1), K = 16".into(),
@@ -172,12 +202,16 @@ impl Claim for GateMulClaim {
         let (mut meas, mut f6, mut bnd, mut th) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for k in 3..=60 {
             let gain = k as f64;
-            let (w, wt) = check(m, gain, &pts, Arith::mpfr(256), false)?;
-            let (w64, _) = check(m, gain, &pts, Arith::F64, false)?;
+            let w = measured(m, gain, &pts, Arith::mpfr(256))?;
+            let w64 = measured(m, gain, &pts, Arith::F64)?;
             meas.push((gain, w.max_measured_log10));
             f6.push((gain, w64.max_measured_log10));
             bnd.push((gain, w.max_bound_log10));
-            th.push((gain, wt.max_bound_log10));
+            let y_max = pts.iter().map(|p| p.0.abs()).fold(0.0, f64::max);
+            th.push((
+                gain,
+                gate::theory_bound(&rl(y_max, 256), &rl(m, 256), &rl(gain, 256)).log10_abs(),
+            ));
         }
         let chart = Chart {
             title: "gate-mul: max |y(SiLU(z+K) − SiLU(K)) − yz| vs K (|y| ≤ 2, |z| ≤ 1)".into(),

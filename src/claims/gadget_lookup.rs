@@ -1,13 +1,13 @@
 //! `mlp-lookup` (proofs/mlp-lookup.md, v1 Lemma 4): any function on a finite integer (or one-hot) domain,
 //! exactly with ReLU units; within `(Σ|w_out|)·τ(λ)` with smooth units.
 
-use super::gadget_common::{abs_diff, rl, Worst};
+use super::gadget_common::{abs_diff, rl, sharp_slack, BallWorst, Worst};
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::error::Result;
 use crate::gadgets::relu::ReluUnit;
 use crate::gadgets::{eval_mlp, lookup, residual};
 use crate::model::{Activation, Coord, Layout, MlpBuilder, MlpLayer};
-use crate::num::{Arith, Real, Scalar};
+use crate::num::{Arith, Ball, Real, Scalar};
 use crate::plot::{write_chart, Chart, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize};
 use crate::rng::Rng;
@@ -160,6 +160,34 @@ pub fn smooth(act: Activation, lambda: f64, seed: u64) -> Result<Vec<(String, Wo
         .collect()
 }
 
+/// Certified errors of every problem with smooth units: each key's error enclosed in ball
+/// arithmetic, against `(Σ|w_out|)·τ(λ)` with the factor `1 + 2^{−p/2}` of [`sharp_slack`]
+/// (the bound is attained on one-hot inputs); no rounding allowance.
+pub fn smooth_certified(
+    act: Activation,
+    lambda: f64,
+    seed: u64,
+) -> Result<Vec<(String, BallWorst)>> {
+    let p = smooth_precision(act, lambda);
+    let wp = 2 * p;
+    let unit = ReluUnit::new(act, Ball::from_f64(lambda, wp))?;
+    let one = Ball::one(wp);
+    problems(&unit, seed, wp)?
+        .iter()
+        .map(|pr| {
+            let bound = sharp_slack(&unit.error_beyond(&one).mul(&pr.l1), p);
+            let mut w = BallWorst::new();
+            for (k, (x, &want)) in pr.inputs.iter().zip(&pr.expected).enumerate() {
+                let out = &eval_mlp(&pr.layer, x, wp)[pr.out];
+                w.add(&out.sub(&Ball::from_i64(want, wp)), &bound, || {
+                    format!("input #{k}")
+                });
+            }
+            Ok((pr.name.clone(), w))
+        })
+        .collect()
+}
+
 impl Claim for MlpLookup {
     fn info(&self) -> ClaimInfo {
         ClaimInfo {
@@ -199,10 +227,10 @@ impl Claim for MlpLookup {
         };
         for act in [Activation::Gelu, Activation::Silu] {
             for &lambda in &lambdas {
-                for (name, w) in smooth(act, lambda, cfg.seed)? {
+                for (name, w) in smooth_certified(act, lambda, cfg.seed)? {
                     cases.push(
                         w.case(format!(
-                            "{} λ={lambda} {name}: error ≤ (Σ|w_out|)·τ(λ)",
+                            "{} λ={lambda} {name}: error ≤ (Σ|w_out|)·τ(λ)·(1+2^-p/2) (enclosures at 2p bits)",
                             act.name()
                         ))
                         .param("lambda", lambda),
@@ -210,6 +238,7 @@ impl Claim for MlpLookup {
                 }
             }
         }
+        cases.extend(crate::certify::lookup_lemma(cfg.mode, cfg.seed)?);
         let unit = ReluUnit::<f64>::exact(53);
         let probs = problems(&unit, cfg.seed, 53)?;
         let layer = &probs[1].layer;

@@ -2,11 +2,11 @@
 //! bound of `gadgets::mul`; the cancellation costs `log2(λ/M)` bits, so f64 breaks where MPFR holds.
 
 use super::fit;
-use super::gadget_common::{abs_diff, at_most, linspace, rl, Worst};
+use super::gadget_common::{abs_diff, linspace, rl, BallWorst, Worst};
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::error::Result;
 use crate::gadgets::{eval_mlp, mul, residual};
-use crate::num::{Arith, Real, Scalar};
+use crate::num::{Arith, Ball, Real, Scalar};
 use crate::plot::{write_chart, Chart, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
 use crate::rng::Rng;
@@ -49,40 +49,44 @@ pub fn points(m: f64, grid: usize, random: usize, rng: &mut Rng) -> Vec<(f64, f6
     pts
 }
 
-/// Worst measured/bound over the points at one `(M, λ)`: pointwise bound (+ rounding allowance),
-/// and the largest error against the uniform bound.
+/// Certified worst case over the points at one `(M, λ)`: the exact network's error `ĝ(a,b) − ab`
+/// enclosed in ball arithmetic at `arith`'s precision, against the pointwise bound (no rounding
+/// allowance: a precision too low to decide makes the case undecided), and the error enclosure
+/// with the largest upper end, against the uniform bound.
 pub struct MulCheck {
-    pub pointwise: Worst,
-    pub max_err: Real,
-    /// Uniform bound plus the rounding allowance at `|a| = |b| = M`.
-    pub uniform: Real,
+    pub pointwise: BallWorst,
+    pub max_err: Ball,
+    pub uniform: Ball,
+}
+
+/// The exact network's errors `ĝ(a, b) − ab`, enclosed at `prec` bits.
+pub fn error_balls(lambda: f64, pts: &[(f64, f64)], prec: u32) -> Result<Vec<Ball>> {
+    let lam = Ball::from_f64(lambda, prec);
+    let layer = mul::standalone(&lam, prec)?;
+    Ok(pts
+        .iter()
+        .map(|&(a, b)| {
+            let (ab, bb) = (Ball::from_f64(a, prec), Ball::from_f64(b, prec));
+            let x = residual(3, prec, &[(0, ab.clone()), (1, bb.clone())]);
+            eval_mlp(&layer, &x, prec)[2].sub(&ab.mul(&bb)).abs()
+        })
+        .collect())
 }
 
 pub fn check(m: f64, lambda: f64, pts: &[(f64, f64)], arith: Arith) -> Result<MulCheck> {
     let bp = 256;
-    let outs = outputs_at(arith, lambda, pts)?;
-    let lam = rl(lambda, bp);
-    let mut w = Worst::new();
-    let mut max_err = Real::zero(bp);
-    for (&(a, b), out) in pts.iter().zip(&outs) {
-        let (ar, br) = (rl(a, bp), rl(b, bp));
-        let exact = Real(rug::Float::with_val(bp, &ar.0 * &br.0));
-        // abs_diff maps a NaN output to +∞: it wins `err > max_err` and fails the bound.
-        let err = abs_diff(out, &exact);
-        let bound = mul::pointwise_bound(&ar, &br, &lam)?.add(&mul::rounding_allowance(
-            &ar,
-            &br,
-            &lam,
-            arith.bits(),
-        ));
-        w.add(&err, &bound, || format!("(a, b) = ({a:.4}, {b:.4})"));
-        if err > max_err {
-            max_err = err;
+    let errs = error_balls(lambda, pts, arith.bits())?;
+    let lam = Ball::from_f64(lambda, bp);
+    let mut w = BallWorst::new();
+    let mut max_err = Ball::zero(arith.bits());
+    for (&(a, b), err) in pts.iter().zip(&errs) {
+        let bound = mul::pointwise_bound(&Ball::from_f64(a, bp), &Ball::from_f64(b, bp), &lam)?;
+        w.add(err, &bound, || format!("(a, b) = ({a:.4}, {b:.4})"));
+        if err.is_nan() || err.upper() > max_err.upper() {
+            max_err = err.clone();
         }
     }
-    let mr = rl(m, bp);
-    let uniform =
-        mul::uniform_bound(&mr, &lam)?.add(&mul::rounding_allowance(&mr, &mr, &lam, arith.bits()));
+    let uniform = mul::uniform_bound(&Ball::from_f64(m, bp), &lam)?;
     Ok(MulCheck {
         pointwise: w,
         max_err,
@@ -90,11 +94,19 @@ pub fn check(m: f64, lambda: f64, pts: &[(f64, f64)], arith: Arith) -> Result<Mu
     })
 }
 
-/// `ε` plus the rounding allowance at `|a| = |b| = M` in `arith`: the mathematical error at
-/// `λ_for(ε)` attains ε at the corners, so the computed error may exceed it by rounding.
-fn eps_bound(m: f64, eps: f64, lambda: f64, arith: Arith) -> Real {
-    let (mr, lam) = (rl(m, 256), rl(lambda, 256));
-    rl(eps, 256).add(&mul::rounding_allowance(&mr, &mr, &lam, arith.bits()))
+/// Max over the points of the error of the network as computed in `arith` (a measurement, for
+/// the figures).
+pub fn measured_max_err(lambda: f64, pts: &[(f64, f64)], arith: Arith) -> Result<Real> {
+    let outs = outputs_at(arith, lambda, pts)?;
+    let mut max_err = Real::zero(256);
+    for (&(a, b), out) in pts.iter().zip(&outs) {
+        let exact = Real(rug::Float::with_val(256, &rl(a, 256).0 * &rl(b, 256).0));
+        let err = abs_diff(out, &exact);
+        if err > max_err {
+            max_err = err;
+        }
+    }
+    Ok(max_err)
 }
 
 /// Bits lost to cancellation at `λ`: `p − correct bits`, with correct bits measured against a
@@ -186,10 +198,11 @@ impl Claim for MlpMul {
                         .param("lambda", lambda),
                 );
                 cases.push(
-                    at_most(
+                    Case::certified(
                         format!("M={m} λ=2^{e}·M at {arith}: max error ≤ 2M⁴/(3λ²)"),
                         &c.max_err,
                         &c.uniform,
+                        Relation::AtMost,
                     )
                     .param("M", m)
                     .param("lambda", lambda),
@@ -201,19 +214,20 @@ impl Claim for MlpMul {
                 let c = check(m, lam, &pts, arith)?;
                 let w = mul::output_weight(&rl(lam, 256)).to_f64();
                 cases.push(
-                    at_most(
+                    Case::certified(
                         format!(
                             "M={m} ε={eps:e}: λ=max(M, M²√(2/(3ε))) = {lam:.4e} gives error ≤ ε"
                         ),
                         &c.max_err,
-                        &eps_bound(m, eps, lam, arith),
+                        &Ball::from_f64(eps, 256),
+                        Relation::AtMost,
                     )
                     .param("lambda", lam)
                     .param("output_weight", w),
                 );
                 notes.push(format!(
-                    "M={m} ε={eps:e}: λ={lam:.3e}, output weight √(π/2)λ²/4 = {w:.3e}, measured max error 10^{:.2}",
-                    c.max_err.log10_abs()
+                    "M={m} ε={eps:e}: λ={lam:.3e}, output weight √(π/2)λ²/4 = {w:.3e}, certified max error ≤ 10^{:.2}",
+                    Real(c.max_err.upper()).log10_abs()
                 ));
             }
         }
@@ -310,6 +324,7 @@ impl Claim for MlpMul {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+        cases.extend(crate::certify::mul_lemma(cfg.mode)?);
         let layer = mul::standalone(&Real::from_f64(2f64.powi(20), 256), 256)?;
         let size = ConstructionSize {
             description: "width-4 GeLU MLP on [a, b, out]".into(),
@@ -337,9 +352,11 @@ impl Claim for MlpMul {
             let lambda = 2f64.powi(k);
             let x = lambda.log10();
             let c = check(m, lambda, &pts, Arith::mpfr(256))?;
-            let cf = check(m, lambda, &pts, Arith::F64)?;
-            mp.push((x, c.max_err.log10_abs()));
-            f6.push((x, cf.max_err.log10_abs()));
+            mp.push((
+                x,
+                measured_max_err(lambda, &pts, Arith::mpfr(256))?.log10_abs(),
+            ));
+            f6.push((x, measured_max_err(lambda, &pts, Arith::F64)?.log10_abs()));
             ub.push((x, c.uniform.log10_abs()));
             lead.push((x, (16.0 * f64::EPSILON / 2.0 * lambda * 2.0 * m).log10()));
         }

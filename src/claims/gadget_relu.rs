@@ -2,19 +2,38 @@
 //! `c/λ` (`c₀ ≈ 0.169971` for GeLU, `c₁ = W(1/e) ≈ 0.278465` for SiLU, both computed here by
 //! Newton's method at working precision), and error `≤ τ(λ)` on nonzero integers.
 
-use super::gadget_common::{abs_diff, at_most, linspace, rl, tail_precision, Worst};
+use super::gadget_common::{
+    abs_diff, at_most, linspace, rl, sharp_slack, tail_precision, BallWorst,
+};
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::error::Result;
 use crate::gadgets::relu::{self, sup_constant, tail};
 use crate::gadgets::{eval_mlp, residual};
 use crate::model::Activation;
-use crate::num::{Arith, Real, Scalar};
+use crate::num::{Arith, Ball, Real, Scalar};
 use crate::plot::{write_chart, Chart, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
 use crate::rng::Rng;
 use std::path::{Path, PathBuf};
 
 pub struct MlpRelu;
+
+/// The exact network's error enclosures `|φ(λz)/λ − ReLU(z)|` at `prec` bits over `zs`: the one
+/// with the largest upper end, and where.
+pub fn sup_error_ball(act: Activation, lambda: f64, zs: &[f64], prec: u32) -> Result<(Ball, f64)> {
+    let lam = Ball::from_f64(lambda, prec);
+    let layer = relu::standalone(act, lam, prec)?;
+    let mut best = (Ball::zero(prec), 0.0);
+    for &z in zs {
+        let zb = Ball::from_f64(z, prec);
+        let out = eval_mlp(&layer, &residual(2, prec, &[(0, zb.clone())]), prec);
+        let e = out[1].sub(&zb.relu()).abs();
+        if e.is_nan() || e.upper() > best.0.upper() {
+            best = (e, z);
+        }
+    }
+    Ok(best)
+}
 
 /// Max over `zs` of the network's error `|φ(λz)/λ − ReLU(z)|` at `prec` bits, and where.
 pub fn sup_error(act: Activation, lambda: f64, zs: &[f64], prec: u32) -> Result<(Real, f64)> {
@@ -144,17 +163,22 @@ impl Claim for MlpRelu {
             let mut r = rng.fork(k as u64);
             for lambda in lambdas(cfg.mode) {
                 let zs = z_grid(lambda, n / 4, &mut r);
-                let (err, at) = sup_error(act, lambda, &zs, p)?;
+                let (err, _) = sup_error(act, lambda, &zs, p)?;
                 let bound = sc.c.div(&rl(lambda, p));
-                let allowance = rl(16.0 * Real::ulp_of_one(p) * 8.0 / lambda, p);
+                let (err_ball, at_ball) = sup_error_ball(act, lambda, &zs, 2 * p)?;
+                let c_ball = Ball::from_real(&sc.c, 2 * p).div(&Ball::from_f64(lambda, 2 * p));
                 cases.push(
-                    at_most(
-                        format!("{name} λ={lambda}: sup_z error ≤ c/λ, {ran_at}"),
-                        &err,
-                        &bound.add(&allowance),
+                    Case::certified(
+                        format!(
+                            "{name} λ={lambda}: sup_z error ≤ (c/λ)(1+2^-{}) on the grid (enclosures at 2p bits), {ran_at}",
+                            p.div_ceil(2)
+                        ),
+                        &err_ball,
+                        &sharp_slack(&c_ball, p),
+                        Relation::AtMost,
                     )
                     .param("lambda", lambda)
-                    .param("worst_z", at),
+                    .param("worst_z", at_ball),
                 );
                 cases.push(Case::from_log10(
                     format!("{name} λ={lambda}: the sup c/λ is attained (within 0.1%), {ran_at}"),
@@ -167,25 +191,26 @@ impl Claim for MlpRelu {
             for lambda in int_lambdas(cfg.mode) {
                 let pi = tail_precision(act, lambda);
                 let zs: Vec<f64> = (1..=8).flat_map(|z| [z as f64, -(z as f64)]).collect();
-                let lam = rl(lambda, pi);
-                let layer = relu::standalone(act, lam.clone(), pi)?;
-                let mut w = Worst::new();
+                let wp = 2 * pi;
+                let lam = Ball::from_f64(lambda, wp);
+                let layer = relu::standalone(act, lam.clone(), wp)?;
+                let bound = sharp_slack(&tail(act, &lam), pi);
+                let mut w = BallWorst::new();
                 for &z in &zs {
-                    let zr = rl(z, pi);
-                    let out = eval_mlp(&layer, &residual(2, pi, &[(0, zr.clone())]), pi);
-                    let e = abs_diff(&out[1], &zr.relu());
-                    let allowance = rl(16.0 * Real::ulp_of_one(pi) * z.abs(), pi);
-                    let bound = tail(act, &lam).add(&allowance);
-                    w.add(&e, &bound, || format!("z = {z}"));
+                    let zb = Ball::from_f64(z, wp);
+                    let out = eval_mlp(&layer, &residual(2, wp, &[(0, zb.clone())]), wp);
+                    w.add(&out[1].sub(&zb.relu()), &bound, || format!("z = {z}"));
                 }
                 cases.push(
                     w.case(format!(
-                        "{name} λ={lambda} at {pi} bits: integer inputs, error ≤ τ(λ)"
+                        "{name} λ={lambda} at {pi} bits: integer inputs, error ≤ τ(λ)(1+2^-{}) (enclosures at 2p bits; attained at |z| = 1)",
+                        pi.div_ceil(2)
                     ))
                     .param("lambda", lambda),
                 );
             }
         }
+        cases.extend(crate::certify::relu_lemma(cfg.mode)?);
         let layer = relu::standalone(Activation::Gelu, Real::from_i64(1024, p), p)?;
         let size = ConstructionSize {
             description: "one GeLU/SiLU unit on [z, out]".into(),

@@ -1,13 +1,13 @@
 //! `mlp-select` (proofs/mlp-select.md, v1 Lemma 3): `x if t ≥ α, y if t ≤ −α`, width `2d + 2`; exact with
 //! ReLU when `Kα ≥ M`, error `≤ 2βτ(λβ)` (`β = Kα − M`) with smooth units.
 
-use super::gadget_common::{abs_diff, rl, tail_precision, Worst};
+use super::gadget_common::{abs_diff, rl, sharp_slack, tail_precision, BallWorst, Worst};
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::error::Result;
 use crate::gadgets::relu::ReluUnit;
 use crate::gadgets::{eval_mlp, select};
 use crate::model::Activation;
-use crate::num::{Arith, Real, Scalar};
+use crate::num::{Arith, Ball, Real, Scalar};
 use crate::plot::{write_chart, Chart, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize};
 use crate::rng::Rng;
@@ -67,14 +67,14 @@ pub fn instances(
     extremes
 }
 
-/// Outputs of the selector at `prec` bits, one vector per instance.
-pub fn run_selector<S: Scalar>(
+/// Outputs of the selector at `prec` bits, one vector per instance (in `S` itself).
+pub fn selector_outputs<S: Scalar>(
     insts: &[Instance],
     gain: f64,
     act: Activation,
     lambda: f64,
     prec: u32,
-) -> Result<Vec<Vec<Real>>> {
+) -> Result<Vec<Vec<S>>> {
     let d = insts[0].x.len();
     let unit = if act == Activation::Relu {
         ReluUnit::<S>::exact(prec)
@@ -89,11 +89,22 @@ pub fn run_selector<S: Scalar>(
             x.extend(ins.y.iter().map(|&v| S::from_f64(v, prec)));
             x.push(S::from_f64(ins.t, prec));
             x.extend((0..d).map(|_| S::zero(prec)));
-            eval_mlp(&layer, &x, prec)[2 * d + 1..]
-                .iter()
-                .map(|v| v.to_real())
-                .collect()
+            eval_mlp(&layer, &x, prec)[2 * d + 1..].to_vec()
         })
+        .collect())
+}
+
+/// Outputs of the selector at `prec` bits, one vector per instance (as exact MPFR values).
+pub fn run_selector<S: Scalar>(
+    insts: &[Instance],
+    gain: f64,
+    act: Activation,
+    lambda: f64,
+    prec: u32,
+) -> Result<Vec<Vec<Real>>> {
+    Ok(selector_outputs::<S>(insts, gain, act, lambda, prec)?
+        .into_iter()
+        .map(|v| v.iter().map(|x| x.to_real()).collect())
         .collect())
 }
 
@@ -110,31 +121,52 @@ fn run_at(
     }
 }
 
-/// Max over instances and coordinates of |output − selected|, against `bound + allowance`,
-/// where the rounding allowance is `8u(K|t| + M)` per coordinate.
+/// Certified worst case over instances and coordinates: the exact network's error
+/// `output − selected` enclosed in ball arithmetic at `prec` bits, against `bound` (no rounding
+/// allowance; an enclosure too wide for the bound is undecided).
 pub fn check(
     insts: &[Instance],
-    m: f64,
     gain: f64,
     act: Activation,
     lambda: f64,
-    bound: &Real,
-    arith: Arith,
-) -> Result<Worst> {
-    let outs = run_at(insts, gain, act, lambda, arith)?;
-    let bp = 256.max(bound.precision());
-    let u = Real::ulp_of_one(arith.bits()) / 2.0;
-    let mut w = Worst::new();
+    bound: &Ball,
+    prec: u32,
+) -> Result<BallWorst> {
+    let outs = selector_outputs::<Ball>(insts, gain, act, lambda, prec)?;
+    let mut w = BallWorst::new();
     for (ins, out) in insts.iter().zip(&outs) {
         let want = if ins.t > 0.0 { &ins.x } else { &ins.y };
-        let allowance = rl(8.0 * u * (gain * ins.t.abs() + m), bp);
         for (k, (o, &v)) in out.iter().zip(want).enumerate() {
-            w.add(&abs_diff(o, &rl(v, bp)), &bound.add(&allowance), || {
+            w.add(&o.sub(&Ball::from_f64(v, prec)), bound, || {
                 format!("t = {:.4}, coordinate {k}", ins.t)
             });
         }
     }
     Ok(w)
+}
+
+/// The ReLU selector in f64 against its certified 53-bit enclosure: the f64 run uses only
+/// correctly rounded `+`, fused `·+` and `max(·, 0)`, so it *is* the 53-bit round-to-nearest
+/// evaluation whose midpoint the ball carries; the case checks that equality exactly, and that the
+/// selected input lies in the enclosure (the ball radius is a proved rounding bound, not an
+/// allowance). Returns (points, points where f64 ≠ midpoint, points outside the enclosure).
+pub fn f64_in_enclosure(insts: &[Instance], gain: f64) -> Result<(usize, usize, usize)> {
+    let f = selector_outputs::<f64>(insts, gain, Activation::Relu, 1.0, 53)?;
+    let b = selector_outputs::<Ball>(insts, gain, Activation::Relu, 1.0, 53)?;
+    let (mut n, mut differ, mut outside) = (0, 0, 0);
+    for ((ins, fo), bo) in insts.iter().zip(&f).zip(&b) {
+        let want = if ins.t > 0.0 { &ins.x } else { &ins.y };
+        for ((o, ball), &v) in fo.iter().zip(bo).zip(want) {
+            n += 1;
+            if rug::Float::with_val(53, *o) != ball.mid {
+                differ += 1;
+            }
+            if !ball.contains(&rug::Float::with_val(53, v)) {
+                outside += 1;
+            }
+        }
+    }
+    Ok((n, differ, outside))
 }
 
 /// Exact equality of every output with the selected input.
@@ -274,14 +306,32 @@ impl Claim for MlpSelect {
                     exact(&dy, gain, arith)?,
                     format!("{n} instances, d = {d}, |t| ∈ [α, 3α]"),
                 ));
-                let w = check(&re, m, gain, Activation::Relu, 1.0, &Real::zero(128), arith)?;
-                cases.push(
-                    w.case(format!(
-                        "relu M={m} α={alpha} at {arith}: random reals within rounding 8u(K|t|+M)"
-                    ))
-                    .param("M", m)
-                    .param("alpha", alpha),
-                );
+                if arith == Arith::F64 {
+                    let (pts, differ, outside) = f64_in_enclosure(&re, gain)?;
+                    cases.push(Case::boolean(
+                        format!(
+                            "relu M={m} α={alpha} at f64: random reals, the selected input lies in the certified enclosure of the f64 evaluation"
+                        ),
+                        differ == 0 && outside == 0,
+                        format!("{pts} coordinates: {differ} where f64 ≠ the 53-bit ball midpoint, {outside} outside the enclosure"),
+                    ));
+                } else {
+                    let w = check(
+                        &re,
+                        gain,
+                        Activation::Relu,
+                        1.0,
+                        &Ball::zero(128),
+                        arith.bits(),
+                    )?;
+                    cases.push(
+                        w.case(format!(
+                            "relu M={m} α={alpha} at {arith}: random reals, exact network error ≤ 0 (enclosures)"
+                        ))
+                        .param("M", m)
+                        .param("alpha", alpha),
+                    );
+                }
             }
         }
         // Smooth units: M = 1, α = 1, K = 2 (β = 1).
@@ -295,18 +345,29 @@ impl Claim for MlpSelect {
         for act in [Activation::Gelu, Activation::Silu] {
             for &lambda in &lambdas {
                 let p = tail_precision(act, lambda * (gain * alpha - m));
-                let bound = smooth_bound(m, alpha, gain, act, lambda, p)?;
-                let w = check(&re, m, gain, act, lambda, &bound, Arith::mpfr(p))?;
+                let wp = 2 * p;
+                let unit = ReluUnit::new(act, Ball::from_f64(lambda, wp))?;
+                let exact_bound = select::error_bound(
+                    &Ball::from_f64(m, wp),
+                    &Ball::from_f64(alpha, wp),
+                    &Ball::from_f64(gain, wp),
+                    &unit,
+                )?;
+                // Attained up to 2Kατ(λKα) at x = −M, y = M, t = α: certified with 1 + 2^{−p/2}.
+                let bound = sharp_slack(&exact_bound, p);
+                let w = check(&re, gain, act, lambda, &bound, wp)?;
                 cases.push(
                     w.case(format!(
-                        "{} λ={lambda} (β=1) at {p} bits: error ≤ 2βτ(λβ)",
-                        act.name()
+                        "{} λ={lambda} (β=1) at {p} bits: error ≤ 2βτ(λβ)(1+2^-{}) (enclosures at 2p bits)",
+                        act.name(),
+                        p.div_ceil(2)
                     ))
                     .param("lambda", lambda),
                 );
             }
         }
         cases.extend(gate_cases(&ariths, &lambdas)?);
+        cases.extend(crate::certify::select_lemma(cfg.mode)?);
         let unit = ReluUnit::<f64>::exact(53);
         let layer = select::standalone(d, &100.0, &unit)?;
         let size = ConstructionSize {
@@ -336,8 +397,8 @@ impl Claim for MlpSelect {
             for lambda in [0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0] {
                 let p = tail_precision(act, lambda);
                 let bound = smooth_bound(m, alpha, gain, act, lambda, p)?;
-                let w = check(&re, m, gain, act, lambda, &Real::zero(p), Arith::mpfr(p))?;
-                meas.push((lambda.log10(), w.max_measured_log10));
+                let w = check(&re, gain, act, lambda, &Ball::zero(p), p)?;
+                meas.push((lambda.log10(), w.worst.max_measured_log10));
                 bnd.push((lambda.log10(), bound.log10_abs()));
             }
             series.push(Series::new(

@@ -1,14 +1,19 @@
-//! The number type: one trait, [`Scalar`], over `f64` and [`Real`] (an MPFR float).
+//! The number type: one trait, [`Scalar`], over `f64`, [`Real`] (an MPFR float) and [`Ball`]
+//! (a certified midpoint–radius enclosure on MPFR, radius a [`Mag`]).
 //!
 //! Every model and gadget is generic over `Scalar`, so the same construction runs in IEEE double
 //! and in correctly rounded arbitrary precision. Precision is explicit: constructors take it, values
 //! carry it, and an operation between two precisions widens to the larger one (widening is exact).
 //! In-place methods (`*_assign`, `*_mut`) never allocate for MPFR values whose precision already fits.
 
+mod ball;
+mod mag;
 mod precision;
 mod real;
 mod scalar_f64;
 
+pub use ball::Ball;
+pub use mag::Mag;
 pub use precision::{parse_precision, Arith, Precision, MAX_PRACTICAL_BITS};
 pub use real::Real;
 
@@ -254,6 +259,8 @@ pub fn zeros<S: Scalar>(len: usize, prec: u32) -> Vec<S> {
     (0..len).map(|_| S::zero(prec)).collect()
 }
 
+#[cfg(test)]
+mod ball_tests;
 #[cfg(test)]
 mod tests;
 

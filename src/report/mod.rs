@@ -1,5 +1,7 @@
 //! Report types (serde) and their terminal rendering (file writing lives in `crate::io`).
 
+use crate::num::{Ball, Real, Scalar};
+use rug::float::Round;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -14,6 +16,57 @@ pub enum Relation {
     Within { rel_tol: f64 },
 }
 
+/// How a case was decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Verdict {
+    /// Decided on certified enclosures (ball arithmetic or a branch-and-bound proof): `passed`
+    /// is a proof, and so is a failure (the measured value is certainly beyond the bound).
+    Certified,
+    /// Decided on computed floating-point values, compared exactly as values.
+    Measured,
+    /// The enclosures overlap: too wide to decide. Never a pass.
+    Undecided,
+}
+
+impl Verdict {
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Certified => "certified",
+            Verdict::Measured => "measured",
+            Verdict::Undecided => "undecided",
+        }
+    }
+}
+
+/// Certified enclosures of a case's measured value and bound, as decimal strings rounded
+/// outward (so they stay enclosures, also far outside f64's range).
+#[derive(Clone, Debug, Serialize)]
+pub struct Enclosure {
+    pub measured: [String; 2],
+    pub bound: [String; 2],
+    /// log10 of the measured enclosure's width (`None` when it is a point).
+    pub measured_width_log10: Option<f64>,
+}
+
+impl Enclosure {
+    /// The enclosures of a measured ball and a bound ball, rounded outward.
+    pub fn of(measured: &Ball, bound: &Ball) -> Enclosure {
+        Enclosure {
+            measured: [
+                decimal(&measured.lower(), false),
+                decimal(&measured.upper(), true),
+            ],
+            bound: [
+                decimal(&bound.lower(), false),
+                decimal(&bound.upper(), true),
+            ],
+            measured_width_log10: finite(
+                measured.rad().mul_2exp(1).log2() * std::f64::consts::LOG10_2,
+            ),
+        }
+    }
+}
+
 /// One checked case. Values are kept as log10 as well, since many live far outside f64's range.
 #[derive(Clone, Debug, Serialize)]
 pub struct Case {
@@ -25,11 +78,19 @@ pub struct Case {
     /// measured / bound (as a log10 difference when both are nonzero).
     pub margin_log10: Option<f64>,
     pub passed: bool,
+    pub verdict: Verdict,
+    pub enclosure: Option<Enclosure>,
     pub note: Option<String>,
 }
 
 fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
+}
+
+/// A decimal string of `x` with 17 significant digits, rounded up (`up`) or down.
+fn decimal(x: &rug::Float, up: bool) -> String {
+    let r = if up { Round::Up } else { Round::Down };
+    x.to_string_radix_round(10, Some(17), r)
 }
 
 impl Case {
@@ -58,31 +119,119 @@ impl Case {
             relation,
             margin_log10: finite(margin),
             passed,
+            verdict: Verdict::Measured,
+            enclosure: None,
             note: None,
         }
     }
-    /// A case from plain values, compared on a log scale. Signs matter: for `Within` the two
-    /// values must be nonzero with the same sign (a slope of −1 is not within 15% of 1); for
-    /// `AtMost`/`AtLeast` both must be ≥ 0 (0 means exactly zero). Otherwise the case fails.
+    /// A case from plain values, decided exactly on the values (never on their log10). Signs
+    /// matter: for `Within` the two values must be nonzero with the same sign (a slope of −1 is
+    /// not within 15% of 1); for `AtMost`/`AtLeast` both must be ≥ 0 (0 means exactly zero).
+    /// Otherwise the case fails.
     pub fn from_values(
         label: impl Into<String>,
         measured: f64,
         bound: f64,
         relation: Relation,
     ) -> Self {
+        Self::from_reals(
+            label,
+            &Real::from_f64(measured, 53),
+            &Real::from_f64(bound, 53),
+            relation,
+        )
+    }
+
+    /// The one pass rule for computed values: an exact MPFR comparison of `measured` with
+    /// `bound` (`Within`: `|measured − bound| ≤ tol·|bound|`, formed exactly), with the sign
+    /// rules of [`Case::from_values`]; NaN fails. The log10 fields are for display only.
+    pub fn from_reals(
+        label: impl Into<String>,
+        measured: &Real,
+        bound: &Real,
+        relation: Relation,
+    ) -> Self {
+        let (m, b) = (&measured.0, &bound.0);
         let signs_ok = match relation {
             Relation::Within { .. } => {
-                measured != 0.0
-                    && bound != 0.0
-                    && measured.is_sign_negative() == bound.is_sign_negative()
+                !m.is_zero() && !b.is_zero() && m.is_sign_negative() == b.is_sign_negative()
             }
-            Relation::AtMost | Relation::AtLeast => measured >= 0.0 && bound >= 0.0,
+            Relation::AtMost | Relation::AtLeast => {
+                (m.is_zero() || m.is_sign_positive()) && (b.is_zero() || b.is_sign_positive())
+            }
         };
-        let mut c = Self::from_log10(label, measured.abs().log10(), bound.abs().log10(), relation);
+        let decided = !m.is_nan()
+            && !b.is_nan()
+            && match relation {
+                Relation::AtMost => m <= b,
+                Relation::AtLeast => m >= b,
+                Relation::Within { rel_tol } => {
+                    let wp = m.prec().max(b.prec()) + 64;
+                    let d = rug::Float::with_val(wp, m - b).abs();
+                    let tol = rug::Float::with_val(wp, b.abs_ref()) * rel_tol;
+                    d <= tol
+                }
+            };
+        let mut c = Self::from_log10(label, measured.log10_abs(), bound.log10_abs(), relation);
+        c.passed = decided && signs_ok;
         if !signs_ok {
-            c.passed = false;
             c.note = Some(format!(
-                "measured {measured:e} and bound {bound:e}: signs not comparable on a log scale"
+                "measured {} and bound {}: signs not comparable on a log scale",
+                m.to_f64(),
+                b.to_f64()
+            ));
+        }
+        c
+    }
+
+    /// A case decided on certified enclosures: `AtMost` passes when the upper end of `measured`
+    /// is at most the lower end of `bound` (`AtLeast`: lower end of measured ≥ upper end of
+    /// bound); it fails when the opposite holds certainly, and is `Undecided` (failed, with the
+    /// enclosure width in the note) when the enclosures overlap. `Within` is not certifiable
+    /// here and is undecided unless both balls are exact.
+    pub fn certified(
+        label: impl Into<String>,
+        measured: &Ball,
+        bound: &Ball,
+        relation: Relation,
+    ) -> Self {
+        let (ml, mu) = (measured.lower(), measured.upper());
+        let (bl, bu) = (bound.lower(), bound.upper());
+        let nan = measured.is_nan() || bound.is_nan();
+        let (pass, fail) = match relation {
+            Relation::AtMost => (mu <= bl, ml > bu),
+            Relation::AtLeast => (ml >= bu, mu < bl),
+            Relation::Within { .. } => {
+                let exact = measured.rad().is_zero() && bound.rad().is_zero();
+                let c = Self::from_reals("", &measured.to_real(), &bound.to_real(), relation);
+                (exact && c.passed, exact && !c.passed)
+            }
+        };
+        // Displayed values: the ends the decision uses (the larger |end| of measured for
+        // `AtMost`, its smaller one for `AtLeast`; the bound's opposite end).
+        let abs_end =
+            |x: &rug::Float| Real(rug::Float::with_val(x.prec(), x.abs_ref())).log10_abs();
+        let (m_disp, b_disp) = match relation {
+            Relation::AtLeast => (abs_end(&ml), abs_end(&bu)),
+            _ => (abs_end(&mu).max(abs_end(&ml)), abs_end(&bl)),
+        };
+        let mut c = Self::from_log10(label, m_disp, b_disp, relation);
+        c.passed = pass && !nan;
+        c.verdict = if pass || fail {
+            Verdict::Certified
+        } else {
+            Verdict::Undecided
+        };
+        let width = measured.rad().mul_2exp(1);
+        c.enclosure = Some(Enclosure::of(measured, bound));
+        if c.verdict == Verdict::Undecided {
+            c.note = Some(format!(
+                "undecided: the enclosures overlap (measured ∈ [{}, {}], width 10^{:.2}; bound ∈ [{}, {}])",
+                decimal(&ml, false),
+                decimal(&mu, true),
+                width.log2() * std::f64::consts::LOG10_2,
+                decimal(&bl, false),
+                decimal(&bu, true)
             ));
         }
         c
@@ -97,8 +246,34 @@ impl Case {
             relation: Relation::AtMost,
             margin_log10: None,
             passed: ok,
+            verdict: Verdict::Measured,
+            enclosure: None,
             note: Some(note.into()),
         }
+    }
+    /// A yes/no fact proved in certified arithmetic (a branch-and-bound certificate, or a
+    /// decision on enclosures); `undecided` marks a proof that could not be completed.
+    pub fn certificate(
+        label: impl Into<String>,
+        ok: bool,
+        undecided: bool,
+        note: impl Into<String>,
+    ) -> Self {
+        let mut c = Self::boolean(label, ok && !undecided, note);
+        c.verdict = if undecided {
+            Verdict::Undecided
+        } else {
+            Verdict::Certified
+        };
+        c
+    }
+    /// Mark a case as decided on certified values (for callers that decide on enclosures).
+    pub fn with_verdict(mut self, v: Verdict) -> Self {
+        if v == Verdict::Undecided {
+            self.passed = false;
+        }
+        self.verdict = v;
+        self
     }
     pub fn param(mut self, k: &str, v: impl Serialize) -> Self {
         self.params.insert(
@@ -228,10 +403,20 @@ pub fn render_table(reports: &[ClaimReport]) -> String {
             r.status.word(),
             r.seconds
         );
+        let count = |v: Verdict| r.cases.iter().filter(|c| c.verdict == v).count();
+        let (cert, undec) = (count(Verdict::Certified), count(Verdict::Undecided));
+        if cert + undec > 0 {
+            let _ = writeln!(
+                o,
+                "    verdicts: {cert} certified, {} measured, {undec} undecided",
+                count(Verdict::Measured)
+            );
+        }
         for c in r.failed_cases().take(5) {
             let _ = writeln!(
                 o,
-                "    failed: {} (measured {}, bound {}) {}",
+                "    failed ({}): {} (measured {}, bound {}) {}",
+                c.verdict.word(),
                 c.label,
                 fmt_log10(c.measured_log10.unwrap_or(f64::NAN)),
                 fmt_log10(c.bound_log10.unwrap_or(f64::NAN)),
@@ -290,5 +475,41 @@ mod tests {
         assert!(!Case::from_values("negative bound", 0.0, -1.0, Relation::AtMost).passed);
         assert!(!Case::from_values("nan", f64::NAN, 1.0, Relation::AtMost).passed);
         assert!(!Case::from_values("nan", 1.0, f64::NAN, Relation::AtLeast).passed);
+        // Exact, not log10: an excess of 1 ulp of f64 fails.
+        let b = 0.3f64;
+        let above = f64::from_bits(b.to_bits() + 1);
+        assert!(!Case::from_values("1 ulp above", above, b, Relation::AtMost).passed);
+        assert!(Case::from_values("equal", b, b, Relation::AtMost).passed);
+    }
+
+    fn ball(mid: f64, rad_log2: i64) -> Ball {
+        let mut x = Ball::from_f64(mid, 128);
+        x.rad = crate::num::Mag::pow2(rad_log2);
+        x
+    }
+
+    #[test]
+    fn certified_cases_decide_on_enclosure_ends() {
+        let bound = ball(1.0, -40);
+        let c = Case::certified("inside", &ball(0.9, -20), &bound, Relation::AtMost);
+        assert!(c.passed && c.verdict == Verdict::Certified);
+        let c = Case::certified("above", &ball(1.1, -20), &bound, Relation::AtMost);
+        assert!(!c.passed && c.verdict == Verdict::Certified);
+        // Overlapping enclosures: undecided, never a pass, width in the note and JSON.
+        let c = Case::certified("overlap", &ball(0.99, -3), &bound, Relation::AtMost);
+        assert!(!c.passed && c.verdict == Verdict::Undecided);
+        assert!(c.note.as_deref().unwrap_or("").contains("undecided"));
+        let e = c.enclosure.expect("enclosure");
+        assert!(e.measured[0].starts_with("8.6") && e.measured[1].starts_with("1.11"));
+        // Mid below the bound but upper end above: not a pass (a midpoint decision would pass).
+        let c = Case::certified(
+            "mid below",
+            &ball(1.0 - 2f64.powi(-30), -20),
+            &bound,
+            Relation::AtMost,
+        );
+        assert!(!c.passed && c.verdict == Verdict::Undecided);
+        let c = Case::certified("at least", &ball(2.0, -20), &bound, Relation::AtLeast);
+        assert!(c.passed);
     }
 }

@@ -1,0 +1,627 @@
+//! Domain-wide lemma certificates: each gadget lemma's bound proved for *all* inputs of its
+//! domain at given parameters, by interval branch-and-bound ([`bnb`]) over the very gadget
+//! layer built in ball arithmetic ([`Ball`]) and in [`Jet`] (value and gradient over a box).
+//!
+//! What is proved is a statement about the exact real network whose weights are the exact real
+//! numbers the builder specifies (each weight is enclosed by a ball, so rounded weights such as
+//! `1/λ` or `√(π/2)λ²/4` stay enclosures of their exact values). Each certificate comes with a
+//! control that must fail: the same search against `0.99 ×` the attained error (a certified
+//! lower bound found by the search itself) must return a concrete counterexample point.
+//!
+//! Sharp bounds (attained somewhere in the closed domain: mlp-relu's `c/λ`, the select, gate and
+//! lookup bounds) cannot be certified with zero slack, since the enclosure of the error at the
+//! maximiser always overlaps the bound. For those the certified statement is
+//! `sup |e| ≤ B·(1 + 2^{−p/2})` at working precision `p`, together with the attained
+//! `sup |e| ≥ attained`; the slack factor is stated in the case. Unbounded domains (mlp-relu on
+//! ℝ, select for `|t| ≥ α`) are cut at `|λz| = T`; beyond it the lemma's own monotonicity bound
+//! (`t·τ(t)` decreasing for `t ≥ t*`) is evaluated in ball arithmetic and compared with `B`.
+
+pub mod bnb;
+pub mod copy;
+pub mod dp;
+pub mod jet;
+
+pub use bnb::{maximize_abs, prove_abs_le, BoxFn, Outcome, Region, Search};
+pub use jet::Jet;
+
+use crate::claims::gadget_lookup;
+use crate::error::Result;
+use crate::gadgets::gate::{self, GateMul};
+use crate::gadgets::relu::{self, ReluUnit};
+use crate::gadgets::{eval_mlp, mul, residual, select};
+use crate::model::{Activation, MlpLayer, SsmLayer};
+use crate::num::{Ball, Mag, Scalar};
+use crate::report::Case;
+use rug::Float;
+
+/// Working precision of the certificates.
+pub const CERT_PREC: u32 = 128;
+/// Box budget of one search.
+pub const MAX_BOXES: usize = 200_000;
+
+/// `x` as an exact ball.
+fn b(x: f64) -> Ball {
+    Ball::from_f64(x, CERT_PREC)
+}
+
+/// `B·(1 + 2^{−p/2})`, the certified form of a sharp bound.
+fn with_sharp_slack(bound: &Ball) -> Ball {
+    crate::claims::gadget_common::sharp_slack(bound, CERT_PREC)
+}
+
+fn mag_str(m: Mag) -> String {
+    format!("{:.6e}", m.to_f64())
+}
+
+fn point_str(point: &[Float]) -> String {
+    point
+        .iter()
+        .map(|x| format!("{:.17e}", x.to_f64()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Turn a search into the certificate case, plus the ×0.99 control (a second search).
+fn cases_for<F: BoxFn<N>, const N: usize>(
+    label: &str,
+    f: &F,
+    domain: &Region<N>,
+    bound: &Ball,
+    slack_note: &str,
+) -> Vec<Case> {
+    let s = prove_abs_le(f, domain, bound, CERT_PREC, MAX_BOXES);
+    let mut out = vec![certificate_case(label, &s, bound, slack_note)];
+    // Control: the sup is enclosed to 1% (attained ≤ sup ≤ upper), then 0.99 × the attained
+    // error must be refuted by a fresh search, at a concrete point.
+    let (attained, sup_upper, _) = maximize_abs(f, domain, CERT_PREC, 0.01, MAX_BOXES);
+    let tight = Ball::from_float(&attained.to_float(), CERT_PREC)
+        .mul(&Ball::from_ratio(99, 100, CERT_PREC));
+    let c = prove_abs_le(f, domain, &tight, CERT_PREC, MAX_BOXES);
+    let (ok, note) = match &c.outcome {
+        Outcome::Refuted { point, value } => (
+            true,
+            format!(
+                "sup|error| ∈ [{}, {}]; 0.99 × attained refuted at the point ({}) with |error| ∈ [{}, {}] > bound {} ({} boxes, {:.2} s)",
+                mag_str(attained),
+                mag_str(sup_upper),
+                point_str(point),
+                mag_str(value.mag_down()),
+                mag_str(value.mag_up()),
+                mag_str(Mag::from_float_up(&tight.upper())),
+                c.boxes,
+                c.seconds
+            ),
+        ),
+        Outcome::Certified => (
+            false,
+            "NOT refuted: the search certified the tightened bound".to_string(),
+        ),
+        Outcome::Undecided { region, .. } => (
+            false,
+            format!(
+                "NOT refuted within {} boxes (stalled at {})",
+                c.boxes,
+                region.describe()
+            ),
+        ),
+    };
+    out.push(
+        Case::certificate(
+            format!("{label}: control, bound 0.99 × attained error is refuted at a point"),
+            ok,
+            false,
+            note,
+        )
+        .param("boxes", c.boxes),
+    );
+    out
+}
+
+fn certificate_case<const N: usize>(
+    label: &str,
+    s: &Search<N>,
+    bound: &Ball,
+    slack_note: &str,
+) -> Case {
+    let (ok, undecided, what) = match &s.outcome {
+        Outcome::Certified => (
+            true,
+            false,
+            format!(
+                "certified for all inputs: {} boxes, {:.2} s; certified sup|error| ≤ {}, attained ≥ {} at {:?}",
+                s.boxes,
+                s.seconds,
+                mag_str(s.certified_sup),
+                mag_str(s.attained),
+                s.attained_at
+            ),
+        ),
+        Outcome::Refuted { point, value } => (
+            false,
+            false,
+            format!(
+                "REFUTED at ({}): |error| ≥ {} > bound",
+                point_str(point),
+                mag_str(value.mag_down())
+            ),
+        ),
+        Outcome::Undecided { region, upper } => (
+            false,
+            true,
+            format!(
+                "undecided after {} boxes: box {} has |error| ≤ {} (not below the bound)",
+                s.boxes,
+                region.describe(),
+                mag_str(*upper)
+            ),
+        ),
+    };
+    Case::certificate(
+        format!("{label}: |error| ≤ bound for all inputs (branch-and-bound, {CERT_PREC} bits)"),
+        ok,
+        undecided,
+        format!(
+            "{what}; bound {} {slack_note}",
+            mag_str(Mag::from_float_up(&bound.upper()))
+        ),
+    )
+    .param("boxes", s.boxes)
+    .param("seconds", s.seconds)
+    .param("attained", s.attained.to_f64())
+    .param("certified_sup", s.certified_sup.to_f64())
+}
+
+// ---------------------------------------------------------------- mlp-mul
+
+/// `ĝ(a, b) − ab` of the standalone `mlp-mul` layer.
+struct MulError {
+    ball: MlpLayer<Ball>,
+    jet: MlpLayer<Jet<2>>,
+}
+
+fn layer_out<S: Scalar>(layer: &MlpLayer<S>, x: Vec<S>, out: usize) -> S {
+    let p = x[0].precision();
+    eval_mlp(layer, &x, p)[out].clone()
+}
+
+impl MulError {
+    fn eval<S: Scalar>(layer: &MlpLayer<S>, a: &S, bb: &S) -> S {
+        let p = a.precision();
+        let out = layer_out(layer, residual(3, p, &[(0, a.clone()), (1, bb.clone())]), 2);
+        out.sub(&a.mul(bb))
+    }
+}
+
+impl BoxFn<2> for MulError {
+    fn ball(&self, x: &[Ball; 2]) -> Ball {
+        Self::eval(&self.ball, &x[0], &x[1])
+    }
+    fn jet(&self, x: &[Jet<2>; 2]) -> Jet<2> {
+        Self::eval(&self.jet, &x[0], &x[1])
+    }
+}
+
+/// `mlp-mul` on `[−M, M]²` against the uniform bound `2M⁴/(3λ²)` (λ ≥ M).
+pub fn mul_cases(m: f64, lambda: f64) -> Result<Vec<Case>> {
+    let f = MulError {
+        ball: mul::standalone(&b(lambda), CERT_PREC)?,
+        jet: mul::standalone(&Jet::<2>::from_ball(b(lambda)), CERT_PREC)?,
+    };
+    let bound = mul::uniform_bound(&b(m), &b(lambda))?;
+    let label = format!("mlp-mul M={m} λ={lambda} on [−M,M]², bound 2M⁴/(3λ²)");
+    Ok(cases_for(
+        &label,
+        &f,
+        &Region::new([-m, -m], [m, m]),
+        &bound,
+        "(the stated bound, no slack)",
+    ))
+}
+
+// ---------------------------------------------------------------- mlp-relu
+
+struct ReluError {
+    ball: MlpLayer<Ball>,
+    jet: MlpLayer<Jet<1>>,
+}
+
+impl ReluError {
+    fn eval<S: Scalar>(layer: &MlpLayer<S>, z: &S) -> S {
+        let p = z.precision();
+        layer_out(layer, residual(2, p, &[(0, z.clone())]), 1).sub(&z.relu())
+    }
+}
+
+impl BoxFn<1> for ReluError {
+    fn ball(&self, x: &[Ball; 1]) -> Ball {
+        Self::eval(&self.ball, &x[0])
+    }
+    fn jet(&self, x: &[Jet<1>; 1]) -> Jet<1> {
+        Self::eval(&self.jet, &x[0])
+    }
+}
+
+/// `τ`-tail cut: beyond `|λz| = T` the error is at most `(T/λ)·τ(T)` (`t·τ(t)` decreases for
+/// `t ≥ t*`, proofs/mlp-relu.md); returns `T` and whether that tail bound is certainly `≤ bound`.
+fn tail_cut(act: Activation, lambda: &Ball, bound: &Ball) -> (f64, bool) {
+    let t = match act {
+        Activation::Gelu => 10.0,
+        _ => 48.0,
+    };
+    let tb = b(t);
+    let tail = relu::tail(act, &tb).mul(&tb).div(lambda);
+    let t_star = relu::sup_constant::<Ball>(act, CERT_PREC).t_star;
+    (t, tail.certainly_le(bound) && t_star.certainly_lt(&tb))
+}
+
+/// `mlp-relu` on all of ℝ: `|φ(λz)/λ − ReLU(z)| ≤ c/λ`.
+pub fn relu_cases(act: Activation, lambda: f64) -> Result<Vec<Case>> {
+    let lam = b(lambda);
+    let f = ReluError {
+        ball: relu::standalone(act, lam.clone(), CERT_PREC)?,
+        jet: relu::standalone(act, Jet::<1>::from_ball(lam.clone()), CERT_PREC)?,
+    };
+    let unit = ReluUnit::new(act, lam.clone())?;
+    let bound = with_sharp_slack(&unit.sup_error());
+    let (t, tail_ok) = tail_cut(act, &lam, &bound);
+    let z = t / lambda;
+    let label = format!("mlp-relu {} λ={lambda} on ℝ, bound c/λ", act.name());
+    let mut cases = cases_for(
+        &label,
+        &f,
+        &Region::new([-z], [z]),
+        &bound,
+        "= (c/λ)(1+2^-64), c sharp",
+    );
+    cases.push(Case::certificate(
+        format!(
+            "{label}: tails |λz| ≥ {t}: (T/λ)τ(T) ≤ bound (analytic, t·τ(t) decreasing past t*)"
+        ),
+        tail_ok,
+        false,
+        format!("T = {t}, checked in ball arithmetic"),
+    ));
+    Ok(cases)
+}
+
+// ---------------------------------------------------------------- mlp-select
+
+struct SelectError {
+    ball: MlpLayer<Ball>,
+    jet: MlpLayer<Jet<3>>,
+}
+
+impl SelectError {
+    /// Residual `[x, y, t, out]` (d = 1); the target is `x` for `t > 0`, `y` for `t < 0`.
+    fn eval<S: Scalar>(layer: &MlpLayer<S>, v: &[S; 3]) -> S {
+        let p = v[0].precision();
+        let out = layer_out(
+            layer,
+            residual(
+                4,
+                p,
+                &[(0, v[0].clone()), (1, v[1].clone()), (2, v[2].clone())],
+            ),
+            3,
+        );
+        let want = if v[2].is_sign_negative() {
+            &v[1]
+        } else {
+            &v[0]
+        };
+        out.sub(want)
+    }
+}
+
+impl BoxFn<3> for SelectError {
+    fn ball(&self, x: &[Ball; 3]) -> Ball {
+        Self::eval(&self.ball, x)
+    }
+    fn jet(&self, x: &[Jet<3>; 3]) -> Jet<3> {
+        Self::eval(&self.jet, x)
+    }
+}
+
+/// `mlp-select` (one coordinate; coordinates do not interact) for `|x|, |y| ≤ M`, `|t| ≥ α`:
+/// error `≤ 2βτ(λβ)`, `β = Kα − M`. Searched on `α ≤ |t| ≤ 4α`; beyond, every pre-activation
+/// has `|v| ≥ 4Kα − M > β` and the lemma's bound at `4α` (smaller, checked here) applies.
+pub fn select_cases(
+    act: Activation,
+    m: f64,
+    alpha: f64,
+    gain: f64,
+    lambda: f64,
+) -> Result<Vec<Case>> {
+    let lam = b(lambda);
+    let unit_b = ReluUnit::new(act, lam.clone())?;
+    let unit_j = ReluUnit::new(act, Jet::<3>::from_ball(lam.clone()))?;
+    let f = SelectError {
+        ball: select::standalone(1, &b(gain), &unit_b)?,
+        jet: select::standalone(1, &Jet::<3>::from_ball(b(gain)), &unit_j)?,
+    };
+    let bound = with_sharp_slack(&select::error_bound(&b(m), &b(alpha), &b(gain), &unit_b)?);
+    let far = select::error_bound(&b(m), &b(4.0 * alpha), &b(gain), &unit_b)?;
+    let label = format!(
+        "mlp-select {} M={m} α={alpha} K={gain} λ={lambda}, bound 2βτ(λβ)",
+        act.name()
+    );
+    let mut cases = Vec::new();
+    for (side, lo, hi) in [
+        ("t ≥ α", alpha, 4.0 * alpha),
+        ("t ≤ −α", -4.0 * alpha, -alpha),
+    ] {
+        cases.extend(cases_for(
+            &format!("{label}, {side}"),
+            &f,
+            &Region::new([-m, -m, lo], [m, m, hi]),
+            &bound,
+            "= 2βτ(λβ)(1+2^-64), sharp in the limit",
+        ));
+    }
+    cases.push(Case::certificate(
+        format!("{label}: |t| ≥ 4α: the lemma's bound there is ≤ bound"),
+        far.certainly_le(&bound),
+        false,
+        "ball arithmetic",
+    ));
+    Ok(cases)
+}
+
+// ---------------------------------------------------------------- gate-mul
+
+struct GateError {
+    ball: SsmLayer<Ball>,
+    jet: SsmLayer<Jet<1>>,
+}
+
+impl GateError {
+    /// `y = 1`: the layer is linear in `y` (skip `D = 1`, `B = 0`, gate and `W_o` linear), so the
+    /// error is `y·e(z)` and the bound `|y|·max(…)` scales the same way.
+    fn eval<S: Scalar>(layer: &SsmLayer<S>, z: &S) -> S {
+        let p = z.precision();
+        let mut st = layer.new_state(p);
+        let mut x = residual(3, p, &[(0, S::one(p)), (1, z.clone())]);
+        layer.step(&mut st, &mut x);
+        x[2].sub(z)
+    }
+}
+
+impl BoxFn<1> for GateError {
+    fn ball(&self, x: &[Ball; 1]) -> Ball {
+        Self::eval(&self.ball, &x[0])
+    }
+    fn jet(&self, x: &[Jet<1>; 1]) -> Jet<1> {
+        Self::eval(&self.jet, &x[0])
+    }
+}
+
+/// `gate-mul` for `|z| ≤ M` (per unit `|y|`): the sharp bound `max(ψ(K−M) − ψ(K), ψ(K) − ψ(K+M))`.
+pub fn gate_cases(m: f64, gain: f64) -> Result<Vec<Case>> {
+    let f = GateError {
+        ball: GateMul::standalone(b(gain))?.layer("gate-mul", 3, CERT_PREC)?,
+        jet: GateMul::standalone(Jet::<1>::from_ball(b(gain)))?.layer("gate-mul", 3, CERT_PREC)?,
+    };
+    let bound = with_sharp_slack(&gate::error_bound(&Ball::one(CERT_PREC), &b(m), &b(gain))?);
+    Ok(cases_for(
+        &format!("gate-mul K={gain} M={m} (|y| = 1), sharp bound"),
+        &f,
+        &Region::new([-m], [m]),
+        &bound,
+        "= sharp bound (1+2^-64), attained at z = ±M",
+    ))
+}
+
+// ---------------------------------------------------------------- mlp-lookup
+
+/// `mlp-lookup`: the domain is finite, so every key is evaluated in ball arithmetic (an
+/// exhaustive certificate) against `(Σ|w_out|)·τ(λ)`; the control is the same check against
+/// `0.99 ×` the attained error.
+pub fn lookup_cases(act: Activation, lambda: f64, seed: u64) -> Result<Vec<Case>> {
+    let p = crate::claims::gadget_lookup::smooth_precision(act, lambda);
+    let unit = ReluUnit::new(act, Ball::from_f64(lambda, p))?;
+    let mut cases = Vec::new();
+    for pr in gadget_lookup::problems(&unit, seed, p)? {
+        let tau = relu::error_beyond(act, &unit.lambda, &Ball::one(p));
+        let bound = with_sharp_slack(&tau.mul(&pr.l1));
+        let errs: Vec<Ball> = pr
+            .inputs
+            .iter()
+            .zip(&pr.expected)
+            .map(|(x, &want)| {
+                eval_mlp(&pr.layer, x, p)[pr.out]
+                    .sub(&Ball::from_i64(want, p))
+                    .abs()
+            })
+            .collect();
+        let all_in = errs.iter().all(|e| e.certainly_le(&bound));
+        let exceeded = errs.iter().any(|e| bound.certainly_lt(e));
+        let worst = errs
+            .iter()
+            .max_by(|a, b| a.mag_down().cmp(&b.mag_down()))
+            .expect("nonempty domain");
+        let label = format!("mlp-lookup {} λ={lambda} {}", act.name(), pr.name);
+        let undecided = !all_in && !exceeded;
+        cases.push(Case::certificate(
+            format!("{label}: |error| ≤ (Σ|w_out|)τ(λ) on every key (exhaustive, ball arithmetic)"),
+            all_in,
+            undecided,
+            format!(
+                "{} keys; attained |error| ∈ [{}, {}], bound (1+2^-{}) × (Σ|w|)τ(λ) = {}",
+                pr.inputs.len(),
+                mag_str(worst.mag_down()),
+                mag_str(worst.mag_up()),
+                CERT_PREC / 2,
+                mag_str(Mag::from_float_up(&bound.upper()))
+            ),
+        ));
+        let tight =
+            Ball::from_float(&worst.mag_down().to_float(), p).mul(&Ball::from_ratio(99, 100, p));
+        let refuted = errs.iter().any(|e| tight.certainly_lt(e));
+        cases.push(Case::certificate(
+            format!("{label}: control, 0.99 × attained error is refuted at a key"),
+            refuted,
+            false,
+            "exhaustive over the keys",
+        ));
+    }
+    Ok(cases)
+}
+
+// ---------------------------------------------------------------- entry points for `verify`
+
+use crate::claims::Mode;
+
+/// Domain-wide certificates of `mlp-mul` (one call appended to the claim's cases).
+pub fn mul_lemma(mode: Mode) -> Result<Vec<Case>> {
+    let params: &[(f64, f64)] = match mode {
+        Mode::Quick => &[(1.0, 1.0)],
+        Mode::Default => &[(1.0, 1.0), (1.0, 2.0), (1.0, 4.0), (1.0, 8.0), (4.0, 4.0)],
+        Mode::Full => &[
+            (1.0, 1.0),
+            (1.0, 2.0),
+            (1.0, 4.0),
+            (1.0, 8.0),
+            (1.0, 16.0),
+            (4.0, 4.0),
+            (4.0, 16.0),
+        ],
+    };
+    let mut out = Vec::new();
+    for &(m, lambda) in params {
+        out.extend(mul_cases(m, lambda)?);
+    }
+    Ok(out)
+}
+
+/// Domain-wide certificates of `mlp-relu` (GeLU and SiLU on all of ℝ).
+pub fn relu_lemma(mode: Mode) -> Result<Vec<Case>> {
+    let lambdas: &[f64] = match mode {
+        Mode::Quick => &[16.0],
+        _ => &[1.0, 16.0, 1024.0],
+    };
+    let mut out = Vec::new();
+    for act in [Activation::Gelu, Activation::Silu] {
+        for &l in lambdas {
+            out.extend(relu_cases(act, l)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Domain-wide certificates of `mlp-select` (M = 1, α = 1, K = 2, λ = 4).
+pub fn select_lemma(_mode: Mode) -> Result<Vec<Case>> {
+    let mut out = Vec::new();
+    for act in [Activation::Gelu, Activation::Silu] {
+        out.extend(select_cases(act, 1.0, 1.0, 2.0, 4.0)?);
+    }
+    Ok(out)
+}
+
+/// Domain-wide certificates of `gate-mul` (K = 8, M ∈ {1, 2}).
+pub fn gate_lemma(mode: Mode) -> Result<Vec<Case>> {
+    let ms: &[f64] = match mode {
+        Mode::Quick => &[1.0],
+        _ => &[1.0, 2.0],
+    };
+    let mut out = Vec::new();
+    for &m in ms {
+        out.extend(gate_cases(m, 8.0)?);
+    }
+    Ok(out)
+}
+
+/// Exhaustive certificates of `mlp-lookup` (λ = 4, GeLU and SiLU, the claim's problems, the DP decoder included).
+pub fn lookup_lemma(_mode: Mode, seed: u64) -> Result<Vec<Case>> {
+    let mut out = Vec::new();
+    for act in [Activation::Gelu, Activation::Silu] {
+        out.extend(lookup_cases(act, 4.0, seed)?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Verdict;
+
+    fn assert_certified_and_controlled(cases: &[Case]) {
+        assert!(cases.len() >= 2);
+        for c in cases {
+            assert!(c.passed, "{}: {:?}", c.label, c.note);
+            assert_eq!(c.verdict, Verdict::Certified, "{}", c.label);
+        }
+    }
+
+    #[test]
+    fn mul_bound_is_certified_on_the_square_and_a_tightened_bound_is_refuted() {
+        assert_certified_and_controlled(&mul_cases(1.0, 1.0).unwrap());
+        // The stated bound halved is false somewhere: the search must return a point.
+        let f = MulError {
+            ball: mul::standalone(&b(1.0), CERT_PREC).unwrap(),
+            jet: mul::standalone(&Jet::<2>::from_ball(b(1.0)), CERT_PREC).unwrap(),
+        };
+        let half = mul::uniform_bound(&b(1.0), &b(1.0)).unwrap().mul(&b(0.5));
+        let s = prove_abs_le(
+            &f,
+            &Region::new([-1.0, -1.0], [1.0, 1.0]),
+            &half,
+            CERT_PREC,
+            10_000,
+        );
+        match s.outcome {
+            Outcome::Refuted { point, value } => {
+                // the point really violates it: recheck at higher precision
+                let p = 256;
+                let a = Ball::from_float(&point[0], p);
+                let bb = Ball::from_float(&point[1], p);
+                let layer = mul::standalone(&Ball::one(p), p).unwrap();
+                let e = MulError::eval(&layer, &a, &bb).abs();
+                assert!(half.certainly_lt(&e), "{value:?} vs {e:?}");
+            }
+            o => panic!("not refuted: {o:?}"),
+        }
+    }
+
+    #[test]
+    fn relu_sup_is_certified_on_the_line() {
+        for act in [Activation::Gelu, Activation::Silu] {
+            assert_certified_and_controlled(&relu_cases(act, 16.0).unwrap());
+        }
+    }
+
+    #[test]
+    fn gate_bound_is_certified_for_all_z() {
+        assert_certified_and_controlled(&gate_cases(1.0, 8.0).unwrap());
+    }
+
+    #[test]
+    fn lookup_bound_is_certified_on_every_key() {
+        assert_certified_and_controlled(&lookup_cases(Activation::Gelu, 4.0, 1).unwrap());
+    }
+
+    #[test]
+    fn select_bound_is_certified_on_its_domain() {
+        assert_certified_and_controlled(
+            &select_cases(Activation::Silu, 1.0, 1.0, 2.0, 4.0).unwrap(),
+        );
+    }
+
+    #[test]
+    fn an_exhausted_budget_is_undecided_not_a_pass() {
+        let f = MulError {
+            ball: mul::standalone(&b(1.0), CERT_PREC).unwrap(),
+            jet: mul::standalone(&Jet::<2>::from_ball(b(1.0)), CERT_PREC).unwrap(),
+        };
+        let bound = mul::uniform_bound(&b(1.0), &b(1.0)).unwrap();
+        let s = prove_abs_le(
+            &f,
+            &Region::new([-1.0, -1.0], [1.0, 1.0]),
+            &bound,
+            CERT_PREC,
+            3,
+        );
+        assert!(matches!(s.outcome, Outcome::Undecided { .. }));
+        let c = certificate_case("budget", &s, &bound, "");
+        assert!(!c.passed && c.verdict == Verdict::Undecided);
+    }
+}

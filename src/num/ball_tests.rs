@@ -1,0 +1,288 @@
+//! Containment tests of `Ball` against MPFR at `2p` bits: for random input balls and points
+//! inside them (their ends included), the exact result computed at `2p` bits must lie in the
+//! output ball. The checker is shown to fail on a radius that is too narrow.
+
+use super::*;
+use crate::rng::Rng;
+use rug::Float;
+
+/// A random input ball: midpoint `lo..hi`, radius 0 or `|mid|·2^-k` for a random `k`.
+fn random_ball(rng: &mut Rng, lo: f64, hi: f64, p: u32) -> Ball {
+    let m = rng.uniform(lo, hi);
+    let mut b = Ball::from_f64(m, p);
+    if rng.below(4) != 0 {
+        let k = 8 + rng.below(p as usize) as i64;
+        b.rad = b
+            .rad
+            .add(Mag::from_f64_up(m.abs().max(1e-300)).mul(Mag::pow2(-k)));
+    }
+    b
+}
+
+/// Points of the ball: both ends, the midpoint and two interior points (exact, at `4p` bits).
+fn points(b: &Ball) -> Vec<Float> {
+    let wp = 4 * b.precision() + 64;
+    let r = b.rad.to_float();
+    [-1.0, -0.3125, 0.0, 0.6875, 1.0]
+        .iter()
+        .map(|&s| Float::with_val(wp, &b.mid) + Float::with_val(wp, &r * s))
+        .collect()
+}
+
+/// `reference` (computed at `2p` bits, relative error ≤ 2^{16−2p}) lies in `out`.
+fn encloses(out: &Ball, reference: &Float) -> bool {
+    if reference.is_nan() {
+        return out.is_nan();
+    }
+    let p = out.precision();
+    let wp = 4 * p + 64;
+    let d = Float::with_val(wp, &out.mid - reference).abs();
+    let slack = Float::with_val(wp, reference.abs_ref()) >> (2 * p as i32 - 16);
+    d <= Float::with_val(wp, out.rad.to_float() + slack)
+}
+
+type Unary = (&'static str, f64, f64, fn(&mut Ball), fn(&mut Real));
+
+fn unary_ops() -> Vec<Unary> {
+    vec![
+        ("exp", -50.0, 50.0, |b| b.exp_mut(), |r| r.exp_mut()),
+        ("ln", 1e-3, 1e3, |b| b.ln_mut(), |r| r.ln_mut()),
+        ("ln_1p", -0.9, 1e3, |b| b.ln_1p_mut(), |r| r.ln_1p_mut()),
+        ("sqrt", 1e-3, 1e3, |b| b.sqrt_mut(), |r| r.sqrt_mut()),
+        ("erf", -6.0, 6.0, |b| b.erf_mut(), |r| r.erf_mut()),
+        ("erfc", -6.0, 25.0, |b| b.erfc_mut(), |r| r.erfc_mut()),
+        (
+            "sigmoid",
+            -60.0,
+            60.0,
+            |b| b.sigmoid_mut(),
+            |r| r.sigmoid_mut(),
+        ),
+        (
+            "softplus",
+            -60.0,
+            60.0,
+            |b| b.softplus_mut(),
+            |r| r.softplus_mut(),
+        ),
+        ("silu", -60.0, 60.0, |b| b.silu_mut(), |r| r.silu_mut()),
+        ("gelu", -30.0, 30.0, |b| b.gelu_mut(), |r| r.gelu_mut()),
+        (
+            "normal_cdf",
+            -30.0,
+            30.0,
+            |b| *b = b.normal_cdf(),
+            |r| *r = r.normal_cdf(),
+        ),
+        ("relu", -2.0, 2.0, |b| b.relu_mut(), |r| r.relu_mut()),
+        ("abs", -2.0, 2.0, |b| b.abs_mut(), |r| r.abs_mut()),
+        ("neg", -2.0, 2.0, |b| b.neg_mut(), |r| r.neg_mut()),
+    ]
+}
+
+#[test]
+fn every_unary_op_encloses_the_exact_result() {
+    let mut rng = Rng::new(91);
+    for p in [53u32, 113, 256] {
+        for (name, lo, hi, fb, fr) in unary_ops() {
+            for _ in 0..40 {
+                let mut x = random_ball(&mut rng, lo, hi, p);
+                if name == "ln" || name == "sqrt" || name == "ln_1p" {
+                    // keep the ball inside the domain
+                    x.rad = x.rad.min(Mag::from_float_down(&x.mid).mul(Mag::pow2(-4)));
+                }
+                let mut out = x.clone();
+                fb(&mut out);
+                assert!(
+                    !out.rad.is_inf(),
+                    "{name} at {p} bits: infinite radius for {x:?}"
+                );
+                for pt in points(&x) {
+                    let mut r = Real(Float::with_val(2 * p, &pt));
+                    fr(&mut r);
+                    assert!(
+                        encloses(&out, &r.0),
+                        "{name} at {p} bits: {x:?} ↦ {out:?} misses f({}) = {}",
+                        pt.to_f64(),
+                        r.0
+                    );
+                }
+            }
+        }
+    }
+}
+
+type Binary = (&'static str, fn(&mut Ball, &Ball), fn(&mut Real, &Real));
+
+#[test]
+fn every_binary_and_fused_op_encloses_the_exact_result() {
+    let ops: Vec<Binary> = vec![
+        ("add", |a, b| a.add_assign_s(b), |a, b| a.add_assign_s(b)),
+        ("sub", |a, b| a.sub_assign_s(b), |a, b| a.sub_assign_s(b)),
+        ("mul", |a, b| a.mul_assign_s(b), |a, b| a.mul_assign_s(b)),
+        ("div", |a, b| a.div_assign_s(b), |a, b| a.div_assign_s(b)),
+        ("max", |a, b| *a = a.max_s(b), |a, b| *a = a.max_s(b)),
+        ("min", |a, b| *a = a.min_s(b), |a, b| *a = a.min_s(b)),
+    ];
+    let mut rng = Rng::new(17);
+    for p in [53u32, 113, 256] {
+        for (name, fb, fr) in &ops {
+            for _ in 0..60 {
+                let x = random_ball(&mut rng, -1e3, 1e3, p);
+                let mut y = random_ball(&mut rng, 0.5, 50.0, p);
+                if rng.below(2) == 0 {
+                    y.neg_mut();
+                }
+                let mut out = x.clone();
+                fb(&mut out, &y);
+                for px in points(&x) {
+                    for py in points(&y) {
+                        let mut r = Real(Float::with_val(2 * p, &px));
+                        fr(&mut r, &Real(Float::with_val(2 * p, &py)));
+                        assert!(
+                            encloses(&out, &r.0),
+                            "{name} at {p}: {x:?}, {y:?} ↦ {out:?}"
+                        );
+                    }
+                }
+            }
+        }
+        // Fused: s + a·b and s·a + b·c.
+        for _ in 0..60 {
+            let [s, a, bb, c] = [(); 4].map(|_| random_ball(&mut rng, -30.0, 30.0, p));
+            let mut fma = s.clone();
+            fma.mul_add_assign(&a, &bb);
+            let mut fmma = s.clone();
+            fmma.mul_add_mul_assign(&a, &bb, &c);
+            for (k, ((ps, pa), (pb, pc))) in points(&s)
+                .into_iter()
+                .zip(points(&a))
+                .zip(points(&bb).into_iter().zip(points(&c)))
+                .enumerate()
+            {
+                let w = 4 * p + 64;
+                let want = Float::with_val(w, &ps + Float::with_val(w, &pa * &pb));
+                assert!(encloses(&fma, &want), "fma #{k} at {p}");
+                let want = Float::with_val(
+                    w,
+                    Float::with_val(w, &ps * &pa) + Float::with_val(w, &pb * &pc),
+                );
+                assert!(encloses(&fmma, &want), "fmma #{k} at {p}");
+            }
+        }
+    }
+}
+
+#[test]
+fn constants_and_conversions_enclose_their_values() {
+    for p in [2u32, 10, 53, 200] {
+        let pi = Ball::pi(p);
+        assert!(encloses(
+            &pi,
+            &Float::with_val(4 * p + 64, rug::float::Constant::Pi)
+        ));
+        let third = Ball::from_ratio(1, 3, p);
+        assert!(third.contains_rational(&rug::Rational::from((1, 3))));
+        let x = Ball::from_f64(0.1, p);
+        assert!(x.contains_rational(&rug::Rational::from_f64(0.1).unwrap()));
+        let mut half_pi = Float::with_val(4 * p + 64, rug::float::Constant::Pi);
+        half_pi /= 2;
+        half_pi.sqrt_mut();
+        assert!(encloses(&Ball::sqrt_half_pi(p), &half_pi));
+    }
+}
+
+#[test]
+fn a_too_narrow_radius_is_caught() {
+    // The same checker that passes the true enclosures rejects each op's radius divided by 4:
+    // the image of the ball's ends reaches beyond it.
+    let p = 113;
+    let mut x = Ball::from_f64(0.75, p);
+    x.rad = Mag::pow2(-20);
+    for (name, _, _, fb, fr) in unary_ops() {
+        if name == "relu" || name == "abs" || name == "neg" {
+            continue;
+        }
+        let mut out = x.clone();
+        fb(&mut out);
+        let caught = {
+            let mut narrow = out.clone();
+            narrow.rad = narrow.rad.mul(Mag::pow2(-2));
+            points(&x).iter().any(|pt| {
+                let mut r = Real(Float::with_val(2 * p, pt));
+                fr(&mut r);
+                !encloses(&narrow, &r.0)
+            })
+        };
+        assert!(caught, "{name}: a radius / 4 was not caught");
+        // ... and the true radius is not wildly pessimistic (within 4× of the image's half-width).
+        let lo = {
+            let mut r = Real(Float::with_val(2 * p, x.lower()));
+            fr(&mut r);
+            r.0
+        };
+        let hi = {
+            let mut r = Real(Float::with_val(2 * p, x.upper()));
+            fr(&mut r);
+            r.0
+        };
+        let half = Float::with_val(64, &hi - &lo).abs() / 2;
+        assert!(
+            out.rad.to_float() <= half * 4,
+            "{name}: radius {:e} too wide",
+            out.rad.to_f64()
+        );
+    }
+    // Rounding: an exact-point op that rounds must carry a nonzero radius.
+    let mut third = Ball::one(p);
+    third.div_assign_s(&Ball::from_i64(3, p));
+    assert!(!third.rad.is_zero());
+    let mut zero_rad = third.clone();
+    zero_rad.rad = Mag::ZERO;
+    assert!(!zero_rad.contains_rational(&rug::Rational::from((1, 3))));
+}
+
+#[test]
+fn certified_comparisons_see_the_radius_while_ordering_uses_midpoints() {
+    let p = 64;
+    let mut a = Ball::from_f64(1.0, p);
+    a.rad = Mag::pow2(-3);
+    let bb = Ball::from_f64(1.1, p);
+    assert!(a < bb, "midpoint order for control flow");
+    assert!(
+        !a.certainly_lt(&bb) && !a.certainly_le(&bb),
+        "overlap: not certain"
+    );
+    let c = Ball::from_f64(1.2, p);
+    assert!(a.certainly_lt(&c));
+    assert!(!a.contains_zero() && Ball::from_f64(0.0, p).contains_zero());
+    // relu across 0 encloses [0, hi]
+    let mut s = Ball::from_f64(-0.1, p);
+    s.rad = Mag::pow2(-2);
+    s.relu_mut();
+    assert!(s.contains(&Float::with_val(p, 0)) && s.contains(&Float::with_val(p, 0.15)));
+    // ln and division refuse a ball that reaches 0
+    let mut z = Ball::from_f64(0.1, p);
+    z.rad = Mag::pow2(-2);
+    assert!(z.ln().is_nan() && Ball::one(p).div(&z).is_nan());
+}
+
+#[test]
+fn radii_survive_below_f64_range() {
+    // e^{-2000} is far below f64's smallest number; its ball is a true, nonzero enclosure.
+    let x = Ball::from_i64(-2000, 256).exp();
+    assert!(x.mid.is_finite() && !x.mid.is_zero());
+    let mut want = Float::with_val(600, -2000);
+    want.exp_mut();
+    assert!(encloses(&x, &want));
+    assert!(x.rad.log2() < -2000.0 * std::f64::consts::LOG2_E - 200.0);
+}
+
+#[test]
+fn underflow_is_enclosed_not_claimed_exact() {
+    // e^{-10^12} is below MPFR's exponent range: the midpoint underflows to 0, and the radius
+    // (2^emin, still a Mag) keeps the true value inside instead of claiming an exact 0.
+    let x = Ball::from_f64(-1e12, 64).exp();
+    assert!(x.mid.is_zero() && !x.rad.is_zero() && !x.rad.is_inf());
+    assert!(x.upper() > 0, "the enclosure must reach above 0");
+}
