@@ -849,16 +849,24 @@ fn report_json(reports: &[ClaimReport], timings: bool) -> Result<String> {
     let mut v = serde_json::to_value(reports)
         .map_err(|e| Error::compute(format!("cannot serialise the report: {e}")))?;
     if !timings {
-        for r in v.as_array_mut().into_iter().flatten() {
-            if let Some(o) = r.as_object_mut() {
-                o.remove("seconds");
-            }
-        }
+        strip_seconds(&mut v);
     }
     let mut s = serde_json::to_string_pretty(&v)
         .map_err(|e| Error::compute(format!("cannot serialise the report: {e}")))?;
     s.push('\n');
     Ok(s)
+}
+
+/// Remove every `seconds` field (claim run times, certificate search times), at any depth.
+fn strip_seconds(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(o) => {
+            o.remove("seconds");
+            o.values_mut().for_each(strip_seconds);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_seconds),
+        _ => {}
+    }
 }
 
 /// Write the JSON report (if asked) and the summary line; the exit code.
