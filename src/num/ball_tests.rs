@@ -353,7 +353,10 @@ fn the_tail_branches_are_taken_and_tighter_than_the_global_derivative_bound() {
     let x = wide(-12.0, 3.0, p); // hi = −9
     let g = x.gelu();
     let s = x.silu();
-    assert!(g.rad.to_f64() < 1e-10 && s.rad.to_f64() < 1e-2, "{g:?} {s:?}");
+    assert!(
+        g.rad.to_f64() < 1e-10 && s.rad.to_f64() < 1e-2,
+        "{g:?} {s:?}"
+    );
     for pt in grid(&x, 64) {
         let mut r = Real(Float::with_val(2 * p, &pt));
         r.gelu_mut();
@@ -408,5 +411,8 @@ fn radii_outside_mpfr_range_saturate_upward() {
     // ... and far above its largest it becomes +∞, not a clamped finite number.
     assert!(Mag::pow2(1i64 << 40).to_float().is_infinite());
     // Inside the range it is exact.
-    assert_eq!(Mag::pow2(-3000).to_float(), Float::with_val(64, Float::i_exp(1, -3000)));
+    assert_eq!(
+        Mag::pow2(-3000).to_float(),
+        Float::with_val(64, Float::i_exp(1, -3000))
+    );
 }
