@@ -4,9 +4,10 @@
 //!
 //! What is proved is a statement about the exact real network whose weights are the exact real
 //! numbers the builder specifies (each weight is enclosed by a ball, so rounded weights such as
-//! `1/λ` or `√(π/2)λ²/4` stay enclosures of their exact values). Each certificate comes with a
-//! control that must fail: the same search against `0.99 ×` the attained error (a certified
-//! lower bound found by the search itself) must return a concrete counterexample point.
+//! `1/λ` or `√(π/2)λ²/4` stay enclosures of their exact values). A sharp bound's certificate
+//! comes with a control that can fail: the same search against `0.99 ×` the *stated* bound must
+//! return a concrete counterexample point (the constant is sharp to 1%); a bound that is not
+//! sharp (mlp-mul) reports `sup/bound` as a measured ratio instead, with no counted control.
 //!
 //! Sharp bounds (attained somewhere in the closed domain: mlp-relu's `c/λ`, the select, gate and
 //! lookup bounds) cannot be certified with zero slack, since the enclosure of the error at the
