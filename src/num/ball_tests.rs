@@ -416,3 +416,27 @@ fn radii_outside_mpfr_range_saturate_upward() {
         Float::with_val(64, Float::i_exp(1, -3000))
     );
 }
+
+#[test]
+fn a_result_rounded_up_to_the_smallest_positive_number_keeps_the_true_value() {
+    // e^x just below MPFR's smallest positive number 2^(emin−1): round to nearest returns that
+    // number, off by ~30% of it. The radius must cover that (the bottom-of-range branch), not
+    // just 2^(EXP − p).
+    // SAFETY: reading MPFR's minimum exponent has no preconditions.
+    let emin = unsafe { gmp_mpfr_sys::mpfr::get_emin() };
+    let mut ln2 = Float::with_val(256, rug::float::Constant::Log2);
+    ln2 *= emin - 1; // x0 = (emin − 1)·ln 2, so e^{x0} = 2^(emin−1)
+    let x = Float::with_val(256, &ln2 - 0.35).to_f64();
+    let b = Ball::from_f64(x, 64).exp();
+    assert!(b.mid.is_finite() && !b.mid.is_zero(), "{b:?}");
+    // true value 2^(emin−1)·e^{x − x0}; the ball must reach it from its midpoint.
+    let shift = (Float::with_val(256, x) - &ln2).to_f64();
+    let gap_rel = (b.mid.clone() / Float::with_val(64, Float::i_exp(1, (emin - 1) as i32)))
+        .to_f64()
+        - shift.exp();
+    let rad_rel = b.rad.log2() - (emin - 1) as f64;
+    assert!(
+        gap_rel > 0.2 && rad_rel >= gap_rel.log2(),
+        "gap {gap_rel}, log2 rad/2^(emin−1) = {rad_rel}"
+    );
+}
