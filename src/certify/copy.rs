@@ -150,8 +150,6 @@ pub fn cases(kind: MemoryKind, task: &CopyTask, prompt: &[usize], prec: u32) -> 
         task.length
     );
     let dec_undecided = !c.decoding_certified() && c.certainly_wrong == 0;
-    let read_ok = c.read_within_bound == c.outputs;
-    let read_undecided = !read_ok && c.read_exceeds == 0;
     Ok(vec![
         Case::certificate(
             format!("certified exact greedy copy, {label}"),
@@ -167,34 +165,42 @@ pub fn cases(kind: MemoryKind, task: &CopyTask, prompt: &[usize], prec: u32) -> 
         )
         .param("certified", c.certified)
         .param("outputs", c.outputs),
-        if c.read_bound > 0.0 {
-            Case::certificate(
-                format!("certified read error ≤ exact-arithmetic read bound, {label}"),
-                read_ok,
-                read_undecided,
-                format!(
-                    "{} of {} queries certainly within {:.3e}; largest upper end {:.3e} (no rounding allowance)",
-                    c.read_within_bound,
-                    c.outputs,
-                    c.read_bound,
-                    c.max_read_error_upper.to_f64()
-                ),
-            )
-        } else {
-            // An exact read (bound 0) cannot be certified by an enclosure of positive width; the
-            // check is that every enclosure contains 0, and the note gives the certified size.
-            Case::boolean(
-                format!("read error enclosure contains 0 (exact read in exact arithmetic), {label}"),
-                c.read_contains_zero == c.outputs,
-                format!(
-                    "{} of {} enclosures contain 0; certified |read − u_p| ≤ {:.3e} (the former rounding allowance was the whole bound)",
-                    c.read_contains_zero,
-                    c.outputs,
-                    c.max_read_error_upper.to_f64()
-                ),
-            )
-        },
+        read_case(&c, &label),
     ])
+}
+
+/// The read-error case of a certified run: certified `|read − u_p| ≤` the exact-arithmetic read
+/// bound when it is positive; when it is 0 (an exact read) every enclosure must contain 0.
+pub fn read_case(c: &CertifiedCopy, label: &str) -> Case {
+    let read_ok = c.read_within_bound == c.outputs;
+    let read_undecided = !read_ok && c.read_exceeds == 0;
+    if c.read_bound > 0.0 {
+        Case::certificate(
+            format!("certified read error ≤ exact-arithmetic read bound, {label}"),
+            read_ok,
+            read_undecided,
+            format!(
+                "{} of {} queries certainly within {:.3e}; largest upper end {:.3e} (no rounding allowance)",
+                c.read_within_bound,
+                c.outputs,
+                c.read_bound,
+                c.max_read_error_upper.to_f64()
+            ),
+        )
+    } else {
+        // An exact read (bound 0) cannot be certified by an enclosure of positive width; the
+        // check is that every enclosure contains 0, and the note gives the certified size.
+        Case::boolean(
+            format!("read error enclosure contains 0 (exact read in exact arithmetic), {label}"),
+            c.read_contains_zero == c.outputs,
+            format!(
+                "{} of {} enclosures contain 0; certified |read − u_p| ≤ {:.3e} (the former rounding allowance was the whole bound)",
+                c.read_contains_zero,
+                c.outputs,
+                c.max_read_error_upper.to_f64()
+            ),
+        )
+    }
 }
 
 /// Certified copy-linear cases for `verify copy-linear` (one call appended to the claim): every

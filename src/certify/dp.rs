@@ -114,8 +114,7 @@ pub fn cases(p: &dyn DpProblem, opt: &Options, bits: u32, input: &[usize]) -> Re
     );
     let undecided = |ok: bool, certainly_bad: bool| !ok && !certainly_bad;
     let dec_ok = s.certified == s.positions;
-    Ok(vec![
-        Case::certificate(
+    let mut out = vec![Case::certificate(
             format!("certified exact CoT decoding, {label}"),
             dec_ok,
             undecided(dec_ok, s.certainly_wrong > 0),
@@ -123,10 +122,18 @@ pub fn cases(p: &dyn DpProblem, opt: &Options, bits: u32, input: &[usize]) -> Re
                 "{} of {} generated positions certified; min certified logit margin {:.3e}",
                 s.certified, s.positions, s.min_margin_lower
             ),
-        ),
+    )];
+    out.extend(error_cases(&s, &label));
+    Ok(out)
+}
+
+/// The memory-read and `out` error cases of a certified run, decided on its enclosures against
+/// the compiler's exact-arithmetic bounds (no rounding slack).
+pub fn error_cases(s: &CertifiedDp, label: &str) -> [Case; 2] {
+    [
         error_case(
             "memory read",
-            &label,
+            label,
             s.reads,
             s.reads_within,
             s.reads_contain_zero,
@@ -135,14 +142,14 @@ pub fn cases(p: &dyn DpProblem, opt: &Options, bits: u32, input: &[usize]) -> Re
         ),
         error_case(
             "out",
-            &label,
+            label,
             s.outs,
             s.outs_within,
             s.outs_contain_zero,
             s.out_bound,
             s.max_out_error_upper,
         ),
-    ])
+    ]
 }
 
 /// An error check against the compiler's exact-arithmetic bound: certified when the bound is
