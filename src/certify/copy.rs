@@ -2,7 +2,7 @@
 //! *certified* (each query's correct logit is certainly above every other) and the read error is
 //! certified against the exact-arithmetic read bound, with no rounding allowance.
 
-use crate::copy::linear::{build_copy_model, CopyTask, MemoryKind};
+use crate::copy::linear::{build_copy_model, CopyModel, CopyTask, MemoryKind};
 use crate::error::Result;
 use crate::num::{Ball, Scalar};
 use crate::report::Case;
@@ -44,7 +44,12 @@ pub fn run(
     prompt: &[usize],
     prec: u32,
 ) -> Result<CertifiedCopy> {
-    let cm = build_copy_model::<Ball>(kind, task, prec)?;
+    run_model(&build_copy_model::<Ball>(kind, task, prec)?, task, prompt)
+}
+
+/// [`run`] on an already built model (`task` gives the queries the run checks).
+pub fn run_model(cm: &CopyModel<Ball>, task: &CopyTask, prompt: &[usize]) -> Result<CertifiedCopy> {
+    let prec = cm.model.prec;
     let mut r = cm.model.runner();
     for &tok in prompt {
         r.feed(tok);
@@ -272,5 +277,32 @@ mod tests {
             let c = run(kind, &task, &prompt, 4).unwrap();
             assert!(!c.decoding_certified(), "{kind:?} at 4 bits: {c:?}");
         }
+    }
+
+    #[test]
+    fn read_cases_fail_on_a_tightened_bound_and_on_wrong_targets() {
+        let task = CopyTask::copy_all(32, 16);
+        let prompt: Vec<usize> = (0..32).map(|i| (i * 7) % 16).collect();
+        // Slot memory: positive read bound, certified; refuted at 0.99 × the attained error.
+        let mut cm = build_copy_model::<Ball>(MemoryKind::Slot, &task, 128).unwrap();
+        let c = run_model(&cm, &task, &prompt).unwrap();
+        assert!(c.read_bound > 0.0 && read_case(&c, "slot").passed, "{c:?}");
+        cm.read_bound = 0.99 * c.max_read_error_upper.to_f64();
+        let c = run_model(&cm, &task, &prompt).unwrap();
+        assert!(c.read_exceeds > 0, "{c:?}");
+        let case = read_case(&c, "slot, tightened");
+        assert!(!case.passed && case.verdict == crate::report::Verdict::Certified);
+        // Position keys: an exact read (bound 0). Checked against the wrong targets (each query
+        // compared with the next position's token), enclosures exclude 0 and the check fails.
+        let cm = build_copy_model::<Ball>(MemoryKind::PositionKey, &task, 128).unwrap();
+        assert_eq!(cm.read_bound, 0.0);
+        assert!(read_case(&run_model(&cm, &task, &prompt).unwrap(), "key").passed);
+        let shifted = CopyTask {
+            targets: task.targets.iter().map(|&p| p % 32 + 1).collect(),
+            ..task.clone()
+        };
+        let c = run_model(&cm, &shifted, &prompt).unwrap();
+        assert!(c.read_contains_zero < c.outputs, "{c:?}");
+        assert!(!read_case(&c, "key, wrong targets").passed);
     }
 }

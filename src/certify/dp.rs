@@ -21,6 +21,9 @@ pub struct CertifiedDp {
     pub reads: usize,
     pub outs_within: usize,
     pub outs: usize,
+    /// Reads / outs whose error is certainly above the bound (a certified failure).
+    pub reads_exceed: usize,
+    pub outs_exceed: usize,
     pub reads_contain_zero: usize,
     pub outs_contain_zero: usize,
     pub max_memory_error_upper: f64,
@@ -51,6 +54,8 @@ pub fn run(c: &Compiled<Ball>, p: &dyn DpProblem, input: &[usize]) -> Result<Cer
         reads: 0,
         outs_within: 0,
         outs: 0,
+        reads_exceed: 0,
+        outs_exceed: 0,
         reads_contain_zero: 0,
         outs_contain_zero: 0,
         max_memory_error_upper: 0.0,
@@ -66,6 +71,7 @@ pub fn run(c: &Compiled<Ball>, p: &dyn DpProblem, input: &[usize]) -> Result<Cer
                 .abs();
             s.reads += 1;
             s.reads_within += d.certainly_le(&mem_bound) as usize;
+            s.reads_exceed += mem_bound.certainly_lt(&d) as usize;
             s.reads_contain_zero += (d.lower() <= 0) as usize;
             s.max_memory_error_upper = s.max_memory_error_upper.max(worst_upper(&d));
         }
@@ -75,6 +81,7 @@ pub fn run(c: &Compiled<Ball>, p: &dyn DpProblem, input: &[usize]) -> Result<Cer
                 .abs();
             s.outs += 1;
             s.outs_within += d.certainly_le(&out_bound) as usize;
+            s.outs_exceed += out_bound.certainly_lt(&d) as usize;
             s.outs_contain_zero += (d.lower() <= 0) as usize;
             s.max_out_error_upper = s.max_out_error_upper.max(worst_upper(&d));
             // the next token is generated from these logits
@@ -115,13 +122,13 @@ pub fn cases(p: &dyn DpProblem, opt: &Options, bits: u32, input: &[usize]) -> Re
     let undecided = |ok: bool, certainly_bad: bool| !ok && !certainly_bad;
     let dec_ok = s.certified == s.positions;
     let mut out = vec![Case::certificate(
-            format!("certified exact CoT decoding, {label}"),
-            dec_ok,
-            undecided(dec_ok, s.certainly_wrong > 0),
-            format!(
-                "{} of {} generated positions certified; min certified logit margin {:.3e}",
-                s.certified, s.positions, s.min_margin_lower
-            ),
+        format!("certified exact CoT decoding, {label}"),
+        dec_ok,
+        undecided(dec_ok, s.certainly_wrong > 0),
+        format!(
+            "{} of {} generated positions certified; min certified logit margin {:.3e}",
+            s.certified, s.positions, s.min_margin_lower
+        ),
     )];
     out.extend(error_cases(&s, &label));
     Ok(out)
@@ -136,6 +143,7 @@ pub fn error_cases(s: &CertifiedDp, label: &str) -> [Case; 2] {
             label,
             s.reads,
             s.reads_within,
+            s.reads_exceed,
             s.reads_contain_zero,
             s.memory_bound,
             s.max_memory_error_upper,
@@ -145,6 +153,7 @@ pub fn error_cases(s: &CertifiedDp, label: &str) -> [Case; 2] {
             label,
             s.outs,
             s.outs_within,
+            s.outs_exceed,
             s.outs_contain_zero,
             s.out_bound,
             s.max_out_error_upper,
@@ -161,6 +170,7 @@ fn error_case(
     label: &str,
     n: usize,
     within: usize,
+    exceed: usize,
     contain_zero: usize,
     bound: f64,
     max_upper: f64,
@@ -169,8 +179,8 @@ fn error_case(
         Case::certificate(
             format!("certified {what} error ≤ exact-arithmetic bound, {label}"),
             within == n,
-            within < n,
-            format!("{within} / {n} within {bound:.3e} (largest upper end {max_upper:.3e}); no rounding slack"),
+            within < n && exceed == 0,
+            format!("{within} / {n} certainly within {bound:.3e}, {exceed} certainly above (largest upper end {max_upper:.3e}); no rounding slack"),
         )
     } else {
         Case::boolean(
@@ -233,5 +243,41 @@ mod tests {
             let s = run(&c, &p, &input).unwrap();
             assert!(s.certified < s.positions, "{memory:?} at 3 bits: {s:?}");
         }
+    }
+
+    #[test]
+    fn dp_error_cases_fail_on_a_tightened_bound_and_on_a_wrong_pointer() {
+        let p = EditDistance::new(3, 3, 4, 1, 1, 1).unwrap();
+        let input = p.random_input(&mut crate::rng::Rng::new(2));
+        // Slot memory: a positive exact-arithmetic bound, certified ...
+        let opt = Options::new(MemoryKind::Slot, Activation::Relu);
+        let mut c: Compiled<Ball> = compile(&p, &opt, 128).unwrap();
+        let s = run(&c, &p, &input).unwrap();
+        assert!(
+            s.memory_bound > 0.0 && s.max_memory_error_upper > 0.0,
+            "{s:?}"
+        );
+        assert!(error_cases(&s, "slot").iter().all(|c| c.passed), "{s:?}");
+        // ... and refuted (certainly exceeded, not undecided) at 0.99 × the attained error.
+        c.info.memory_error_bound = 0.99 * s.max_memory_error_upper;
+        let s = run(&c, &p, &input).unwrap();
+        assert!(s.reads_exceed > 0, "{s:?}");
+        let [mem, _] = error_cases(&s, "slot, tightened");
+        assert!(!mem.passed && mem.verdict == crate::report::Verdict::Certified);
+        // Position memory: an exact read (bound 0); a pointer moved one position back reads
+        // another token's value, and enclosures that exclude 0 fail the check.
+        let opt = Options::new(MemoryKind::Position, Activation::Relu);
+        let mut c: Compiled<Ball> = compile(&p, &opt, 128).unwrap();
+        let s = run(&c, &p, &input).unwrap();
+        assert_eq!(s.memory_bound, 0.0);
+        assert!(error_cases(&s, "position")[0].passed, "{s:?}");
+        for ports in c.pointers.iter_mut() {
+            for pos in ports.iter_mut() {
+                *pos = pos.saturating_sub(1).max(1);
+            }
+        }
+        let s = run(&c, &p, &input).unwrap();
+        assert!(s.reads_contain_zero < s.reads, "{s:?}");
+        assert!(!error_cases(&s, "position, wrong pointer")[0].passed);
     }
 }

@@ -217,7 +217,10 @@ impl Claim for CopyLinear {
                 Arith::Mpfr(p) => p.bits(),
             };
             let cert = crate::certify::copy::run(kind, &task, &prompt, bits)?;
-            let case = crate::certify::copy::read_case(&cert, &format!("{label} (ball run at {bits} bits)"));
+            let case = crate::certify::copy::read_case(
+                &cert,
+                &format!("{label} (ball run at {bits} bits)"),
+            );
             let note = format!(
                 "{}; measured at {arith}: 10^{:.2}",
                 case.note.clone().unwrap_or_default(),

@@ -252,7 +252,10 @@ impl Claim for MlpLookup {
                 bnd.push((lambda.log10(), w.max_bound_log10));
             }
             series.push(Series::new(
-                format!("{}: certified max error (integer table, upper end)", act.name()),
+                format!(
+                    "{}: certified max error (integer table, upper end)",
+                    act.name()
+                ),
                 meas,
                 Style::LinePoints,
             ));
