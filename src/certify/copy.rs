@@ -2,6 +2,7 @@
 //! *certified* (each query's correct logit is certainly above every other) and the read error is
 //! certified against the exact-arithmetic read bound, with no rounding allowance.
 
+use crate::claims::gadget_common::sharp_slack;
 use crate::copy::linear::{build_copy_model, CopyModel, CopyTask, MemoryKind};
 use crate::error::Result;
 use crate::num::{Ball, Scalar};
@@ -66,7 +67,10 @@ pub fn run_model(cm: &CopyModel<Ball>, task: &CopyTask, prompt: &[usize]) -> Res
         read_contains_zero: 0,
         read_bound: cm.read_bound,
     };
-    let bound = Ball::from_f64(cm.read_bound, prec.max(53));
+    // The position-key η bound σ(1 − (1−η)^n) is attained (a read of u_p = σ decayed n = steps
+    // times), so, as every attained bound, it is certified with the stated factor 1 + 2^{−⌈p/2⌉}
+    // (proofs/certified.md, "Sharp bounds"); the run's own radius grows like steps·2^{−p}.
+    let bound = sharp_slack(&Ball::from_f64(cm.read_bound, prec.max(53)), prec);
     for (q, &p) in task.targets.iter().enumerate() {
         let want = prompt[p - 1];
         let e = r.residual[cm.read]
@@ -181,7 +185,7 @@ pub fn read_case(c: &CertifiedCopy, label: &str) -> Case {
     let read_undecided = !read_ok && c.read_exceeds == 0;
     if c.read_bound > 0.0 {
         Case::certificate(
-            format!("certified read error ≤ exact-arithmetic read bound, {label}"),
+            format!("certified read error ≤ exact-arithmetic read bound·(1+2^-⌈p/2⌉), {label}"),
             read_ok,
             read_undecided,
             format!(
