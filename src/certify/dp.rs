@@ -141,40 +141,53 @@ pub fn error_cases(s: &CertifiedDp, label: &str) -> [Case; 2] {
         error_case(
             "memory read",
             label,
-            s.reads,
-            s.reads_within,
-            s.reads_exceed,
-            s.reads_contain_zero,
-            s.memory_bound,
-            s.max_memory_error_upper,
+            Tally {
+                n: s.reads,
+                within: s.reads_within,
+                exceed: s.reads_exceed,
+                contain_zero: s.reads_contain_zero,
+                bound: s.memory_bound,
+                max_upper: s.max_memory_error_upper,
+            },
         ),
         error_case(
             "out",
             label,
-            s.outs,
-            s.outs_within,
-            s.outs_exceed,
-            s.outs_contain_zero,
-            s.out_bound,
-            s.max_out_error_upper,
+            Tally {
+                n: s.outs,
+                within: s.outs_within,
+                exceed: s.outs_exceed,
+                contain_zero: s.outs_contain_zero,
+                bound: s.out_bound,
+                max_upper: s.max_out_error_upper,
+            },
         ),
     ]
 }
 
-/// An error check against the compiler's exact-arithmetic bound: certified when the bound is
-/// positive; when it is 0 (an exact read in exact arithmetic, where the former rounding slack was
-/// the whole bound) no enclosure of positive width can certify it, so the check is that every
-/// enclosure contains 0, and the note gives the certified size.
-fn error_case(
-    what: &str,
-    label: &str,
+/// Counts of one kind of error check over a run.
+struct Tally {
     n: usize,
     within: usize,
     exceed: usize,
     contain_zero: usize,
     bound: f64,
     max_upper: f64,
-) -> Case {
+}
+
+/// An error check against the compiler's exact-arithmetic bound: certified when the bound is
+/// positive; when it is 0 (an exact read in exact arithmetic, where the former rounding slack was
+/// the whole bound) no enclosure of positive width can certify it, so the check is that every
+/// enclosure contains 0, and the note gives the certified size.
+fn error_case(what: &str, label: &str, t: Tally) -> Case {
+    let Tally {
+        n,
+        within,
+        exceed,
+        contain_zero,
+        bound,
+        max_upper,
+    } = t;
     if bound > 0.0 {
         Case::certificate(
             format!("certified {what} error ≤ exact-arithmetic bound, {label}"),
