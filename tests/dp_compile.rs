@@ -8,7 +8,7 @@ use freelunch::dp::{
     compile, Compiled, DpProblem, Eca, EditDistance, LinRec, Lis, MemoryKind, Options,
 };
 use freelunch::model::Activation;
-use freelunch::num::{Real, Scalar};
+use freelunch::num::{Ball, Real, Scalar};
 use freelunch::rng::Rng;
 use proptest::prelude::*;
 
@@ -124,19 +124,17 @@ fn smooth_activations_with_the_prescribed_lambda_decode_exactly_and_a_small_lamb
             let c: Compiled<Real> = compile(&p, &opt, 128).unwrap();
             for x in inputs.iter().take(2) {
                 assert!(c.run(&p, x).unwrap().exact, "{act:?} {m:?} at 128 bits");
-                let (e, out) = c.errors(&p, x).unwrap();
-                let slack =
-                    freelunch::claims::dp::rounding_slack(c.info.total_len, p.values() - 1, 128);
-                assert!(
-                    e <= c.info.memory_error_bound + slack,
-                    "{act:?} {m:?}: {e} > {}",
-                    c.info.memory_error_bound
-                );
-                assert!(
-                    out > 0.0 && out <= c.info.out_error_bound + slack,
-                    "{act:?} {m:?}: out error {out} vs {}",
-                    c.info.out_error_bound
-                );
+                // errors decided on a ball run at the same precision (no rounding slack)
+                let cb: Compiled<Ball> = compile(&p, &opt, 128).unwrap();
+                let s = freelunch::certify::dp::run(&cb, &p, x).unwrap();
+                assert_eq!(s.certified, s.positions, "{act:?} {m:?}: {s:?}");
+                if c.info.memory_error_bound > 0.0 {
+                    assert_eq!(s.reads.within, s.reads.n, "{act:?} {m:?}: {s:?}");
+                } else {
+                    assert_eq!(s.reads.contain_zero, s.reads.n, "{act:?} {m:?}: {s:?}");
+                }
+                assert!(c.info.out_error_bound > 0.0, "{act:?} {m:?}");
+                assert_eq!(s.outs.within, s.outs.n, "{act:?} {m:?}: {s:?}");
             }
             // λ = 1: φ(z) is far from ReLU(z) at |z| ~ 1, the rounding gadget breaks
             let weak = Options {

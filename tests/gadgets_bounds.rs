@@ -1,11 +1,12 @@
 //! Gadget bounds (proofs/README.md): each holds under its hypotheses, and each check fails (or the
 //! bound refuses) when a hypothesis is violated.
 
+use freelunch::claims::gadget_common::sharp_slack;
 use freelunch::claims::gadget_mul;
 use freelunch::gadgets::relu::{self, sup_constant, tail, ReluUnit};
 use freelunch::gadgets::{eval_mlp, gate, lookup, mul, residual, select, GateMul};
 use freelunch::model::{Activation, Coord, Layout, MlpBuilder};
-use freelunch::num::{Arith, Real, Scalar};
+use freelunch::num::{Arith, Ball, Real, Scalar};
 use proptest::prelude::*;
 
 const P: u32 = 192;
@@ -225,17 +226,32 @@ fn lookup_fails_on_non_integer_keys() {
 
 #[test]
 fn smooth_lookup_within_bound_and_not_below_it_off_integers() {
-    let lambda = 6.0;
-    let unit = ReluUnit::new(Activation::Gelu, r(lambda)).unwrap();
+    // Certified: the network is enclosed in ball arithmetic at 2P bits and compared with the
+    // exact-arithmetic bound `l1·τ(λ)` times the stated factor `1 + 2^{-P/2}` (no allowance).
+    let (lambda, wp) = (6.0, 2 * P);
+    let unit = ReluUnit::new(Activation::Gelu, Ball::from_f64(lambda, wp)).unwrap();
     let vals = [5, -2, 9, 0];
-    let (layer, lu) = lookup::standalone_table(&[0, 1, 2, 3], &vals, &unit, P).unwrap();
-    let bound = lookup::error_bound(&lu.out_weight_l1, &unit).unwrap();
+    let (layer, lu) = lookup::standalone_table(&[0, 1, 2, 3], &vals, &unit, wp).unwrap();
+    let bound = sharp_slack(&lookup::error_bound(&lu.out_weight_l1, &unit).unwrap(), P);
+    let key = |x: f64| residual(2, wp, &[(0, Ball::from_f64(x, wp))]);
+    let mut attained = Ball::zero(wp);
     for (k, &v) in vals.iter().enumerate() {
-        let out = eval_mlp(&layer, &residual(2, P, &[(0, r(k as f64))]), P);
-        assert!(out[1].sub(&r(v as f64)).abs() <= bound);
+        let e = eval_mlp(&layer, &key(k as f64), wp)[1]
+            .sub(&Ball::from_i64(v, wp))
+            .abs();
+        assert!(e.certainly_le(&bound), "key {k}: {:?} vs {:?}", e, bound);
+        if e.lower() > attained.lower() {
+            attained = e;
+        }
     }
-    let out = eval_mlp(&layer, &residual(2, P, &[(0, r(1.0 + 1e-3))]), P);
-    assert!(out[1].sub(&r(-2.0)).abs() > bound);
+    // The bound is not loose by more than 100×: a hundredth of it is certainly exceeded.
+    let hundredth = bound.mul(&Ball::from_f64(0.01, wp));
+    assert!(hundredth.certainly_lt(&attained), "{attained:?}");
+    // Hypothesis violated (a non-integer key): certainly above the bound.
+    let e = eval_mlp(&layer, &key(1.0 + 1e-3), wp)[1]
+        .sub(&Ball::from_i64(-2, wp))
+        .abs();
+    assert!(bound.certainly_lt(&e), "{e:?}");
 }
 
 #[test]
@@ -382,11 +398,12 @@ fn gate_sharp_bound_is_attained_at_z_equal_plus_or_minus_m() {
 fn lookup_bound_is_attained_on_one_hot_and_within_factor_two_on_the_indicator() {
     for act in [Activation::Gelu, Activation::Silu] {
         for lambda in [2.0, 8.0] {
-            let res = freelunch::claims::gadget_lookup::smooth(act, lambda, 7).unwrap();
+            // certified enclosures (upper end of the error / lower end of the bound)
+            let res = freelunch::claims::gadget_lookup::smooth_certified(act, lambda, 7).unwrap();
             let ratio = |prefix: &str| {
                 let (_, w) = res.iter().find(|(n, _)| n.starts_with(prefix)).unwrap();
-                assert!(w.case("x").passed, "{prefix}: {w:?}");
-                10f64.powf(w.ratio_log10)
+                assert!(w.case("x").passed, "{prefix}: {:?}", w.worst);
+                10f64.powf(w.worst.ratio_log10)
             };
             let onehot = ratio("one-hot");
             assert!(onehot > 0.999, "{act:?} λ={lambda}: one-hot {onehot}");

@@ -2,7 +2,8 @@
 //! *certified* (each query's correct logit is certainly above every other) and the read error is
 //! certified against the exact-arithmetic read bound, with no rounding allowance.
 
-use crate::copy::linear::{build_copy_model, CopyTask, MemoryKind};
+use crate::claims::gadget_common::sharp_slack;
+use crate::copy::linear::{build_copy_model, CopyModel, CopyTask, MemoryKind};
 use crate::error::Result;
 use crate::num::{Ball, Scalar};
 use crate::report::Case;
@@ -36,6 +37,8 @@ pub struct CertifiedCopy {
     pub read_bound_ball: Ball,
     /// The read bound is attained in exact arithmetic (a sharp bound: the slack is stated).
     pub read_bound_attained: bool,
+    /// Working precision of the run.
+    pub prec: u32,
 }
 
 /// The radius cap of the "exact value" checks: an error enclosure of a value `u` that is exact
@@ -188,9 +191,22 @@ pub fn run(
     let bp = prec.max(64) + 64;
     let (bound_ball, attained) = copy_read_bound(kind, task, bp)?;
     bounds::agrees(&bound_ball, cm.read_bound, "copy read")?;
-    // An attained bound is certified with the stated slack 1 + 2^{−⌈p/2⌉} (certify module docs).
+    Ok(run_model(&cm, task, prompt, bound_ball, attained))
+}
+
+/// [`run`] on an already built model, against the read bound `bound_ball` (a certified
+/// enclosure of the exact-arithmetic bound; `attained`: the bound is sharp, so it is certified
+/// with the stated slack `1 + 2^{−⌈p/2⌉}`, certify module docs).
+pub fn run_model(
+    cm: &CopyModel<Ball>,
+    task: &CopyTask,
+    prompt: &[usize],
+    bound_ball: Ball,
+    attained: bool,
+) -> CertifiedCopy {
+    let prec = cm.model.prec;
     let bound = if attained {
-        crate::claims::gadget_common::sharp_slack(&bound_ball, prec)
+        sharp_slack(&bound_ball, prec)
     } else {
         bound_ball.clone()
     };
@@ -212,6 +228,7 @@ pub fn run(
         read_bound: cm.read_bound,
         read_bound_ball: bound_ball,
         read_bound_attained: attained,
+        prec,
     };
     for (q, &p) in task.targets.iter().enumerate() {
         let want = prompt[p - 1];
@@ -260,7 +277,7 @@ pub fn run(
             r.feed(want);
         }
     }
-    Ok(out)
+    out
 }
 
 /// Smallest precision (from 8 bits, doubling then bisecting, up to `max_bits`) at which decoding
@@ -304,8 +321,6 @@ pub fn cases(kind: MemoryKind, task: &CopyTask, prompt: &[usize], prec: u32) -> 
         task.length
     );
     let dec_undecided = !c.decoding_certified() && c.certainly_wrong == 0;
-    let read_ok = c.read_within_bound == c.outputs;
-    let read_undecided = !read_ok && c.read_exceeds == 0;
     Ok(vec![
         Case::certificate(
             format!("certified exact greedy copy, {label}"),
@@ -321,47 +336,57 @@ pub fn cases(kind: MemoryKind, task: &CopyTask, prompt: &[usize], prec: u32) -> 
         )
         .param("certified", c.certified)
         .param("outputs", c.outputs),
-        if !c.read_bound_ball.is_zero() {
-            Case::certificate(
-                format!(
-                    "certified read error ≤ exact-arithmetic read bound{}, {label}",
-                    if c.read_bound_attained {
-                        format!(" × (1 + 2^-{}) (the bound is attained)", prec.div_ceil(2))
-                    } else {
-                        String::new()
-                    }
-                ),
-                read_ok,
-                read_undecided,
-                format!(
-                    "{} of {} queries certainly within the bound's certified lower end {:.6e} (formula in ball arithmetic; builder's f64 {:.6e}), {} certainly above; largest upper end {:.3e} (no rounding allowance)",
-                    c.read_within_bound,
-                    c.outputs,
-                    c.read_bound_ball.lower().to_f64(),
-                    c.read_bound,
-                    c.read_exceeds,
-                    c.max_read_error_upper.to_f64()
-                ),
-            )
-        } else {
-            // An exact read (bound 0) cannot be certified by an enclosure of positive width; the
-            // check is that every enclosure contains 0 and is within the cap 2^{−⌊p/2⌋}·max(1, u).
-            Case::boolean(
-                format!(
-                    "read error enclosure contains 0 and is ≤ 2^-{}·max(1, u) (exact read in exact arithmetic), {label}",
-                    prec / 2
-                ),
-                c.read_exact_within_cap == c.outputs,
-                format!(
-                    "{} of {} enclosures contain 0 and are within the cap ({} contain 0); certified |read − u_p| ≤ {:.3e}",
-                    c.read_exact_within_cap,
-                    c.outputs,
-                    c.read_contains_zero,
-                    c.max_read_error_upper.to_f64()
-                ),
-            )
-        },
+        read_case(&c, &label),
     ])
+}
+
+/// The read-error case of one certified run: certified `|read − u_p| ≤` the exact-arithmetic
+/// read bound (its certified lower end), or, for an exact read (bound 0), every enclosure
+/// contains 0 within the radius cap of [`exact_value_enclosed`].
+pub fn read_case(c: &CertifiedCopy, label: &str) -> Case {
+    let prec = c.prec;
+    let read_ok = c.read_within_bound == c.outputs;
+    let read_undecided = !read_ok && c.read_exceeds == 0;
+    if !c.read_bound_ball.is_zero() {
+        Case::certificate(
+            format!(
+                "certified read error ≤ exact-arithmetic read bound{}, {label}",
+                if c.read_bound_attained {
+                    format!(" × (1 + 2^-{}) (the bound is attained)", prec.div_ceil(2))
+                } else {
+                    String::new()
+                }
+            ),
+            read_ok,
+            read_undecided,
+            format!(
+                "{} of {} queries certainly within the bound's certified lower end {:.6e} (formula in ball arithmetic; builder's f64 {:.6e}), {} certainly above; largest upper end {:.3e} (no rounding allowance)",
+                c.read_within_bound,
+                c.outputs,
+                c.read_bound_ball.lower().to_f64(),
+                c.read_bound,
+                c.read_exceeds,
+                c.max_read_error_upper.to_f64()
+            ),
+        )
+    } else {
+        // An exact read (bound 0) cannot be certified by an enclosure of positive width; the
+        // check is that every enclosure contains 0 and is within the cap 2^{−⌊p/2⌋}·max(1, u).
+        Case::boolean(
+            format!(
+                "read error enclosure contains 0 and is ≤ 2^-{}·max(1, u) (exact read in exact arithmetic), {label}",
+                prec / 2
+            ),
+            c.read_exact_within_cap == c.outputs,
+            format!(
+                "{} of {} enclosures contain 0 and are within the cap ({} contain 0); certified |read − u_p| ≤ {:.3e}",
+                c.read_exact_within_cap,
+                c.outputs,
+                c.read_contains_zero,
+                c.max_read_error_upper.to_f64()
+            ),
+        )
+    }
 }
 
 /// Certified copy-linear cases for `verify copy-linear` (one call appended to the claim): every
@@ -480,5 +505,35 @@ mod tests {
         let c = run(MemoryKind::PositionKeyEta, &task, &prompt, 128).unwrap();
         assert_eq!(c.read_within_bound, c.outputs, "{c:?}");
         assert!(c.max_read_error_upper > c.read_bound_ball.lower(), "{c:?}");
+    }
+
+    #[test]
+    fn read_cases_fail_on_a_tightened_bound_and_on_wrong_targets() {
+        let task = CopyTask::copy_all(32, 16);
+        let prompt: Vec<usize> = (0..32).map(|i| (i * 7) % 16).collect();
+        // Slot memory: positive read bound, certified; refuted at 0.99 × the attained error.
+        let cm = build_copy_model::<Ball>(MemoryKind::Slot, &task, 128).unwrap();
+        let (bound, attained) = copy_read_bound(MemoryKind::Slot, &task, 192).unwrap();
+        let c = run_model(&cm, &task, &prompt, bound, attained);
+        assert!(c.read_bound > 0.0 && read_case(&c, "slot").passed, "{c:?}");
+        let tight =
+            Ball::from_float(&c.max_read_error_upper, 128).mul(&Ball::from_ratio(99, 100, 128));
+        let c = run_model(&cm, &task, &prompt, tight, false);
+        assert!(c.read_exceeds > 0, "{c:?}");
+        let case = read_case(&c, "slot, tightened");
+        assert!(!case.passed && case.verdict == crate::report::Verdict::Certified);
+        // Position keys: an exact read (bound 0). Checked against the wrong targets (each query
+        // compared with the next position's token), enclosures exclude 0 and the check fails.
+        let cm = build_copy_model::<Ball>(MemoryKind::PositionKey, &task, 128).unwrap();
+        assert_eq!(cm.read_bound, 0.0);
+        let zero = Ball::from_i64(0, 128);
+        assert!(read_case(&run_model(&cm, &task, &prompt, zero.clone(), false), "key").passed);
+        let shifted = CopyTask {
+            targets: task.targets.iter().map(|&p| p % 32 + 1).collect(),
+            ..task.clone()
+        };
+        let c = run_model(&cm, &shifted, &prompt, zero, false);
+        assert!(c.read_contains_zero < c.outputs, "{c:?}");
+        assert!(!read_case(&c, "key, wrong targets").passed);
     }
 }

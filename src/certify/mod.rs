@@ -628,6 +628,199 @@ pub fn gate_lemma(mode: Mode) -> Result<Vec<Case>> {
     Ok(out)
 }
 
+// ---------------------------------------------------------------- DP circuit unit: round
+
+/// `round(x) − k` of the DP compiler's rounding circuit (`Circuit::round` on `[lo, hi]`, one MLP
+/// layer built by `Circuit::build_layers`), on inputs near the integer `k`.
+struct RoundError {
+    ball: MlpLayer<Ball>,
+    jet: MlpLayer<Jet<1>>,
+    k: i64,
+}
+
+impl RoundError {
+    fn layer<S: Scalar>(lo: i64, hi: i64, unit: &ReluUnit<S>) -> Result<MlpLayer<S>> {
+        use crate::gadgets::circuit::Circuit;
+        use crate::model::Layout;
+        let mut lay = Layout::new();
+        let xin = lay.coord("x", "memory read");
+        let out = lay.coord("out", "rounded");
+        let mut c = Circuit::new();
+        let x = c.input("x", xin, lo as f64 - 0.25, hi as f64 + 0.25);
+        let r = c.round("round", &x, lo, hi);
+        c.sink("out", out, r)?;
+        let mut layers = c.build_layers(lay.width(), &[], unit, "round")?;
+        Ok(layers.remove(0))
+    }
+    fn eval<S: Scalar>(layer: &MlpLayer<S>, x: &S, k: i64) -> S {
+        let p = x.precision();
+        layer_out(layer, residual(2, p, &[(0, x.clone())]), 1).sub(&S::from_i64(k, p))
+    }
+}
+
+impl BoxFn<1> for RoundError {
+    fn ball(&self, x: &[Ball; 1]) -> Ball {
+        Self::eval(&self.ball, &x[0], self.k)
+    }
+    fn jet(&self, x: &[Jet<1>; 1]) -> Jet<1> {
+        Self::eval(&self.jet, &x[0], self.k)
+    }
+}
+
+/// One search per integer `k ∈ [lo, hi]` over `[k − eps, k + eps]`, merged into one search
+/// (certified iff every part is; boxes and time add up).
+fn round_search(
+    act: Activation,
+    lambda: f64,
+    lo: i64,
+    hi: i64,
+    eps: f64,
+    bound: &Ball,
+) -> Result<(Search<1>, Vec<(RoundError, Region<1>)>)> {
+    let (ub, uj) = if act == Activation::Relu {
+        (ReluUnit::exact(CERT_PREC), ReluUnit::exact(CERT_PREC))
+    } else {
+        (
+            ReluUnit::new(act, b(lambda))?,
+            ReluUnit::new(act, Jet::<1>::from_ball(b(lambda)))?,
+        )
+    };
+    let mut parts = Vec::new();
+    let mut merged: Option<Search<1>> = None;
+    for k in lo..=hi {
+        let f = RoundError {
+            ball: RoundError::layer(lo, hi, &ub)?,
+            jet: RoundError::layer(lo, hi, &uj)?,
+            k,
+        };
+        let region = Region::new([k as f64 - eps], [k as f64 + eps]);
+        let s = prove_abs_le(&f, &region, bound, CERT_PREC, MAX_BOXES);
+        merged = Some(match merged {
+            None => s,
+            Some(mut m) => {
+                m.boxes += s.boxes;
+                m.seconds += s.seconds;
+                if s.attained > m.attained {
+                    m.attained = s.attained;
+                    m.attained_at = s.attained_at;
+                }
+                m.certified_sup = m.certified_sup.max(s.certified_sup);
+                if !matches!(s.outcome, Outcome::Certified)
+                    && matches!(m.outcome, Outcome::Certified)
+                {
+                    m.outcome = s.outcome;
+                }
+                m
+            }
+        });
+        parts.push((f, region));
+    }
+    Ok((merged.expect("lo ≤ hi"), parts))
+}
+
+/// The DP rounding circuit, domain-wide. ReLU: `round(x) = k` exactly for **all** `x` within
+/// `1/4 − 2^{−50}` of an integer `k ∈ [lo, hi]` (bound 0; control: inputs within 5/16 of an integer are refuted
+/// at a point). Smooth units (`act`, `λ`): `|round(x) − k| ≤ 2(hi − lo)·δ(1/2 − 2ε)` for all `x`
+/// within `ε = 1/8` of `k` (`gadgets::round::round_error_bound` in ball arithmetic; control:
+/// `0.99 ×` the attained error is refuted).
+pub fn round_cases(act: Activation, lambda: f64, lo: i64, hi: i64) -> Result<Vec<Case>> {
+    if act == Activation::Relu {
+        let zero = Ball::zero(CERT_PREC);
+        // The kinks of the units sit exactly at |x − k| = 1/4, where a box's enclosure (radii
+        // rounded up) always straddles the kink; the certified domain stops 2^-50 short of it.
+        let within = 0.25 - 2f64.powi(-50);
+        let (s, parts) = round_search(act, lambda, lo, hi, within, &zero)?;
+        let label = format!(
+            "round on [{lo}, {hi}] (ReLU): exact for all x within 1/4 − 2^-50 of an integer"
+        );
+        let mut out = vec![certificate_case(&label, &s, &zero, "(exact: bound 0)")];
+        // Control (hypothesis violated): within 5/16 of an integer the output is not exact.
+        let (f, _) = &parts[parts.len() / 2];
+        let wide = Region::new([f.k as f64 - 0.3125], [f.k as f64 + 0.25]);
+        let c = prove_abs_le(f, &wide, &zero, CERT_PREC, MAX_BOXES);
+        let (ok, note) = match &c.outcome {
+            Outcome::Refuted { point, value } => (
+                true,
+                format!(
+                    "refuted at x = {} with |error| ≥ {} ({} boxes)",
+                    point_str(point),
+                    mag_str(value.mag_down()),
+                    c.boxes
+                ),
+            ),
+            _ => (false, "NOT refuted".to_string()),
+        };
+        out.push(Case::certificate(
+            format!(
+                "{label}: control, x within 5/16 of k = {} is refuted at a point",
+                f.k
+            ),
+            ok,
+            false,
+            note,
+        ));
+        return Ok(out);
+    }
+    let eps = 0.125;
+    let r = b(0.5).sub(&b(2.0 * eps));
+    let bound = ReluUnit::new(act, b(lambda))?
+        .error_beyond(&r)
+        .mul(&Ball::from_i64(2 * (hi - lo), CERT_PREC));
+    let (s, parts) = round_search(act, lambda, lo, hi, eps, &bound)?;
+    let label = format!(
+        "round on [{lo}, {hi}] ({} λ={lambda}): |error| ≤ 2(hi−lo)·δ(1/2−2ε) for all x within ε = 1/8 of an integer",
+        act.name()
+    );
+    let mut out = vec![certificate_case(
+        &label,
+        &s,
+        &bound,
+        "(the stated bound, no slack)",
+    )];
+    // Control: 0.99 × the attained error (over all k) is refuted at a point.
+    let (mut best, mut at) = (Mag::ZERO, 0);
+    for (i, (f, region)) in parts.iter().enumerate() {
+        let (attained, _, _) = maximize_abs(f, region, CERT_PREC, 0.01, MAX_BOXES);
+        if attained > best {
+            (best, at) = (attained, i);
+        }
+    }
+    let tight =
+        Ball::from_float(&best.to_float(), CERT_PREC).mul(&Ball::from_ratio(99, 100, CERT_PREC));
+    let (f, region) = &parts[at];
+    let c = prove_abs_le(f, region, &tight, CERT_PREC, MAX_BOXES);
+    let (ok, note) = match &c.outcome {
+        Outcome::Refuted { point, value } => (
+            true,
+            format!(
+                "attained ≥ {}; 0.99 × attained refuted at x = {} with |error| ≥ {} ({} boxes)",
+                mag_str(best),
+                point_str(point),
+                mag_str(value.mag_down()),
+                c.boxes
+            ),
+        ),
+        _ => (false, "NOT refuted".to_string()),
+    };
+    out.push(Case::certificate(
+        format!("{label}: control, bound 0.99 × attained error is refuted at a point"),
+        ok,
+        false,
+        note,
+    ));
+    Ok(out)
+}
+
+/// Domain-wide certificates of the DP rounding circuit (`dp-general`): ReLU exact within 1/4 on
+/// `[0, 8]`; GeLU and SiLU at λ = 12 within their smooth bound.
+pub fn round_lemma(_mode: Mode) -> Result<Vec<Case>> {
+    let mut out = round_cases(Activation::Relu, 1.0, 0, 8)?;
+    for act in [Activation::Gelu, Activation::Silu] {
+        out.extend(round_cases(act, 12.0, 0, 8)?);
+    }
+    Ok(out)
+}
+
 /// Exhaustive certificates of `mlp-lookup` (λ = 4, GeLU and SiLU, the claim's problems, the DP decoder included).
 pub fn lookup_lemma(_mode: Mode, seed: u64) -> Result<Vec<Case>> {
     let mut out = Vec::new();
@@ -648,6 +841,12 @@ mod tests {
             assert!(c.passed, "{}: {:?}", c.label, c.note);
             assert_eq!(c.verdict, Verdict::Certified, "{}", c.label);
         }
+    }
+
+    #[test]
+    fn round_is_certified_exact_within_a_quarter_and_refuted_beyond() {
+        assert_certified_and_controlled(&round_cases(Activation::Relu, 1.0, 0, 4).unwrap());
+        assert_certified_and_controlled(&round_cases(Activation::Gelu, 12.0, 0, 4).unwrap());
     }
 
     #[test]

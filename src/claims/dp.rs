@@ -7,7 +7,7 @@ use crate::dp::{
 };
 use crate::error::Result;
 use crate::model::{Activation, Layer};
-use crate::num::{Arith, Real, Scalar};
+use crate::num::{Arith, Ball, Real, Scalar};
 use crate::plot::{write_chart, Chart, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
 use crate::rng::Rng;
@@ -15,11 +15,6 @@ use std::path::{Path, PathBuf};
 
 pub struct DpGeneral;
 pub struct DpLocal;
-
-/// Slack for rounding on top of the exact-arithmetic memory bound: `c·T·M·2^{-p}`.
-pub fn rounding_slack(t: usize, m_val: usize, bits: u32) -> f64 {
-    64.0 * (t as f64) * (m_val.max(1) as f64) * 2f64.powi(1 - bits as i32)
-}
 
 /// Outcome of one problem/memory/arith configuration over several inputs.
 pub struct Checked {
@@ -29,6 +24,9 @@ pub struct Checked {
     pub memory_bound: f64,
     pub out_error: f64,
     pub out_bound: f64,
+    /// The same compiled model run in ball arithmetic at the same precision on the first input:
+    /// the memory and `out` errors are decided on its enclosures (no rounding slack).
+    pub certified: Option<crate::certify::dp::CertifiedDp>,
     pub size: ConstructionSize,
     pub total_len: usize,
     pub distance: usize,
@@ -65,14 +63,21 @@ fn check_typed<S: Scalar>(
         None => (0.0, 0.0),
     };
     let t = c.info.total_len;
-    let slack = rounding_slack(t, p.values() - 1, bits);
+    let certified = match inputs.first() {
+        Some(x) => {
+            let cb: Compiled<Ball> = compile(p, opt, bits)?;
+            Some(crate::certify::dp::run(&cb, p, x)?)
+        }
+        None => None,
+    };
     Ok(Checked {
         exact,
         inputs: inputs.len(),
         memory_error,
-        memory_bound: c.info.memory_error_bound + slack,
+        memory_bound: c.info.memory_error_bound,
         out_error,
-        out_bound: c.info.out_error_bound + slack,
+        out_bound: c.info.out_error_bound,
+        certified,
         size: construction_size(&c),
         total_len: t,
         distance: c.info.distance,
@@ -178,21 +183,27 @@ fn cases_for(
         .param("memory", opt.memory.name())
         .param("arith", arith.to_string()),
     );
-    cases.push(
-        Case::from_values(
-            format!("memory error ≤ bound: {label}"),
-            c.memory_error,
-            c.memory_bound,
-            Relation::AtMost,
-        )
-        .param("T", c.total_len),
-    );
-    cases.push(Case::from_values(
-        format!("out error ≤ bound: {label}"),
-        c.out_error,
-        c.out_bound,
-        Relation::AtMost,
-    ));
+    // Memory and `out` errors: decided on the ball run at the same precision (its enclosures
+    // contain the exact errors, their widths are the proved rounding of a p-bit evaluation),
+    // against the compiler's exact-arithmetic bounds; the measured errors are in the note.
+    if let Some(s) = &c.certified {
+        let bits = match arith {
+            Arith::F64 => 53,
+            Arith::Mpfr(b) => b.bits(),
+        };
+        let measured = [c.memory_error, c.out_error];
+        let ball_label = format!("{label} (ball run at {bits} bits)");
+        for (case, m) in crate::certify::dp::error_cases(s, &ball_label)
+            .into_iter()
+            .zip(measured)
+        {
+            let note = format!(
+                "{}; measured at {arith}: {m:.3e}",
+                case.note.clone().unwrap_or_default()
+            );
+            cases.push(case.with_note(note).param("T", c.total_len));
+        }
+    }
     // The hypotheses "memory bound < 1/4" and "out bound < 1/2" hold by the compiler's choice of
     // parameters, so they are not cases; a violation would still fail the claim.
     if !(c.memory_bound < 0.25 && c.out_bound < 0.5) {
@@ -306,6 +317,7 @@ impl Claim for DpGeneral {
         let (law_cases, mut notes) = super::dp_laws::general_law_cases(cfg.mode, cfg.seed)?;
         cases.extend(law_cases);
         cases.extend(crate::certify::dp::dp_general_cases(cfg.mode, cfg.seed)?);
+        cases.extend(crate::certify::round_lemma(cfg.mode)?);
         if cfg.mode != Mode::Quick {
             for n in [2usize, 4, 8] {
                 let p = EditDistance::new(n, n, 4, 1, 1, 1)?;

@@ -241,29 +241,15 @@ pub fn add_onehot_table<S: Scalar>(
     })
 }
 
-/// Error bound on integer keys (or one-hot inputs) for smooth units: `l1 · τ(λ)` (valid when
-/// `λ ≥ t*`; `0` for ReLU units) plus the rounding allowance `8·u·l1`, `u = 2^{−p}` the unit
-/// roundoff of the working precision: the units at `|v| = 1`, whose error is the bound, output
-/// `≈ 1` each (`λv`, `φ`, `/λ`, `·w` and the sum each round once), so a bound that is attained
-/// (one-hot, indicator) is not failed by the last bit. First-order, not a proof: units with
-/// `|v| ≥ 2` also round, at a size `u·|w||v|` that the claim's precision (96 spare bits beyond
-/// `τ(λ)`) keeps far below it.
+/// Error bound on integer keys (or one-hot inputs) for smooth units, in exact arithmetic:
+/// `l1 · τ(λ)` (valid when `λ ≥ t*`; `0` for ReLU units). It is attained on one-hot inputs, so a
+/// computed network is compared with it on certified enclosures (ball arithmetic at twice the
+/// precision, with the stated factor `1 + 2^{−p/2}` of `claims::gadget_common::sharp_slack`), never
+/// with a rounding allowance (proofs/mlp-lookup.md).
 pub fn error_bound<S: Scalar>(l1: &S, unit: &ReluUnit<S>) -> Result<S> {
     check_positive("the scale λ", &unit.lambda)?;
-    let p = l1.precision();
-    let one = S::one(p);
-    let u = unit_roundoff::<S>(p);
-    Ok(unit
-        .error_beyond(&one)
-        .mul(l1)
-        .add(&u.mul(&S::from_i64(8, p)).mul(l1)))
-}
-
-/// `2^{−p}` for the working precision `p` of `S` (exact, also far below f64's range).
-fn unit_roundoff<S: Scalar>(prec: u32) -> S {
-    let e = S::effective_precision(prec);
-    let u = rug::Float::with_val(e.max(53), rug::Float::i_exp(1, -(e as i32)));
-    S::from_real(&crate::num::Real(u), prec)
+    let one = S::one(l1.precision());
+    Ok(unit.error_beyond(&one).mul(l1))
 }
 
 /// A standalone table on residual `[key, out]`.

@@ -120,20 +120,6 @@ pub fn lambda_for<S: Scalar>(m: &S, eps: &S) -> Result<S> {
     Ok(l.max_s(m))
 }
 
-/// First-order rounding allowance of the computed `ĝ` at `prec` bits: the four units carry
-/// values of size `≤ |x|` each, rounded with relative error a few `u = 2^{−p}`, and are
-/// multiplied by `√(π/2)λ²/4`; with a safety factor this is `16·u·λ·(|a|+|b|)` plus `8u|ab|`.
-/// This is a first-order estimate (not a proof); the claim measures it.
-pub fn rounding_allowance<S: Scalar>(a: &S, b: &S, lambda: &S, prec: u32) -> S {
-    let p = lambda.precision();
-    let u = S::from_f64(S::ulp_of_one(prec) / 2.0, p);
-    let (aa, ba) = (a.abs(), b.abs());
-    u.mul(&S::from_i64(16, p))
-        .mul(lambda)
-        .mul(&aa.add(&ba))
-        .add(&u.mul(&S::from_i64(8, p)).mul(&aa.mul(&ba)))
-}
-
 /// A standalone `mlp-mul` layer on the residual stream `[a, b, out]`.
 pub fn standalone<S: Scalar>(lambda: &S, prec: u32) -> Result<MlpLayer<S>> {
     let mut lay = Layout::new();

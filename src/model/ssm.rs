@@ -360,7 +360,9 @@ impl<S: Scalar> SsmLayer<S> {
                     acc.mul_assign_s(&inputs[t].u[d]);
                     // Σ |term|·F in log space: accumulate in f64 relative to a running max.
                     let mut bound_terms = LogSum::new();
-                    bound_terms.add_log(acc.log10_abs(), log10_growth(4.0 * ulp));
+                    // the skip term: D·u on each side, N + (t+1)N accumulations
+                    let f_skip = ((t + 2) * n_state + 2) as f64;
+                    bound_terms.add_log(acc.log10_abs(), log10_growth(f_skip * ulp));
                     s_sum.set_i64(0);
                     for j in (0..=t).rev() {
                         // s_sum = Σ_{k=j+1}^{t} Δ_k (or from k=j in the wrong form)
@@ -405,13 +407,13 @@ impl<S: Scalar> SsmLayer<S> {
                             term.mul_assign_s(&inputs[j].u[d]);
                             acc.add_assign_s(&term);
                             let a_s = arow[n].to_f64().abs() * s_f;
+                            // rounding count F, derived in proofs/scan-unroll.md
                             let f = 2.0 * a_s
                                 + a_s * steps
-                                + steps * (3.0 * nu + 1.0)
-                                + 3.0 * nu
-                                + ((t + 1) * n_state) as f64
-                                + n_state as f64
-                                + 10.0;
+                                + 2.0 * nu * (steps + 1.0)
+                                + (t * n_state) as f64
+                                + 2.0 * n_state as f64
+                                + 6.0;
                             worst_f = worst_f.max(f * ulp);
                             bound_terms.add_log(term.log10_abs(), log10_growth(f * ulp));
                         }
