@@ -105,8 +105,13 @@ pub fn case(
             Verdict::Undecided
         };
     }
+    if !(gap.0.is_finite() && err.is_finite() && !err.is_nan()) {
+        c = c.with_verdict(Verdict::Undecided);
+    }
+    let prefix = super::copy_const::undecided_prefix(&c);
     Ok(c.with_note(format!(
-        "gap {:.6}; error ∈ [{:.4e}, {:.4e}], ε = {eps:e}",
+        "{}gap {:.6}; error ∈ [{:.4e}, {:.4e}], ε = {eps:e}",
+        prefix,
         gap.0.to_f64(),
         err.lower().to_f64(),
         err.upper().to_f64()
@@ -206,6 +211,17 @@ mod tests {
                 "{check:?}: {c:?}"
             );
         }
+        // at 2 bits nothing is decided: undecided, never a pass
+        let c = case(
+            AttnCheck::Necessary { factor: 0.99 },
+            &v,
+            1000,
+            1e-3,
+            2,
+            "t",
+        )
+        .unwrap();
+        assert!(!c.passed && c.verdict == Verdict::Undecided, "{c:?}");
         // values 10^4 σ violate |u| ≤ σ: the sufficient gap no longer suffices
         let big: Vec<f64> = v.iter().map(|x| x * 1e4).collect();
         let c = case(
