@@ -346,14 +346,18 @@ pub fn dp_local_cases(mode: crate::claims::Mode, seed: u64, bits: u32) -> Result
             .param("min_margin_lower", s.min_margin_lower),
         );
     }
-    let mut pts = Vec::new();
+    let (mut pts, mut margins) = (Vec::new(), Vec::new());
     for &r in prec_rows {
         let p = Eca::new(110, 8, r)?;
         let input = p.random_input(&mut rng);
         let min = minimal_certified_bits(&p, &opt, &input, 64)?;
         pts.push((crate::dp::total_len(&p), min.map(|m| m.0)));
+        margins.push(min.map(|m| m.1));
     }
-    out.push(constant_bits_case("rule 110 w=8, slot memory", &pts));
+    // the certified margin at the minimal precision, per T (informative)
+    out.push(
+        constant_bits_case("rule 110 w=8, slot memory", &pts).param("margins_at_min_bits", margins),
+    );
     Ok(out)
 }
 
