@@ -242,9 +242,9 @@ pub fn copy_const_cases(mode: crate::claims::Mode, seed: u64, prec: u32) -> Resu
     };
     let rng = Rng::new(seed).fork(8000);
     let mut out = Vec::new();
-    for k in 0..INSTANCES.len() {
+    for (k, row) in INSTANCES.iter().enumerate() {
         let spec = spec_of(k);
-        let l = INSTANCES[k].6 * scale;
+        let l = row.6 * scale;
         let constant = spec.a_min == spec.a_max;
         let kinds: &[InstanceKind] = if constant {
             &[InstanceKind::Adversarial, InstanceKind::Random]
