@@ -408,3 +408,179 @@ mod tests {
         assert!(!error_cases(&s, "position, wrong pointer")[0].passed);
     }
 }
+
+/// Smallest precision (bisection in `[4, max_bits]`) at which decoding of `input` is certified
+/// (every generated token's logit margin has a positive certified lower end); `None` if not even
+/// at `max_bits`. Returns `(bits, certified margin at those bits)`.
+pub fn minimal_certified_bits(
+    p: &dyn DpProblem,
+    opt: &Options,
+    input: &[usize],
+    max_bits: u32,
+) -> Result<Option<(u32, f64)>> {
+    let run_at = |bits: u32| -> Result<CertifiedDp> {
+        let c: Compiled<Ball> = compile(p, opt, bits)?;
+        run(&c, p, input)
+    };
+    let ok = |s: &CertifiedDp| s.certified == s.positions;
+    let top = run_at(max_bits)?;
+    if !ok(&top) {
+        return Ok(None);
+    }
+    let (mut lo, mut hi, mut margin) = (4u32, max_bits, top.min_margin_lower);
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        let s = run_at(mid)?;
+        if ok(&s) {
+            (hi, margin) = (mid, s.min_margin_lower);
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(Some((hi, margin)))
+}
+
+/// Least-squares slope of `y` against `log2 x`.
+fn slope_log2(pts: &[(usize, u32)]) -> f64 {
+    let xs: Vec<f64> = pts.iter().map(|p| (p.0 as f64).log2()).collect();
+    let n = xs.len() as f64;
+    let (mx, my) = (
+        xs.iter().sum::<f64>() / n,
+        pts.iter().map(|p| p.1 as f64).sum::<f64>() / n,
+    );
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (x, p) in xs.iter().zip(pts) {
+        sxy += (x - mx) * (p.1 as f64 - my);
+        sxx += (x - mx) * (x - mx);
+    }
+    sxy / sxx
+}
+
+/// Largest slope of the minimal certified bits against `log2 T` that counts as constant in T
+/// (bits per doubling of T; a memory indexed by position needs about one bit per doubling).
+pub const MAX_BITS_PER_DOUBLING: f64 = 0.25;
+
+/// The case "minimal certified precision is constant in T": the slope of `(T, bits)` against
+/// `log2 T` is ≤ [`MAX_BITS_PER_DOUBLING`]. Fails if any size is not certified at all.
+pub fn constant_bits_case(label: &str, pts: &[(usize, Option<u32>)]) -> Case {
+    let known: Vec<(usize, u32)> = pts.iter().filter_map(|&(t, b)| b.map(|b| (t, b))).collect();
+    let row: Vec<String> = pts
+        .iter()
+        .map(|(t, b)| match b {
+            Some(b) => format!("T={t}: {b}"),
+            None => format!("T={t}: none"),
+        })
+        .collect();
+    let slope = if known.len() == pts.len() && known.len() >= 2 {
+        slope_log2(&known)
+    } else {
+        f64::NAN
+    };
+    Case::certificate(
+        format!("minimal certified precision constant in T (slope ≤ {MAX_BITS_PER_DOUBLING} bits per doubling), {label}"),
+        slope <= MAX_BITS_PER_DOUBLING,
+        false,
+        format!("minimal bits at which decoding is certified: {}; slope {slope:.3} bits per doubling of T", row.join(", ")),
+    )
+    .param("slope_bits_per_doubling", slope)
+}
+
+/// Certified dp-local cases for `verify dp-local` (one call appended to the claim): certified
+/// exact decoding at `bits` (the claim's precision) for rule 110 on 8 cells and Fibonacci mod 10
+/// at T in the thousands (slot memory), and the minimal certified precision vs T (rule 110).
+pub fn dp_local_cases(mode: crate::claims::Mode, seed: u64, bits: u32) -> Result<Vec<Case>> {
+    use crate::claims::Mode;
+    use crate::dp::{Eca, LinRec, MemoryKind};
+    use crate::model::Activation;
+    let opt = Options::new(MemoryKind::Slot, Activation::Relu);
+    let (rows, terms, prec_rows): (usize, usize, &[usize]) = match mode {
+        Mode::Full => (500, 4000, &[4, 32, 250, 500]),
+        _ => (250, 2000, &[4, 32, 250]),
+    };
+    let mut rng = crate::rng::Rng::new(seed).fork(7500);
+    let mut out = Vec::new();
+    let problems: Vec<Box<dyn DpProblem>> = vec![
+        Box::new(Eca::new(110, 8, rows)?),
+        Box::new(LinRec::new(vec![1, 1], 10, terms)?),
+    ];
+    for p in &problems {
+        let input = p.random_input(&mut rng);
+        let c: Compiled<Ball> = compile(p.as_ref(), &opt, bits)?;
+        let s = run(&c, p.as_ref(), &input)?;
+        let ok = s.certified == s.positions;
+        out.push(
+            Case::certificate(
+                format!(
+                    "certified exact CoT decoding, {} / slot memory at {bits} bits (ball arithmetic, T = {})",
+                    p.describe(),
+                    c.info.total_len
+                ),
+                ok,
+                !ok && s.certainly_wrong == 0,
+                format!(
+                    "{} of {} generated positions certified; min certified logit margin {:.3e}",
+                    s.certified, s.positions, s.min_margin_lower
+                ),
+            )
+            .param("T", c.info.total_len)
+            .param("min_margin_lower", s.min_margin_lower),
+        );
+    }
+    let (mut pts, mut margins) = (Vec::new(), Vec::new());
+    for &r in prec_rows {
+        let p = Eca::new(110, 8, r)?;
+        let input = p.random_input(&mut rng);
+        let min = minimal_certified_bits(&p, &opt, &input, 64)?;
+        pts.push((crate::dp::total_len(&p), min.map(|m| m.0)));
+        margins.push(min.map(|m| m.1));
+    }
+    // the certified margin at the minimal precision, per T (informative)
+    out.push(
+        constant_bits_case("rule 110 w=8, slot memory", &pts).param("margins_at_min_bits", margins),
+    );
+    Ok(out)
+}
+
+#[cfg(test)]
+mod local_tests {
+    use super::*;
+    use crate::dp::{Eca, MemoryKind};
+    use crate::model::Activation;
+
+    #[test]
+    fn slot_memory_bits_are_constant_and_the_case_fails_on_growth() {
+        let slot = Options::new(MemoryKind::Slot, Activation::Relu);
+        let mut rng = crate::rng::Rng::new(4);
+        let mut a = Vec::new();
+        for rows in [2, 8, 32] {
+            let p = Eca::new(110, 8, rows).unwrap();
+            let x = p.random_input(&mut rng);
+            let t = crate::dp::total_len(&p);
+            a.push((
+                t,
+                minimal_certified_bits(&p, &slot, &x, 64)
+                    .unwrap()
+                    .map(|m| m.0),
+            ));
+        }
+        let c = constant_bits_case("slot", &a);
+        assert!(c.passed, "{c:?}");
+        // one bit per doubling of T (a memory indexed by position), or a size never certified
+        let grown: Vec<(usize, Option<u32>)> = a
+            .iter()
+            .map(|&(t, b)| (t, b.map(|b| b + (t as f64).log2().round() as u32)))
+            .collect();
+        assert!(!constant_bits_case("grows", &grown).passed);
+        let mut missing = a.clone();
+        missing[2].1 = None;
+        assert!(!constant_bits_case("missing", &missing).passed);
+        // below the minimal precision decoding is not certified (the bisection's lower side)
+        let p = Eca::new(110, 8, 8).unwrap();
+        let x = p.random_input(&mut rng);
+        let (bits, margin) = minimal_certified_bits(&p, &slot, &x, 64).unwrap().unwrap();
+        assert!(margin > 0.0);
+        let c: Compiled<Ball> = compile(&p, &slot, bits - 1).unwrap();
+        let s = run(&c, &p, &x).unwrap();
+        assert!(s.certified < s.positions, "{s:?}");
+    }
+}

@@ -19,8 +19,11 @@
 
 pub mod bnb;
 pub mod copy;
+pub mod copy_attn;
+pub mod copy_const;
 pub mod dp;
 pub mod jet;
+pub mod scan;
 
 pub use bnb::{maximize_abs, prove_abs_le, BoxFn, Outcome, Region, Search};
 pub use jet::Jet;

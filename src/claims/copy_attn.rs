@@ -251,6 +251,11 @@ impl Claim for CopyAttn {
             max_abs_param: layer.max_abs_param(),
             ops_per_token: layer.ops_per_step(t_max),
         };
+        cases.extend(crate::certify::copy_attn::copy_attn_cases(
+            cfg.mode,
+            cfg.seed,
+            arith.bits(),
+        )?);
         let mut rep = ClaimReport::new(self.info().id, self.info().paper_ref, size, cases);
         rep.notes = notes;
         Ok(rep)

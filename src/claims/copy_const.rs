@@ -381,6 +381,11 @@ impl Claim for CopyConst {
             max_abs_param: block.layer.max_abs_param(),
             ops_per_token: block.layer.ops_per_step(),
         };
+        cases.extend(crate::certify::copy_const::copy_const_cases(
+            cfg.mode,
+            cfg.seed,
+            arith.bits(),
+        )?);
         let mut rep = ClaimReport::new(self.info().id, self.info().paper_ref, size, cases);
         rep.notes = notes;
         Ok(rep)

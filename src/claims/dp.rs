@@ -421,6 +421,11 @@ impl Claim for DpLocal {
                 ));
             }
         }
+        cases.extend(crate::certify::dp::dp_local_cases(
+            cfg.mode,
+            cfg.seed,
+            cfg.arith.map_or(128, |a| a.bits()),
+        )?);
         let (law_cases, notes) = super::dp_laws::local_law_cases(cfg.mode, cfg.seed)?;
         cases.extend(law_cases);
         let mut rep = ClaimReport::new(self.info().id, self.info().paper_ref, biggest, cases);

@@ -339,6 +339,9 @@ impl Claim for ScanUnroll {
             max_abs_param: layer.max_abs_param(),
             ops_per_token: layer.ops_per_step(),
         };
+        cases.extend(crate::certify::scan::scan_unroll_cases(
+            cfg.mode, cfg.seed, cfg.arith,
+        ));
         let mut rep = ClaimReport::new(self.info().id, self.info().paper_ref, size, cases);
         rep.notes = notes;
         Ok(rep)
