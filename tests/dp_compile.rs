@@ -359,7 +359,9 @@ fn dp_claims_pass_in_quick_mode() {
         assert!(r.cases.len() > 20);
         // a property of the problem (true by construction) is a note, never a counted case
         assert!(
-            r.cases.iter().all(|c| !c.label.contains("dependency distance")),
+            r.cases
+                .iter()
+                .all(|c| !c.label.contains("dependency distance")),
             "{id}"
         );
         if id == "dp-local" {

@@ -31,5 +31,7 @@ fn copy_linear_proof_names_exist_in_the_layouts() {
         );
     }
     // the check can fail: a name no layout has
-    assert!(models.iter().all(|m| m.model.layout.find("mem_query").is_err()));
+    assert!(models
+        .iter()
+        .all(|m| m.model.layout.find("mem_query").is_err()));
 }

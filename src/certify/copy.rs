@@ -200,8 +200,8 @@ pub fn cases(kind: MemoryKind, task: &CopyTask, prompt: &[usize], prec: u32) -> 
 /// Certified copy-linear cases for `verify copy-linear` (one call appended to the claim): every
 /// memory kind at 128 bits for `T ∈ {16, 256}` (and 1024 with `--full`), plus the minimal precision
 /// at which decoding is certified at `T = 64`.
-pub fn copy_linear_cases(mode: crate::claims::Mode, seed: u64) -> Result<Vec<Case>> {
-    use crate::claims::Mode;
+pub fn copy_linear_cases(mode: crate::report::Mode, seed: u64) -> Result<Vec<Case>> {
+    use crate::report::Mode;
     const VOCAB: usize = 16; // as the copy-linear claim
     let kinds = [
         MemoryKind::PositionKey,

@@ -176,10 +176,10 @@ fn error_case(
 
 /// Certified DP cases for `verify dp-general` (one call appended to the claim): edit distance
 /// and LIS with the slot, position and attention memories (ReLU units), one random input each.
-pub fn dp_general_cases(mode: crate::claims::Mode, seed: u64) -> Result<Vec<Case>> {
-    use crate::claims::Mode;
+pub fn dp_general_cases(mode: crate::report::Mode, seed: u64) -> Result<Vec<Case>> {
     use crate::dp::{EditDistance, Lis, MemoryKind};
     use crate::model::Activation;
+    use crate::report::Mode;
     let mut problems: Vec<Box<dyn DpProblem>> = vec![
         Box::new(EditDistance::new(3, 3, 4, 1, 1, 1)?),
         Box::new(Lis::new(4, 8)?),

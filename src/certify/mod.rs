@@ -20,13 +20,14 @@ pub mod bnb;
 pub mod copy;
 pub mod dp;
 pub mod jet;
+pub mod worst;
 
 pub use bnb::{maximize_abs, prove_abs_le, BoxFn, Outcome, Region, Search};
 pub use jet::Jet;
 
-use crate::claims::gadget_lookup;
 use crate::error::Result;
 use crate::gadgets::gate::{self, GateMul};
+use crate::gadgets::lookup_problems;
 use crate::gadgets::relu::{self, ReluUnit};
 use crate::gadgets::{eval_mlp, mul, residual, select};
 use crate::model::{Activation, MlpLayer, SsmLayer};
@@ -46,7 +47,7 @@ fn b(x: f64) -> Ball {
 
 /// `B·(1 + 2^{−p/2})`, the certified form of a sharp bound.
 fn with_sharp_slack(bound: &Ball) -> Ball {
-    crate::claims::gadget_common::sharp_slack(bound, CERT_PREC)
+    worst::sharp_slack(bound, CERT_PREC)
 }
 
 fn mag_str(m: Mag) -> String {
@@ -417,10 +418,10 @@ pub fn gate_cases(m: f64, gain: f64) -> Result<Vec<Case>> {
 /// exhaustive certificate) against `(Σ|w_out|)·τ(λ)`; the control is the same check against
 /// `0.99 ×` the attained error.
 pub fn lookup_cases(act: Activation, lambda: f64, seed: u64) -> Result<Vec<Case>> {
-    let p = crate::claims::gadget_lookup::smooth_precision(act, lambda);
+    let p = worst::smooth_precision(act, lambda);
     let unit = ReluUnit::new(act, Ball::from_f64(lambda, p))?;
     let mut cases = Vec::new();
-    for pr in gadget_lookup::problems(&unit, seed, p)? {
+    for pr in lookup_problems::problems(&unit, seed, p)? {
         let tau = relu::error_beyond(act, &unit.lambda, &Ball::one(p));
         let bound = with_sharp_slack(&tau.mul(&pr.l1));
         let errs: Vec<Ball> = pr
@@ -469,7 +470,7 @@ pub fn lookup_cases(act: Activation, lambda: f64, seed: u64) -> Result<Vec<Case>
 
 // ---------------------------------------------------------------- entry points for `verify`
 
-use crate::claims::Mode;
+use crate::report::Mode;
 
 /// Domain-wide certificates of `mlp-mul` (one call appended to the claim's cases).
 pub fn mul_lemma(mode: Mode) -> Result<Vec<Case>> {

@@ -42,15 +42,8 @@ use crate::num::Arith;
 use crate::report::{Case, ClaimReport, ConstructionSize};
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Seconds: what `cargo test` and `verify --quick` run.
-    Quick,
-    /// The default sweep.
-    Default,
-    /// Further sweeps (minutes).
-    Full,
-}
+/// How long a run is (re-exported from [`crate::report`], where `certify` reads it too).
+pub use crate::report::Mode;
 
 #[derive(Clone, Debug)]
 pub struct RunConfig {
@@ -227,7 +220,11 @@ mod tests {
         let r = run_timed(&Failing(|| Error::compute("K is not exact")), &cfg).unwrap();
         assert_eq!(r.status, crate::report::Status::Failed);
         assert_eq!(r.cases.len(), 1);
-        assert!(r.cases[0].note.as_deref().unwrap().contains("K is not exact"));
+        assert!(r.cases[0]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("K is not exact"));
         assert!(run_timed(&Failing(|| Error::input("bad claim id")), &cfg).is_err());
     }
 

@@ -7,6 +7,16 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Seconds: what `cargo test` and `verify --quick` run.
+    Quick,
+    /// The default sweep.
+    Default,
+    /// Further sweeps (minutes).
+    Full,
+}
+
 /// How a measured value is compared with its bound.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub enum Relation {
