@@ -130,6 +130,14 @@ pub struct Comparison {
     pub worst_d: usize,
     /// Largest F·ulp over the terms (a diagnostic; the bound uses e^{F·ulp} − 1).
     pub max_first_order_term: f64,
+    /// Points where `|scan − unrolled| > bound`, compared exactly in MPFR (NaN counts).
+    pub exceeded: usize,
+    /// `|scan − unrolled|` and the bound (as an MPFR value) at the worst point: an exceeding
+    /// point when there is one, else the largest ratio; the case compares them exactly.
+    #[serde(skip)]
+    pub diff_at_worst: Real,
+    #[serde(skip)]
+    pub bound_at_worst: Real,
 }
 
 pub fn compare<S: Scalar>(
@@ -158,12 +166,21 @@ pub fn compare<S: Scalar>(
         worst_t: 0,
         worst_d: 0,
         max_first_order_term: unrolled.max_first_order_term,
+        exceeded: 0,
+        diff_at_worst: Real(Float::new(wp)),
+        bound_at_worst: Real(Float::new(wp)),
     };
+    let mut worst_exceeds = false;
     let rows = scan.iter().zip(&unrolled.y).zip(&unrolled.bound);
     for (t, ((ys, yu), bs)) in rows.enumerate() {
         for (d, ((a, b), bound)) in ys.iter().zip(yu).zip(bs).enumerate() {
             let (a, b) = (a.to_real(), b.to_real());
-            let diff = Real(Float::with_val(wp, &a.0 - &b.0)).log10_abs();
+            let diff_real = Real(Float::with_val(wp, &a.0 - &b.0).abs());
+            let bound_real = crate::copy::exp10_real(bound.log10, wp);
+            // the decision: an exact comparison of the values (NaN exceeds)
+            let exceeds = diff_real.is_nan() || bound_real.is_nan() || diff_real > bound_real;
+            c.exceeded += exceeds as usize;
+            let diff = diff_real.log10_abs();
             let bound = bound.log10;
             let ratio = if diff.is_nan() || bound.is_nan() {
                 f64::INFINITY // a NaN anywhere is a failure, never skipped
@@ -174,7 +191,11 @@ pub fn compare<S: Scalar>(
             };
             c.max_diff_log10 = c.max_diff_log10.max(diff);
             c.max_bound_log10 = c.max_bound_log10.max(bound);
-            if ratio > c.worst_ratio_log10 || (t == 0 && d == 0) {
+            let worse = (exceeds, ratio) > (worst_exceeds, c.worst_ratio_log10);
+            if worse || (t == 0 && d == 0) {
+                worst_exceeds = exceeds;
+                c.diff_at_worst = diff_real;
+                c.bound_at_worst = bound_real;
                 c.worst_ratio_log10 = ratio;
                 c.diff_at_worst_log10 = diff;
                 c.bound_at_worst_log10 = bound;
@@ -296,10 +317,10 @@ impl Claim for ScanUnroll {
             for arith in ariths {
                 let c = compare_at(&spec, &xs, arith, UnrolledForm::Correct);
                 let label = format!("{decay:?} T={t_len} N={n_state} at {arith}");
-                let case = Case::from_log10(
+                let case = Case::from_reals(
                     label,
-                    c.diff_at_worst_log10,
-                    c.bound_at_worst_log10,
+                    &c.diff_at_worst,
+                    &c.bound_at_worst,
                     Relation::AtMost,
                 )
                 .param("decay", decay)
