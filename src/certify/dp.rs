@@ -177,6 +177,17 @@ fn error_case(
 /// Certified DP cases for `verify dp-general` (one call appended to the claim): edit distance
 /// and LIS with the slot, position and attention memories (ReLU units), one random input each.
 pub fn dp_general_cases(mode: crate::report::Mode, seed: u64) -> Result<Vec<Case>> {
+    dp_general_cases_at(mode, seed, None)
+}
+
+/// [`dp_general_cases`] at `bits` of ball arithmetic (default 128): `verify --precision p` runs
+/// them at p bits, where a too-wide enclosure is undecided and a model that cannot be built in
+/// ball arithmetic at p bits is a failed case with the reason.
+pub fn dp_general_cases_at(
+    mode: crate::report::Mode,
+    seed: u64,
+    bits: Option<u32>,
+) -> Result<Vec<Case>> {
     use crate::dp::{EditDistance, Lis, MemoryKind};
     use crate::model::Activation;
     use crate::report::Mode;
@@ -197,7 +208,17 @@ pub fn dp_general_cases(mode: crate::report::Mode, seed: u64) -> Result<Vec<Case
             MemoryKind::Attention,
         ] {
             let opt = Options::new(memory, Activation::Relu);
-            out.extend(cases(p.as_ref(), &opt, 128, &input)?);
+            let prec = bits.unwrap_or(128);
+            out.extend(super::or_failed_case(
+                cases(p.as_ref(), &opt, prec, &input),
+                || {
+                    format!(
+                        "{} / {} memory: certified run at {prec} bits",
+                        p.describe(),
+                        memory.name()
+                    )
+                },
+            )?);
         }
     }
     Ok(out)
@@ -208,6 +229,14 @@ mod tests {
     use super::*;
     use crate::dp::{EditDistance, MemoryKind};
     use crate::model::Activation;
+
+    #[test]
+    fn the_certified_dp_cases_run_at_the_requested_precision() {
+        use crate::report::Mode;
+        let low = dp_general_cases_at(Mode::Quick, 1, Some(3)).unwrap();
+        assert!(!low.is_empty() && low.iter().any(|c| !c.passed));
+        assert!(low.iter().all(|c| !c.label.contains("128")));
+    }
 
     #[test]
     fn dp_decoding_is_certified_at_128_bits_and_not_at_3() {

@@ -21,6 +21,7 @@ pub mod copy;
 pub mod dp;
 pub mod jet;
 pub mod worst;
+pub use worst::{mark_fixed_precision, or_failed_case};
 
 pub use bnb::{maximize_abs, prove_abs_le, BoxFn, Outcome, Region, Search};
 pub use jet::Jet;

@@ -200,3 +200,88 @@ impl BallWorst {
         })
     }
 }
+
+/// The cases of a certified run, or, when the model cannot be built or run at that precision
+/// (a computation error), one failed case saying why; other errors are returned.
+pub fn or_failed_case(
+    cases: crate::error::Result<Vec<Case>>,
+    label: impl FnOnce() -> String,
+) -> crate::error::Result<Vec<Case>> {
+    match cases {
+        Err(crate::error::Error::Compute(msg)) => Ok(vec![Case::boolean(
+            label(),
+            false,
+            format!("could not be run: {msg}"),
+        )]),
+        other => other,
+    }
+}
+
+/// Mark cases proved at a fixed working precision (`Some(bits)`, or `None`: each certificate's
+/// own, e.g. the lookup tails') when the run asked for another arithmetic: the label says so,
+/// so they are never read as run at the requested precision. They are statements about the
+/// exact network; the working precision is a tool of the proof.
+pub fn mark_fixed_precision(
+    cases: Vec<Case>,
+    fixed_bits: Option<u32>,
+    requested: Option<crate::num::Arith>,
+) -> Vec<Case> {
+    let Some(req) = requested else {
+        return cases;
+    };
+    if fixed_bits.is_some_and(|b| req == crate::num::Arith::mpfr(b)) {
+        return cases;
+    }
+    let fixed = fixed_bits.map_or_else(
+        || "its own working precision".to_string(),
+        |b| format!("fixed {b} bits"),
+    );
+    cases
+        .into_iter()
+        .map(|mut c| {
+            c.label = format!("{} [proved at {fixed}, not at {req}]", c.label);
+            let note = c.note.take().unwrap_or_default();
+            c.with_note(format!(
+                "{note} (a certificate about the exact network at {fixed}; --precision {req} does not apply to it)"
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::num::Arith;
+
+    #[test]
+    fn fixed_precision_cases_say_so_when_another_precision_is_asked() {
+        let cases = || vec![Case::boolean("sup ≤ bound", true, "proved")];
+        let same = mark_fixed_precision(cases(), Some(128), None);
+        assert_eq!(same[0].label, "sup ≤ bound");
+        let same = mark_fixed_precision(cases(), Some(128), Some(Arith::mpfr(128)));
+        assert_eq!(same[0].label, "sup ≤ bound");
+        let marked = mark_fixed_precision(cases(), Some(128), Some(Arith::mpfr(2)));
+        assert!(
+            marked[0].label.contains("fixed 128 bits, not at 2 bits"),
+            "{}",
+            marked[0].label
+        );
+        assert!(marked[0]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("does not apply"));
+        let own = mark_fixed_precision(cases(), None, Some(Arith::mpfr(128)));
+        assert!(own[0].label.contains("its own working precision"));
+    }
+
+    #[test]
+    fn a_computation_error_becomes_one_failed_case() {
+        let failed = or_failed_case(Err(crate::error::Error::compute("K not exact")), || {
+            "run".into()
+        })
+        .unwrap();
+        assert!(failed.len() == 1 && !failed[0].passed);
+        assert!(or_failed_case(Err(crate::error::Error::input("bad")), || "run".into()).is_err());
+    }
+}

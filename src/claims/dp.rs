@@ -294,7 +294,11 @@ impl Claim for DpGeneral {
         }
         let (law_cases, mut notes) = super::dp_laws::general_law_cases(cfg.mode, cfg.seed)?;
         cases.extend(law_cases);
-        cases.extend(crate::certify::dp::dp_general_cases(cfg.mode, cfg.seed)?);
+        cases.extend(crate::certify::dp::dp_general_cases_at(
+            cfg.mode,
+            cfg.seed,
+            cfg.arith.map(|a| a.bits()),
+        )?);
         if cfg.mode != Mode::Quick {
             for n in [2usize, 4, 8] {
                 let p = EditDistance::new(n, n, 4, 1, 1, 1)?;

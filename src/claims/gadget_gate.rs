@@ -172,7 +172,11 @@ impl Claim for GateMulClaim {
                 w64.ratio_log10
             )),
         );
-        cases.extend(crate::certify::gate_lemma(cfg.mode)?);
+        cases.extend(crate::certify::mark_fixed_precision(
+            crate::certify::gate_lemma(cfg.mode)?,
+            Some(crate::certify::CERT_PREC),
+            cfg.arith,
+        ));
         let layer = GateMul::standalone(Real::from_i64(16, 256))?.layer("gate-mul", 3, 256)?;
         let size = ConstructionSize {
             description: "gated SSM pair (2 channels, state 1), K = 16".into(),

@@ -126,7 +126,11 @@ impl Claim for MlpLookup {
                 }
             }
         }
-        cases.extend(crate::certify::lookup_lemma(cfg.mode, cfg.seed)?);
+        cases.extend(crate::certify::mark_fixed_precision(
+            crate::certify::lookup_lemma(cfg.mode, cfg.seed)?,
+            None,
+            cfg.arith,
+        ));
         let unit = ReluUnit::<f64>::exact(53);
         let probs = problems(&unit, cfg.seed, 53)?;
         let layer = &probs[1].layer;

@@ -317,18 +317,14 @@ impl Claim for ScanUnroll {
             for arith in ariths {
                 let c = compare_at(&spec, &xs, arith, UnrolledForm::Correct);
                 let label = format!("{decay:?} T={t_len} N={n_state} at {arith}");
-                let case = Case::from_reals(
-                    label,
-                    &c.diff_at_worst,
-                    &c.bound_at_worst,
-                    Relation::AtMost,
-                )
-                .param("decay", decay)
-                .param("T", t_len)
-                .param("N", n_state)
-                .param("channels", CHANNELS)
-                .param("arith", arith.to_string())
-                .param("comparison", &c);
+                let case =
+                    Case::from_reals(label, &c.diff_at_worst, &c.bound_at_worst, Relation::AtMost)
+                        .param("decay", decay)
+                        .param("T", t_len)
+                        .param("N", n_state)
+                        .param("channels", CHANNELS)
+                        .param("arith", arith.to_string())
+                        .param("comparison", &c);
                 cases.push(case);
                 diffs.push((arith.bits(), c.max_diff_log10));
                 biggest = biggest.max((t_len, n_state));
