@@ -20,10 +20,14 @@ pub use copy_attn::CopyAttn;
 /// Helpers of the copy-attn claim, for tests.
 pub mod copy_attn_support {
     pub use super::copy_attn::{
-        attn_values, minimal_gap_at, quadratic_error_log10, quadratic_gap_bound,
+        attn_values, minimal_gap_at, quadratic_error, quadratic_error_log10, quadratic_gap_bound,
     };
 }
 pub use copy_const::{f64_breakdown as copy_const_f64_breakdown, CopyConst};
+/// Helpers of the copy-const claim, for tests.
+pub mod copy_const_support {
+    pub use super::copy_const::{check_instance, ConstCheck};
+}
 pub use copy_linear::CopyLinear;
 /// Helpers of the copy-linear claim, for tests.
 pub mod copy_linear_support {
