@@ -46,7 +46,8 @@ enum Cmd {
     /// Print a claim's statement, proof and construction.
     Explain {
         claim: String,
-        /// Also write the weights of the claim's example constructions as JSON to this file.
+        /// Instead of printing, write the claim's example models as JSON to this file, runnable
+        /// with `freelunch run` (format: docs/export.md).
         #[arg(long)]
         export: Option<PathBuf>,
     },
@@ -62,9 +63,13 @@ enum Cmd {
         /// The long sweep.
         #[arg(long)]
         full: bool,
-        /// Also write the reports as JSON to this file.
+        /// Also write the reports as JSON to this file (schema: docs/report-json.md).
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Include each claim's run time (`seconds`) in the JSON; without it, two runs with the
+        /// same seed write byte-identical JSON.
+        #[arg(long)]
+        timings: bool,
         #[arg(long, default_value_t = 2410_03810, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: u64,
     },
@@ -77,13 +82,39 @@ enum Cmd {
     },
     /// Compile one DP problem into a model, decode its chain of thought, compare with the solver.
     Dp(Box<DpArgs>),
+    /// Run an exported model (docs/export.md) and decode greedily.
+    Run(Box<RunArgs>),
+    /// Record an exported model's subspaces, memory slots and logit margins per position.
+    ///
+    /// Writes every named residual subspace, every SSM memory slot and the logit margin at every
+    /// position as CSV/JSON, a heat-map (coordinates × time), or the `selective_scan_ref`
+    /// arguments of each SSM layer.
+    Trace {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Write the trace as long-format CSV (`t,fed,decoded,margin,group,kind,row,value`).
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// Write the trace as JSON (per group, rows × positions).
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write the heat-map as STEM.png and STEM.svg.
+        #[arg(long)]
+        heatmap: Option<PathBuf>,
+        /// Write each SSM layer's run as the arguments of the reference `selective_scan_ref`.
+        #[arg(long)]
+        scan_args: Option<PathBuf>,
+    },
     /// Verify every claim and regenerate every figure: the main job.
     Reproduce {
         #[arg(long, default_value = "figures")]
         out: PathBuf,
-        /// Also write the reports as JSON to this file.
+        /// Also write the reports as JSON to this file (schema: docs/report-json.md).
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Include each claim's run time (`seconds`) in the JSON.
+        #[arg(long)]
+        timings: bool,
         #[arg(long, default_value_t = 2410_03810, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: u64,
     },
@@ -105,14 +136,17 @@ enum Cmd {
 struct DpArgs {
     /// edit, lis, linrec or eca.
     problem: String,
-    /// Size: edit |a|, lis length, linrec terms, eca rows.
-    #[arg(long)]
+    /// Size: edit |a| (1..=100), lis length (1..=150), linrec terms, eca rows. Real limits: the
+    /// slot memory holds at most 4000 slots (edit |a| = |b| ≤ 61, lis ≤ 87), the position-key
+    /// memory at most T = 4000, and every chain of thought at most 20000 tokens (linrec with 2
+    /// coefficients ≤ 19995 terms, eca at width 8 ≤ 2498 rows); the message names the limit hit.
+    #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
     n: Option<usize>,
     /// edit: |b| (default n).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
     n2: Option<usize>,
     /// Alphabet size (edit, lis).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
     sigma: Option<usize>,
     /// edit: costs `ins,del,sub`.
     #[arg(long)]
@@ -121,22 +155,24 @@ struct DpArgs {
     #[arg(long)]
     coeffs: Option<String>,
     /// linrec: modulus.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
     q: Option<usize>,
     /// eca: ring width.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
     width: Option<usize>,
     /// eca: rule number.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
     rule: Option<usize>,
-    /// Input symbols (`0,1,1` or `011`); default: random from --seed.
+    /// Input symbols s_1 … s_n: comma- or space-separated integers (`0,1,1`, `"0 1 1"`), or one
+    /// digit string (`011`) when the alphabet has at most 10 symbols; edit takes a then b
+    /// (|a| + |b| symbols). Default: random from --seed.
     #[arg(long)]
     input: Option<String>,
     /// slot, position or attention.
     #[arg(long, default_value = "slot")]
     memory: String,
     /// Slots of the slot memory (default: the dependency distance).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
     slots: Option<usize>,
     /// relu, gelu or silu.
     #[arg(long, default_value = "relu")]
@@ -158,6 +194,29 @@ struct DpArgs {
     export: Option<PathBuf>,
     #[arg(long, default_value_t = 2410_03810, value_parser = parse_seed, allow_hyphen_values = true)]
     seed: u64,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The exported model (from `dp … --export` or `explain <claim> --export`).
+    model: PathBuf,
+    /// In a file of several models (`explain --export`): the model's name or 0-based index.
+    #[arg(long)]
+    pick: Option<String>,
+    /// Input symbols (token names or ids, `0,1,1` or `011`); the file's suffix (e.g. SEP) is
+    /// appended. Default: the prompt stored in the file.
+    #[arg(long)]
+    input: Option<String>,
+    /// Tokens to generate (default: the file's `decoding.generate`).
+    #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
+    generate: Option<usize>,
+    /// `f64` or a number of bits (default: the arithmetic the file was written in).
+    #[arg(long, value_parser = parse_arith)]
+    precision: Option<Arith>,
+    /// `exact` (default: ln(1+e^x) at the working precision) or `torch` (the identity above 20,
+    /// as PyTorch's softplus in `selective_scan_ref` and the CUDA kernel).
+    #[arg(long, default_value = "exact")]
+    softplus: String,
 }
 
 fn parse_list(name: &str, s: &str) -> Result<Vec<usize>> {
@@ -218,6 +277,7 @@ fn run_dp(a: DpArgs) -> Result<ExitCode> {
         )));
     }
     check_json_target("the weights", &a.export)?;
+    warn_if_slow(a.precision);
     let input = match &a.input {
         Some(s) => dp::parse_input(problem.as_ref(), s)?,
         None => problem.random_input(&mut freelunch::rng::Rng::new(a.seed)),
@@ -277,20 +337,27 @@ fn dp_report<S: freelunch::num::Scalar>(
             .last()
             .map_or("-".into(), |t| dp::render(problem, &[*t]))
     );
-    outln!(
-        "agreement {} ({} generated tokens, T = {}, min logit margin 10^{:.2})",
-        if r.exact {
-            "exact: every token equals the reference solver's".to_string()
-        } else {
-            format!(
-                "MISMATCH at generated token {}",
-                r.first_mismatch.unwrap_or(r.generated.len())
-            )
-        },
-        r.generated.len(),
-        c.info.total_len,
-        r.min_margin_log10
-    );
+    if r.exact {
+        outln!(
+            "agreement exact: every token equals the reference solver's ({} generated tokens, T = {}, min logit margin {})",
+            r.generated.len(),
+            c.info.total_len,
+            freelunch::report::fmt_log10(r.min_margin_log10)
+        );
+    } else {
+        // The model's own margins are positive by definition; report the reference token's.
+        let full = problem.solve(input);
+        let (margin, at) =
+            reference_margin(&c.model, &full[..problem.input_len() + 1], &r.expected);
+        outln!(
+            "agreement MISMATCH at generated token {} ({} generated tokens, T = {}); reference-token margin {:.3e} at generated token {} (logit of the reference token minus the best other: negative means the model decodes another token)",
+            r.first_mismatch.unwrap_or(r.generated.len()),
+            r.generated.len(),
+            c.info.total_len,
+            margin,
+            at
+        );
+    }
     outln!(
         "size      state {} (SSM state, or KV-cache floats at T), residual width {}, max MLP width {}, layers {}, nonzeros {}, max |param| {:.3e}",
         freelunch::claims::dp::state_at(&c, c.info.total_len), size.residual_width, size.max_mlp_width, size.layers, size.nonzero_params, size.max_abs_param
@@ -307,9 +374,9 @@ fn dp_report<S: freelunch::num::Scalar>(
         out!("{}", c.model.summary());
     }
     if let Some(path) = &a.export {
-        let s = serde_json::to_string_pretty(&c.model.export())
-            .map_err(|e| Error::compute(format!("cannot serialise the weights: {e}")))?;
-        write_atomic(path, s.as_bytes())?;
+        let decoding = freelunch::export::examples::dp_decoding(problem, input);
+        let v = freelunch::export::to_json(&c.model, Some(&decoding));
+        write_json(path, &v, "the weights")?;
         outln!("weights written to {}", path.display());
     }
     Ok(if r.exact {
@@ -319,15 +386,239 @@ fn dp_report<S: freelunch::num::Scalar>(
     })
 }
 
+/// Parse a whole number for a flag; says which rule a bad value breaks (negative, too large,
+/// not a number) instead of clap's "use -- -1" tip.
+fn parse_whole(s: &str, what: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    if let Some(rest) = t.strip_prefix('-') {
+        if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!("{what} must not be negative, got `{s}`"));
+        }
+    }
+    if !t.is_empty()
+        && t.trim_start_matches('+')
+            .chars()
+            .all(|c| c.is_ascii_digit())
+    {
+        return t
+            .parse::<u64>()
+            .map_err(|_| format!("{what} `{s}` is too large (at most {})", u64::MAX));
+    }
+    Err(format!("{what} must be a whole number, got `{s}`"))
+}
+
+fn parse_count(s: &str) -> std::result::Result<usize, String> {
+    let v = parse_whole(s, "the value")?;
+    usize::try_from(v).map_err(|_| format!("the value `{s}` is too large"))
+}
+
+/// Teacher-forced check of the reference chain of thought: the smallest
+/// `logit[reference] − max other logit` over the generated positions (negative where the model
+/// would decode another token) and that position (0-based among the generated tokens).
+fn reference_margin<S: freelunch::num::Scalar>(
+    m: &freelunch::model::Model<S>,
+    prompt: &[usize],
+    expected: &[usize],
+) -> (f64, usize) {
+    let mut run = m.runner();
+    for &tok in prompt {
+        run.feed(tok);
+    }
+    let mut worst = (f64::INFINITY, 0);
+    for (k, &want) in expected.iter().enumerate() {
+        if k > 0 {
+            run.feed(expected[k - 1]);
+        }
+        let best_other = run
+            .logits
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != want)
+            .map(|(_, l)| l.to_f64())
+            .fold(f64::NEG_INFINITY, f64::max);
+        let margin = run.logits[want].to_f64() - best_other;
+        if margin < worst.0 {
+            worst = (margin, k);
+        }
+    }
+    worst
+}
+
+fn models_len(v: &serde_json::Value) -> usize {
+    v["models"].as_array().map_or(0, Vec::len)
+}
+
+/// Serialise `v` (pretty, with a final newline) and write it to `path`.
+fn write_json(path: &Path, v: &serde_json::Value, what: &str) -> Result<()> {
+    let mut s = serde_json::to_string_pretty(v)
+        .map_err(|e| Error::compute(format!("cannot serialise {what}: {e}")))?;
+    s.push('\n');
+    write_atomic(path, s.as_bytes())
+}
+
+/// Load an export (one model of a collection with --pick) and plan the run.
+fn prepare(a: &RunArgs) -> Result<freelunch::export::run::Plan> {
+    let text = std::fs::read_to_string(&a.model)
+        .map_err(|e| Error::io(format!("cannot read {}: {e}", a.model.display())))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::input(format!("{} is not JSON: {e}", a.model.display())))?;
+    let plan = freelunch::export::run::Plan::new(
+        freelunch::export::pick(v, a.pick.as_deref())?,
+        &freelunch::export::run::Options {
+            input: a.input.as_deref(),
+            generate: a.generate,
+            arith: a.precision,
+            softplus: freelunch::export::run::parse_softplus(&a.softplus)?,
+        },
+    )?;
+    warn_if_slow(plan.arith);
+    Ok(plan)
+}
+
+fn run_export(a: &RunArgs) -> Result<ExitCode> {
+    let l = prepare(a)?;
+    let tr = l.trace()?;
+    let d = l.decoding.clone().unwrap_or_default();
+    outln!(
+        "model     {} ({} arithmetic, softplus {:?})",
+        tr.model,
+        l.arith,
+        l.softplus
+    );
+    if let Some((prompt, _)) = &l.prompt {
+        outln!("prompt    {}", tr.fed[..prompt.len()].join(" "));
+        let generated = tr.generated();
+        outln!("generated {}", generated.join(" "));
+        let margin = tr.margin[prompt.len() - 1..]
+            .iter()
+            .fold(f64::INFINITY, |a, &m| a.min(m));
+        outln!("min logit margin {margin:.3e} (top logit minus runner-up, over generated tokens)");
+        if let Some(exp) = d.expected.as_ref().filter(|_| *prompt == d.prompt) {
+            let want: Vec<String> = exp
+                .iter()
+                .map(|&t| freelunch::export::run::render_tokens(&[t], &l.vocab))
+                .collect();
+            if want == generated {
+                outln!("agreement exact: equals the expected tokens stored in the file");
+            } else {
+                outln!("agreement MISMATCH: the file expects {}", want.join(" "));
+                return Ok(ExitCode::from(1));
+            }
+        }
+    } else {
+        let last = tr.values.last().cloned().unwrap_or_default();
+        let names: Vec<&String> = tr.groups.iter().flat_map(|g| g.rows.iter()).collect();
+        let get = |n: &str| names.iter().position(|x| x.as_str() == n).map(|i| last[i]);
+        if let Some(read) = &d.read {
+            let mut v = get(read).ok_or_else(|| {
+                Error::input(format!(
+                    "decoding.read names no residual coordinate `{read}`"
+                ))
+            })?;
+            if let Some(div) = &d.read_divisor {
+                v /= get(div).ok_or_else(|| {
+                    Error::input(format!("decoding.read_divisor names no coordinate `{div}`"))
+                })?;
+            }
+            outln!(
+                "read      {} = {v:.6e} at position {}",
+                match &d.read_divisor {
+                    Some(div) => format!("{read} / {div}"),
+                    None => read.clone(),
+                },
+                tr.values.len()
+            );
+            if let (Some(want), Some(tol)) = (d.expected_read, d.tolerance) {
+                let err = (v - want).abs();
+                outln!("expected  {want:.6e} (|error| {err:.3e}, tolerance {tol:.3e})");
+                if err.is_nan() || err > tol {
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn trace_export(
+    a: &RunArgs,
+    csv: Option<PathBuf>,
+    json: Option<PathBuf>,
+    heatmap: Option<PathBuf>,
+    scan_args: Option<PathBuf>,
+) -> Result<ExitCode> {
+    if csv.is_none() && json.is_none() && heatmap.is_none() && scan_args.is_none() {
+        return Err(Error::input(
+            "say what to write: --csv FILE, --json FILE, --heatmap STEM or --scan-args FILE",
+        ));
+    }
+    check_json_target("the CSV trace", &csv)?;
+    check_json_target("the JSON trace", &json)?;
+    check_json_target(
+        "the heat-map",
+        &heatmap.as_ref().map(|h| h.with_extension("png")),
+    )?;
+    check_json_target("the scan arguments", &scan_args)?;
+    let l = prepare(a)?;
+    let tr = l.trace()?;
+    if let Some(p) = &csv {
+        write_atomic(p, tr.to_csv().as_bytes())?;
+        outln!("wrote {}", p.display());
+    }
+    if let Some(p) = &json {
+        write_json(p, &tr.to_json(), "the trace")?;
+        outln!("wrote {}", p.display());
+    }
+    if let Some(stem) = &heatmap {
+        for p in freelunch::plot::heatmap::write_heatmap(&tr, stem)? {
+            outln!("wrote {}", p.display());
+        }
+    }
+    if let Some(p) = &scan_args {
+        let v = l.scan_args()?;
+        write_json(p, &v, "the scan arguments")?;
+        outln!("wrote {}", p.display());
+    }
+    outln!(
+        "{} positions, {} residual coordinates, {} memory slots",
+        tr.values.len(),
+        tr.groups
+            .iter()
+            .filter(|g| g.kind == "residual")
+            .map(|g| g.rows.len())
+            .sum::<usize>(),
+        tr.groups
+            .iter()
+            .filter(|g| g.kind == "memory")
+            .map(|g| g.rows.len())
+            .sum::<usize>()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn parse_arith(s: &str) -> std::result::Result<Arith, String> {
+    let t = s.trim();
+    let digits = |x: &str| !x.is_empty() && x.chars().all(|c| c.is_ascii_digit());
+    if t.strip_prefix('-').is_some_and(digits) {
+        return Err(format!(
+            "the precision must be `f64` or a positive number of bits, got `{s}`"
+        ));
+    }
+    if digits(t) && t.parse::<u64>().is_err() {
+        return Err(format!(
+            "precision {t} bits is beyond the supported maximum of {} bits",
+            freelunch::num::MAX_PRACTICAL_BITS
+        ));
+    }
     parse_precision(s).map_err(|e| e.to_string())
 }
 
 fn parse_seed(s: &str) -> std::result::Result<u64, String> {
-    s.trim().parse().map_err(|_| {
+    parse_whole(s, "the seed").map_err(|e| {
         format!(
-            "the seed must be a whole number from 0 to {}, got `{s}`",
-            u64::MAX
+            "the seed must be a whole number from 0 to {}: {}",
+            u64::MAX,
+            e.trim_start_matches("the seed ")
         )
     })
 }
@@ -343,22 +634,18 @@ fn main() -> ExitCode {
     }
 }
 
-/// Check, before any work, that the directory of a JSON output file (`what`) exists.
+/// Check, before any work, that an output file (`what`) can be written.
 fn check_json_target(what: &str, p: &Option<PathBuf>) -> Result<()> {
-    if let Some(p) = p {
-        let dir = p
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        if !dir.is_dir() {
-            return Err(Error::io(format!(
-                "cannot write {what} to {}: directory {} does not exist",
-                p.display(),
-                dir.display()
-            )));
-        }
+    match p {
+        Some(p) => freelunch::io::check_writable(what, p),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Check, before any work, that the figure directory exists and accepts new files.
+fn check_figure_dir(out: &Path) -> Result<()> {
+    freelunch::io::check_dir_writable(out)
+        .map_err(|e| Error::io(format!("cannot write figures to {}: {e}", out.display())))
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -382,20 +669,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let c = claims::find(&claim)?;
             check_json_target("the weights", &export)?;
             if let Some(path) = &export {
-                let examples = c.examples();
+                let examples = c.runnable_examples();
                 if examples.is_empty() {
                     return Err(Error::input(format!(
                         "claim `{claim}` has no example construction to export (try `freelunch dp ... --export` for the DP models)"
                     )));
                 }
-                let mut all = serde_json::Map::new();
-                for (name, model) in examples {
-                    all.insert(name, model?.export());
+                let mut models = Vec::new();
+                for (name, run) in examples {
+                    let (model, decoding) = run?;
+                    let mut v = freelunch::export::to_json(&model, decoding.as_ref());
+                    v["example"] = serde_json::json!(name);
+                    models.push(v);
                 }
-                let s = serde_json::to_string_pretty(&all)
-                    .map_err(|e| Error::compute(format!("cannot serialise the weights: {e}")))?;
-                write_atomic(path, s.as_bytes())?;
-                outln!("weights written to {}", path.display());
+                let all = serde_json::json!({
+                    "format": freelunch::export::COLLECTION_FORMAT,
+                    "schema_version": freelunch::export::SCHEMA_VERSION,
+                    "claim": claim,
+                    "models": models,
+                });
+                write_json(path, &all, "the weights")?;
+                let n = models_len(&all);
+                let plural = if n == 1 { "" } else { "s" };
+                outln!("{n} model{plural} written to {}", path.display());
             } else {
                 outln!("{}", c.explain());
             }
@@ -407,6 +703,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             quick,
             full,
             json,
+            timings,
             seed,
         } => {
             check_json_target("the JSON report", &json)?;
@@ -417,13 +714,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 Mode::Default
             };
+            let mut seen = std::collections::BTreeSet::new();
             let selected = if ids.is_empty() {
                 claims::registry()
             } else {
                 ids.iter()
+                    .filter(|i| seen.insert(i.as_str()))
                     .map(|i| claims::find(i))
                     .collect::<Result<Vec<_>>>()?
             };
+            if let Some(arith) = precision {
+                warn_if_slow(arith);
+                for c in &selected {
+                    if !c.honours_precision() {
+                        eprintln!(
+                            "note: {} ignores --precision (it runs in its own fixed arithmetic)",
+                            c.info().id
+                        );
+                    }
+                }
+            }
             let cfg = RunConfig {
                 mode,
                 arith: precision,
@@ -431,7 +741,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 progress: true,
             };
             let reports = verify(&selected, &cfg)?;
-            finish(&reports, json.as_deref())
+            out!("{}", render_table(&reports));
+            finish(&reports, json.as_deref(), timings)
         }
         Cmd::Figures { out, seed } => {
             let cfg = RunConfig {
@@ -442,6 +753,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Dp(a) => run_dp(*a),
+        Cmd::Run(a) => run_export(&a),
+        Cmd::Trace {
+            run,
+            csv,
+            json,
+            heatmap,
+            scan_args,
+        } => trace_export(&run, csv, json, heatmap, scan_args),
         Cmd::Readme {
             check,
             path,
@@ -464,48 +783,96 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
         }
-        Cmd::Reproduce { out, json, seed } => {
+        Cmd::Reproduce {
+            out,
+            json,
+            timings,
+            seed,
+        } => {
             check_json_target("the JSON report", &json)?;
-            if !out.is_dir() {
-                return Err(Error::io(format!(
-                    "figure directory {} does not exist",
-                    out.display()
-                )));
-            }
+            check_figure_dir(&out)?;
             let cfg = RunConfig {
                 seed,
                 progress: true,
                 ..RunConfig::default()
             };
             let reports = verify(&claims::registry(), &cfg)?;
+            out!("{}", render_table(&reports));
+            eprintln!("regenerating the figures in {}", out.display());
             figures(&out, &cfg)?;
-            finish(&reports, json.as_deref())
+            finish(&reports, json.as_deref(), timings)
         }
     }
 }
 
 fn verify(selected: &[Box<dyn claims::Claim>], cfg: &RunConfig) -> Result<Vec<ClaimReport>> {
-    let bar = indicatif::ProgressBar::new(selected.len() as u64);
+    use std::io::IsTerminal;
+    // A bar on a terminal; without one (CI logs, pipes) only the per-claim lines.
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(selected.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    let start = std::time::Instant::now();
     let mut reports = Vec::new();
-    for c in selected {
+    for (k, c) in selected.iter().enumerate() {
         bar.set_message(c.info().id.to_string());
-        reports.push(claims::run_timed(c.as_ref(), cfg)?);
+        let r = claims::run_timed(c.as_ref(), cfg)?;
+        let line = format!(
+            "[{:>w$}/{}] {:<13} {:<13} {:>7.1}s (elapsed {:.1}s)",
+            k + 1,
+            selected.len(),
+            r.id,
+            r.status.word(),
+            r.seconds,
+            start.elapsed().as_secs_f64(),
+            w = selected.len().to_string().len()
+        );
+        if bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            bar.println(line);
+        }
+        reports.push(r);
         bar.inc(1);
     }
     bar.finish_and_clear();
     Ok(reports)
 }
 
-fn finish(reports: &[ClaimReport], json: Option<&Path>) -> Result<ExitCode> {
-    out!("{}", render_table(reports));
+/// The reports as JSON (docs/report-json.md): deterministic for a seed unless `timings`.
+fn report_json(reports: &[ClaimReport], timings: bool) -> Result<String> {
+    let mut v = serde_json::to_value(reports)
+        .map_err(|e| Error::compute(format!("cannot serialise the report: {e}")))?;
+    if !timings {
+        strip_seconds(&mut v);
+    }
+    let mut s = serde_json::to_string_pretty(&v)
+        .map_err(|e| Error::compute(format!("cannot serialise the report: {e}")))?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// Remove every `seconds` field (claim run times, certificate search times), at any depth.
+fn strip_seconds(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(o) => {
+            o.remove("seconds");
+            o.values_mut().for_each(strip_seconds);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_seconds),
+        _ => {}
+    }
+}
+
+/// Write the JSON report (if asked) and the summary line; the exit code.
+fn finish(reports: &[ClaimReport], json: Option<&Path>, timings: bool) -> Result<ExitCode> {
     if let Some(p) = json {
-        let s = serde_json::to_string_pretty(reports)
-            .map_err(|e| Error::compute(format!("cannot serialise the report: {e}")))?;
-        write_atomic(p, s.as_bytes())?;
+        write_atomic(p, report_json(reports, timings)?.as_bytes())?;
         outln!("report written to {}", p.display());
     }
     let failed: Vec<&str> = reports
@@ -533,13 +900,40 @@ fn finish(reports: &[ClaimReport], json: Option<&Path>) -> Result<ExitCode> {
     }
 }
 
-fn figures(out: &Path, cfg: &RunConfig) -> Result<()> {
-    if !out.is_dir() {
-        return Err(Error::io(format!(
-            "figure directory {} does not exist",
-            out.display()
-        )));
+/// Precisions above this many bits get a measured slowdown warning.
+const SLOW_BITS: u32 = 4096;
+
+/// Warn (with a measured estimate) when MPFR at `arith` will be very slow.
+fn warn_if_slow(arith: Arith) {
+    let Arith::Mpfr(p) = arith else { return };
+    if p.bits() <= SLOW_BITS {
+        return;
     }
+    let per_mul = |bits: u32| {
+        let x = rug::Float::with_val(bits, 2).sqrt();
+        let mut y = rug::Float::with_val(bits, 3).sqrt();
+        let reps = 200;
+        let t0 = std::time::Instant::now();
+        for _ in 0..reps {
+            y *= &x;
+            y /= &x;
+        }
+        std::hint::black_box(&y);
+        t0.elapsed().as_secs_f64() / (2 * reps) as f64
+    };
+    let base = per_mul(256).max(1e-9);
+    let slow = per_mul(p.bits());
+    eprintln!(
+        "warning: at {} bits one MPFR multiply/divide takes {:.1} µs here, {:.0}× its cost at 256 bits; a sweep that takes a minute at 256 bits would take about {:.0} minutes",
+        p.bits(),
+        slow * 1e6,
+        slow / base,
+        slow / base
+    );
+}
+
+fn figures(out: &Path, cfg: &RunConfig) -> Result<()> {
+    check_figure_dir(out)?;
     for c in claims::registry() {
         for p in c.figures(out, cfg)? {
             outln!("wrote {}", p.display());

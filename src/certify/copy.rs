@@ -26,7 +26,147 @@ pub struct CertifiedCopy {
     pub read_exceeds: usize,
     /// Queries whose read-error enclosure contains 0 (consistent with an exact read).
     pub read_contains_zero: usize,
+    /// Queries whose read-error enclosure contains 0 *and* is within the radius cap
+    /// [`exact_value_enclosed`] (an exact read, resolved to half the working precision).
+    pub read_exact_within_cap: usize,
+    /// The builder's f64 read bound (for reports).
     pub read_bound: f64,
+    /// The same formula evaluated in ball arithmetic ([`copy_read_bound`]): what is certified
+    /// against is its lower end (times `1 + 2^{−⌈p/2⌉}` when the bound is attained).
+    pub read_bound_ball: Ball,
+    /// The read bound is attained in exact arithmetic (a sharp bound: the slack is stated).
+    pub read_bound_attained: bool,
+}
+
+/// The radius cap of the "exact value" checks: an error enclosure of a value `u` that is exact
+/// in exact arithmetic, computed at `p` bits, must contain 0 and stay within
+/// `2^{−⌊p/2⌋}·max(1, |u|)`. Without the cap such a check passes more easily the wider the
+/// enclosure; with it a sloppy computation (an enclosure wider than half the working
+/// precision) fails.
+pub fn exact_value_enclosed(err: &Ball, value: i64, prec: u32) -> bool {
+    let cap =
+        Ball::from_i64(value.unsigned_abs().max(1) as i64, prec.max(64)).mul(&Ball::from_float(
+            &Float::with_val(64, Float::i_exp(1, -((prec / 2) as i32))),
+            prec.max(64),
+        ));
+    err.contains_zero() && err.abs().upper() <= cap.lower()
+}
+
+/// Exact-arithmetic read bounds of the O(T) memories with ReLU units and exact one-hot queries,
+/// evaluated in ball arithmetic at `prec` bits from the same parameters as the builders (the
+/// f64 values the weights are made of), so their lower ends are certified lower bounds of the
+/// formulas (an f64 evaluation of a formula, rounded to nearest, is not).
+pub mod bounds {
+    use crate::error::{Error, Result};
+    use crate::gadgets::relu::ReluUnit;
+    use crate::gadgets::select;
+    use crate::memory::slot::SlotParams;
+    use crate::num::{Ball, Scalar};
+
+    fn b(x: f64, prec: u32) -> Ball {
+        Ball::from_f64(x, prec)
+    }
+
+    /// Position-key memory with `a = 1 − η`: `σ(1 − (1−η)^n)` (attained: a value σ read at
+    /// distance n); `η = 0` gives the exact read, bound 0.
+    pub fn position(sigma: f64, eta: f64, n: usize, prec: u32) -> Ball {
+        if eta == 0.0 || n == 0 {
+            return Ball::zero(prec);
+        }
+        let kept = b(-eta, prec)
+            .ln_1p()
+            .mul(&Ball::from_i64(n as i64, prec))
+            .exp();
+        Ball::one(prec).sub(&kept).mul(&b(sigma, prec))
+    }
+
+    /// Selective-slot memory (ReLU select gates, exact queries):
+    /// `σ/(e^{Δ_big} − 1) + n·δ·σ·(1 + 1/Δ_big) + m·select::error_bound(M', 1, ⌈M'⌉)` with
+    /// `Δ_big = softplus(K − K0)`, `δ = softplus(−K0)`, `M' = max(H, σ + ε_slot)` (the select
+    /// term is 0 with ReLU once its hypothesis holds, an error otherwise).
+    pub fn slot(
+        sigma: f64,
+        n: usize,
+        params: &SlotParams,
+        slots: usize,
+        prec: u32,
+    ) -> Result<Ball> {
+        let (k, k0, sg) = (b(params.k, prec), b(params.k0, prec), b(sigma, prec));
+        let big = k.sub(&k0).softplus();
+        let small = k0.neg().softplus();
+        let one = Ball::one(prec);
+        let exact = sg.div(&big.exp().sub(&one)).add(
+            &Ball::from_i64(n as i64, prec)
+                .mul(&small)
+                .mul(&sg)
+                .mul(&one.add(&one.div(&big))),
+        );
+        // M' as the builder forms it (in f64: it only sets the gate's gain, which the
+        // hypothesis K_sel·1 ≥ M' then checks in ball arithmetic).
+        let range = params
+            .content_bound(sigma)
+            .max(sigma + params.error_bound(sigma, n));
+        let gain = range.ceil().max(1.0);
+        let per_gate = select::error_bound(
+            &b(range, prec),
+            &one,
+            &b(gain, prec),
+            &ReluUnit::<Ball>::exact(prec),
+        )?;
+        let total = exact.add(&per_gate.mul(&Ball::from_i64(slots as i64, prec)));
+        if total.is_nan() {
+            return Err(Error::compute("the slot bound has no enclosure"));
+        }
+        Ok(total)
+    }
+
+    /// Attention memory: `σ·2e^{−λ}/(1 − e^{−λ})`.
+    pub fn attention(sigma: f64, lambda: f64, prec: u32) -> Ball {
+        let e = b(-lambda, prec).exp();
+        b(sigma, prec)
+            .mul(&Ball::from_i64(2, prec))
+            .mul(&e)
+            .div(&Ball::one(prec).sub(&e))
+    }
+
+    /// The ball formula must be the builder's formula: its midpoint agrees with the builder's
+    /// f64 value to 1e-9 relative (a guard against the two drifting apart).
+    pub fn agrees(ball: &Ball, f: f64, what: &str) -> Result<()> {
+        let m = ball.to_f64();
+        if (m - f).abs() <= 1e-9 * f.abs().max(1e-300) || (m == 0.0 && f == 0.0) {
+            Ok(())
+        } else {
+            Err(Error::compute(format!(
+                "the certified {what} bound formula ({m:e}) disagrees with the builder's ({f:e})"
+            )))
+        }
+    }
+}
+
+/// The exact-arithmetic read bound of the copy-linear model for `kind` and `task`, in ball
+/// arithmetic, and whether it is attained (the decaying position key: every read of a value
+/// σ at the largest distance).
+pub fn copy_read_bound(kind: MemoryKind, task: &CopyTask, prec: u32) -> Result<(Ball, bool)> {
+    let sigma = (task.vocab - 1) as f64;
+    let n = task
+        .queries()
+        .iter()
+        .filter(|q| q.target <= task.length)
+        .map(|q| q.at - q.target)
+        .max()
+        .unwrap_or(0);
+    Ok(match kind {
+        MemoryKind::PositionKey => (Ball::zero(prec), false),
+        MemoryKind::PositionKeyEta => {
+            // η as build_copy_model picks it (ε = 1/4 over the longest write–read distance).
+            let eta = 0.25 / (sigma * task.max_steps() as f64);
+            (bounds::position(sigma, eta, n, prec), true)
+        }
+        MemoryKind::Slot => {
+            let params = crate::memory::slot::SlotParams::for_accuracy(sigma, n, 0.25)?;
+            (bounds::slot(sigma, n, &params, task.length, prec)?, false)
+        }
+    })
 }
 
 impl CertifiedCopy {
@@ -45,6 +185,15 @@ pub fn run(
     prec: u32,
 ) -> Result<CertifiedCopy> {
     let cm = build_copy_model::<Ball>(kind, task, prec)?;
+    let bp = prec.max(64) + 64;
+    let (bound_ball, attained) = copy_read_bound(kind, task, bp)?;
+    bounds::agrees(&bound_ball, cm.read_bound, "copy read")?;
+    // An attained bound is certified with the stated slack 1 + 2^{−⌈p/2⌉} (certify module docs).
+    let bound = if attained {
+        super::worst::sharp_slack(&bound_ball, prec)
+    } else {
+        bound_ball.clone()
+    };
     let mut r = cm.model.runner();
     for &tok in prompt {
         r.feed(tok);
@@ -59,9 +208,11 @@ pub fn run(
         read_within_bound: 0,
         read_exceeds: 0,
         read_contains_zero: 0,
+        read_exact_within_cap: 0,
         read_bound: cm.read_bound,
+        read_bound_ball: bound_ball,
+        read_bound_attained: attained,
     };
-    let bound = Ball::from_f64(cm.read_bound, prec.max(53));
     for (q, &p) in task.targets.iter().enumerate() {
         let want = prompt[p - 1];
         let e = r.residual[cm.read]
@@ -73,6 +224,9 @@ pub fn run(
         }
         if e.lower() <= 0 {
             out.read_contains_zero += 1;
+        }
+        if exact_value_enclosed(&e, want as i64, prec) {
+            out.read_exact_within_cap += 1;
         }
         if e.certainly_le(&bound) {
             out.read_within_bound += 1;
@@ -167,29 +321,42 @@ pub fn cases(kind: MemoryKind, task: &CopyTask, prompt: &[usize], prec: u32) -> 
         )
         .param("certified", c.certified)
         .param("outputs", c.outputs),
-        if c.read_bound > 0.0 {
+        if !c.read_bound_ball.is_zero() {
             Case::certificate(
-                format!("certified read error ≤ exact-arithmetic read bound, {label}"),
+                format!(
+                    "certified read error ≤ exact-arithmetic read bound{}, {label}",
+                    if c.read_bound_attained {
+                        format!(" × (1 + 2^-{}) (the bound is attained)", prec.div_ceil(2))
+                    } else {
+                        String::new()
+                    }
+                ),
                 read_ok,
                 read_undecided,
                 format!(
-                    "{} of {} queries certainly within {:.3e}; largest upper end {:.3e} (no rounding allowance)",
+                    "{} of {} queries certainly within the bound's certified lower end {:.6e} (formula in ball arithmetic; builder's f64 {:.6e}), {} certainly above; largest upper end {:.3e} (no rounding allowance)",
                     c.read_within_bound,
                     c.outputs,
+                    c.read_bound_ball.lower().to_f64(),
                     c.read_bound,
+                    c.read_exceeds,
                     c.max_read_error_upper.to_f64()
                 ),
             )
         } else {
             // An exact read (bound 0) cannot be certified by an enclosure of positive width; the
-            // check is that every enclosure contains 0, and the note gives the certified size.
+            // check is that every enclosure contains 0 and is within the cap 2^{−⌊p/2⌋}·max(1, u).
             Case::boolean(
-                format!("read error enclosure contains 0 (exact read in exact arithmetic), {label}"),
-                c.read_contains_zero == c.outputs,
                 format!(
-                    "{} of {} enclosures contain 0; certified |read − u_p| ≤ {:.3e} (the former rounding allowance was the whole bound)",
-                    c.read_contains_zero,
+                    "read error enclosure contains 0 and is ≤ 2^-{}·max(1, u) (exact read in exact arithmetic), {label}",
+                    prec / 2
+                ),
+                c.read_exact_within_cap == c.outputs,
+                format!(
+                    "{} of {} enclosures contain 0 and are within the cap ({} contain 0); certified |read − u_p| ≤ {:.3e}",
+                    c.read_exact_within_cap,
                     c.outputs,
+                    c.read_contains_zero,
                     c.max_read_error_upper.to_f64()
                 ),
             )
@@ -264,6 +431,7 @@ pub fn copy_linear_cases_at(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::num::Mag;
 
     #[test]
     fn the_certified_copy_cases_run_at_the_requested_precision() {
@@ -278,8 +446,8 @@ mod tests {
         for kind in [MemoryKind::PositionKey, MemoryKind::Slot] {
             let c = run(kind, &task, &prompt, 128).unwrap();
             assert!(c.decoding_certified(), "{kind:?}: {c:?}");
-            if c.read_bound == 0.0 {
-                assert_eq!(c.read_contains_zero, c.outputs, "{kind:?}: {c:?}");
+            if c.read_bound_ball.is_zero() {
+                assert_eq!(c.read_exact_within_cap, c.outputs, "{kind:?}: {c:?}");
                 assert!(c.max_read_error_upper < 1e-30, "{kind:?}: {c:?}");
             } else {
                 assert_eq!(c.read_within_bound, c.outputs, "{kind:?}: {c:?}");
@@ -288,5 +456,51 @@ mod tests {
             let c = run(kind, &task, &prompt, 4).unwrap();
             assert!(!c.decoding_certified(), "{kind:?} at 4 bits: {c:?}");
         }
+    }
+
+    #[test]
+    fn a_widened_exact_enclosure_fails_the_radius_cap() {
+        let p = 128;
+        let e = |rad: Mag| {
+            let mut b = Ball::from_i64(0, p);
+            b.rad = rad;
+            b
+        };
+        // A tight enclosure of 0 passes; the same midpoint widened past 2^{−64}·max(1, u)
+        // fails although it still contains 0; one that misses 0 fails.
+        assert!(exact_value_enclosed(&e(Mag::pow2(-100)), 7, p));
+        assert!(exact_value_enclosed(&e(Mag::pow2(-62)), 7, p));
+        assert!(!exact_value_enclosed(&e(Mag::pow2(-60)), 7, p));
+        assert!(!exact_value_enclosed(&e(Mag::pow2(-20)), 0, p));
+        let mut off = Ball::from_f64(1e-30, p);
+        off.rad = Mag::pow2(-110);
+        assert!(!exact_value_enclosed(&off, 7, p));
+    }
+
+    #[test]
+    fn the_read_bounds_are_the_builders_formulas_in_ball_arithmetic() {
+        let task = CopyTask::copy_all(64, 16);
+        for kind in [
+            MemoryKind::PositionKey,
+            MemoryKind::PositionKeyEta,
+            MemoryKind::Slot,
+        ] {
+            let cm = build_copy_model::<f64>(kind, &task, 53).unwrap();
+            let (ball, attained) = copy_read_bound(kind, &task, 192).unwrap();
+            bounds::agrees(&ball, cm.read_bound, "copy").unwrap();
+            assert_eq!(attained, kind == MemoryKind::PositionKeyEta);
+            assert!(
+                ball.rad().log2() < -150.0 || ball.is_zero(),
+                "{kind:?}: {ball:?}"
+            );
+        }
+        // A drifted formula is caught.
+        assert!(bounds::agrees(&Ball::from_f64(1.0, 64), 1.0 + 1e-6, "x").is_err());
+        // The attained position-key bound is certified only with its stated slack: the
+        // largest read error reaches past the bound's lower end at 128 bits.
+        let prompt: Vec<usize> = (0..64).map(|i| 15 - (i % 2)).collect();
+        let c = run(MemoryKind::PositionKeyEta, &task, &prompt, 128).unwrap();
+        assert_eq!(c.read_within_bound, c.outputs, "{c:?}");
+        assert!(c.max_read_error_upper > c.read_bound_ball.lower(), "{c:?}");
     }
 }

@@ -4,11 +4,41 @@
 //! memory and `out` errors are certified against the compiler's exact-arithmetic bounds, with
 //! no rounding slack.
 
+use super::copy::{bounds, exact_value_enclosed};
 use crate::dp::{compile, Compiled, DpProblem, Options};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::num::{Ball, Scalar};
 use crate::report::Case;
 use rug::Float;
+
+/// Counts of one family of certified error checks (memory reads, or `out`).
+#[derive(Clone, Debug, Default)]
+pub struct ErrorCounts {
+    pub n: usize,
+    /// Certainly within the bound (upper end of |error| ≤ the bound's lower end).
+    pub within: usize,
+    /// Certainly above the bound (a certified failure).
+    pub exceed: usize,
+    /// Enclosures containing 0.
+    pub contain_zero: usize,
+    /// Enclosures containing 0 and within the radius cap ([`exact_value_enclosed`]).
+    pub exact_within_cap: usize,
+    /// Largest upper end of |error|.
+    pub max_upper: f64,
+}
+
+impl ErrorCounts {
+    fn record(&mut self, d: &Ball, value: i64, bound: Option<&Ball>, prec: u32) {
+        self.n += 1;
+        if let Some(b) = bound {
+            self.within += d.certainly_le(b) as usize;
+            self.exceed += b.certainly_lt(d) as usize;
+        }
+        self.contain_zero += (d.lower() <= 0) as usize;
+        self.exact_within_cap += exact_value_enclosed(d, value, prec) as usize;
+        self.max_upper = self.max_upper.max(worst_upper(d));
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct CertifiedDp {
@@ -16,21 +46,59 @@ pub struct CertifiedDp {
     pub certified: usize,
     pub certainly_wrong: usize,
     pub min_margin_lower: f64,
-    /// Reads (port × position) certainly within the memory bound / total reads.
-    pub reads_within: usize,
-    pub reads: usize,
-    pub outs_within: usize,
-    pub outs: usize,
-    pub reads_contain_zero: usize,
-    pub outs_contain_zero: usize,
-    pub max_memory_error_upper: f64,
-    pub max_out_error_upper: f64,
+    /// Reads (port × position) against the memory bound.
+    pub reads: ErrorCounts,
+    /// `out` against the out bound.
+    pub outs: ErrorCounts,
+    /// The compiler's f64 bounds (for reports).
     pub memory_bound: f64,
     pub out_bound: f64,
+    /// The same formulas in ball arithmetic ([`dp_bounds`]); `None` where no ball formula is
+    /// available (smooth units), so nothing is certified against them.
+    pub memory_bound_ball: Option<Ball>,
+    pub out_bound_ball: Option<Ball>,
+    pub precision: u32,
 }
 
 fn worst_upper(e: &Ball) -> f64 {
     e.abs().upper().to_f64()
+}
+
+/// The compiler's exact-arithmetic memory and `out` bounds (ReLU units) evaluated in ball
+/// arithmetic from the same parameters ([`bounds`]), each checked against the compiler's f64
+/// value; `None` with smooth units (their bounds are not formed in ball arithmetic here).
+pub fn dp_bounds<S>(c: &Compiled<S>, p: &dyn DpProblem, prec: u32) -> Result<Option<(Ball, Ball)>> {
+    use crate::dp::MemoryKind;
+    use crate::model::Activation;
+    if c.info.activation != Activation::Relu {
+        return Ok(None);
+    }
+    let plan = crate::dp::stages::dependency_plan(p)?;
+    let sigma = plan.max_value;
+    let n = plan.read_plan()?.max_distance();
+    let (a, b_) = c.info.memory_params;
+    let mem = match c.info.memory {
+        // Decoded one-hot queries are exact with ReLU units, and the keys do not decay.
+        MemoryKind::Position => Ball::zero(prec),
+        MemoryKind::Slot => {
+            let params = crate::memory::SlotParams { k: a, k0: b_ };
+            bounds::slot(sigma, n, &params, c.info.slots, prec)?
+        }
+        MemoryKind::Attention => bounds::attention(sigma, a, prec),
+    };
+    bounds::agrees(&mem, c.info.memory_error_bound, "memory read")?;
+    // With ReLU units the rounding stage is exact on reads within 1/8 of an integer, and the
+    // transition circuit is exact: out's bound is 0 (∞ when the read bound exceeds 1/8).
+    let out = if mem.certainly_le(&Ball::from_ratio(1, 8, prec)) {
+        Ball::zero(prec)
+    } else {
+        return Err(Error::compute(format!(
+            "the memory bound {:e} is not certainly ≤ 1/8: the rounding stage's hypothesis fails",
+            mem.to_f64()
+        )));
+    };
+    bounds::agrees(&out, c.info.out_error_bound, "out")?;
+    Ok(Some((mem, out)))
 }
 
 /// Teacher-forced certified run of `c` on `input`.
@@ -39,44 +107,38 @@ pub fn run(c: &Compiled<Ball>, p: &dyn DpProblem, input: &[usize]) -> Result<Cer
     let seq = p.solve(input);
     let value = |tok: usize| if tok == p.sep() { 0 } else { tok as i64 };
     let prec = c.model.prec;
-    let mem_bound = Ball::from_f64(c.info.memory_error_bound, prec.max(53));
-    let out_bound = Ball::from_f64(c.info.out_error_bound, prec.max(53));
+    let ball_bounds = dp_bounds(c, p, prec.max(64) + 64)?;
+    let (mem_bound, out_bound) = match &ball_bounds {
+        Some((m, o)) => (Some(m.clone()), Some(o.clone())),
+        None => (None, None),
+    };
     let mut r = c.model.runner();
     let mut s = CertifiedDp {
         positions: 0,
         certified: 0,
         certainly_wrong: 0,
         min_margin_lower: f64::INFINITY,
-        reads_within: 0,
-        reads: 0,
-        outs_within: 0,
-        outs: 0,
-        reads_contain_zero: 0,
-        outs_contain_zero: 0,
-        max_memory_error_upper: 0.0,
-        max_out_error_upper: 0.0,
+        reads: ErrorCounts::default(),
+        outs: ErrorCounts::default(),
         memory_bound: c.info.memory_error_bound,
         out_bound: c.info.out_error_bound,
+        memory_bound_ball: mem_bound.clone(),
+        out_bound_ball: out_bound.clone(),
+        precision: prec,
     };
     for (i, &tok) in seq.iter().enumerate().take(seq.len() - 1) {
         r.feed(tok);
         for (port, &pos) in c.pointers[i].iter().enumerate() {
+            let v = value(seq[pos - 1]);
             let d = r.residual[c.read_raw_start + port]
-                .sub(&Ball::from_i64(value(seq[pos - 1]), prec))
+                .sub(&Ball::from_i64(v, prec))
                 .abs();
-            s.reads += 1;
-            s.reads_within += d.certainly_le(&mem_bound) as usize;
-            s.reads_contain_zero += (d.lower() <= 0) as usize;
-            s.max_memory_error_upper = s.max_memory_error_upper.max(worst_upper(&d));
+            s.reads.record(&d, v, mem_bound.as_ref(), prec);
         }
         if i >= p.input_len() {
-            let d = r.residual[c.out_coord]
-                .sub(&Ball::from_i64(value(seq[i + 1]), prec))
-                .abs();
-            s.outs += 1;
-            s.outs_within += d.certainly_le(&out_bound) as usize;
-            s.outs_contain_zero += (d.lower() <= 0) as usize;
-            s.max_out_error_upper = s.max_out_error_upper.max(worst_upper(&d));
+            let v = value(seq[i + 1]);
+            let d = r.residual[c.out_coord].sub(&Ball::from_i64(v, prec)).abs();
+            s.outs.record(&d, v, out_bound.as_ref(), prec);
             // the next token is generated from these logits
             let want = seq[i + 1];
             let mut min_lower: Option<Float> = None;
@@ -127,50 +189,68 @@ pub fn cases(p: &dyn DpProblem, opt: &Options, bits: u32, input: &[usize]) -> Re
         error_case(
             "memory read",
             &label,
-            s.reads,
-            s.reads_within,
-            s.reads_contain_zero,
+            &s.reads,
+            s.memory_bound_ball.as_ref(),
             s.memory_bound,
-            s.max_memory_error_upper,
+            bits,
         ),
         error_case(
             "out",
             &label,
-            s.outs,
-            s.outs_within,
-            s.outs_contain_zero,
+            &s.outs,
+            s.out_bound_ball.as_ref(),
             s.out_bound,
-            s.max_out_error_upper,
+            bits,
         ),
     ])
 }
 
-/// An error check against the compiler's exact-arithmetic bound: certified when the bound is
-/// positive; when it is 0 (an exact read in exact arithmetic, where the former rounding slack was
-/// the whole bound) no enclosure of positive width can certify it, so the check is that every
-/// enclosure contains 0, and the note gives the certified size.
+/// An error check against the compiler's exact-arithmetic bound (its formula in ball
+/// arithmetic): certified when the bound is positive (a certain excess is a failure, an
+/// overlap undecided); when it is 0 (an exact value in exact arithmetic, where the former
+/// rounding slack was the whole bound) no enclosure of positive width can certify it, so the
+/// check is that every enclosure contains 0 and is within the radius cap
+/// `2^{−⌊p/2⌋}·max(1, |value|)` ([`exact_value_enclosed`]). Without a ball formula (smooth units)
+/// the case is undecided.
 fn error_case(
     what: &str,
     label: &str,
-    n: usize,
-    within: usize,
-    contain_zero: usize,
-    bound: f64,
-    max_upper: f64,
+    e: &ErrorCounts,
+    bound: Option<&Ball>,
+    bound_f64: f64,
+    prec: u32,
 ) -> Case {
-    if bound > 0.0 {
-        Case::certificate(
+    let n = e.n;
+    match bound {
+        None => Case::certificate(
             format!("certified {what} error ≤ exact-arithmetic bound, {label}"),
-            within == n,
-            within < n,
-            format!("{within} / {n} within {bound:.3e} (largest upper end {max_upper:.3e}); no rounding slack"),
-        )
-    } else {
-        Case::boolean(
-            format!("{what} error enclosures contain 0 (exact in exact arithmetic), {label}"),
-            contain_zero == n,
-            format!("{contain_zero} / {n} contain 0; certified |error| ≤ {max_upper:.3e}"),
-        )
+            false,
+            true,
+            format!("the bound {bound_f64:.3e} is not formed in ball arithmetic for these units: nothing certified (largest upper end {:.3e})", e.max_upper),
+        ),
+        Some(b) if !b.is_zero() => Case::certificate(
+            format!("certified {what} error ≤ exact-arithmetic bound, {label}"),
+            e.within == n,
+            e.within < n && e.exceed == 0,
+            format!(
+                "{} / {n} within the bound's certified lower end {:.6e} (compiler's f64 {bound_f64:.3e}), {} certainly above (largest upper end {:.3e}); no rounding slack",
+                e.within,
+                b.lower().to_f64(),
+                e.exceed,
+                e.max_upper
+            ),
+        ),
+        Some(_) => Case::boolean(
+            format!(
+                "{what} error enclosures contain 0 and are ≤ 2^-{}·max(1, value) (exact in exact arithmetic), {label}",
+                prec / 2
+            ),
+            e.exact_within_cap == n,
+            format!(
+                "{} / {n} contain 0 within the cap ({} contain 0); certified |error| ≤ {:.3e}",
+                e.exact_within_cap, e.contain_zero, e.max_upper
+            ),
+        ),
     }
 }
 
@@ -255,5 +335,59 @@ mod tests {
             let s = run(&c, &p, &input).unwrap();
             assert!(s.certified < s.positions, "{memory:?} at 3 bits: {s:?}");
         }
+    }
+
+    #[test]
+    fn a_certain_excess_fails_and_an_overlap_is_undecided() {
+        use crate::report::Verdict;
+        let p = 128;
+        let bound = Ball::from_ratio(1, 1000, p);
+        let mut e = ErrorCounts::default();
+        e.record(&Ball::from_ratio(1, 2000, p), 3, Some(&bound), p);
+        e.record(&Ball::from_ratio(1, 500, p), 3, Some(&bound), p); // certainly above
+        let c = error_case("read", "t", &e, Some(&bound), 1e-3, p);
+        assert!(!c.passed && c.verdict == Verdict::Certified, "{c:?}");
+        // an enclosure straddling the bound: undecided, never a pass
+        let mut e = ErrorCounts::default();
+        let mut wide = Ball::from_ratio(1, 1000, p);
+        wide.rad = crate::num::Mag::pow2(-12);
+        e.record(&wide, 3, Some(&bound), p);
+        let c = error_case("read", "t", &e, Some(&bound), 1e-3, p);
+        assert!(!c.passed && c.verdict == Verdict::Undecided, "{c:?}");
+    }
+
+    #[test]
+    fn a_widened_exact_enclosure_fails() {
+        let p = 128;
+        let zero = Ball::zero(p);
+        let mut tight = Ball::zero(p);
+        tight.rad = crate::num::Mag::pow2(-100);
+        let mut widened = Ball::zero(p);
+        widened.rad = crate::num::Mag::pow2(-40); // contains 0, wider than 2^-64·max(1, 5)
+        let mut e = ErrorCounts::default();
+        e.record(&tight, 5, Some(&zero), p);
+        assert!(error_case("out", "t", &e, Some(&zero), 0.0, p).passed);
+        e.record(&widened, 5, Some(&zero), p);
+        assert_eq!(e.contain_zero, 2);
+        assert!(!error_case("out", "t", &e, Some(&zero), 0.0, p).passed);
+    }
+
+    #[test]
+    fn the_bounds_are_the_compilers_formulas_in_ball_arithmetic() {
+        let p = EditDistance::new(3, 3, 4, 1, 1, 1).unwrap();
+        for memory in [
+            MemoryKind::Slot,
+            MemoryKind::Position,
+            MemoryKind::Attention,
+        ] {
+            let opt = Options::new(memory, Activation::Relu);
+            let c: Compiled<f64> = compile(&p, &opt, 53).unwrap();
+            let (m, o) = dp_bounds(&c, &p, 192).unwrap().unwrap();
+            assert_eq!(m.is_zero(), memory == MemoryKind::Position);
+            assert!(o.is_zero());
+        }
+        let opt = Options::new(MemoryKind::Slot, Activation::Gelu);
+        let c: Compiled<f64> = compile(&p, &opt, 53).unwrap();
+        assert!(dp_bounds(&c, &p, 192).unwrap().is_none());
     }
 }

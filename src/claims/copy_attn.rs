@@ -143,6 +143,12 @@ impl Claim for CopyAttn {
         vec![("quadratic head, T = 1000, ε = 1e-3".to_string(), model)]
     }
 
+    fn runnable_examples(&self) -> Vec<(String, Result<super::RunnableExample>)> {
+        let lambda = Real(Float::with_val(64, sufficient_gap(SIGMA, 1e-3, 1000)));
+        let ex = crate::export::examples::copy_attn(&lambda, 1000, 437, 1e-3, 2410_03810);
+        vec![("quadratic head, T = 1000, ε = 1e-3".to_string(), ex)]
+    }
+
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {
         let arith = cfg.arith.unwrap_or(Arith::mpfr(128));
         let (err_ts, bis_ts) = sizes(cfg.mode);

@@ -61,6 +61,19 @@ fn sweep_sizes(mode: Mode) -> (usize, usize) {
     }
 }
 
+/// The hypotheses of the example block printed and exported by `explain`.
+fn example_spec() -> ConstSpec {
+    ConstSpec {
+        n_state: 4,
+        lambda: 1.0,
+        a_min: 0.5,
+        a_max: 0.9,
+        rho: 0.1,
+        sigma: 1.0,
+        eps: 0.01,
+    }
+}
+
 fn arith_of(cfg: &RunConfig) -> Arith {
     cfg.arith.unwrap_or(Arith::mpfr(DEFAULT_BITS))
 }
@@ -225,17 +238,22 @@ impl Claim for CopyConst {
     }
 
     fn examples(&self) -> Vec<(String, Result<crate::model::Model<f64>>)> {
-        let spec = ConstSpec {
-            n_state: 4,
-            lambda: 1.0,
-            a_min: 0.5,
-            a_max: 0.9,
-            rho: 0.1,
-            sigma: 1.0,
-            eps: 0.01,
-        };
+        let spec = example_spec();
         let block = crate::copy::constant::build_block::<f64>(&spec, 53).map(|b| b.as_model());
         vec![("constant-state block, N = 4, λ = 1".to_string(), block)]
+    }
+
+    fn runnable_examples(&self) -> Vec<(String, Result<super::RunnableExample>)> {
+        self.examples()
+            .into_iter()
+            .map(|(name, _)| {
+                let spec = example_spec();
+                (
+                    name,
+                    crate::export::examples::copy_const(&spec, 8, 3, 2410_03810),
+                )
+            })
+            .collect()
     }
 
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {
@@ -405,7 +423,7 @@ impl Claim for CopyConst {
                 let f = horizon_formula(&spec, a, b);
                 let h = raw_horizon::<Real>(&spec, b, f.floor() as usize + 5, DEFAULT_BITS)?;
                 meas.push((b, h.measured as f64));
-                form.push((b, h.formula));
+                form.push((b, h.formula.max(0.0))); // a horizon is never negative
             }
             series.push(Series::new(
                 format!("measured horizon, a={a}"),

@@ -192,6 +192,18 @@ impl Claim for CopyLinear {
             .collect()
     }
 
+    fn runnable_examples(&self) -> Vec<(String, Result<super::RunnableExample>)> {
+        let task = CopyTask::copy_all(8, 4);
+        let prompt = random_prompt(&mut Rng::new(2410_03810), 8, 4);
+        KINDS
+            .iter()
+            .map(|&kind| {
+                let ex = crate::export::examples::copy_linear(kind, &task, &prompt);
+                (format!("{}, T = 8, V = 4", kind.name()), ex)
+            })
+            .collect()
+    }
+
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {
         let pl = plan(cfg.mode, cfg.arith);
         let rng = Rng::new(cfg.seed);

@@ -121,6 +121,9 @@ impl Claim for CopyRank {
                 "Copying T positions with error r < 1 needs state N ≥ T (sharp); the stated N ≥ T(1−r)²/((1+r)²+r²) − 1 needs r ≤ 1.",
         }
     }
+    fn honours_precision(&self) -> bool {
+        false // rank and singular values in f64 (nalgebra)
+    }
 
     fn explain(&self) -> String {
         include_str!("../../proofs/copy-rank.md").to_string()

@@ -265,6 +265,17 @@ impl Claim for DpGeneral {
     fn explain(&self) -> String {
         include_str!("../../proofs/dp-general.md").to_string()
     }
+    fn runnable_examples(&self) -> Vec<(String, Result<super::RunnableExample>)> {
+        let kinds = [
+            MemoryKind::Slot,
+            MemoryKind::Position,
+            MemoryKind::Attention,
+        ];
+        match EditDistance::new(3, 3, 4, 1, 1, 1) {
+            Ok(p) => crate::export::examples::dp_models(&p, &kinds, 2410_03810),
+            Err(e) => vec![("edit distance 3×3".into(), Err(e))],
+        }
+    }
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {
         let mut cases = Vec::new();
         let mut biggest = ConstructionSize::default();
@@ -338,6 +349,12 @@ impl Claim for DpLocal {
     }
     fn explain(&self) -> String {
         include_str!("../../proofs/dp-local.md").to_string()
+    }
+    fn runnable_examples(&self) -> Vec<(String, Result<super::RunnableExample>)> {
+        match Eca::new(110, 6, 4) {
+            Ok(p) => crate::export::examples::dp_models(&p, &[MemoryKind::Slot], 2410_03810),
+            Err(e) => vec![("rule 110".into(), Err(e))],
+        }
     }
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {
         let mut cases = Vec::new();
@@ -480,6 +497,8 @@ fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
             Style::LinePoints,
         ));
     }
+    let refs = crate::plot::reference_slopes(&total_series, &[(1.0, "O(T)"), (2.0, "O(T²)")]);
+    total_series.extend(refs);
     written.extend(write_chart(
         &Chart {
             title: "dp: total operations to write the whole CoT vs T (log-log)".into(),

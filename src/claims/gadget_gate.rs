@@ -127,6 +127,11 @@ impl Claim for GateMulClaim {
         include_str!("../../proofs/gate-mul.md").to_string()
     }
 
+    fn runnable_examples(&self) -> Vec<(String, Result<super::RunnableExample>)> {
+        let ex = crate::export::examples::gate_mul(1.5, -0.8, 16.0);
+        vec![("gated pair, y = 1.5, z = -0.8, K = 16".into(), ex)]
+    }
+
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {
         let arith = cfg.arith.unwrap_or(Arith::mpfr(256));
         let n = match cfg.mode {

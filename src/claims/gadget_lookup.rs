@@ -96,6 +96,13 @@ impl Claim for MlpLookup {
         include_str!("../../proofs/mlp-lookup.md").to_string()
     }
 
+    fn runnable_examples(&self) -> Vec<(String, Result<super::RunnableExample>)> {
+        vec![(
+            "ReLU table 0..4 -> 3, -1, 4, 1, 5 at key 2".into(),
+            crate::export::examples::mlp_lookup(&[0, 1, 2, 3, 4], &[3, -1, 4, 1, 5], 2),
+        )]
+    }
+
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {
         let mut cases = Vec::new();
         let ariths = cfg

@@ -171,6 +171,11 @@ impl Claim for MlpMul {
         include_str!("../../proofs/mlp-mul.md").to_string()
     }
 
+    fn runnable_examples(&self) -> Vec<(String, Result<super::RunnableExample>)> {
+        let ex = crate::export::examples::mlp_mul(0.75, -0.5, 1e-4);
+        vec![("GeLU product of 0.75 and -0.5, ε = 1e-4".into(), ex)]
+    }
+
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {
         let arith = cfg.arith.unwrap_or(Arith::mpfr(256));
         let (grid, random) = match cfg.mode {

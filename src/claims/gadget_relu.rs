@@ -99,6 +99,13 @@ impl Claim for MlpRelu {
         include_str!("../../proofs/mlp-relu.md").to_string()
     }
 
+    fn runnable_examples(&self) -> Vec<(String, Result<super::RunnableExample>)> {
+        vec![(
+            "GeLU unit, z = -0.3, λ = 100".into(),
+            crate::export::examples::mlp_relu(-0.3, 100.0),
+        )]
+    }
+
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {
         // This claim evaluates in MPFR with at least 53 bits; any other request is run there and
         // every case label says so (never a silent change).

@@ -274,6 +274,11 @@ impl Claim for MlpSelect {
         include_str!("../../proofs/mlp-select.md").to_string()
     }
 
+    fn runnable_examples(&self) -> Vec<(String, Result<super::RunnableExample>)> {
+        let ex = crate::export::examples::mlp_select(0.625, -0.875, -1.0);
+        vec![("ReLU selector, x = 0.625, y = -0.875, t = -1".into(), ex)]
+    }
+
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport> {
         let n = match cfg.mode {
             Mode::Quick => 100,

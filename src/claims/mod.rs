@@ -69,6 +69,9 @@ impl Default for RunConfig {
     }
 }
 
+/// An example model and how to run it (docs/export.md).
+pub type RunnableExample = (crate::model::Model<f64>, Option<crate::export::Decoding>);
+
 #[derive(Clone, Copy, Debug)]
 pub struct ClaimInfo {
     pub id: &'static str,
@@ -84,9 +87,22 @@ pub trait Claim: Send + Sync {
     /// Statement, proof sketch and construction (the text of `proofs/<id>.md`).
     fn explain(&self) -> String;
     fn run(&self, cfg: &RunConfig) -> Result<ClaimReport>;
+    /// Whether `RunConfig::arith` (`verify --precision`) changes what is run; `verify` says so
+    /// for a claim that runs in its own fixed arithmetic.
+    fn honours_precision(&self) -> bool {
+        true
+    }
     /// Example constructions (name, model in f64), for `explain` and `explain --export`.
     fn examples(&self) -> Vec<(String, Result<crate::model::Model<f64>>)> {
         Vec::new()
+    }
+    /// The examples with how to run each (prompt or input vectors, tokens to generate), for
+    /// `explain --export`; by default the examples without a decoding section.
+    fn runnable_examples(&self) -> Vec<(String, Result<RunnableExample>)> {
+        self.examples()
+            .into_iter()
+            .map(|(n, m)| (n, m.map(|m| (m, None))))
+            .collect()
     }
     /// Regenerate this claim's figures into `dir`.
     fn figures(&self, _dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {

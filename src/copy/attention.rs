@@ -93,6 +93,49 @@ pub fn as_model<S: Scalar>(
     })
 }
 
+/// The residual inputs `x_1..x_T` (T = `values.len()`): value, position j and j², the constant
+/// 1, the target marker; the query (last) position also carries p(i), p(i)² and its flag.
+pub fn input_vectors<S: Scalar>(values: &[f64], target: usize, prec: u32) -> Result<Vec<Vec<S>>> {
+    let len = values.len();
+    if len < 2 {
+        return Err(Error::input(format!(
+            "the sequence length T must be at least 2 (got {len})"
+        )));
+    }
+    if target == 0 || target > len {
+        return Err(Error::input(format!(
+            "target position {target} is outside the sequence 1..={len}"
+        )));
+    }
+    let l = attn_layout();
+    let idx = |n: &str| l.at(n, 0);
+    let (v, pos, pos_sq, one) = (idx("value")?, idx("pos")?, idx("pos_sq")?, idx("one")?);
+    let (tg, tg_sq, marker, qf) = (
+        idx("target")?,
+        idx("target_sq")?,
+        idx("marker")?,
+        idx("query_flag")?,
+    );
+    Ok((1..=len)
+        .map(|j| {
+            let mut x: Vec<S> = zeros(l.width(), prec);
+            x[v] = S::from_f64(values[j - 1], prec);
+            x[pos] = S::from_i64(j as i64, prec);
+            x[pos_sq] = S::from_i64((j * j) as i64, prec);
+            x[one] = S::one(prec);
+            if j == target {
+                x[marker] = S::one(prec);
+            }
+            if j == len {
+                x[tg] = S::from_i64(target as i64, prec);
+                x[tg_sq] = S::from_i64((target * target) as i64, prec);
+                x[qf] = S::one(prec);
+            }
+            x
+        })
+        .collect())
+}
+
 /// The KV cache of positions `1..i−1` and the query token `x_i` (the cache does not depend on
 /// the gap, only the query does).
 pub struct AttnPrepared<S: Scalar> {
@@ -108,54 +151,18 @@ pub struct AttnPrepared<S: Scalar> {
 impl<S: Scalar> AttnPrepared<S> {
     pub fn new(kind: AttnKind, values: &[f64], target: usize, prec: u32) -> Result<Self> {
         let len = values.len();
-        if len < 2 {
-            return Err(Error::input(format!(
-                "the sequence length T must be at least 2 (got {len})"
-            )));
-        }
-        if target == 0 || target > len {
-            return Err(Error::input(format!(
-                "target position {target} is outside the sequence 1..={len}"
-            )));
-        }
-        let l = attn_layout();
         let layer: AttentionLayer<S> = build_layer(kind, &Real::with_prec(prec.max(2)), prec)?;
         let mut cache = layer.new_state(prec);
-        let idx = |n: &str| l.at(n, 0).expect("attention layout");
-        let (v, pos, pos_sq, one, tg, tg_sq, marker, qf) = (
-            idx("value"),
-            idx("pos"),
-            idx("pos_sq"),
-            idx("one"),
-            idx("target"),
-            idx("target_sq"),
-            idx("marker"),
-            idx("query_flag"),
-        );
         let head = &layer.heads[0];
-        let mut x_last = Vec::new();
-        for j in 1..=len {
-            let mut x: Vec<S> = zeros(l.width(), prec);
-            x[v] = S::from_f64(values[j - 1], prec);
-            x[pos] = S::from_i64(j as i64, prec);
-            x[pos_sq] = S::from_i64((j * j) as i64, prec);
-            x[one] = S::one(prec);
-            if j == target {
-                x[marker] = S::one(prec);
-            }
-            if j == len {
-                x[tg] = S::from_i64(target as i64, prec);
-                x[tg_sq] = S::from_i64((target * target) as i64, prec);
-                x[qf] = S::one(prec);
-                x_last = x;
-            } else {
-                let mut k = zeros(head.w_k.rows, prec);
-                head.w_k.mul_vec_into(&x, &mut k);
-                let mut val = zeros(1, prec);
-                head.w_v.mul_vec_into(&x, &mut val);
-                cache.heads[0].keys.push(k);
-                cache.heads[0].values.push(val);
-            }
+        let mut xs = input_vectors::<S>(values, target, prec)?;
+        let x_last = xs.pop().expect("at least two positions");
+        for x in xs {
+            let mut k = zeros(head.w_k.rows, prec);
+            head.w_k.mul_vec_into(&x, &mut k);
+            let mut val = zeros(1, prec);
+            head.w_v.mul_vec_into(&x, &mut val);
+            cache.heads[0].keys.push(k);
+            cache.heads[0].values.push(val);
         }
         Ok(AttnPrepared {
             kind,

@@ -286,6 +286,44 @@ fn inv_softplus(delta: f64, prec: u32) -> Real {
     Real(f)
 }
 
+/// The block's residual inputs `x_1..x_len` for an instance: value, the constant 1, the key,
+/// `softplus⁻¹(Δ_t)`; the query position also carries `C = (s, 1, 0, …)` when `score` is given
+/// (without it the query is left at zero, as [`Prepared`] sets it per score).
+pub fn input_vectors<S: Scalar>(
+    block: &ConstBlock<S>,
+    inst: &ConstInstance,
+    score: Option<&Real>,
+) -> Result<Vec<Vec<S>>> {
+    let prec = block.prec;
+    let lay = &block.layout;
+    let width = lay.width();
+    let (value, one) = (lay.at("value", 0)?, lay.at("one", 0)?);
+    let (key0, q0) = (lay.at("key", 0)?, lay.at("query", 0)?);
+    let dctl = lay.at("delta_ctl", 0)?;
+    let mut xs = Vec::with_capacity(inst.len);
+    for t in 1..=inst.len {
+        let mut x: Vec<S> = zeros(width, prec);
+        x[value] = S::from_f64(inst.values[t - 1], prec);
+        x[one] = S::one(prec);
+        if t == inst.target {
+            x[key0] = S::one(prec);
+        } else {
+            x[key0 + 1] = S::from_f64(inst.interference[t - 1], prec);
+        }
+        for (k, v) in inst.key_noise[t - 1].iter().enumerate() {
+            x[key0 + 2 + k] = S::from_f64(*v, prec);
+        }
+        let d = inst.spec.delta_for(inst.decays[t - 1]);
+        x[dctl] = S::from_real(&inv_softplus(d, prec.max(53) + 32), prec);
+        if let (Some(s), true) = (score, t == inst.len) {
+            x[q0] = S::from_real(s, prec);
+            x[q0 + 1] = S::one(prec);
+        }
+        xs.push(x);
+    }
+    Ok(xs)
+}
+
 /// A block with its prefix `1..i−1` already run: the query score can then be varied cheaply
 /// (the state does not depend on the query).
 pub struct Prepared<S: Scalar> {
@@ -307,30 +345,13 @@ pub struct Readout<S> {
 impl<S: Scalar> Prepared<S> {
     pub fn new(inst: &ConstInstance, prec: u32) -> Result<Self> {
         let block: ConstBlock<S> = build_block(&inst.spec, prec)?;
-        let lay = &block.layout;
-        let width = lay.width();
-        let (value, one) = (lay.at("value", 0)?, lay.at("one", 0)?);
-        let key0 = lay.at("key", 0)?;
-        let dctl = lay.at("delta_ctl", 0)?;
+        let xs = input_vectors(&block, inst, None)?;
         let mut state = block.layer.new_state(prec);
         let mut deltas = Vec::with_capacity(inst.len);
         let mut x_last = Vec::new();
-        for t in 1..=inst.len {
-            let mut x: Vec<S> = zeros(width, prec);
-            x[value] = S::from_f64(inst.values[t - 1], prec);
-            x[one] = S::one(prec);
-            if t == inst.target {
-                x[key0] = S::one(prec);
-            } else {
-                x[key0 + 1] = S::from_f64(inst.interference[t - 1], prec);
-            }
-            for (k, v) in inst.key_noise[t - 1].iter().enumerate() {
-                x[key0 + 2 + k] = S::from_f64(*v, prec);
-            }
-            let d = inst.spec.delta_for(inst.decays[t - 1]);
-            x[dctl] = S::from_real(&inv_softplus(d, prec.max(53) + 32), prec);
+        for (k, mut x) in xs.into_iter().enumerate() {
             deltas.push(block.layer.project(&x, prec).delta[0].clone());
-            if t < inst.len {
+            if k + 1 < inst.len {
                 block.layer.step(&mut state, &mut x);
             } else {
                 x_last = x;

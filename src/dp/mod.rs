@@ -118,8 +118,18 @@ pub fn dependency_distance(p: &dyn DpProblem) -> usize {
 /// Parse `--input`: symbols separated by commas or spaces, or a digit string like `0110`.
 pub fn parse_input(p: &dyn DpProblem, text: &str) -> Result<Vec<usize>> {
     let t = text.trim();
-    let parts: Vec<&str> = if t.contains(',') || t.contains(' ') {
-        t.split([',', ' ']).filter(|s| !s.is_empty()).collect()
+    let parts: Vec<&str> = if t.contains(',') {
+        // Every field must hold a symbol: `0,1,,2` is an error, not `0,1,2`.
+        let parts: Vec<&str> = t.split(',').map(str::trim).collect();
+        if let Some(k) = parts.iter().position(|s| s.is_empty()) {
+            return Err(Error::input(format!(
+                "input `{text}` has an empty field at position {} (symbols are separated by single commas)",
+                k + 1
+            )));
+        }
+        parts
+    } else if t.contains(char::is_whitespace) {
+        t.split_whitespace().collect()
     } else if p.alphabet() <= 10 {
         t.split("").filter(|s| !s.is_empty()).collect()
     } else {

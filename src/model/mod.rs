@@ -13,11 +13,11 @@ pub use builder::MlpBuilder;
 pub use layout::{Block, Coord, Layout, Subspace};
 pub use mlp::{Activation, MlpLayer, MlpState};
 pub use sparse::SparseMatrix;
-pub use ssm::{DecayStructure, Gate, SsmLayer, SsmState, StepInputs, UnrolledForm};
+pub use ssm::{DecayStructure, Gate, Softplus, SsmLayer, SsmState, StepInputs, UnrolledForm};
 
 use crate::num::{zeros, Scalar};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// A positional feature: a fixed function of the (1-based) position `t`, written to one coordinate.
 #[derive(Clone, Debug, Serialize)]
@@ -144,6 +144,8 @@ pub struct Runner<'m, S: Scalar> {
     /// Tokens fed so far.
     pub t: usize,
     pub ops: u64,
+    /// How SSM layers evaluate `Δ`'s softplus (exact unless asked otherwise).
+    pub softplus: Softplus,
 }
 
 /// Result of greedy decoding.
@@ -159,8 +161,6 @@ impl<'m, S: Scalar> Runner<'m, S> {
     /// Feed one token at the next position; updates `residual` and `logits`.
     pub fn feed(&mut self, token: usize) {
         let m = self.model;
-        self.t += 1;
-        let t = self.t;
         assert!(
             token < m.vocab.len(),
             "token {token} outside the vocabulary"
@@ -171,6 +171,28 @@ impl<'m, S: Scalar> Runner<'m, S> {
         for (c, v) in m.token_embedding.row(token) {
             self.residual[c].set(v);
         }
+        self.forward();
+    }
+
+    /// Feed a residual vector instead of a token embedding (blocks whose inputs are real
+    /// vectors, e.g. the COPY blocks); positional features are added as for a token.
+    pub fn feed_vector(&mut self, x: &[S]) {
+        assert_eq!(
+            x.len(),
+            self.residual.len(),
+            "input vector of the wrong width"
+        );
+        for (r, v) in self.residual.iter_mut().zip(x) {
+            r.set(v);
+        }
+        self.forward();
+    }
+
+    /// Positional features, then every layer, then the readout, at the next position.
+    fn forward(&mut self) {
+        let m = self.model;
+        self.t += 1;
+        let t = self.t;
         for f in &m.positional {
             if f.kind.is_zero_at(t) {
                 continue;
@@ -181,7 +203,9 @@ impl<'m, S: Scalar> Runner<'m, S> {
         for (layer, st) in m.layers.iter().zip(self.states.iter_mut()) {
             self.ops += layer.ops_per_step(t);
             match (layer, st) {
-                (Layer::Ssm(l), LayerState::Ssm(s)) => l.step(s, &mut self.residual),
+                (Layer::Ssm(l), LayerState::Ssm(s)) => {
+                    l.step_with(s, &mut self.residual, self.softplus)
+                }
                 (Layer::Mlp(l), LayerState::Mlp(s)) => l.step(s, &mut self.residual),
                 (Layer::Attention(l), LayerState::Attention(s)) => l.step(s, &mut self.residual),
                 _ => unreachable!("layer/state kinds always match"),
@@ -247,6 +271,7 @@ impl<S: Scalar> Model<S> {
             logits: zeros(self.vocab.len(), self.prec),
             t: 0,
             ops: 0,
+            softplus: Softplus::Exact,
         }
     }
 
@@ -392,92 +417,9 @@ impl<S: Scalar> Model<S> {
         o
     }
 
-    /// Every weight with a stable name: `layers.<i>.<name>.<matrix>` and row/column names.
-    /// Values are decimal strings at full precision.
+    /// Every weight with a stable name, in the versioned format of docs/export.md (no decoding
+    /// section: see [`crate::export::to_json`] to add the prompt and the tokens to generate).
     pub fn export(&self) -> Value {
-        let res = |i: usize| self.layout.coord_name(i);
-        let tok = |i: usize| {
-            self.vocab
-                .get(i)
-                .cloned()
-                .unwrap_or_else(|| format!("tok{i}"))
-        };
-        let idx = |p: &str| {
-            let p = p.to_string();
-            move |i: usize| format!("{p}[{i}]")
-        };
-        let mut layers = Vec::new();
-        for (i, l) in self.layers.iter().enumerate() {
-            let v = match l {
-                Layer::Ssm(x) => json!({
-                    "kind": "ssm", "name": x.name, "channels": x.channels, "state": x.state,
-                    "decay": x.decay,
-                    "w_delta": mat(&x.w_delta, idx("channel"), res),
-                    "b_delta": vecj(&x.b_delta),
-                    "w_b": mat(&x.w_b, idx("state"), res),
-                    "w_c": mat(&x.w_c, idx("state"), res),
-                    "w_u": mat(&x.w_u, idx("channel"), res),
-                    "a": vecj(&x.a),
-                    "d_skip": vecj(&x.d_skip),
-                    "gate": x.gate.as_ref().map(|g| json!({"w_z": mat(&g.w_z, idx("channel"), res), "b_z": vecj(&g.b_z)})),
-                    "w_o": mat(&x.w_o, res, idx("channel")),
-                }),
-                Layer::Mlp(x) => {
-                    let hn = |i: usize| {
-                        x.hidden_names
-                            .get(i)
-                            .cloned()
-                            .unwrap_or_else(|| format!("hidden[{i}]"))
-                    };
-                    json!({
-                        "kind": "mlp", "name": x.name, "activation": x.act,
-                        "w1": mat(&x.w1, hn, res), "b1": vecj(&x.b1),
-                        "w2": mat(&x.w2, res, hn), "b2": vecj(&x.b2),
-                    })
-                }
-                Layer::Attention(x) => json!({
-                    "kind": "attention", "name": x.name,
-                    "heads": x.heads.iter().map(|h| json!({
-                        "w_q": mat(&h.w_q, idx("q"), res), "w_k": mat(&h.w_k, idx("k"), res),
-                        "w_v": mat(&h.w_v, idx("v"), res), "w_o": mat(&h.w_o, res, idx("v")),
-                    })).collect::<Vec<_>>(),
-                }),
-            };
-            layers.push(json!({"index": i, "layer": v}));
-        }
-        json!({
-            "name": self.name,
-            "arithmetic": S::KIND,
-            "precision_bits": self.prec,
-            "size": self.size(),
-            "layout": self.layout,
-            "vocab": self.vocab,
-            "positional": self.positional,
-            "token_embedding": mat(&self.token_embedding, tok, res),
-            "layers": layers,
-            "readout": mat(&self.readout, tok, res),
-            "readout_bias": vecj(&self.readout_bias),
-        })
+        crate::export::to_json(self, None)
     }
-}
-
-fn num_str<S: Scalar>(v: &S) -> String {
-    let r = v.to_real();
-    r.0.to_string_radix(10, None)
-}
-
-fn vecj<S: Scalar>(v: &[S]) -> Value {
-    Value::Array(v.iter().map(|x| Value::String(num_str(x))).collect())
-}
-
-fn mat<S: Scalar>(
-    m: &SparseMatrix<S>,
-    row_name: impl Fn(usize) -> String,
-    col_name: impl Fn(usize) -> String,
-) -> Value {
-    Value::Array(
-        m.entries()
-            .map(|(r, c, v)| json!({"row": row_name(r), "col": col_name(c), "value": num_str(v)}))
-            .collect(),
-    )
 }

@@ -21,6 +21,17 @@ pub enum DecayStructure {
     General,
 }
 
+/// How `Δ = softplus(W_Δ x + b_Δ)` is evaluated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub enum Softplus {
+    /// `ln(1 + e^x)` at the working precision (the default everywhere).
+    #[default]
+    Exact,
+    /// PyTorch's `F.softplus` (threshold 20), as `selective_scan_ref` and the CUDA kernel use:
+    /// the identity above 20, `ln(1 + e^x)` otherwise.
+    Torch,
+}
+
 #[derive(Clone, Debug)]
 pub struct Gate<S> {
     pub w_z: SparseMatrix<S>,
@@ -126,10 +137,20 @@ impl<S: Scalar> SsmLayer<S> {
 
     /// Input projections of one token into `inp` (in place).
     pub fn project_into(&self, x: &[S], inp: &mut StepInputs<S>) {
+        self.project_into_with(x, inp, Softplus::Exact);
+    }
+
+    /// [`Self::project_into`] with a choice of softplus for `Δ`.
+    pub fn project_into_with(&self, x: &[S], inp: &mut StepInputs<S>, softplus: Softplus) {
         self.w_delta.mul_vec_into(x, &mut inp.delta);
+        // No allocation on the default path (tests/no_alloc.rs).
+        let threshold = (softplus == Softplus::Torch)
+            .then(|| S::from_i64(20, x.first().map_or(53, |v| v.precision())));
         for (d, b) in inp.delta.iter_mut().zip(&self.b_delta) {
             d.add_assign_s(b);
-            d.softplus_mut();
+            if threshold.as_ref().is_none_or(|t| *d <= *t) {
+                d.softplus_mut();
+            }
         }
         self.w_b.mul_vec_into(x, &mut inp.b);
         self.w_c.mul_vec_into(x, &mut inp.c);
@@ -205,7 +226,12 @@ impl<S: Scalar> SsmLayer<S> {
 
     /// Full layer step on the residual stream `x` (in place): `x <- x + W_o (gate ⊙ y)`.
     pub fn step(&self, st: &mut SsmState<S>, x: &mut [S]) {
-        self.project_into(x, &mut st.inputs);
+        self.step_with(st, x, Softplus::Exact);
+    }
+
+    /// [`Self::step`] with a choice of softplus for `Δ`.
+    pub fn step_with(&self, st: &mut SsmState<S>, x: &mut [S], softplus: Softplus) {
+        self.project_into_with(x, &mut st.inputs, softplus);
         self.recur(st);
         if let Some(g) = &self.gate {
             g.w_z.mul_vec_into(x, &mut st.z);

@@ -100,19 +100,18 @@ fn rounding_error(r: &Float, t: i32) -> Mag {
         // SAFETY: reading MPFR's current minimum exponent has no preconditions.
         return Mag::pow2(unsafe { mpfr::get_emin() });
     }
-    // SAFETY: `r` is finite and nonzero, so its exponent field is its true exponent.
-    let e = unsafe { (*r.as_raw()).exp };
+    // SAFETY: `r` is finite and nonzero, so its exponent field is its true exponent; reading
+    // MPFR's current minimum exponent has no preconditions.
+    let (e, emin) = unsafe { ((*r.as_raw()).exp, mpfr::get_emin()) };
+    debug_assert!(e >= emin, "MPFR exponent {e} below emin {emin}");
     let err = Mag::pow2(e - r.prec() as i64);
-    // Far above the bottom of the exponent range (the common case) no underflow is possible.
-    if e > i32::MIN as i64 / 2 {
-        return err;
-    }
-    // SAFETY: as above.
-    let emin = unsafe { mpfr::get_emin() };
-    if e <= emin + 1 {
-        err.add(Mag::pow2(emin))
-    } else {
+    // Away from the bottom of the exponent range no underflow is possible. At its bottom a
+    // result may have underflowed to the smallest positive number `2^(emin−1)`: the error is
+    // then below `2^emin`, which the radius adds.
+    if e > emin + 1 {
         err
+    } else {
+        err.add(Mag::pow2(emin))
     }
 }
 

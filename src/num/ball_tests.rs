@@ -286,3 +286,157 @@ fn underflow_is_enclosed_not_claimed_exact() {
     assert!(x.mid.is_zero() && !x.rad.is_zero() && !x.rad.is_inf());
     assert!(x.upper() > 0, "the enclosure must reach above 0");
 }
+
+/// `k + 1` evenly spaced points of the ball, its ends included (exact, at `4p + 64` bits).
+fn grid(b: &Ball, k: usize) -> Vec<Float> {
+    let wp = 4 * b.precision() + 64;
+    let r = b.rad.to_float();
+    (0..=k)
+        .map(|i| {
+            let s = Float::with_val(wp, 2 * i as i64 - k as i64) / k as u32;
+            Float::with_val(wp, &b.mid) + Float::with_val(wp, &r * s)
+        })
+        .collect()
+}
+
+/// A ball of midpoint `m` and radius `r` (both exact f64) at `p` bits.
+fn wide(m: f64, r: f64, p: u32) -> Ball {
+    let mut b = Ball::from_f64(m, p);
+    b.rad = b.rad.add(Mag::from_f64_up(r));
+    b
+}
+
+#[test]
+fn wide_balls_enclose_the_image_across_kinks_and_tails() {
+    // Radii of several units: balls straddling 0 (ReLU's kink, GeLU's minimum near −0.75,
+    // SiLU's near −1.28) and balls with hi ≤ −1 (GeLU/SiLU's tail derivative branches).
+    let mut rng = Rng::new(29);
+    for p in [24u32, 53, 113] {
+        for (name, _, _, fb, fr) in unary_ops() {
+            let domain_limited = matches!(name, "ln" | "ln_1p" | "sqrt");
+            for case in 0..24 {
+                let x = if domain_limited {
+                    // wide, but inside the domain: mid ≥ 2r + 1
+                    let r = rng.uniform(0.5, 4.0);
+                    wide(2.0 * r + 1.0 + rng.uniform(0.0, 3.0), r, p)
+                } else if case % 2 == 0 {
+                    // straddling 0
+                    let r = rng.uniform(0.5, 5.0);
+                    wide(rng.uniform(-0.9, 0.9) * r, r, p)
+                } else {
+                    // entirely ≤ −1: hi = m + r ≤ −1
+                    let r = rng.uniform(0.25, 4.0);
+                    wide(-1.0 - r - rng.uniform(0.0, 20.0), r, p)
+                };
+                let mut out = x.clone();
+                fb(&mut out);
+                assert!(!out.is_nan(), "{name} at {p} bits: NaN for {x:?}");
+                for pt in grid(&x, 32) {
+                    let mut r = Real(Float::with_val(2 * p, &pt));
+                    fr(&mut r);
+                    assert!(
+                        encloses(&out, &r.0),
+                        "{name} at {p} bits: {x:?} ↦ {out:?} misses f({}) = {}",
+                        pt.to_f64(),
+                        r.0
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_tail_branches_are_taken_and_tighter_than_the_global_derivative_bound() {
+    // hi ≤ −1: the GeLU/SiLU radius uses the tail derivative bound, far below 1.13·r / 1.1·r.
+    let p = 113;
+    let x = wide(-12.0, 3.0, p); // hi = −9
+    let g = x.gelu();
+    let s = x.silu();
+    assert!(
+        g.rad.to_f64() < 1e-10 && s.rad.to_f64() < 1e-2,
+        "{g:?} {s:?}"
+    );
+    for pt in grid(&x, 64) {
+        let mut r = Real(Float::with_val(2 * p, &pt));
+        r.gelu_mut();
+        assert!(encloses(&g, &r.0));
+        let mut r = Real(Float::with_val(2 * p, &pt));
+        r.silu_mut();
+        assert!(encloses(&s, &r.0));
+    }
+    // A straddling ReLU ball encloses [0, hi] and no more than that.
+    let mut r = wide(-1.0, 3.0, p);
+    r.relu_mut();
+    assert!(r.contains(&Float::with_val(p, 0)) && r.contains(&Float::with_val(p, 2)));
+    assert!(r.lower() > -1e-6 && r.upper() < 2.0 + 1e-6, "{r:?}");
+}
+
+#[test]
+fn division_and_logs_near_zero_refuse_or_enclose() {
+    let p = 53;
+    let num = wide(1.0, 0.5, p);
+    // A denominator straddling 0: no enclosure (NaN, infinite radius), never a finite claim.
+    for (m, r) in [(0.0, 1.0), (0.5, 3.0), (-0.01, 0.02), (1e-300, 1e-300)] {
+        let q = num.div(&wide(m, r, p));
+        assert!(q.is_nan() && q.rad.is_inf(), "1/({m} ± {r}) = {q:?}");
+    }
+    // Close to 0 but not reaching it: a huge but finite enclosure that holds every quotient.
+    for (m, r) in [(0.01, 0.0099), (-0.5, 0.49), (1e-6, 9e-7)] {
+        let den = wide(m, r, p);
+        let q = num.div(&den);
+        assert!(!q.is_nan() && !q.rad.is_inf(), "{q:?}");
+        for a in grid(&num, 8) {
+            for d in grid(&den, 8) {
+                let want = Float::with_val(2 * p, &a / &d);
+                assert!(encloses(&q, &want), "{a} / {d} = {want} ∉ {q:?}");
+            }
+        }
+    }
+    // ln, ln_1p, sqrt of balls reaching outside their domain: NaN.
+    assert!(wide(1.0, 1.5, p).ln().is_nan());
+    assert!(wide(0.0, 1.5, p).ln_1p().is_nan());
+    assert!(wide(1.0, 1.5, p).sqrt().is_nan());
+}
+
+#[test]
+fn radii_outside_mpfr_range_saturate_upward() {
+    // Far below MPFR's smallest number: the radius stays positive (never rounds to 0) ...
+    let tiny = Mag::pow2(-(1i64 << 40));
+    let f = tiny.to_float();
+    assert!(f > 0 && f.is_finite(), "{f}");
+    let mut b = Ball::from_f64(0.0, 64);
+    b.rad = tiny;
+    assert!(b.upper() > 0 && b.lower() < 0 && !b.certainly_nonnegative());
+    // ... and far above its largest it becomes +∞, not a clamped finite number.
+    assert!(Mag::pow2(1i64 << 40).to_float().is_infinite());
+    // Inside the range it is exact.
+    assert_eq!(
+        Mag::pow2(-3000).to_float(),
+        Float::with_val(64, Float::i_exp(1, -3000))
+    );
+}
+
+#[test]
+fn a_result_rounded_up_to_the_smallest_positive_number_keeps_the_true_value() {
+    // e^x just below MPFR's smallest positive number 2^(emin−1): round to nearest returns that
+    // number, off by ~30% of it. The radius must cover that (the bottom-of-range branch), not
+    // just 2^(EXP − p).
+    // SAFETY: reading MPFR's minimum exponent has no preconditions.
+    let emin = unsafe { gmp_mpfr_sys::mpfr::get_emin() };
+    let mut ln2 = Float::with_val(256, rug::float::Constant::Log2);
+    ln2 *= emin - 1; // x0 = (emin − 1)·ln 2, so e^{x0} = 2^(emin−1)
+    let x = Float::with_val(256, &ln2 - 0.35).to_f64();
+    let b = Ball::from_f64(x, 64).exp();
+    assert!(b.mid.is_finite() && !b.mid.is_zero(), "{b:?}");
+    // true value 2^(emin−1)·e^{x − x0}; the ball must reach it from its midpoint.
+    let shift = (Float::with_val(256, x) - &ln2).to_f64();
+    let gap_rel = (b.mid.clone() / Float::with_val(64, Float::i_exp(1, (emin - 1) as i32)))
+        .to_f64()
+        - shift.exp();
+    let rad_rel = b.rad.log2() - (emin - 1) as f64;
+    assert!(
+        gap_rel > 0.2 && rad_rel >= gap_rel.log2(),
+        "gap {gap_rel}, log2 rad/2^(emin−1) = {rad_rel}"
+    );
+}

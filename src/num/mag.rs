@@ -148,15 +148,34 @@ impl Mag {
         Mag::normalize(m, e - BITS as i64, up)
     }
 
-    /// The value as an MPFR float (exact at 64 bits); `+∞` stays infinite.
+    /// An upper bound of the value as an MPFR float (exact at 64 bits inside MPFR's exponent
+    /// range); `+∞` stays infinite. Outside the range the result saturates *upward*: a value
+    /// below MPFR's smallest positive number becomes that number, a value above its largest
+    /// becomes `+∞`, so a radius never shrinks (never to 0).
     pub fn to_float(self) -> Float {
         if self.is_inf() {
             return Float::with_val(64, rug::float::Special::Infinity);
         }
         let mut f = Float::with_val(64, self.man);
-        // Exponents beyond MPFR's range would be clamped; radii stay far inside it in practice.
-        let e = self.exp.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
-        f <<= e;
+        if self.man == 0 {
+            return f;
+        }
+        // mpfr_mul_2si takes the full `long` exponent (no clamp) and, rounding up, turns an
+        // underflow into the smallest positive number and an overflow into +∞.
+        let e = std::os::raw::c_long::try_from(self.exp).unwrap_or(if self.exp < 0 {
+            std::os::raw::c_long::MIN
+        } else {
+            std::os::raw::c_long::MAX
+        });
+        // SAFETY: `f` is an initialised MPFR float; MPFR allows the output to alias the input.
+        unsafe {
+            let raw = f.as_raw_mut();
+            gmp_mpfr_sys::mpfr::mul_2si(raw, raw, e, gmp_mpfr_sys::mpfr::rnd_t::RNDU);
+        }
+        debug_assert!(
+            !f.is_zero() && !f.is_nan() && f.is_sign_positive(),
+            "a nonzero radius must stay a positive upper bound: {self:?} ↦ {f}"
+        );
         f
     }
 

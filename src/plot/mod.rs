@@ -3,7 +3,9 @@
 //! on a linear axis labelled `log10(...)`.
 
 use crate::error::{Error, Result};
-use crate::report::write_atomic;
+pub mod heatmap;
+
+use crate::io::write_file;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use std::path::{Path, PathBuf};
@@ -11,7 +13,7 @@ use std::sync::Once;
 
 static FONT: Once = Once::new();
 
-fn register_font() {
+pub(crate) fn register_font() {
     FONT.call_once(|| {
         let bytes: &'static [u8] = include_bytes!("../../assets/DejaVuSans.ttf");
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, bytes);
@@ -63,7 +65,9 @@ pub struct Chart {
     pub series: Vec<Series>,
 }
 
-const PALETTE: [RGBColor; 8] = [
+/// Twelve colours, each used once per figure (after twelve series the dash pattern and the
+/// marker shape still tell series apart).
+const PALETTE: [RGBColor; 12] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),
@@ -72,7 +76,147 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(140, 86, 75),
     RGBColor(227, 119, 194),
     RGBColor(23, 190, 207),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(0, 0, 128),
+    RGBColor(128, 0, 0),
 ];
+
+/// Marker shapes, cycled per series so points that coincide stay distinguishable.
+#[derive(Clone, Copy)]
+enum Marker {
+    Circle,
+    Triangle,
+    Square,
+    Cross,
+}
+
+const MARKERS: [Marker; 4] = [
+    Marker::Circle,
+    Marker::Triangle,
+    Marker::Square,
+    Marker::Cross,
+];
+
+/// Whether an axis counts bits (integer ticks only).
+fn integer_axis(label: &str) -> bool {
+    label.contains("bits") && !label.contains("log")
+}
+
+/// Tick label: integers without `.0`, others with at most three decimals.
+fn tick(v: f64, integer: bool) -> String {
+    if integer {
+        return if (v - v.round()).abs() < 1e-9 {
+            format!("{}", v.round())
+        } else {
+            String::new()
+        };
+    }
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
+/// Number of ticks for an axis: one per integer when an integer axis spans few values.
+fn tick_count(lo: f64, hi: f64, integer: bool) -> usize {
+    if integer {
+        ((hi.floor() - lo.ceil()) as usize + 1).clamp(2, 12)
+    } else {
+        10
+    }
+}
+
+fn draw_marker<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    at: (i32, i32),
+    m: Marker,
+    col: RGBColor,
+    r: i32,
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let (x, y) = at;
+    match m {
+        Marker::Circle => area.draw(&Circle::new(at, r, col.filled())),
+        Marker::Triangle => area.draw(&Polygon::new(
+            vec![(x, y - r - 1), (x - r - 1, y + r), (x + r + 1, y + r)],
+            col.filled(),
+        )),
+        Marker::Square => area.draw(&Rectangle::new(
+            [(x - r, y - r), (x + r, y + r)],
+            col.filled(),
+        )),
+        Marker::Cross => {
+            let st = ShapeStyle::from(&col).stroke_width(2);
+            area.draw(&PathElement::new(vec![(x - r, y - r), (x + r, y + r)], st))?;
+            area.draw(&PathElement::new(vec![(x - r, y + r), (x + r, y - r)], st))
+        }
+    }
+}
+
+/// Legend entries per row below the plot: two, or one when a name is long.
+fn legend_columns(chart: &Chart) -> usize {
+    if legend_names(chart).iter().any(|n| n.chars().count() > 50) {
+        1
+    } else {
+        2
+    }
+}
+
+/// Rows of the legend below the plot.
+fn legend_rows(chart: &Chart) -> u32 {
+    chart.series.len().div_ceil(legend_columns(chart)) as u32
+}
+
+/// Legend text per series (a series drawn wider because later ones cover it says so).
+fn legend_names(chart: &Chart) -> Vec<String> {
+    let under = covered_by_later(chart);
+    chart
+        .series
+        .iter()
+        .zip(under)
+        .map(|(s, u)| {
+            if u > 0 {
+                format!("{} (wide: overlapped)", s.name)
+            } else {
+                s.name.clone()
+            }
+        })
+        .collect()
+}
+
+/// For each series, how many later series lie on top of it (same x values, y within 0.3% of
+/// the y range): such a series is drawn wider (thicker line, larger marker) so it shows around
+/// the ones covering it.
+fn covered_by_later(chart: &Chart) -> Vec<usize> {
+    let ys = || {
+        chart
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+    };
+    let y_range = ys().fold(f64::NEG_INFINITY, f64::max) - ys().fold(f64::INFINITY, f64::min);
+    let tol = 3e-3 * y_range.max(1e-300);
+    let same = |a: &Series, b: &Series| {
+        !a.points.is_empty()
+            && a.points.len() == b.points.len()
+            && a.points.iter().zip(&b.points).all(|(p, q)| {
+                (p.0 - q.0).abs() <= 1e-12 * p.0.abs().max(1.0) && (p.1 - q.1).abs() <= tol
+            })
+    };
+    (0..chart.series.len())
+        .map(|i| {
+            chart.series[i + 1..]
+                .iter()
+                .filter(|b| same(&chart.series[i], b))
+                .count()
+        })
+        .collect()
+}
+
+const LEGEND_ROW: u32 = 22;
 
 fn draw<DB: DrawingBackend>(
     chart: &Chart,
@@ -103,7 +247,12 @@ where
     };
     let (x0, x1) = pad(x0, x1);
     let (y0, y1) = pad(y0, y1);
-    let mut c = ChartBuilder::on(&root)
+    // The legend gets its own strip below the plot: it never covers data.
+    let (_, h) = root.dim_in_pixel();
+    let legend_h = legend_rows(chart) * LEGEND_ROW + 10;
+    let (plot_area, legend_area) = root.split_vertically(h.saturating_sub(legend_h));
+    let (ix, iy) = (integer_axis(&chart.x_label), integer_axis(&chart.y_label));
+    let mut c = ChartBuilder::on(&plot_area)
         .caption(&chart.title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(45)
@@ -113,64 +262,124 @@ where
     c.configure_mesh()
         .x_desc(&chart.x_label)
         .y_desc(&chart.y_label)
+        .x_labels(tick_count(x0, x1, ix))
+        .y_labels(tick_count(y0, y1, iy))
+        .x_label_formatter(&|v| tick(*v, ix))
+        .y_label_formatter(&|v| tick(*v, iy))
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| err(&e))?;
-    for (i, s) in chart.series.iter().enumerate() {
+    let under = covered_by_later(chart);
+    let names = legend_names(chart);
+    let style_of = |i: usize| {
         let col = PALETTE[i % PALETTE.len()];
-        let style = ShapeStyle::from(&col).stroke_width(2);
-        let anno = match s.style {
-            Style::Line | Style::LinePoints => c
-                .draw_series(LineSeries::new(s.points.clone(), style))
-                .map_err(|e| err(&e))?,
-            Style::Dashed => c
-                .draw_series(DashedLineSeries::new(s.points.clone(), 8, 5, style))
-                .map_err(|e| err(&e))?,
-            Style::Points => c
-                .draw_series(s.points.iter().map(|&p| Circle::new(p, 4, col.filled())))
-                .map_err(|e| err(&e))?,
-        };
-        anno.label(s.name.clone()).legend(move |(x, y)| {
-            PathElement::new(
-                vec![(x, y), (x + 20, y)],
-                ShapeStyle::from(&col).stroke_width(2),
-            )
-        });
-        if s.style == Style::LinePoints {
-            c.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, col.filled())))
-                .map_err(|e| err(&e))?;
+        (
+            col,
+            ShapeStyle::from(&col).stroke_width(2 + 3 * under[i] as u32),
+        )
+    };
+    let radius = |i: usize| 4 + 3 * under[i] as i32;
+    // In series order, each line then its markers: a series that later ones cover is drawn
+    // wider (see `covered_by_later`) so it shows around them.
+    let plotting = c.plotting_area().clone();
+    for (i, s) in chart.series.iter().enumerate() {
+        let (col, style) = style_of(i);
+        match s.style {
+            Style::Line | Style::LinePoints => {
+                c.draw_series(LineSeries::new(s.points.clone(), style))
+                    .map_err(|e| err(&e))?;
+            }
+            Style::Dashed => {
+                c.draw_series(DashedLineSeries::new(s.points.clone(), 8, 5, style))
+                    .map_err(|e| err(&e))?;
+            }
+            Style::Points => {}
+        }
+        if matches!(s.style, Style::Points | Style::LinePoints) {
+            let m = MARKERS[i % MARKERS.len()];
+            for &p in &s.points {
+                let at = plotting.map_coordinate(&p);
+                draw_marker(&root, at, m, col, radius(i)).map_err(|e| err(&e))?;
+            }
         }
     }
-    c.configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .position(emptiest_corner(chart, (x0, x1), (y0, y1)))
-        .draw()
-        .map_err(|e| err(&e))?;
+    // Legend: sample (line, dashes or marker) and name, one or two entries per row.
+    let (w, _) = legend_area.dim_in_pixel();
+    let cols = legend_columns(chart) as i32;
+    let col_w = (w as i32 - 40) / cols;
+    let max_chars = (col_w as usize - 40) / 8;
+    for (i, s) in chart.series.iter().enumerate() {
+        let (col, _) = style_of(i);
+        let style = ShapeStyle::from(&col).stroke_width(2);
+        let x = 30 + (i as i32 % cols) * col_w;
+        let y = 8 + (i as i32 / cols) * LEGEND_ROW as i32;
+        let mid = y + 7;
+        match s.style {
+            Style::Line | Style::LinePoints => legend_area
+                .draw(&PathElement::new(vec![(x, mid), (x + 28, mid)], style))
+                .map_err(|e| err(&e))?,
+            Style::Dashed => {
+                for k in 0..3 {
+                    legend_area
+                        .draw(&PathElement::new(
+                            vec![(x + k * 11, mid), (x + k * 11 + 7, mid)],
+                            style,
+                        ))
+                        .map_err(|e| err(&e))?;
+                }
+            }
+            Style::Points => {}
+        }
+        if matches!(s.style, Style::Points | Style::LinePoints) {
+            draw_marker(
+                &legend_area,
+                (x + 14, mid),
+                MARKERS[i % MARKERS.len()],
+                col,
+                4,
+            )
+            .map_err(|e| err(&e))?;
+        }
+        let mut name = names[i].clone();
+        if name.chars().count() > max_chars {
+            name = name.chars().take(max_chars - 1).collect::<String>() + "…";
+        }
+        legend_area
+            .draw(&Text::new(
+                name,
+                (x + 36, y),
+                ("sans-serif", 14).into_font(),
+            ))
+            .map_err(|e| err(&e))?;
+    }
     root.present().map_err(|e| err(&e))?;
     Ok(())
 }
 
-/// The legend goes in the corner quadrant holding the fewest data points.
-fn emptiest_corner(
-    chart: &Chart,
-    (x0, x1): (f64, f64),
-    (y0, y1): (f64, f64),
-) -> SeriesLabelPosition {
-    let (xm, ym) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
-    let mut counts = [0usize; 4];
-    for &(x, y) in chart.series.iter().flat_map(|s| s.points.iter()) {
-        counts[(x >= xm) as usize + 2 * (y < ym) as usize] += 1;
+/// Reference lines of the given log-log slopes (dashed, named e.g. `O(T²) reference`), spanning
+/// the x range of `series` and placed a quarter decade below every data point, so they never
+/// cover data and only their slopes are compared.
+pub fn reference_slopes(series: &[Series], slopes: &[(f64, &str)]) -> Vec<Series> {
+    let pts = || series.iter().flat_map(|s| s.points.iter());
+    let x0 = pts().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    let x1 = pts().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+    if !(x0.is_finite() && x1.is_finite()) {
+        return Vec::new();
     }
-    let corners = [
-        SeriesLabelPosition::UpperLeft,
-        SeriesLabelPosition::UpperRight,
-        SeriesLabelPosition::LowerLeft,
-        SeriesLabelPosition::LowerRight,
-    ];
-    let best = (0..4).min_by_key(|&i| counts[i]).unwrap_or(1);
-    corners[best].clone()
+    slopes
+        .iter()
+        .map(|&(k, name)| {
+            let c = pts()
+                .map(|p| p.1 - k * (p.0 - x0))
+                .fold(f64::INFINITY, f64::min)
+                - 0.25;
+            Series::new(
+                format!("{name} reference (slope {k})"),
+                vec![(x0, c), (x1, c + k * (x1 - x0))],
+                Style::Dashed,
+            )
+        })
+        .collect()
 }
 
 /// Write `<dir>/<stem>.svg` and `<dir>/<stem>.png`; returns both paths.
@@ -188,21 +397,42 @@ pub fn write_chart(chart: &Chart, dir: &Path, stem: &str) -> Result<Vec<PathBuf>
             dir.display()
         )));
     }
-    let size = (900u32, 600u32);
+    let size = (900u32, 560 + legend_rows(chart) * LEGEND_ROW + 10);
     let svg_path = dir.join(format!("{stem}.svg"));
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         draw(chart, root)?;
     }
-    write_atomic(&svg_path, svg.as_bytes())?;
+    write_file(&svg_path, svg.as_bytes())?;
     let png_path = dir.join(format!("{stem}.png"));
-    let tmp = dir.join(format!(".{stem}.tmp{}.png", std::process::id()));
-    {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-        draw(chart, root)?;
-    }
-    std::fs::rename(&tmp, &png_path)
-        .map_err(|e| Error::io(format!("cannot write {}: {e}", png_path.display())))?;
+    render_png(&png_path, size, |root| draw(chart, root))?;
     Ok(vec![svg_path, png_path])
 }
+
+/// Render a PNG through a private temporary file (the bitmap backend writes files itself),
+/// then write it to `path` with [`write_file`]; the temporary never outlives the call.
+pub(crate) fn render_png(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<()>,
+) -> Result<()> {
+    let tmp = std::env::temp_dir().join(format!(
+        "freelunch-{}-{}.png",
+        std::process::id(),
+        PNG_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let result = (|| {
+        {
+            let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+            draw(root)?;
+        }
+        let bytes = std::fs::read(&tmp)
+            .map_err(|e| Error::io(format!("cannot write {}: {e}", path.display())))?;
+        write_file(path, &bytes)
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
+static PNG_SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

@@ -1,11 +1,9 @@
-//! Report types (serde) and their terminal rendering, plus atomic file writes.
+//! Report types (serde) and their terminal rendering (file writing lives in `crate::io`).
 
-use crate::error::{Error, Result};
 use crate::num::{Ball, Real, Scalar};
 use rug::float::Round;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -399,7 +397,7 @@ pub fn render_table(reports: &[ClaimReport]) -> String {
     for r in reports {
         let worst = r
             .worst_margin_log10
-            .map(|m| format!("10^{m:.2}"))
+            .map(fmt_log10)
             .unwrap_or_else(|| "-".into());
         let mut desc = r.construction.description.clone();
         if desc.chars().count() > 44 {
@@ -427,11 +425,11 @@ pub fn render_table(reports: &[ClaimReport]) -> String {
         for c in r.failed_cases().take(5) {
             let _ = writeln!(
                 o,
-                "    failed ({}): {} (measured 10^{:.3}, bound 10^{:.3}) {}",
+                "    failed ({}): {} (measured {}, bound {}) {}",
                 c.verdict.word(),
                 c.label,
-                c.measured_log10.unwrap_or(f64::NAN),
-                c.bound_log10.unwrap_or(f64::NAN),
+                fmt_log10(c.measured_log10.unwrap_or(f64::NAN)),
+                fmt_log10(c.bound_log10.unwrap_or(f64::NAN)),
                 c.note.clone().unwrap_or_default()
             );
         }
@@ -444,38 +442,32 @@ pub fn render_table(reports: &[ClaimReport]) -> String {
     o
 }
 
-/// Write `bytes` to `path` atomically: a temporary file beside it, then a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    if !dir.is_dir() {
-        return Err(Error::io(format!(
-            "cannot write {}: directory {} does not exist",
-            path.display(),
-            dir.display()
-        )));
+/// `10^m` for display, never ambiguous: two decimals, or (when those would show `±0.00`)
+/// two significant digits, so a ratio just below 1 never reads like one just above.
+pub fn fmt_log10(m: f64) -> String {
+    if m == 0.0 {
+        "10^0".to_string()
+    } else if m.is_finite() && m.abs() < 0.005 {
+        format!("10^{m:.1e}")
+    } else {
+        format!("10^{m:.2}")
     }
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::io(format!("cannot write {}: not a file path", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes)
-        .map_err(|e| Error::io(format!("cannot write {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(format!("cannot write {}: {e}", path.display()))
-    })
 }
+
+/// Atomic file writes moved to [`crate::io`]; kept here under the old name.
+pub use crate::io::write_file as write_atomic;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log10_display_keeps_the_sign() {
+        assert_eq!(fmt_log10(-0.001), "10^-1.0e-3");
+        assert_eq!(fmt_log10(0.001), "10^1.0e-3");
+        assert_eq!(fmt_log10(-2.345), "10^-2.35");
+        assert_eq!(fmt_log10(0.0), "10^0");
+    }
 
     #[test]
     fn from_values_respects_signs() {
