@@ -249,6 +249,29 @@ mod tests {
     }
 
     #[test]
+    fn no_case_claims_to_have_run_at_two_bits_when_it_did_not() {
+        let cfg = RunConfig {
+            mode: Mode::Quick,
+            arith: Some(crate::num::Arith::mpfr(2)),
+            ..RunConfig::default()
+        };
+        for id in ["gate-mul", "mlp-relu"] {
+            let r = run_timed(find(id).unwrap().as_ref(), &cfg).unwrap();
+            for c in r
+                .cases
+                .iter()
+                .filter(|c| c.verdict == crate::report::Verdict::Certified)
+            {
+                assert!(
+                    c.label.contains("raised") || c.label.contains("proved at"),
+                    "{id}: {}",
+                    c.label
+                );
+            }
+        }
+    }
+
+    #[test]
     fn mlp_select_at_two_bits_is_a_failed_claim_not_an_abort() {
         let cfg = RunConfig {
             mode: Mode::Quick,
