@@ -107,3 +107,28 @@ fn quadratic_gap_is_free_of_t_and_the_flat_head_is_not() {
     let flat = minimal_gap_at(AttnKind::Flat, &vals, 1, eps, Arith::mpfr(128)).unwrap();
     assert!(flat > bound + 1.0, "flat {flat} vs {bound}");
 }
+
+#[test]
+fn the_quadratic_error_is_a_value_compared_exactly_with_eps() {
+    use freelunch::claims::copy_attn_support::quadratic_error;
+    let vals = attn_values(&mut Rng::new(3), 1000, 500, true);
+    let e = quadratic_error::<Real>(&vals, 500, 1e-8, 128).unwrap();
+    assert!(e.0.prec() > 53, "kept in MPFR, not rounded to f64");
+    assert_eq!(
+        e.log10_abs(),
+        quadratic_error_log10::<Real>(&vals, 500, 1e-8, 128).unwrap()
+    );
+    assert!(e <= Real::from_f64(1e-8, 53));
+    // ε just below the measured error (a relative 1e-20, invisible in f64 log10) fails
+    let mut below = e.clone();
+    below.mul_assign_s(&Real(
+        Float::with_val(200, 1) - Float::with_val(200, Float::i_exp(1, -66)),
+    ));
+    let c = freelunch::report::Case::from_reals(
+        "below",
+        &e,
+        &below,
+        freelunch::report::Relation::AtMost,
+    );
+    assert!(!c.passed);
+}

@@ -232,3 +232,24 @@ fn quick_claim_passes_and_construction_prints() {
         ]
     );
 }
+
+#[test]
+fn the_necessary_threshold_is_compared_exactly_in_mpfr() {
+    use freelunch::claims::copy_const_support::check_instance;
+    use freelunch::report::{Case, Relation};
+    let s = spec(4, 0.9, 0.9, 0.1, 1.0, 1e-3);
+    let inst = ConstInstance::new(&s, InstanceKind::Adversarial, 60, 3, &mut Rng::new(1)).unwrap();
+    let c = check_instance::<Real>(&inst, BITS, true).unwrap();
+    // the MPFR threshold is the formula whose log10 is displayed
+    assert!((c.necessary.log10_abs() - c.necessary_log10).abs() < 1e-12);
+    assert!(c.necessary.0.prec() > 53);
+    let minimal = exp10_real(c.minimal_score_log10.unwrap(), c.necessary.0.prec());
+    let tight = Relation::Within { rel_tol: 1e-8 };
+    assert!(Case::from_reals("tight", &minimal, &c.necessary, tight).passed);
+    // a threshold off by a relative 1e-6 is rejected by the exact comparison
+    let mut off = c.necessary.clone();
+    off.mul_assign_s(&Real::from_f64(1.0 + 1e-6, BITS));
+    assert!(!Case::from_reals("off", &minimal, &off, tight).passed);
+    // the error at the sufficient score is kept as a value, compared with ε exactly
+    assert!(c.error_at_sufficient <= Real::from_f64(s.eps, 53));
+}

@@ -355,6 +355,16 @@ fn dp_claims_pass_in_quick_mode() {
         assert!(failed.is_empty(), "{id}: {failed:?}");
         assert_eq!(r.status, freelunch::report::Status::Passed);
         assert!(r.cases.len() > 20);
+        // a property of the problem (true by construction) is a note, never a counted case
+        assert!(
+            r.cases
+                .iter()
+                .all(|c| !c.label.contains("dependency distance")),
+            "{id}"
+        );
+        if id == "dp-local" {
+            assert!(r.notes.iter().any(|n| n.contains("dependency distance")));
+        }
     }
 }
 

@@ -131,3 +131,16 @@ fn too_few_sizes_never_pass() {
     assert_eq!(failing(&fam, &LOCAL_T_LAWS).len(), LOCAL_T_LAWS.len());
     assert!(!precision_case("two sizes", &[(10, 6), (20, 6)]).passed);
 }
+
+#[test]
+fn the_state_growth_law_fails_on_a_memory_whose_state_is_fixed() {
+    // a fixed number of slots on a local problem: state does not grow with T
+    let p = fib_sweep(&[10, 20, 40, 80]).unwrap();
+    let fam = Family::sweep("control", &p, &|_| opt(MemoryKind::Slot), SEED).unwrap();
+    assert!(!fam.state_grows_case().passed);
+    // the position memory indexes every position: it passes
+    let p = edit_sweep(&[2, 3, 4, 6]).unwrap();
+    let fam = Family::sweep("position", &p, &|_| opt(MemoryKind::Position), SEED).unwrap();
+    let c = fam.state_grows_case();
+    assert!(c.passed, "{:?}", c.note);
+}

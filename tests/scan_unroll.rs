@@ -157,3 +157,41 @@ fn claim_quick_passes_and_reports() {
     assert!(r.cases.iter().any(|c| c.label.contains("scales as 2^-p")));
     assert!(r.cases.iter().all(|c| !c.label.contains("bound shrinks")));
 }
+
+#[test]
+fn every_point_is_decided_exactly_and_the_worst_is_an_exceeding_one() {
+    use freelunch::report::{Case, Relation};
+    let mut r = Rng::new(11);
+    let spec = RandomSsm::new(&mut r, 4, 2, 4, DecayChoice::General);
+    let xs = random_inputs(&mut r, 12, 4);
+    let ok = compare_at(&spec, &xs, Arith::mpfr(128), UnrolledForm::Correct);
+    assert_eq!(ok.exceeded, 0);
+    assert!(
+        Case::from_reals(
+            "ok",
+            &ok.diff_at_worst,
+            &ok.bound_at_worst,
+            Relation::AtMost
+        )
+        .passed
+    );
+    assert!(ok.bound_at_worst.0.prec() > 53 && ok.diff_at_worst.0.prec() > 53);
+    let bad = compare_at(
+        &spec,
+        &xs,
+        Arith::mpfr(128),
+        UnrolledForm::DecayIncludesOwnStep,
+    );
+    assert!(bad.exceeded > 0);
+    assert!(
+        bad.diff_at_worst > bad.bound_at_worst,
+        "the worst point is an exceeding one"
+    );
+    let c = Case::from_reals(
+        "bad",
+        &bad.diff_at_worst,
+        &bad.bound_at_worst,
+        Relation::AtMost,
+    );
+    assert!(!c.passed);
+}

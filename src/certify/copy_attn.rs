@@ -134,9 +134,9 @@ fn values(rng: &mut Rng, t: usize, target: usize, adversarial: bool) -> Vec<f64>
 /// Certified copy-attn cases for `verify copy-attn` at `prec` bits: T ∈ {1000, 4000} (and 16000
 /// with `--full`), ε ∈ {1e-2, 1e-8} for the quadratic head (random and adversarial values), and
 /// the flat instance at 0.99× and 1.01× the necessary gap at ε = 1e-3.
-pub fn copy_attn_cases(mode: crate::claims::Mode, seed: u64, prec: u32) -> Result<Vec<Case>> {
+pub fn copy_attn_cases(mode: crate::report::Mode, seed: u64, prec: u32) -> Result<Vec<Case>> {
     let ts: &[usize] = match mode {
-        crate::claims::Mode::Full => &[1000, 4000, 16000],
+        crate::report::Mode::Full => &[1000, 4000, 16000],
         _ => &[1000, 4000],
     };
     let rng = Rng::new(seed).fork(9000);

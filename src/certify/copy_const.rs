@@ -234,8 +234,8 @@ fn describe(inst: &ConstInstance) -> String {
 /// Certified copy-const cases for `verify copy-const` at `prec` bits (the claim's precision):
 /// sufficient on every instance kind, necessary (0.99×) on the adversarial kinds, tight (1.01×)
 /// on constant decays. `--full` doubles the distances.
-pub fn copy_const_cases(mode: crate::claims::Mode, seed: u64, prec: u32) -> Result<Vec<Case>> {
-    let scale = if mode == crate::claims::Mode::Full {
+pub fn copy_const_cases(mode: crate::report::Mode, seed: u64, prec: u32) -> Result<Vec<Case>> {
+    let scale = if mode == crate::report::Mode::Full {
         2
     } else {
         1

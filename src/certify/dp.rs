@@ -222,7 +222,7 @@ pub fn error_cases(s: &CertifiedDp, label: &str) -> [Case; 2] {
 /// overlap undecided); when it is 0 (an exact value in exact arithmetic, where the former
 /// rounding slack was the whole bound) no enclosure of positive width can certify it, so the
 /// check is that every enclosure contains 0 and is within the radius cap
-/// `2^{−⌊p/2⌋}·max(1, |value|)` ([`exact_value_enclosed`]). Without a ball formula (smooth units)
+/// `2^{−⌊p/4⌋}·max(1, |value|)` ([`exact_value_enclosed`]). Without a ball formula (smooth units)
 /// the enclosures are compared with the compiler's f64 value of the bound, and the case is
 /// reported as measured (the f64 evaluation of the formula is not itself enclosed).
 fn error_case(
@@ -258,7 +258,7 @@ fn error_case(
         Some(_) => Case::boolean(
             format!(
                 "{what} error enclosures contain 0 and are ≤ 2^-{}·max(1, value) (exact in exact arithmetic), {label}",
-                prec / 2
+                super::copy::exact_cap_bits(prec)
             ),
             e.exact_within_cap == n,
             format!(
@@ -271,10 +271,21 @@ fn error_case(
 
 /// Certified DP cases for `verify dp-general` (one call appended to the claim): edit distance
 /// and LIS with the slot, position and attention memories (ReLU units), one random input each.
-pub fn dp_general_cases(mode: crate::claims::Mode, seed: u64) -> Result<Vec<Case>> {
-    use crate::claims::Mode;
+pub fn dp_general_cases(mode: crate::report::Mode, seed: u64) -> Result<Vec<Case>> {
+    dp_general_cases_at(mode, seed, None)
+}
+
+/// [`dp_general_cases`] at `bits` of ball arithmetic (default 128): `verify --precision p` runs
+/// them at p bits, where a too-wide enclosure is undecided and a model that cannot be built in
+/// ball arithmetic at p bits is a failed case with the reason.
+pub fn dp_general_cases_at(
+    mode: crate::report::Mode,
+    seed: u64,
+    bits: Option<u32>,
+) -> Result<Vec<Case>> {
     use crate::dp::{EditDistance, Lis, MemoryKind};
     use crate::model::Activation;
+    use crate::report::Mode;
     let mut problems: Vec<Box<dyn DpProblem>> = vec![
         Box::new(EditDistance::new(3, 3, 4, 1, 1, 1)?),
         Box::new(Lis::new(4, 8)?),
@@ -292,7 +303,17 @@ pub fn dp_general_cases(mode: crate::claims::Mode, seed: u64) -> Result<Vec<Case
             MemoryKind::Attention,
         ] {
             let opt = Options::new(memory, Activation::Relu);
-            out.extend(cases(p.as_ref(), &opt, 128, &input)?);
+            let prec = bits.unwrap_or(128);
+            out.extend(super::or_failed_case(
+                cases(p.as_ref(), &opt, prec, &input),
+                || {
+                    format!(
+                        "{} / {} memory: certified run at {prec} bits",
+                        p.describe(),
+                        memory.name()
+                    )
+                },
+            )?);
         }
     }
     Ok(out)
@@ -303,6 +324,14 @@ mod tests {
     use super::*;
     use crate::dp::{EditDistance, MemoryKind};
     use crate::model::Activation;
+
+    #[test]
+    fn the_certified_dp_cases_run_at_the_requested_precision() {
+        use crate::report::Mode;
+        let low = dp_general_cases_at(Mode::Quick, 1, Some(3)).unwrap();
+        assert!(!low.is_empty() && low.iter().any(|c| !c.passed));
+        assert!(low.iter().all(|c| !c.label.contains("128")));
+    }
 
     #[test]
     fn dp_decoding_is_certified_at_128_bits_and_not_at_3() {
@@ -349,7 +378,7 @@ mod tests {
         let mut tight = Ball::zero(p);
         tight.rad = crate::num::Mag::pow2(-100);
         let mut widened = Ball::zero(p);
-        widened.rad = crate::num::Mag::pow2(-40); // contains 0, wider than 2^-64·max(1, 5)
+        widened.rad = crate::num::Mag::pow2(-20); // contains 0, wider than 2^-32·max(1, 5)
         let mut e = ErrorCounts::default();
         e.record(&tight, 5, Some(&zero), p);
         assert!(error_case("out", "t", &e, Some(&zero), 0.0, p).passed);
@@ -488,10 +517,10 @@ pub fn constant_bits_case(label: &str, pts: &[(usize, Option<u32>)]) -> Case {
 /// Certified dp-local cases for `verify dp-local` (one call appended to the claim): certified
 /// exact decoding at `bits` (the claim's precision) for rule 110 on 8 cells and Fibonacci mod 10
 /// at T in the thousands (slot memory), and the minimal certified precision vs T (rule 110).
-pub fn dp_local_cases(mode: crate::claims::Mode, seed: u64, bits: u32) -> Result<Vec<Case>> {
-    use crate::claims::Mode;
+pub fn dp_local_cases(mode: crate::report::Mode, seed: u64, bits: u32) -> Result<Vec<Case>> {
     use crate::dp::{Eca, LinRec, MemoryKind};
     use crate::model::Activation;
+    use crate::report::Mode;
     let opt = Options::new(MemoryKind::Slot, Activation::Relu);
     let (rows, terms, prec_rows): (usize, usize, &[usize]) = match mode {
         Mode::Full => (500, 4000, &[4, 32, 250, 500]),

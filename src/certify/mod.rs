@@ -24,13 +24,15 @@ pub mod copy_const;
 pub mod dp;
 pub mod jet;
 pub mod scan;
+pub mod worst;
+pub use worst::{mark_fixed_precision, or_failed_case};
 
 pub use bnb::{maximize_abs, prove_abs_le, BoxFn, Outcome, Region, Search};
 pub use jet::Jet;
 
-use crate::claims::gadget_lookup;
 use crate::error::Result;
 use crate::gadgets::gate::{self, GateMul};
+use crate::gadgets::lookup_problems;
 use crate::gadgets::relu::{self, ReluUnit};
 use crate::gadgets::{eval_mlp, mul, residual, select};
 use crate::model::{Activation, MlpLayer, SsmLayer};
@@ -50,7 +52,7 @@ fn b(x: f64) -> Ball {
 
 /// `B·(1 + 2^{−p/2})`, the certified form of a sharp bound.
 fn with_sharp_slack(bound: &Ball) -> Ball {
-    crate::claims::gadget_common::sharp_slack(bound, CERT_PREC)
+    worst::sharp_slack(bound, CERT_PREC)
 }
 
 fn mag_str(m: Mag) -> String {
@@ -490,14 +492,14 @@ pub fn gate_cases(m: f64, gain: f64) -> Result<Vec<Case>> {
 /// every problem (the indicator's error is about half of it): the control, once per
 /// activation, is that `0.99 ×` the stated bound is refuted at a key of some problem.
 pub fn lookup_cases(act: Activation, lambda: f64, seed: u64) -> Result<Vec<Case>> {
-    let p = crate::claims::gadget_lookup::smooth_precision(act, lambda);
+    let p = worst::smooth_precision(act, lambda);
     let unit = ReluUnit::new(act, Ball::from_f64(lambda, p))?;
     let mut cases = Vec::new();
     let tau = relu::error_beyond(act, &unit.lambda, &Ball::one(p));
     let ninety_nine = Ball::from_ratio(99, 100, p);
     let mut refuted_at: Option<String> = None;
     let mut ratios = Vec::new();
-    for pr in gadget_lookup::problems(&unit, seed, p)? {
+    for pr in lookup_problems::problems(&unit, seed, p)? {
         let stated = tau.mul(&pr.l1);
         let bound = with_sharp_slack(&stated);
         let tight = stated.mul(&ninety_nine);
@@ -570,7 +572,7 @@ pub fn lookup_cases(act: Activation, lambda: f64, seed: u64) -> Result<Vec<Case>
 
 // ---------------------------------------------------------------- entry points for `verify`
 
-use crate::claims::Mode;
+use crate::report::Mode;
 
 /// Domain-wide certificates of `mlp-mul` (one call appended to the claim's cases).
 pub fn mul_lemma(mode: Mode) -> Result<Vec<Case>> {

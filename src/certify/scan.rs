@@ -10,11 +10,11 @@
 //! Control: the off-by-one unrolled form (decay product from `k = j`) must be certified wrong:
 //! some difference enclosure has a positive lower end.
 
-use crate::claims::scan_unroll::{random_inputs, DecayChoice, RandomSsm};
-use crate::claims::Mode;
+use crate::model::random::{random_inputs, DecayChoice, RandomSsm};
 use crate::model::ssm::{SsmLayer, StepInputs, UnrolledForm};
 use crate::num::{Arith, Ball, Scalar};
 use crate::report::Case;
+use crate::report::Mode;
 use crate::rng::Rng;
 use rug::Float;
 

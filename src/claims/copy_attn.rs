@@ -38,18 +38,29 @@ pub fn attn_values(rng: &mut Rng, len: usize, target: usize, adversarial: bool) 
         .collect()
 }
 
-/// One quadratic-construction check: error at `λ = log(2σT/ε)` (T = query position).
+/// One quadratic-construction check: error at `λ = log(2σT/ε)` (T = query position), as the
+/// computed value (compared exactly with ε by the claim).
+pub fn quadratic_error<S: Scalar>(
+    values: &[f64],
+    target: usize,
+    eps: f64,
+    prec: u32,
+) -> Result<Real> {
+    validate(SIGMA, eps)?;
+    let p: AttnPrepared<S> = AttnPrepared::new(AttnKind::Quadratic, values, target, prec)?;
+    let lambda = sufficient_gap(SIGMA, eps, values.len() + 1);
+    let e = p.error(&Real(Float::with_val(prec.max(53) + 64, lambda)))?;
+    Ok(e.to_real())
+}
+
+/// log10 of [`quadratic_error`] (for display and figures).
 pub fn quadratic_error_log10<S: Scalar>(
     values: &[f64],
     target: usize,
     eps: f64,
     prec: u32,
 ) -> Result<f64> {
-    validate(SIGMA, eps)?;
-    let p: AttnPrepared<S> = AttnPrepared::new(AttnKind::Quadratic, values, target, prec)?;
-    let lambda = sufficient_gap(SIGMA, eps, values.len() + 1);
-    let e = p.error(&Real(Float::with_val(prec.max(53) + 64, lambda)))?;
-    Ok(e.log10_abs())
+    Ok(quadratic_error::<S>(values, target, eps, prec)?.log10_abs())
 }
 
 pub fn minimal_gap_at(
@@ -83,10 +94,10 @@ pub fn quadratic_gap_bound(sigma: f64, eps: f64) -> f64 {
     (4.0 * sigma * (1.0 + quadratic_tail()) / eps).ln()
 }
 
-fn error_at(values: &[f64], target: usize, eps: f64, arith: Arith) -> Result<f64> {
+fn error_at(values: &[f64], target: usize, eps: f64, arith: Arith) -> Result<Real> {
     match arith {
-        Arith::F64 => quadratic_error_log10::<f64>(values, target, eps, 53),
-        Arith::Mpfr(p) => quadratic_error_log10::<Real>(values, target, eps, p.bits()),
+        Arith::F64 => quadratic_error::<f64>(values, target, eps, 53),
+        Arith::Mpfr(p) => quadratic_error::<Real>(values, target, eps, p.bits()),
     }
 }
 
@@ -155,13 +166,13 @@ impl Claim for CopyAttn {
                     vals.push(r.uniform(-SIGMA, SIGMA)); // the query token's own value
                     let e = error_at(&vals, target, eps, arith)?;
                     cases.push(
-                        Case::from_log10(
+                        Case::from_reals(
                             format!(
                                 "quadratic λ=log(2σT/ε): error ≤ ε, T={t} p={target} ε={eps:.0e}{}",
                                 if adversarial { " adversarial" } else { "" }
                             ),
-                            e,
-                            eps.log10(),
+                            &e,
+                            &Real::from_f64(eps, 53),
                             Relation::AtMost,
                         )
                         .param("lambda", sufficient_gap(SIGMA, eps, vals.len() + 1))

@@ -10,6 +10,7 @@ use crate::num::{Arith, Real, Scalar};
 use crate::plot::{write_chart, Chart, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
 use crate::rng::Rng;
+use rug::Float;
 use std::path::{Path, PathBuf};
 
 pub struct CopyConst;
@@ -86,6 +87,23 @@ pub struct ConstCheck {
     pub necessary_log10: f64,
     pub error_at_sufficient_log10: f64,
     pub minimal_score_log10: Option<f64>,
+    /// The normalised error at the sufficient score (MPFR; the cases compare it exactly).
+    #[serde(skip)]
+    pub error_at_sufficient: Real,
+    /// The necessary threshold `S ρ (2σ/ε − 1) / (Δ_max a_max^{L−1})`, formed in MPFR.
+    #[serde(skip)]
+    pub necessary: Real,
+}
+
+/// The necessary threshold in MPFR at `wp` bits (the f64 `necessary_log10` is for display).
+fn necessary_real(spec: &ConstSpec, interference_mass: &Real, distance: usize, wp: u32) -> Real {
+    let f = |x: f64| Float::with_val(wp, x);
+    let mut v = Float::with_val(wp, &interference_mass.0) * f(spec.rho);
+    v *= f(2.0) * f(spec.sigma) / f(spec.eps) - 1u32;
+    v /= f(spec.delta_max());
+    let steps = i32::try_from(distance.saturating_sub(1)).unwrap_or(i32::MAX);
+    v /= rug::ops::Pow::pow(f(spec.a_max), steps);
+    Real(v)
 }
 
 pub fn check_instance<S: Scalar>(
@@ -111,12 +129,15 @@ pub fn check_instance<S: Scalar>(
     } else {
         None
     };
+    let necessary = necessary_real(&inst.spec, &p.interference_mass(wp), th.distance, wp);
     Ok(ConstCheck {
         distance: th.distance,
         sufficient_log10: th.sufficient_log10,
         necessary_log10: th.necessary_log10,
         error_at_sufficient_log10: err.log10_abs(),
         minimal_score_log10: min,
+        error_at_sufficient: err.to_real(),
+        necessary,
     })
 }
 
@@ -259,40 +280,43 @@ impl Claim for CopyConst {
                 largest_l = largest_l.max(c.distance);
                 let label = describe(&inst);
                 cases.push(
-                    Case::from_log10(
+                    Case::from_reals(
                         format!("sufficient: error at threshold, {label}"),
-                        c.error_at_sufficient_log10,
-                        inst.spec.eps.log10(),
+                        &c.error_at_sufficient,
+                        &Real::from_f64(inst.spec.eps, 53),
                         Relation::AtMost,
                     )
                     .param("check", &c)
                     .param("arith", arith.to_string()),
                 );
                 let m = c.minimal_score_log10.unwrap_or(f64::NAN);
+                // the bisection's score (its log10 is the search variable) as an MPFR value,
+                // compared exactly with the MPFR necessary threshold
+                let minimal = exp10_real(m, c.necessary.0.prec());
                 match kind {
                     InstanceKind::Adversarial => cases.push(
-                        Case::from_log10(
+                        Case::from_reals(
                             format!(
                                 "necessary is tight: minimal score = necessary threshold, {label}"
                             ),
-                            m,
-                            c.necessary_log10,
+                            &minimal,
+                            &c.necessary,
                             Relation::Within { rel_tol: MATCH_TOL },
                         )
                         .param("check", &c),
                     ),
                     InstanceKind::AdversarialRandomDecay => cases.push(
-                        Case::from_log10(
+                        Case::from_reals(
                             format!("necessary: minimal score ≥ necessary threshold, {label}"),
-                            m,
-                            c.necessary_log10,
+                            &minimal,
+                            &c.necessary,
                             Relation::AtLeast,
                         )
                         .param("check", &c),
                     ),
                     InstanceKind::Random => {
                         random_total += 1;
-                        if m < c.necessary_log10 {
+                        if minimal < c.necessary {
                             below_necessary += 1;
                         }
                     }

@@ -302,7 +302,11 @@ impl Claim for CopyLinear {
                 row.join(", ")
             ));
         }
-        cases.extend(crate::certify::copy::copy_linear_cases(cfg.mode, cfg.seed)?);
+        cases.extend(crate::certify::copy::copy_linear_cases_at(
+            cfg.mode,
+            cfg.seed,
+            cfg.arith.map(|a| a.bits()),
+        )?);
         let (t, run, kind) = largest.expect("plan is never empty");
         notes.push(format!(
             "largest T decoded exactly: {t} ({}); state {}, max |param| {:.3e}",

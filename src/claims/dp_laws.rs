@@ -227,6 +227,26 @@ impl Family {
         .param("law", law)
     }
 
+    /// A lower-bound law: the state grows at least as `T^STATE_GROWTH_MIN` (the general
+    /// memories index every position, so their state is Θ(T); it fails on a memory whose state
+    /// does not grow, e.g. a fixed number of slots).
+    pub fn state_grows_case(&self) -> Case {
+        let e = exponent(&self.points, Quantity::State, Against::T);
+        let ok = self.points.len() >= MIN_SIZES && e.is_finite() && e >= STATE_GROWTH_MIN;
+        Case::boolean(
+            format!(
+                "law: state grows as T^{STATE_GROWTH_MIN} or faster, {}",
+                self.name
+            ),
+            ok,
+            format!(
+                "fitted exponent of state against T: {e:.3} ≥ {STATE_GROWTH_MIN} ({} sizes)",
+                self.points.len()
+            ),
+        )
+        .param("exponent", e)
+    }
+
     /// Every quantity's fitted exponent against each of `against`, as one line.
     pub fn measured_laws(&self, against: &[Against]) -> String {
         let mut parts = Vec::new();
@@ -377,6 +397,10 @@ fn sizes(mode: Mode) -> Sizes {
     }
 }
 
+/// The smallest fitted exponent of state against T a general memory (position, attention)
+/// may show: its state holds every position, Θ(T).
+pub const STATE_GROWTH_MIN: f64 = 0.9;
+
 /// `dp-general`'s law cases and the measured laws of every memory (notes).
 pub fn general_law_cases(mode: Mode, seed: u64) -> Result<(Vec<Case>, Vec<String>)> {
     let z = sizes(mode);
@@ -395,6 +419,8 @@ pub fn general_law_cases(mode: Mode, seed: u64) -> Result<(Vec<Case>, Vec<String
         let name = format!("edit distance n×n, {} memory", memory.name());
         let fam = Family::sweep(name, &edit_sweep(z.edit)?, &|_| relu(memory), seed)?;
         cases.push(fam.exact_case());
+        cases.extend(GENERAL_LAWS.iter().map(|l| fam.law_case(l)));
+        cases.push(fam.state_grows_case());
         notes.push(fam.measured_laws(&[Against::T, Against::S, Against::M, Against::MaxValue]));
     }
     Ok((cases, notes))

@@ -1,8 +1,9 @@
-//! Helpers shared by the gadget claims: MPFR differences, grids, worst-ratio tracking.
+//! Helpers shared by the gadget claims: MPFR differences, grids; worst-ratio tracking and the
+//! sharp-bound slack live in [`crate::certify::worst`] (re-exported here).
 
-use crate::model::Activation;
-use crate::num::{Ball, Mag, Real, Scalar};
-use crate::report::{Case, Relation, Verdict};
+pub use crate::certify::worst::{sharp_slack, tail_precision, BallWorst, Worst};
+use crate::num::{Real, Scalar};
+use crate::report::{Case, Relation};
 use rug::Float;
 
 /// `x` as an MPFR value (exact: every f64 is representable at ≥ 53 bits).
@@ -22,16 +23,6 @@ pub fn abs_diff(a: &Real, b: &Real) -> Real {
     Real(d)
 }
 
-/// MPFR precision resolving the tail `τ(t)` (`≈ e^{−t²/2}` for GeLU, `e^{−t}` for SiLU) with
-/// 96 bits to spare, at least 128.
-pub fn tail_precision(act: Activation, t: f64) -> u32 {
-    let bits = match act {
-        Activation::Gelu => t * t / (2.0 * std::f64::consts::LN_2),
-        _ => t / std::f64::consts::LN_2,
-    };
-    (bits.ceil() as u32 + 96).max(128)
-}
-
 pub fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     if n < 2 {
         return vec![lo];
@@ -44,184 +35,6 @@ pub fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
 /// An `AtMost` case decided by an exact MPFR comparison of the values (NaN fails).
 pub fn at_most(label: impl Into<String>, measured: &Real, bound: &Real) -> Case {
     Case::from_reals(label, measured, bound, Relation::AtMost)
-}
-
-/// The point where measured/bound is largest, plus the largest measured and bound values.
-#[derive(Clone, Debug)]
-pub struct Worst {
-    pub ratio_log10: f64,
-    pub measured_log10: f64,
-    pub bound_log10: f64,
-    pub max_measured_log10: f64,
-    pub max_bound_log10: f64,
-    pub at: String,
-    pub points: usize,
-    /// Points where `measured > bound` exactly (or either is NaN): decided on the values, not
-    /// on their log10, so a relative excess below f64's resolution still fails the case.
-    pub exceeded: usize,
-}
-
-impl Default for Worst {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Worst {
-    pub fn new() -> Self {
-        Worst {
-            ratio_log10: f64::NEG_INFINITY,
-            measured_log10: f64::NEG_INFINITY,
-            bound_log10: f64::NEG_INFINITY,
-            max_measured_log10: f64::NEG_INFINITY,
-            max_bound_log10: f64::NEG_INFINITY,
-            at: String::new(),
-            points: 0,
-            exceeded: 0,
-        }
-    }
-    /// Record one point; `at` describes it (only formatted when it becomes the worst).
-    pub fn add(&mut self, measured: &Real, bound: &Real, at: impl FnOnce() -> String) {
-        let m = measured.log10_abs();
-        let b = bound.log10_abs();
-        self.points += 1;
-        if measured.is_nan() || bound.is_nan() || measured > bound {
-            self.exceeded += 1;
-        }
-        self.max_measured_log10 = self.max_measured_log10.max(m);
-        self.max_bound_log10 = self.max_bound_log10.max(b);
-        // A zero bound with a zero error is a perfect match; with a nonzero error it is +inf.
-        let r = if m == f64::NEG_INFINITY {
-            f64::NEG_INFINITY
-        } else {
-            m - b
-        };
-        if r > self.ratio_log10 || self.points == 1 {
-            self.ratio_log10 = r;
-            self.measured_log10 = m;
-            self.bound_log10 = b;
-            self.at = at();
-        }
-    }
-    /// An `AtMost` case at the worst point; it fails when any point exceeded its bound exactly.
-    pub fn case(&self, label: impl Into<String>) -> Case {
-        let mut c = Case::from_log10(
-            label,
-            self.measured_log10,
-            self.bound_log10,
-            Relation::AtMost,
-        )
-        .param("points", self.points)
-        .param("worst_at", &self.at)
-        .with_note(format!(
-            "worst measured/bound = 10^{:.3} at {} ({} points, {} above the bound exactly)",
-            self.ratio_log10, self.at, self.points, self.exceeded
-        ));
-        // Decided on the values (exact comparisons counted in `exceeded`), not on log10.
-        c.passed = self.exceeded == 0 && self.points > 0;
-        c
-    }
-}
-
-/// `bound·(1 + 2^{−⌈p/2⌉})` for a claim run at `p` bits: a bound that is *attained* (at the
-/// maximiser, or at a sample point) cannot be certified by enclosures, which always overlap there;
-/// the certified statement is then this slightly weaker one, and every label using it says so.
-/// It is not a rounding allowance: the slack is part of what is proved. Such cases enclose the
-/// exact network at `2p` bits, so the enclosure (rounding of outputs of size `~1`, `≈ 2^{−2p}`)
-/// is far inside the slack.
-pub fn sharp_slack(bound: &Ball, p: u32) -> Ball {
-    let p_bound = bound.precision();
-    let eps = Real(rug::Float::with_val(
-        64,
-        rug::Float::i_exp(1, -(p.div_ceil(2) as i32)),
-    ));
-    let mut f = Ball::one(p_bound);
-    f.add_assign_s(&Ball::from_real(&eps, p_bound));
-    bound.mul(&f)
-}
-
-/// Certified worst case over points: each point's error is a [`Ball`] enclosure of the exact
-/// network's error, decided against the bound's enclosure (no rounding allowance): a point
-/// passes when `upper(error) ≤ lower(bound)`, exceeds when `lower(error) > upper(bound)`, and is
-/// undecided otherwise (enclosure too wide; never a pass).
-#[derive(Clone, Debug, Default)]
-pub struct BallWorst {
-    pub worst: Worst,
-    pub exceeded: usize,
-    pub undecided: usize,
-    /// Widest error enclosure seen (radius).
-    pub widest: Mag,
-    /// The error and bound enclosures at the worst point (largest upper(error)/lower(bound)).
-    pub worst_pair: Option<(Ball, Ball, f64)>,
-}
-
-impl BallWorst {
-    pub fn new() -> Self {
-        BallWorst {
-            worst: Worst::new(),
-            exceeded: 0,
-            undecided: 0,
-            widest: Mag::ZERO,
-            worst_pair: None,
-        }
-    }
-    /// Record `|error|` (any ball; its absolute value is taken) against `bound`.
-    pub fn add(&mut self, error: &Ball, bound: &Ball, at: impl FnOnce() -> String) {
-        let e = error.abs();
-        if e.is_nan() || bound.is_nan() {
-            self.undecided += 1;
-        } else if e.upper() <= bound.lower() {
-            // certified within the bound
-        } else if e.lower() > bound.upper() {
-            self.exceeded += 1;
-        } else {
-            self.undecided += 1;
-        }
-        self.widest = self.widest.max(e.rad());
-        // log2(upper(error)/lower(bound)): −∞ for an exact zero error, +∞ for a bound ≤ 0 or NaN.
-        let (eu, bl) = (e.upper(), bound.lower());
-        let ratio = if e.is_nan() || bound.is_nan() {
-            f64::INFINITY
-        } else if eu.is_zero() {
-            f64::NEG_INFINITY
-        } else if bl <= 0 {
-            f64::INFINITY
-        } else {
-            Mag::from_float_up(&eu).log2() - Mag::from_float_down(&bl).log2()
-        };
-        if self.worst_pair.as_ref().is_none_or(|w| ratio > w.2) {
-            self.worst_pair = Some((e.clone(), bound.clone(), ratio));
-        }
-        // Display: the upper end of the error against the lower end of the bound.
-        let up = Real(e.upper());
-        let lo = Real(bound.lower());
-        let before = self.worst.exceeded;
-        self.worst.add(&up, &lo, at);
-        self.worst.exceeded = before;
-    }
-    /// One case over all points: certified pass, certified failure, or undecided.
-    pub fn case(&self, label: impl Into<String>) -> Case {
-        let w = &self.worst;
-        let mut c = Case::from_log10(label, w.measured_log10, w.bound_log10, Relation::AtMost)
-            .param("points", w.points)
-            .param("worst_at", &w.at)
-            .param("undecided", self.undecided)
-            .param("widest_radius", self.widest.to_f64())
-            .with_note(format!(
-                "certified: upper(error)/lower(bound) ≤ 10^{:.3} at worst ({}; {} points, {} certainly above, {} undecided, widest error radius {:.2e})",
-                w.ratio_log10, w.at, w.points, self.exceeded, self.undecided, self.widest.to_f64()
-            ));
-        c.passed = self.exceeded == 0 && self.undecided == 0 && w.points > 0;
-        c.enclosure = self
-            .worst_pair
-            .as_ref()
-            .map(|(e, b, _)| crate::report::Enclosure::of(e, b));
-        c.with_verdict(if self.undecided > 0 && self.exceeded == 0 {
-            Verdict::Undecided
-        } else {
-            Verdict::Certified
-        })
-    }
 }
 
 #[cfg(test)]

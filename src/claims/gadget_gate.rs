@@ -147,9 +147,15 @@ impl Claim for GateMulClaim {
                     continue;
                 }
                 let (w, wt) = check(m, gain, &pts, arith)?;
+                // the check runs at ≥ 53 bits: a lower request is raised, and the label says so
+                let ran_at = if arith.bits() < 53 {
+                    format!("53 bits (raised from the requested {arith})")
+                } else {
+                    arith.to_string()
+                };
                 cases.push(
                     w.case(format!(
-                        "M={m} K={gain} at {arith}: error ≤ |y|·max(ψ(K−M)−ψ(K), ψ(K)−ψ(K+M))·(1+2^-{}) (enclosures at 2p bits; attained at z = ±M)",
+                        "M={m} K={gain} at {ran_at}: error ≤ |y|·max(ψ(K−M)−ψ(K), ψ(K)−ψ(K+M))·(1+2^-{}) (enclosures at 2p bits; attained at z = ±M)",
                         arith.bits().max(53).div_ceil(2)
                     ))
                     .param("M", m)
@@ -177,7 +183,11 @@ impl Claim for GateMulClaim {
                 w64.ratio_log10
             )),
         );
-        cases.extend(crate::certify::gate_lemma(cfg.mode)?);
+        cases.extend(crate::certify::mark_fixed_precision(
+            crate::certify::gate_lemma(cfg.mode)?,
+            Some(crate::certify::CERT_PREC),
+            cfg.arith,
+        ));
         let layer = GateMul::standalone(Real::from_i64(16, 256))?.layer("gate-mul", 3, 256)?;
         let size = ConstructionSize {
             description: "gated SSM pair (2 channels, state 1), K = 16".into(),

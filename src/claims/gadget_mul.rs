@@ -324,7 +324,11 @@ impl Claim for MlpMul {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
-        cases.extend(crate::certify::mul_lemma(cfg.mode)?);
+        cases.extend(crate::certify::mark_fixed_precision(
+            crate::certify::mul_lemma(cfg.mode)?,
+            Some(crate::certify::CERT_PREC),
+            cfg.arith,
+        ));
         let layer = mul::standalone(&Real::from_f64(2f64.powi(20), 256), 256)?;
         let size = ConstructionSize {
             description: "width-4 GeLU MLP on [a, b, out]".into(),

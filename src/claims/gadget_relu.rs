@@ -123,6 +123,11 @@ impl Claim for MlpRelu {
         let rng = Rng::new(cfg.seed);
         let mut cases = Vec::new();
         let mut notes = Vec::new();
+        if let Some(a) = cfg.arith.filter(|a| *a != Arith::mpfr(p)) {
+            notes.push(format!(
+                "the requested {a} is not run: this claim's MPFR cases run at {p} bits (at least 53), and each label says so"
+            ));
+        }
         for (k, act) in [Activation::Gelu, Activation::Silu].into_iter().enumerate() {
             let sc = sup_constant::<Real>(act, p);
             let name = act.name();
@@ -201,16 +206,24 @@ impl Claim for MlpRelu {
                     let out = eval_mlp(&layer, &residual(2, wp, &[(0, zb.clone())]), wp);
                     w.add(&out[1].sub(&zb.relu()), &bound, || format!("z = {z}"));
                 }
-                cases.push(
-                    w.case(format!(
-                        "{name} λ={lambda} at {pi} bits: integer inputs, error ≤ τ(λ)(1+2^-{}) (enclosures at 2p bits; attained at |z| = 1)",
-                        pi.div_ceil(2)
-                    ))
-                    .param("lambda", lambda),
-                );
+                let case = w.case(format!(
+                    "{name} λ={lambda} at {pi} bits: integer inputs, error ≤ τ(λ)(1+2^-{}) (enclosures at 2p bits; attained at |z| = 1)",
+                    pi.div_ceil(2)
+                ))
+                .param("lambda", lambda);
+                // pi resolves the tail τ(λ): a precision the statement needs, not the request's
+                cases.extend(crate::certify::mark_fixed_precision(
+                    vec![case],
+                    Some(pi),
+                    cfg.arith,
+                ));
             }
         }
-        cases.extend(crate::certify::relu_lemma(cfg.mode)?);
+        cases.extend(crate::certify::mark_fixed_precision(
+            crate::certify::relu_lemma(cfg.mode)?,
+            Some(crate::certify::CERT_PREC),
+            cfg.arith,
+        ));
         let layer = relu::standalone(Activation::Gelu, Real::from_i64(1024, p), p)?;
         let size = ConstructionSize {
             description: "one GeLU/SiLU unit on [z, out]".into(),

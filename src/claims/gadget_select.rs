@@ -367,7 +367,11 @@ impl Claim for MlpSelect {
             }
         }
         cases.extend(gate_cases(&ariths, &lambdas)?);
-        cases.extend(crate::certify::select_lemma(cfg.mode)?);
+        cases.extend(crate::certify::mark_fixed_precision(
+            crate::certify::select_lemma(cfg.mode)?,
+            Some(crate::certify::CERT_PREC),
+            cfg.arith,
+        ));
         let unit = ReluUnit::<f64>::exact(53);
         let layer = select::standalone(d, &100.0, &unit)?;
         let size = ConstructionSize {

@@ -20,10 +20,14 @@ pub use copy_attn::CopyAttn;
 /// Helpers of the copy-attn claim, for tests.
 pub mod copy_attn_support {
     pub use super::copy_attn::{
-        attn_values, minimal_gap_at, quadratic_error_log10, quadratic_gap_bound,
+        attn_values, minimal_gap_at, quadratic_error, quadratic_error_log10, quadratic_gap_bound,
     };
 }
 pub use copy_const::{f64_breakdown as copy_const_f64_breakdown, CopyConst};
+/// Helpers of the copy-const claim, for tests.
+pub mod copy_const_support {
+    pub use super::copy_const::{check_instance, ConstCheck};
+}
 pub use copy_linear::CopyLinear;
 /// Helpers of the copy-linear claim, for tests.
 pub mod copy_linear_support {
@@ -39,18 +43,11 @@ pub use scan_unroll::ScanUnroll;
 
 use crate::error::{Error, Result};
 use crate::num::Arith;
-use crate::report::ClaimReport;
+use crate::report::{Case, ClaimReport, ConstructionSize};
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Seconds: what `cargo test` and `verify --quick` run.
-    Quick,
-    /// The default sweep.
-    Default,
-    /// Further sweeps (minutes).
-    Full,
-}
+/// How long a run is (re-exported from [`crate::report`], where `certify` reads it too).
+pub use crate::report::Mode;
 
 #[derive(Clone, Debug)]
 pub struct RunConfig {
@@ -182,10 +179,106 @@ pub fn example_summaries(claim: &dyn Claim) -> String {
     out
 }
 
-/// Run a claim and time it.
+/// Run a claim and time it. A computation that cannot be carried out inside the claim (an
+/// [`Error::Compute`], e.g. a construction that needs an exact weight the requested precision
+/// cannot hold) becomes a failed case of that claim, so one claim never aborts a `verify` run;
+/// user-input and file errors are returned.
 pub fn run_timed(claim: &dyn Claim, cfg: &RunConfig) -> Result<ClaimReport> {
     let start = std::time::Instant::now();
-    let mut r = claim.run(cfg)?;
+    let mut r = match claim.run(cfg) {
+        Ok(r) => r,
+        Err(Error::Compute(msg)) => construction_failed(claim.info(), cfg, &msg),
+        Err(e) => return Err(e),
+    };
     r.seconds = start.elapsed().as_secs_f64();
     Ok(r)
+}
+
+/// The report of a claim whose run stopped on a computation error: one failed case with the
+/// error's sentence.
+pub fn construction_failed(info: ClaimInfo, cfg: &RunConfig, msg: &str) -> ClaimReport {
+    let at = cfg
+        .arith
+        .map_or_else(|| "its own precisions".to_string(), |a| a.to_string());
+    let case = Case::boolean(
+        format!("the construction runs at {at}"),
+        false,
+        format!("the run stopped: {msg}"),
+    );
+    let size = ConstructionSize {
+        description: "construction failed".to_string(),
+        ..ConstructionSize::default()
+    };
+    ClaimReport::new(info.id, info.paper_ref, size, vec![case])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Failing(fn() -> Error);
+
+    impl Claim for Failing {
+        fn info(&self) -> ClaimInfo {
+            ClaimInfo {
+                id: "failing",
+                paper_ref: "-",
+                statement: "-",
+            }
+        }
+        fn explain(&self) -> String {
+            String::new()
+        }
+        fn run(&self, _cfg: &RunConfig) -> Result<ClaimReport> {
+            Err((self.0)())
+        }
+    }
+
+    #[test]
+    fn a_computation_error_is_a_failed_case_and_input_errors_are_returned() {
+        let cfg = RunConfig::default();
+        let r = run_timed(&Failing(|| Error::compute("K is not exact")), &cfg).unwrap();
+        assert_eq!(r.status, crate::report::Status::Failed);
+        assert_eq!(r.cases.len(), 1);
+        assert!(r.cases[0]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("K is not exact"));
+        assert!(run_timed(&Failing(|| Error::input("bad claim id")), &cfg).is_err());
+    }
+
+    #[test]
+    fn no_case_claims_to_have_run_at_two_bits_when_it_did_not() {
+        let cfg = RunConfig {
+            mode: Mode::Quick,
+            arith: Some(crate::num::Arith::mpfr(2)),
+            ..RunConfig::default()
+        };
+        for id in ["gate-mul", "mlp-relu"] {
+            let r = run_timed(find(id).unwrap().as_ref(), &cfg).unwrap();
+            for c in r
+                .cases
+                .iter()
+                .filter(|c| c.verdict == crate::report::Verdict::Certified)
+            {
+                assert!(
+                    c.label.contains("raised") || c.label.contains("proved at"),
+                    "{id}: {}",
+                    c.label
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn mlp_select_at_two_bits_is_a_failed_claim_not_an_abort() {
+        let cfg = RunConfig {
+            mode: Mode::Quick,
+            arith: Some(crate::num::Arith::mpfr(2)),
+            ..RunConfig::default()
+        };
+        let r = run_timed(find("mlp-select").unwrap().as_ref(), &cfg).unwrap();
+        assert_eq!(r.status, crate::report::Status::Failed);
+    }
 }

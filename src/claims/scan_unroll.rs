@@ -4,7 +4,6 @@
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::error::Result;
 use crate::model::ssm::{SsmLayer, StepInputs, UnrolledForm};
-use crate::model::SparseMatrix;
 use crate::num::{Arith, Real, Scalar};
 use crate::plot::{write_chart, Chart, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
@@ -13,109 +12,9 @@ use rug::Float;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
+pub use crate::model::random::{random_inputs, DecayChoice, RandomSsm};
+
 pub struct ScanUnroll;
-
-/// Which `A` a random layer gets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum DecayChoice {
-    /// Mamba-1 initialisation `A[d,n] = −(n+1)` (integer structure: powers of one exp).
-    Mamba1,
-    /// One random decay rate per channel, `A[d,n] = −λ_d`.
-    Scalar,
-    /// Independent random `A[d,n]` (one exp per state).
-    General,
-}
-
-/// A random SSM layer (f64 weights, so the same layer exists exactly at every precision ≥ 53).
-#[derive(Clone, Debug)]
-pub struct RandomSsm {
-    pub width: usize,
-    pub channels: usize,
-    pub state: usize,
-    w_delta: Vec<f64>,
-    b_delta: Vec<f64>,
-    w_b: Vec<f64>,
-    w_c: Vec<f64>,
-    w_u: Vec<f64>,
-    a: Vec<f64>,
-    d_skip: Vec<f64>,
-}
-
-fn dense<S: Scalar>(rows: usize, cols: usize, v: &[f64], prec: u32) -> SparseMatrix<S> {
-    let e = (0..rows)
-        .flat_map(|r| (0..cols).map(move |c| (r, c)))
-        .map(|(r, c)| (r, c, S::from_f64(v[r * cols + c], prec)))
-        .collect();
-    SparseMatrix::from_entries(rows, cols, e)
-}
-
-impl RandomSsm {
-    pub fn new(
-        rng: &mut Rng,
-        width: usize,
-        channels: usize,
-        state: usize,
-        decay: DecayChoice,
-    ) -> Self {
-        let mut u =
-            |n: usize, lo: f64, hi: f64| (0..n).map(|_| rng.uniform(lo, hi)).collect::<Vec<_>>();
-        let w_delta = u(channels * width, -0.5, 0.5);
-        let b_delta = u(channels, -1.0, 0.5);
-        let w_b = u(state * width, -1.0, 1.0);
-        let w_c = u(state * width, -1.0, 1.0);
-        let w_u = u(channels * width, -1.0, 1.0);
-        let d_skip = u(channels, -1.0, 1.0);
-        let rates = u(channels * state, 0.05, 2.0);
-        let a = (0..channels * state)
-            .map(|i| match decay {
-                DecayChoice::Mamba1 => -((i % state) as f64 + 1.0),
-                DecayChoice::Scalar => -rates[(i / state) * state],
-                DecayChoice::General => -rates[i],
-            })
-            .collect();
-        RandomSsm {
-            width,
-            channels,
-            state,
-            w_delta,
-            b_delta,
-            w_b,
-            w_c,
-            w_u,
-            a,
-            d_skip,
-        }
-    }
-
-    pub fn build<S: Scalar>(&self, prec: u32) -> SsmLayer<S> {
-        let v = |x: &[f64]| x.iter().map(|&y| S::from_f64(y, prec)).collect::<Vec<S>>();
-        let a = v(&self.a);
-        let decay = SsmLayer::detect_decay(&a, self.channels, self.state);
-        SsmLayer {
-            name: "random-ssm".into(),
-            width: self.width,
-            channels: self.channels,
-            state: self.state,
-            w_delta: dense(self.channels, self.width, &self.w_delta, prec),
-            b_delta: v(&self.b_delta),
-            w_b: dense(self.state, self.width, &self.w_b, prec),
-            w_c: dense(self.state, self.width, &self.w_c, prec),
-            w_u: dense(self.channels, self.width, &self.w_u, prec),
-            a,
-            d_skip: v(&self.d_skip),
-            gate: None,
-            w_o: SparseMatrix::zeros(self.width, self.channels),
-            decay,
-        }
-    }
-}
-
-/// Random residual-stream inputs in `[-1, 1]^W`.
-pub fn random_inputs(rng: &mut Rng, len: usize, width: usize) -> Vec<Vec<f64>> {
-    (0..len)
-        .map(|_| (0..width).map(|_| rng.uniform(-1.0, 1.0)).collect())
-        .collect()
-}
 
 /// Scan vs unrolled on one instance at one precision.
 #[derive(Clone, Debug, Serialize)]
@@ -130,6 +29,14 @@ pub struct Comparison {
     pub worst_d: usize,
     /// Largest F·ulp over the terms (a diagnostic; the bound uses e^{F·ulp} − 1).
     pub max_first_order_term: f64,
+    /// Points where `|scan − unrolled| > bound`, compared exactly in MPFR (NaN counts).
+    pub exceeded: usize,
+    /// `|scan − unrolled|` and the bound (as an MPFR value) at the worst point: an exceeding
+    /// point when there is one, else the largest ratio; the case compares them exactly.
+    #[serde(skip)]
+    pub diff_at_worst: Real,
+    #[serde(skip)]
+    pub bound_at_worst: Real,
 }
 
 pub fn compare<S: Scalar>(
@@ -158,12 +65,21 @@ pub fn compare<S: Scalar>(
         worst_t: 0,
         worst_d: 0,
         max_first_order_term: unrolled.max_first_order_term,
+        exceeded: 0,
+        diff_at_worst: Real(Float::new(wp)),
+        bound_at_worst: Real(Float::new(wp)),
     };
+    let mut worst_exceeds = false;
     let rows = scan.iter().zip(&unrolled.y).zip(&unrolled.bound);
     for (t, ((ys, yu), bs)) in rows.enumerate() {
         for (d, ((a, b), bound)) in ys.iter().zip(yu).zip(bs).enumerate() {
             let (a, b) = (a.to_real(), b.to_real());
-            let diff = Real(Float::with_val(wp, &a.0 - &b.0)).log10_abs();
+            let diff_real = Real(Float::with_val(wp, &a.0 - &b.0).abs());
+            let bound_real = crate::copy::exp10_real(bound.log10, wp);
+            // the decision: an exact comparison of the values (NaN exceeds)
+            let exceeds = diff_real.is_nan() || bound_real.is_nan() || diff_real > bound_real;
+            c.exceeded += exceeds as usize;
+            let diff = diff_real.log10_abs();
             let bound = bound.log10;
             let ratio = if diff.is_nan() || bound.is_nan() {
                 f64::INFINITY // a NaN anywhere is a failure, never skipped
@@ -174,7 +90,11 @@ pub fn compare<S: Scalar>(
             };
             c.max_diff_log10 = c.max_diff_log10.max(diff);
             c.max_bound_log10 = c.max_bound_log10.max(bound);
-            if ratio > c.worst_ratio_log10 || (t == 0 && d == 0) {
+            let worse = (exceeds, ratio) > (worst_exceeds, c.worst_ratio_log10);
+            if worse || (t == 0 && d == 0) {
+                worst_exceeds = exceeds;
+                c.diff_at_worst = diff_real;
+                c.bound_at_worst = bound_real;
                 c.worst_ratio_log10 = ratio;
                 c.diff_at_worst_log10 = diff;
                 c.bound_at_worst_log10 = bound;
@@ -296,18 +216,14 @@ impl Claim for ScanUnroll {
             for arith in ariths {
                 let c = compare_at(&spec, &xs, arith, UnrolledForm::Correct);
                 let label = format!("{decay:?} T={t_len} N={n_state} at {arith}");
-                let case = Case::from_log10(
-                    label,
-                    c.diff_at_worst_log10,
-                    c.bound_at_worst_log10,
-                    Relation::AtMost,
-                )
-                .param("decay", decay)
-                .param("T", t_len)
-                .param("N", n_state)
-                .param("channels", CHANNELS)
-                .param("arith", arith.to_string())
-                .param("comparison", &c);
+                let case =
+                    Case::from_reals(label, &c.diff_at_worst, &c.bound_at_worst, Relation::AtMost)
+                        .param("decay", decay)
+                        .param("T", t_len)
+                        .param("N", n_state)
+                        .param("channels", CHANNELS)
+                        .param("arith", arith.to_string())
+                        .param("comparison", &c);
                 cases.push(case);
                 diffs.push((arith.bits(), c.max_diff_log10));
                 biggest = biggest.max((t_len, n_state));

@@ -8,6 +8,7 @@
 //! then happens at distance τ−1−p, and the *dependency distance* is τ − p (proofs/dp-problems.md).
 
 pub mod compiler;
+pub mod options;
 pub mod problems;
 pub mod stages;
 

@@ -2,7 +2,7 @@
 //! dependency plan → control subspaces → memory → read (round) → transition → readout, and the
 //! error bound at `out`. [`super::compile`] calls them in this order.
 
-use super::compiler::{MemoryKind, Options, MAX_POSITION_MEMORY_T, MAX_SLOTS, MEMORY_ACCURACY};
+use super::options::{MemoryKind, Options, MAX_POSITION_MEMORY_T, MAX_SLOTS, MEMORY_ACCURACY};
 use super::{dependency_distance, DpProblem, Step, StepKind};
 use crate::error::{Error, Result};
 use crate::gadgets::round::round_error_bound;

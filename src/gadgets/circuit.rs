@@ -425,20 +425,50 @@ impl Circuit {
     }
 }
 
-/// Check that `v` is exactly an f64 (circuit weights are f64); returns it.
+/// Check that `v` is exactly an f64 (circuit weights are f64); returns it. The check is on
+/// values: `v − f` must be exactly zero, which for a ball also needs a zero radius (a ball
+/// whose midpoint is an f64 but whose radius is not zero is not an exact weight).
 pub fn exact_f64<S: Scalar>(what: &str, v: &S) -> Result<f64> {
     let f = v.to_f64();
-    if !f.is_finite() || S::from_f64(f, v.precision()) != *v {
+    if !f.is_finite() {
         return Err(Error::input(format!(
-            "{what} must be a finite number exactly representable in f64 (got {f})"
+            "{what} must be a finite number (got {f})"
         )));
     }
-    Ok(f)
+    let p = v.precision();
+    let back = S::from_f64(f, p);
+    if v.sub(&back).is_zero() {
+        return Ok(f);
+    }
+    let cause = if v.to_real().0 == back.to_real().0 {
+        format!("at {p} bits it is only known as an enclosure of nonzero width around {f}")
+    } else {
+        format!("it has more significant bits than an f64 holds (nearest f64 {f})")
+    };
+    Err(Error::compute(format!(
+        "{what} must be an exact f64 value to be a circuit weight, but {cause}"
+    )))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exact_f64_checks_values_and_names_the_cause() {
+        use crate::num::{Ball, Real};
+        assert_eq!(exact_f64("w", &Ball::from_f64(6144.0, 2)).unwrap(), 6144.0);
+        assert_eq!(exact_f64("w", &0.1f64).unwrap(), 0.1);
+        // 2-bit ball arithmetic: the quotient has a nonzero radius, so it is not a weight
+        let third = Ball::from_f64(1.0, 2).div(&Ball::from_f64(3.0, 2));
+        let e = exact_f64("the gain", &third).unwrap_err();
+        assert!(matches!(e, Error::Compute(_)));
+        assert!(e.to_string().contains("enclosure of nonzero width"), "{e}");
+        let third = Real::from_f64(1.0, 128).div(&Real::from_f64(3.0, 128));
+        let e = exact_f64("the gain", &third).unwrap_err();
+        assert!(e.to_string().contains("more significant bits"), "{e}");
+        assert!(exact_f64("w", &f64::NAN).is_err());
+    }
     use crate::gadgets::eval_mlp;
 
     /// `max(a, b)` then `1[max = 3]`: two levels, one hidden unit kept in the residual stream.

@@ -26,6 +26,7 @@ pub mod circuit;
 pub mod compare;
 pub mod gate;
 pub mod lookup;
+pub mod lookup_problems;
 pub mod mul;
 pub mod relu;
 pub mod round;

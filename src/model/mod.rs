@@ -5,6 +5,7 @@ pub mod attention;
 pub mod builder;
 pub mod layout;
 pub mod mlp;
+pub mod random;
 pub mod sparse;
 pub mod ssm;
 

@@ -5,6 +5,16 @@ use rug::float::Round;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Seconds: what `cargo test` and `verify --quick` run.
+    Quick,
+    /// The default sweep.
+    Default,
+    /// Further sweeps (minutes).
+    Full,
+}
+
 /// How a measured value is compared with its bound.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub enum Relation {

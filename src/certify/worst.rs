@@ -1,0 +1,287 @@
+//! Worst-point tracking over sampled or certified points ([`Worst`] on MPFR values,
+//! [`BallWorst`] on ball enclosures), the slack of a certified sharp bound ([`sharp_slack`]) and
+//! the precisions resolving the smooth units' tails. Used by the certificates and by the gadget
+//! claims (which import them from here: `certify` never imports `claims`).
+
+use crate::model::Activation;
+use crate::num::{Ball, Mag, Real, Scalar};
+use crate::report::{Case, Relation, Verdict};
+
+/// MPFR precision resolving the tail `τ(t)` (`≈ e^{−t²/2}` for GeLU, `e^{−t}` for SiLU) with
+/// 96 bits to spare, at least 128.
+pub fn tail_precision(act: Activation, t: f64) -> u32 {
+    let bits = match act {
+        Activation::Gelu => t * t / (2.0 * std::f64::consts::LN_2),
+        _ => t / std::f64::consts::LN_2,
+    };
+    (bits.ceil() as u32 + 96).max(128)
+}
+
+/// Precision resolving `τ(λ)` with 96 bits to spare (values up to 2^11 need 11 more): the
+/// lookup problems with smooth units.
+pub fn smooth_precision(act: Activation, lambda: f64) -> u32 {
+    tail_precision(act, lambda) + 16
+}
+
+/// The point where measured/bound is largest, plus the largest measured and bound values.
+#[derive(Clone, Debug)]
+pub struct Worst {
+    pub ratio_log10: f64,
+    pub measured_log10: f64,
+    pub bound_log10: f64,
+    pub max_measured_log10: f64,
+    pub max_bound_log10: f64,
+    pub at: String,
+    pub points: usize,
+    /// Points where `measured > bound` exactly (or either is NaN): decided on the values, not
+    /// on their log10, so a relative excess below f64's resolution still fails the case.
+    pub exceeded: usize,
+}
+
+impl Default for Worst {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Worst {
+    pub fn new() -> Self {
+        Worst {
+            ratio_log10: f64::NEG_INFINITY,
+            measured_log10: f64::NEG_INFINITY,
+            bound_log10: f64::NEG_INFINITY,
+            max_measured_log10: f64::NEG_INFINITY,
+            max_bound_log10: f64::NEG_INFINITY,
+            at: String::new(),
+            points: 0,
+            exceeded: 0,
+        }
+    }
+    /// Record one point; `at` describes it (only formatted when it becomes the worst).
+    pub fn add(&mut self, measured: &Real, bound: &Real, at: impl FnOnce() -> String) {
+        let m = measured.log10_abs();
+        let b = bound.log10_abs();
+        self.points += 1;
+        if measured.is_nan() || bound.is_nan() || measured > bound {
+            self.exceeded += 1;
+        }
+        self.max_measured_log10 = self.max_measured_log10.max(m);
+        self.max_bound_log10 = self.max_bound_log10.max(b);
+        // A zero bound with a zero error is a perfect match; with a nonzero error it is +inf.
+        let r = if m == f64::NEG_INFINITY {
+            f64::NEG_INFINITY
+        } else {
+            m - b
+        };
+        if r > self.ratio_log10 || self.points == 1 {
+            self.ratio_log10 = r;
+            self.measured_log10 = m;
+            self.bound_log10 = b;
+            self.at = at();
+        }
+    }
+    /// An `AtMost` case at the worst point; it fails when any point exceeded its bound exactly.
+    pub fn case(&self, label: impl Into<String>) -> Case {
+        let mut c = Case::from_log10(
+            label,
+            self.measured_log10,
+            self.bound_log10,
+            Relation::AtMost,
+        )
+        .param("points", self.points)
+        .param("worst_at", &self.at)
+        .with_note(format!(
+            "worst measured/bound = 10^{:.3} at {} ({} points, {} above the bound exactly)",
+            self.ratio_log10, self.at, self.points, self.exceeded
+        ));
+        // Decided on the values (exact comparisons counted in `exceeded`), not on log10.
+        c.passed = self.exceeded == 0 && self.points > 0;
+        c
+    }
+}
+
+/// `bound·(1 + 2^{−⌈p/2⌉})` for a claim run at `p` bits: a bound that is *attained* (at the
+/// maximiser, or at a sample point) cannot be certified by enclosures, which always overlap there;
+/// the certified statement is then this slightly weaker one, and every label using it says so.
+/// It is not a rounding allowance: the slack is part of what is proved. Such cases enclose the
+/// exact network at `2p` bits, so the enclosure (rounding of outputs of size `~1`, `≈ 2^{−2p}`)
+/// is far inside the slack.
+pub fn sharp_slack(bound: &Ball, p: u32) -> Ball {
+    let p_bound = bound.precision();
+    let eps = Real(rug::Float::with_val(
+        64,
+        rug::Float::i_exp(1, -(p.div_ceil(2) as i32)),
+    ));
+    let mut f = Ball::one(p_bound);
+    f.add_assign_s(&Ball::from_real(&eps, p_bound));
+    bound.mul(&f)
+}
+
+/// Certified worst case over points: each point's error is a [`Ball`] enclosure of the exact
+/// network's error, decided against the bound's enclosure (no rounding allowance): a point
+/// passes when `upper(error) ≤ lower(bound)`, exceeds when `lower(error) > upper(bound)`, and is
+/// undecided otherwise (enclosure too wide; never a pass).
+#[derive(Clone, Debug, Default)]
+pub struct BallWorst {
+    pub worst: Worst,
+    pub exceeded: usize,
+    pub undecided: usize,
+    /// Widest error enclosure seen (radius).
+    pub widest: Mag,
+    /// The error and bound enclosures at the worst point (largest upper(error)/lower(bound)).
+    pub worst_pair: Option<(Ball, Ball, f64)>,
+}
+
+impl BallWorst {
+    pub fn new() -> Self {
+        BallWorst {
+            worst: Worst::new(),
+            exceeded: 0,
+            undecided: 0,
+            widest: Mag::ZERO,
+            worst_pair: None,
+        }
+    }
+    /// Record `|error|` (any ball; its absolute value is taken) against `bound`.
+    pub fn add(&mut self, error: &Ball, bound: &Ball, at: impl FnOnce() -> String) {
+        let e = error.abs();
+        if e.is_nan() || bound.is_nan() {
+            self.undecided += 1;
+        } else if e.upper() <= bound.lower() {
+            // certified within the bound
+        } else if e.lower() > bound.upper() {
+            self.exceeded += 1;
+        } else {
+            self.undecided += 1;
+        }
+        self.widest = self.widest.max(e.rad());
+        // log2(upper(error)/lower(bound)): −∞ for an exact zero error, +∞ for a bound ≤ 0 or NaN.
+        let (eu, bl) = (e.upper(), bound.lower());
+        let ratio = if e.is_nan() || bound.is_nan() {
+            f64::INFINITY
+        } else if eu.is_zero() {
+            f64::NEG_INFINITY
+        } else if bl <= 0 {
+            f64::INFINITY
+        } else {
+            Mag::from_float_up(&eu).log2() - Mag::from_float_down(&bl).log2()
+        };
+        if self.worst_pair.as_ref().is_none_or(|w| ratio > w.2) {
+            self.worst_pair = Some((e.clone(), bound.clone(), ratio));
+        }
+        // Display: the upper end of the error against the lower end of the bound.
+        let up = Real(e.upper());
+        let lo = Real(bound.lower());
+        let before = self.worst.exceeded;
+        self.worst.add(&up, &lo, at);
+        self.worst.exceeded = before;
+    }
+    /// One case over all points: certified pass, certified failure, or undecided.
+    pub fn case(&self, label: impl Into<String>) -> Case {
+        let w = &self.worst;
+        let mut c = Case::from_log10(label, w.measured_log10, w.bound_log10, Relation::AtMost)
+            .param("points", w.points)
+            .param("worst_at", &w.at)
+            .param("undecided", self.undecided)
+            .param("widest_radius", self.widest.to_f64())
+            .with_note(format!(
+                "certified: upper(error)/lower(bound) ≤ 10^{:.3} at worst ({}; {} points, {} certainly above, {} undecided, widest error radius {:.2e})",
+                w.ratio_log10, w.at, w.points, self.exceeded, self.undecided, self.widest.to_f64()
+            ));
+        c.passed = self.exceeded == 0 && self.undecided == 0 && w.points > 0;
+        c.enclosure = self
+            .worst_pair
+            .as_ref()
+            .map(|(e, b, _)| crate::report::Enclosure::of(e, b));
+        c.with_verdict(if self.undecided > 0 && self.exceeded == 0 {
+            Verdict::Undecided
+        } else {
+            Verdict::Certified
+        })
+    }
+}
+
+/// The cases of a certified run, or, when the model cannot be built or run at that precision
+/// (a computation error), one failed case saying why; other errors are returned.
+pub fn or_failed_case(
+    cases: crate::error::Result<Vec<Case>>,
+    label: impl FnOnce() -> String,
+) -> crate::error::Result<Vec<Case>> {
+    match cases {
+        Err(crate::error::Error::Compute(msg)) => Ok(vec![Case::boolean(
+            label(),
+            false,
+            format!("could not be run: {msg}"),
+        )]),
+        other => other,
+    }
+}
+
+/// Mark cases proved at a fixed working precision (`Some(bits)`, or `None`: each certificate's
+/// own, e.g. the lookup tails') when the run asked for another arithmetic: the label says so,
+/// so they are never read as run at the requested precision. They are statements about the
+/// exact network; the working precision is a tool of the proof.
+pub fn mark_fixed_precision(
+    cases: Vec<Case>,
+    fixed_bits: Option<u32>,
+    requested: Option<crate::num::Arith>,
+) -> Vec<Case> {
+    let Some(req) = requested else {
+        return cases;
+    };
+    if fixed_bits.is_some_and(|b| req == crate::num::Arith::mpfr(b)) {
+        return cases;
+    }
+    let fixed = fixed_bits.map_or_else(
+        || "its own working precision".to_string(),
+        |b| format!("fixed {b} bits"),
+    );
+    cases
+        .into_iter()
+        .map(|mut c| {
+            c.label = format!("{} [proved at {fixed}, not at {req}]", c.label);
+            let note = c.note.take().unwrap_or_default();
+            c.with_note(format!(
+                "{note} (a certificate about the exact network at {fixed}; --precision {req} does not apply to it)"
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::num::Arith;
+
+    #[test]
+    fn fixed_precision_cases_say_so_when_another_precision_is_asked() {
+        let cases = || vec![Case::boolean("sup ≤ bound", true, "proved")];
+        let same = mark_fixed_precision(cases(), Some(128), None);
+        assert_eq!(same[0].label, "sup ≤ bound");
+        let same = mark_fixed_precision(cases(), Some(128), Some(Arith::mpfr(128)));
+        assert_eq!(same[0].label, "sup ≤ bound");
+        let marked = mark_fixed_precision(cases(), Some(128), Some(Arith::mpfr(2)));
+        assert!(
+            marked[0].label.contains("fixed 128 bits, not at 2 bits"),
+            "{}",
+            marked[0].label
+        );
+        assert!(marked[0]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("does not apply"));
+        let own = mark_fixed_precision(cases(), None, Some(Arith::mpfr(128)));
+        assert!(own[0].label.contains("its own working precision"));
+    }
+
+    #[test]
+    fn a_computation_error_becomes_one_failed_case() {
+        let failed = or_failed_case(Err(crate::error::Error::compute("K not exact")), || {
+            "run".into()
+        })
+        .unwrap();
+        assert!(failed.len() == 1 && !failed[0].passed);
+        assert!(or_failed_case(Err(crate::error::Error::input("bad")), || "run".into()).is_err());
+    }
+}
