@@ -216,21 +216,6 @@ fn spec_of(k: usize) -> ConstSpec {
     }
 }
 
-fn describe(inst: &ConstInstance) -> String {
-    let s = &inst.spec;
-    format!(
-        "{:?} N={} L={} a∈[{},{}] ρ={} σ={} ε={:.0e}",
-        inst.kind,
-        s.n_state,
-        inst.distance(),
-        s.a_min,
-        s.a_max,
-        s.rho,
-        s.sigma,
-        s.eps
-    )
-}
-
 /// Certified copy-const cases for `verify copy-const` at `prec` bits (the claim's precision):
 /// sufficient on every instance kind, necessary (0.99×) on the adversarial kinds, tight (1.01×)
 /// on constant decays. `--full` doubles the distances.
@@ -255,7 +240,7 @@ pub fn copy_const_cases(mode: crate::report::Mode, seed: u64, prec: u32) -> Resu
             let mut r = rng.fork((10 * k + ki) as u64);
             let target = 2 + r.below(8);
             let inst = ConstInstance::new(&spec, kind, target + l - 1, target, &mut r)?;
-            let label = format!("{} at {prec} bits (ball)", describe(&inst));
+            let label = format!("{} at {prec} bits (ball)", inst.describe());
             out.push(case(
                 &inst,
                 Check::Sufficient { factor: 1.0 },

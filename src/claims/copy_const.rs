@@ -156,21 +156,6 @@ fn random_instance(rng: &mut Rng, kind: InstanceKind, max_l: usize) -> Result<Co
     ConstInstance::new(&spec, kind, p + l - 1, p, rng)
 }
 
-fn describe(inst: &ConstInstance) -> String {
-    let s = &inst.spec;
-    format!(
-        "{:?} N={} L={} a∈[{},{}] ρ={} σ={} ε={:.0e}",
-        inst.kind,
-        s.n_state,
-        inst.distance(),
-        s.a_min,
-        s.a_max,
-        s.rho,
-        s.sigma,
-        s.eps
-    )
-}
-
 /// The f64 break-down: first distance at which f64 misses ε at twice the sufficient score on the
 /// adversarial instance with decay `a`, while MPFR meets it.
 pub fn f64_breakdown(
@@ -278,7 +263,7 @@ impl Claim for CopyConst {
                 let inst = random_instance(&mut r, kind, max_l)?;
                 let c = check_at(&inst, arith, true)?;
                 largest_l = largest_l.max(c.distance);
-                let label = describe(&inst);
+                let label = inst.describe();
                 cases.push(
                     Case::from_reals(
                         format!("sufficient: error at threshold, {label}"),

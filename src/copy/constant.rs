@@ -119,6 +119,22 @@ pub struct ConstInstance {
 }
 
 impl ConstInstance {
+    /// One-line description for case labels.
+    pub fn describe(&self) -> String {
+        let s = &self.spec;
+        format!(
+            "{:?} N={} L={} a∈[{},{}] ρ={} σ={} ε={:.0e}",
+            self.kind,
+            s.n_state,
+            self.distance(),
+            s.a_min,
+            s.a_max,
+            s.rho,
+            s.sigma,
+            s.eps
+        )
+    }
+
     /// Distance `L = i − p + 1`.
     pub fn distance(&self) -> usize {
         self.len - self.target + 1
