@@ -7,6 +7,7 @@
 //! timed there by `benches/peers/scan_peers.py` (python-flint's `arb`, mpmath with gmpy2).
 //! Also prints the certified radius of the last output, to show the enclosure stays tight.
 
+mod support;
 use freelunch::claims::scan_unroll::{random_inputs, DecayChoice, RandomSsm};
 use freelunch::model::ssm::{DecayStructure, SsmLayer, StepInputs};
 use freelunch::num::{Ball, Real, Scalar};
@@ -14,31 +15,11 @@ use freelunch::rng::Rng;
 use std::hint::black_box;
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
+use support::{inputs, time};
 
 const T: usize = 64;
 const D: usize = 4;
 const N: usize = 16;
-
-fn time(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    (0..reps)
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
-}
-
-fn inputs<S: Scalar>(layer: &SsmLayer<S>, xs: &[Vec<f64>], prec: u32) -> Vec<StepInputs<S>> {
-    xs.iter()
-        .map(|x| {
-            let v: Vec<S> = x.iter().map(|&a| S::from_f64(a, prec)).collect();
-            layer.project(&v, prec)
-        })
-        .collect()
-}
 
 fn scan_ns<S: Scalar>(
     layer: &SsmLayer<S>,

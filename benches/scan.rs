@@ -7,37 +7,16 @@
 //! MPFR on the same layer and inputs, timed in the same run.
 //! The ratio compares single-threaded runs; the parallel speed-up is reported beside it.
 
+mod support;
 use freelunch::claims::scan_unroll::{random_inputs, DecayChoice, RandomSsm};
 use freelunch::model::ssm::{DecayStructure, SsmLayer, StepInputs};
 use freelunch::num::{Real, Scalar};
 use freelunch::rng::Rng;
 use gmp_mpfr_sys::mpfr;
 use std::hint::black_box;
-use std::time::Instant;
+use support::{inputs, time};
 
 const CHANNELS: usize = 16;
-
-/// Fastest of `reps` runs after one warm-up: the minimum is the least disturbed by other load
-/// on the machine, and the scan and its floor are measured the same way.
-fn time(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    (0..reps)
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
-}
-
-fn inputs<S: Scalar>(layer: &SsmLayer<S>, xs: &[Vec<f64>], prec: u32) -> Vec<StepInputs<S>> {
-    xs.iter()
-        .map(|x| {
-            let v: Vec<S> = x.iter().map(|&a| S::from_f64(a, prec)).collect();
-            layer.project(&v, prec)
-        })
-        .collect()
-}
 
 fn scan_seconds<S: Scalar>(
     layer: &SsmLayer<S>,

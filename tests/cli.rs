@@ -1,18 +1,7 @@
 //! CLI: exit codes and one-sentence messages for bad input; no partial files.
 
-use std::process::Command;
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_freelunch"))
-        .args(args)
-        .output()
-        .expect("binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::run;
 
 fn assert_clean_error(args: &[&str], needle: &str) {
     let (code, _out, err) = run(args);

@@ -2,21 +2,11 @@
 //! followed, a full device leaves no temporary file and names the user's path, and an
 //! unwritable destination is refused before any long run.
 
+mod common;
+use common::run;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_freelunch"))
-        .args(args)
-        .output()
-        .expect("binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// A quick command that writes JSON to `path`.
 fn export_to(path: &Path) -> (i32, String, String) {

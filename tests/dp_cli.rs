@@ -1,19 +1,13 @@
 //! `freelunch dp`: a good run exits 0 with the CoT and the agreement; every bad input gets one
 //! clear sentence and a non-zero exit, never a panic.
 
-use std::process::Command;
+mod common;
 
+/// Run `freelunch dp <args>`.
 fn run(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_freelunch"))
-        .arg("dp")
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    let mut all = vec!["dp"];
+    all.extend_from_slice(args);
+    common::run(&all)
 }
 
 #[test]

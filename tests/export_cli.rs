@@ -3,20 +3,10 @@
 //! COPY blocks run from their stored input vectors, and an independent numpy reader
 //! (examples/python/run_export.py) reproduces the tokens when python3 with numpy is present.
 
+mod common;
+use common::run;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_freelunch"))
-        .args(args)
-        .output()
-        .expect("binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn scratch(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("freelunch-export-{tag}-{}", std::process::id()));
@@ -44,6 +34,29 @@ fn export_dp(args: &[&str], path: &Path) -> String {
     let (code, out, err) = run(&a);
     assert_eq!(code, 0, "{out}{err}");
     line_after(&out, "CoT").to_string()
+}
+
+/// Claims whose `explain --export` writes runnable models.
+const RUNNABLE_CLAIMS: [&str; 10] = [
+    "copy-linear",
+    "copy-const",
+    "copy-attn",
+    "dp-general",
+    "dp-local",
+    "mlp-mul",
+    "mlp-relu",
+    "mlp-lookup",
+    "mlp-select",
+    "gate-mul",
+];
+
+/// `explain <claim> --export` into `dir`: the file's path and its parsed JSON.
+fn export_claim(dir: &Path, claim: &str) -> (PathBuf, serde_json::Value) {
+    let path = dir.join(format!("{claim}.json"));
+    let (code, out, err) = run(&["explain", claim, "--export", s(&path)]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    (path, v)
 }
 
 #[test]
@@ -113,23 +126,8 @@ fn run_rejects_bad_files_in_one_sentence() {
 #[test]
 fn explain_exports_runnable_copy_models_and_blocks() {
     let d = scratch("copy");
-    for claim in [
-        "copy-linear",
-        "copy-const",
-        "copy-attn",
-        "dp-general",
-        "dp-local",
-        "mlp-mul",
-        "mlp-relu",
-        "mlp-lookup",
-        "mlp-select",
-        "gate-mul",
-    ] {
-        let path = d.join(format!("{claim}.json"));
-        let (code, out, err) = run(&["explain", claim, "--export", s(&path)]);
-        assert_eq!(code, 0, "{out}{err}");
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for claim in RUNNABLE_CLAIMS {
+        let (path, v) = export_claim(&d, claim);
         assert_eq!(v["format"], "freelunch-model-collection");
         let n = v["models"].as_array().unwrap().len();
         assert!(n >= 1);
@@ -310,23 +308,8 @@ fn numpy_reader_reproduces_the_decoded_tokens() {
         );
         assert_eq!(stdout.trim(), cot, "{args:?}");
     }
-    for claim in [
-        "copy-linear",
-        "copy-const",
-        "copy-attn",
-        "dp-general",
-        "dp-local",
-        "mlp-mul",
-        "mlp-relu",
-        "mlp-lookup",
-        "mlp-select",
-        "gate-mul",
-    ] {
-        let path = d.join(format!("{claim}.json"));
-        let (code, out, err) = run(&["explain", claim, "--export", s(&path)]);
-        assert_eq!(code, 0, "{out}{err}");
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for claim in RUNNABLE_CLAIMS {
+        let (path, v) = export_claim(&d, claim);
         for k in 0..v["models"].as_array().unwrap().len() {
             let out = Command::new(py)
                 .arg(reader())

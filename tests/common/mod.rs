@@ -2,6 +2,20 @@
 #![allow(dead_code)]
 
 use freelunch::dp::DpProblem;
+use std::process::Command;
+
+/// Run the `freelunch` binary: (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_freelunch"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
 
 /// Every input sequence of `p` (alphabet^n of them): for exhaustive checks on tiny instances.
 pub fn all_inputs(p: &dyn DpProblem) -> Vec<Vec<usize>> {
