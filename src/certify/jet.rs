@@ -66,6 +66,9 @@ impl<const N: usize> Jet<N> {
 
 impl<const N: usize> Scalar for Jet<N> {
     const KIND: &'static str = "jet";
+    /// A jet's partials are separate balls (one may be `−0` under a nonzero value): no
+    /// operation is skipped.
+    const SKIP_IDENTITIES: bool = false;
 
     fn precision(&self) -> u32 {
         self.v.precision()
@@ -224,6 +227,12 @@ impl<const N: usize> Scalar for Jet<N> {
     }
     fn is_sign_negative(&self) -> bool {
         self.v.is_sign_negative()
+    }
+    fn sign_bit(&self) -> bool {
+        self.v.sign_bit()
+    }
+    fn is_one(&self) -> bool {
+        self.v.is_one() && self.d.iter().all(|d| d.is_zero())
     }
     fn log10_abs(&self) -> f64 {
         self.v.log10_abs()

@@ -204,6 +204,7 @@ impl Claim for CopyLinear {
         let mut cases = Vec::new();
         let mut notes = Vec::new();
         let mut largest: Option<(usize, LinearRun, MemoryKind)> = None;
+        let mut progress = super::progress::Progress::new(cfg, "copy-linear");
         for (k, &(kind, t, arith)) in pl.exact.iter().enumerate() {
             let mut r = rng.fork(k as u64);
             let task = CopyTask::copy_all(t, VOCAB);
@@ -245,6 +246,14 @@ impl Claim for CopyLinear {
             if largest.as_ref().is_none_or(|l| t >= l.0) {
                 largest = Some((t, run, kind));
             }
+            progress.done(|| {
+                format!(
+                    "exact copy {} of {}: {} T={t} at {arith} and its ball run",
+                    k + 1,
+                    pl.exact.len(),
+                    kind.name()
+                )
+            });
         }
         // Random target maps (any p(q) ≤ T), every memory.
         for (k, kind) in KINDS.into_iter().enumerate() {
@@ -295,6 +304,7 @@ impl Claim for CopyLinear {
                     )),
                 );
                 row.push(format!("T={t}: {p}"));
+                progress.done(|| format!("minimal precision, {} T={t}", kind.name()));
             }
             notes.push(format!(
                 "minimal bits for exact decoding, {}: {}",
@@ -302,6 +312,7 @@ impl Claim for CopyLinear {
                 row.join(", ")
             ));
         }
+        progress.done(|| "random target maps and minimal precisions".to_string());
         cases.extend(crate::certify::copy::copy_linear_cases_at(
             cfg.mode,
             cfg.seed,

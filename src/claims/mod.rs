@@ -14,6 +14,7 @@ pub mod gadget_lookup;
 pub mod gadget_mul;
 pub mod gadget_relu;
 pub mod gadget_select;
+pub mod progress;
 pub mod scan_unroll;
 
 pub use copy_attn::CopyAttn;

@@ -166,7 +166,7 @@ impl<'m, S: Scalar> Runner<'m, S> {
             token < m.vocab.len(),
             "token {token} outside the vocabulary"
         );
-        for x in self.residual.iter_mut() {
+        for x in self.residual.iter_mut().filter(|x| !x.is_positive_zero()) {
             x.set_i64(0);
         }
         for (c, v) in m.token_embedding.row(token) {

@@ -1,6 +1,6 @@
 //! Compressed sparse rows: evaluation cost tracks nonzero weights, not dense width.
 
-use crate::num::Scalar;
+use crate::num::{fma_is_identity, Scalar};
 
 #[derive(Clone, Debug)]
 pub struct SparseMatrix<S> {
@@ -91,20 +91,40 @@ impl<S: Scalar> SparseMatrix<S> {
         (0..self.rows).flat_map(move |r| self.row(r).map(move |(c, v)| (r, c, v)))
     }
 
-    /// `out <- M x` (in place, no allocation).
+    /// `out <- M x` (in place, no allocation). Terms with an exact zero input are skipped when
+    /// skipping is an identity ([`fma_is_identity`]): the cost follows the nonzero inputs and
+    /// the result is the dense product's, bit for bit.
     pub fn mul_vec_into(&self, x: &[S], out: &mut [S]) {
         debug_assert_eq!(x.len(), self.cols);
         for (r, o) in out.iter_mut().enumerate().take(self.rows) {
-            o.set_i64(0);
-            for k in self.row_ptr[r]..self.row_ptr[r + 1] {
-                o.mul_add_assign(&self.vals[k], &x[self.col_idx[k]]);
+            if !o.is_positive_zero() {
+                o.set_i64(0);
+            }
+            self.row_add_into(r, x, o);
+        }
+    }
+
+    /// `out <- out + M x` (zero inputs skipped as in [`Self::mul_vec_into`]).
+    pub fn mul_vec_add_into(&self, x: &[S], out: &mut [S]) {
+        for (r, o) in out.iter_mut().enumerate().take(self.rows) {
+            self.row_add_into(r, x, o);
+        }
+    }
+
+    #[inline]
+    fn row_add_into(&self, r: usize, x: &[S], o: &mut S) {
+        for k in self.row_ptr[r]..self.row_ptr[r + 1] {
+            let (w, xv) = (&self.vals[k], &x[self.col_idx[k]]);
+            if !fma_is_identity(o, xv, w) {
+                o.mul_add_assign(w, xv);
             }
         }
     }
 
-    /// `out <- out + M x`.
-    pub fn mul_vec_add_into(&self, x: &[S], out: &mut [S]) {
+    /// [`Self::mul_vec_into`] without skipping (the reference the skipping is tested against).
+    pub fn mul_vec_into_dense(&self, x: &[S], out: &mut [S]) {
         for (r, o) in out.iter_mut().enumerate().take(self.rows) {
+            o.set_i64(0);
             for k in self.row_ptr[r]..self.row_ptr[r + 1] {
                 o.mul_add_assign(&self.vals[k], &x[self.col_idx[k]]);
             }

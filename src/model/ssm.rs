@@ -7,7 +7,7 @@
 //! The reference block's conv1d and input SiLU are not modelled (see README).
 
 use super::sparse::SparseMatrix;
-use crate::num::{zeros, Scalar};
+use crate::num::{fma_is_identity, fmma_is_identity, zeros, Scalar};
 use rayon::prelude::*;
 
 /// How `A` is structured; decides how many `exp` the scan needs per step.
@@ -64,6 +64,14 @@ pub struct StepInputs<S> {
     pub b: Vec<S>,
     pub c: Vec<S>,
     pub u: Vec<S>,
+}
+
+/// `out <- exp(Δ·a)`, in place.
+#[inline]
+fn decay_into<S: Scalar>(out: &mut S, delta: &S, a: &S) {
+    out.set(delta);
+    out.mul_assign_s(a);
+    out.exp_mut();
 }
 
 /// Per-channel scratch, so channels can be updated in parallel without allocation.
@@ -142,19 +150,53 @@ impl<S: Scalar> SsmLayer<S> {
 
     /// [`Self::project_into`] with a choice of softplus for `Δ`.
     pub fn project_into_with(&self, x: &[S], inp: &mut StepInputs<S>, softplus: Softplus) {
-        self.w_delta.mul_vec_into(x, &mut inp.delta);
+        self.project_impl(x, inp, softplus, true);
+    }
+
+    /// The projections with every operation carried out (no skipped zero terms, one softplus
+    /// per channel): the reference [`Self::project_into_with`] is tested against, bit for bit.
+    pub fn project_into_dense(&self, x: &[S], inp: &mut StepInputs<S>, softplus: Softplus) {
+        self.project_impl(x, inp, softplus, false);
+    }
+
+    fn project_impl(&self, x: &[S], inp: &mut StepInputs<S>, softplus: Softplus, sparse: bool) {
+        let mul = |m: &SparseMatrix<S>, out: &mut [S]| {
+            if sparse {
+                m.mul_vec_into(x, out)
+            } else {
+                m.mul_vec_into_dense(x, out)
+            }
+        };
+        mul(&self.w_delta, &mut inp.delta);
         // No allocation on the default path (tests/no_alloc.rs).
         let threshold = (softplus == Softplus::Torch)
             .then(|| S::from_i64(20, x.first().map_or(53, |v| v.precision())));
         for (d, b) in inp.delta.iter_mut().zip(&self.b_delta) {
             d.add_assign_s(b);
-            if threshold.as_ref().is_none_or(|t| *d <= *t) {
-                d.softplus_mut();
-            }
         }
-        self.w_b.mul_vec_into(x, &mut inp.b);
-        self.w_c.mul_vec_into(x, &mut inp.c);
-        self.w_u.mul_vec_into(x, &mut inp.u);
+        // Softplus once per run of channels whose pre-activations are the same representation
+        // (e.g. every slot that is not written this step): a deterministic function, so the
+        // copies are what evaluating it again would give.
+        let mut d = 0;
+        let len = inp.delta.len();
+        while d < len {
+            let mut e = d + 1;
+            while sparse && e < len && inp.delta[e].same_repr(&inp.delta[d]) {
+                e += 1;
+            }
+            let (head, tail) = inp.delta.split_at_mut(d + 1);
+            let v = &mut head[d];
+            if threshold.as_ref().is_none_or(|t| *v <= *t) {
+                v.softplus_mut();
+            }
+            for w in &mut tail[..e - d - 1] {
+                w.set(v);
+            }
+            d = e;
+        }
+        mul(&self.w_b, &mut inp.b);
+        mul(&self.w_c, &mut inp.c);
+        mul(&self.w_u, &mut inp.u);
     }
 
     pub fn project(&self, x: &[S], prec: u32) -> StepInputs<S> {
@@ -169,8 +211,27 @@ impl<S: Scalar> SsmLayer<S> {
     }
 
     /// One recurrent step on already projected inputs: updates `h` and writes `y` (no gate).
+    ///
+    /// The cost follows the structure: a state whose decay is exactly 1 and whose input is an
+    /// exact zero is not touched, a zero query entry adds nothing, and channels with the same
+    /// `Δ` and `A` share one `exp`; each skipped operation is an identity
+    /// ([`crate::num::fmma_is_identity`]), so `h` and `y` are those of [`Self::recur_dense`] bit
+    /// for bit (tests/sparse_scan.rs). A position-key memory (A = 0, one-hot B and C) thus
+    /// costs O(1) arithmetic per step instead of O(N).
     pub fn recur(&self, st: &mut SsmState<S>) {
+        self.recur_impl(st, true);
+    }
+
+    /// [`Self::recur`] with every operation carried out: the reference it is tested against.
+    pub fn recur_dense(&self, st: &mut SsmState<S>) {
+        self.recur_impl(st, false);
+    }
+
+    fn recur_impl(&self, st: &mut SsmState<S>, sparse: bool) {
         let n_state = self.state;
+        if sparse && self.decay != DecayStructure::General {
+            self.shared_decays(st);
+        }
         let inp = &st.inputs;
         let a = &self.a;
         let d_skip = &self.d_skip;
@@ -185,14 +246,24 @@ impl<S: Scalar> SsmLayer<S> {
             let arow = &a[d * n_state..(d + 1) * n_state];
             match decay {
                 DecayStructure::ScalarPerChannel | DecayStructure::IntegerMultiples => {
-                    sc.decay.set(&inp.delta[d]);
-                    sc.decay.mul_assign_s(&arow[0]);
-                    sc.decay.exp_mut();
+                    if !sparse {
+                        decay_into(&mut sc.decay, &inp.delta[d], &arow[0]);
+                    }
                     sc.power.set(&sc.decay);
+                    // power·decay with both exactly 1 (A = 0) is 1: an identity too.
+                    let unit = sparse
+                        && sc.decay.is_one()
+                        && sc.power.is_one()
+                        && sc.decay.precision() <= sc.power.precision();
                     for (n, hn) in h.iter_mut().enumerate() {
-                        hn.mul_add_mul_assign(&sc.power, &sc.du, &inp.b[n]);
-                        y.mul_add_assign(&inp.c[n], hn);
-                        if decay == DecayStructure::IntegerMultiples {
+                        let (b, c) = (&inp.b[n], &inp.c[n]);
+                        if !(sparse && fmma_is_identity(hn, &sc.power, b, &sc.du)) {
+                            hn.mul_add_mul_assign(&sc.power, &sc.du, b);
+                        }
+                        if !(sparse && fma_is_identity(y, c, hn)) {
+                            y.mul_add_assign(c, hn);
+                        }
+                        if decay == DecayStructure::IntegerMultiples && !unit {
                             sc.power.mul_assign_s(&sc.decay);
                         }
                     }
@@ -221,6 +292,35 @@ impl<S: Scalar> SsmLayer<S> {
                 .zip(st.scratch.iter_mut())
                 .enumerate()
                 .for_each(work);
+        }
+    }
+
+    /// The decays `exp(Δ[d]·A[d,0])` into each channel's scratch, one `exp` per run of channels
+    /// whose `Δ` and `A` are the same representation (and whose result precision agrees), the
+    /// others copies of it: what each channel's own `exp` would give.
+    fn shared_decays(&self, st: &mut SsmState<S>) {
+        let n_state = self.state;
+        let (inp, sc) = (&st.inputs, &mut st.scratch);
+        let mut d = 0;
+        while d < self.channels {
+            decay_into(&mut sc[d].decay, &inp.delta[d], &self.a[d * n_state]);
+            let p = sc[d].decay.precision();
+            let mut e = d + 1;
+            while e < self.channels
+                && inp.delta[e].same_repr(&inp.delta[d])
+                && self.a[e * n_state].same_repr(&self.a[d * n_state])
+                && sc[e]
+                    .decay
+                    .precision()
+                    .max(inp.delta[e].precision())
+                    .max(self.a[e * n_state].precision())
+                    == p
+            {
+                let (head, tail) = sc.split_at_mut(e);
+                tail[0].decay.set(&head[d].decay);
+                e += 1;
+            }
+            d = e;
         }
     }
 

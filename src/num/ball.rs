@@ -324,6 +324,7 @@ fn exp_up(x: &Float) -> Mag {
 impl Scalar for Ball {
     const KIND: &'static str = "ball";
 
+    #[inline]
     fn precision(&self) -> u32 {
         self.mid.prec()
     }
@@ -587,18 +588,29 @@ impl Scalar for Ball {
         p.add_err_after(|m| m.erfc_round(Round::Nearest) as i32);
         self.finish_unary(p, deriv);
     }
+    #[inline]
     fn is_finite(&self) -> bool {
         self.mid.is_finite() && !self.rad.is_inf()
     }
+    #[inline]
     fn is_nan(&self) -> bool {
         self.mid.is_nan()
     }
     /// Exactly zero (radius 0 too).
+    #[inline]
     fn is_zero(&self) -> bool {
         self.mid.is_zero() && self.rad.is_zero()
     }
     fn is_sign_negative(&self) -> bool {
         self.mid.is_sign_negative() && !self.mid.is_zero()
+    }
+    #[inline]
+    fn sign_bit(&self) -> bool {
+        self.mid.is_sign_negative()
+    }
+    #[inline]
+    fn is_one(&self) -> bool {
+        self.mid == 1 && self.rad.is_zero()
     }
     fn log10_abs(&self) -> f64 {
         Real(self.mid.clone()).log10_abs()

@@ -137,14 +137,22 @@ impl Mag {
         let raw = x.as_raw();
         // SAFETY: `x` is a finite nonzero MPFR float, so its limbs are initialised and the most
         // significant one (index (prec−1)/64) has its top bit set.
-        let (top, e) = unsafe {
+        let (top, lower_zero, e) = unsafe {
             let r = &*raw;
             let n = (r.prec as usize - 1) / 64;
-            (*r.d.as_ptr().add(n), r.exp)
+            let lower_zero = (0..n).all(|i| *r.d.as_ptr().add(i) == 0);
+            (*r.d.as_ptr().add(n), lower_zero, r.exp)
         };
-        // |x| ∈ [top/2^64, (top+1)/2^64) · 2^e.
+        // |x| ∈ [top/2^64, (top+1)/2^64) · 2^e; exactly hi·2^(e−BITS) when no bit below the top
+        // BITS is set (then rounding up adds nothing: Mag(1)·r = r, so an update by an exact 1
+        // leaves a radius unchanged, which the scan's skipped identities rely on).
         let hi = top >> (64 - BITS);
-        let m = if up { hi as u128 + 1 } else { hi as u128 };
+        let exact = lower_zero && top & ((1u64 << (64 - BITS)) - 1) == 0;
+        let m = if up && !exact {
+            hi as u128 + 1
+        } else {
+            hi as u128
+        };
         Mag::normalize(m, e - BITS as i64, up)
     }
 

@@ -23,6 +23,8 @@ use std::fmt::Debug;
 pub trait Scalar: Clone + Debug + Send + Sync + PartialEq + PartialOrd + 'static {
     /// Short name for reports (`f64` or `mpfr`).
     const KIND: &'static str;
+    /// Whether hot loops may skip operations that are exact identities ([`fma_is_identity`]).
+    const SKIP_IDENTITIES: bool = true;
 
     /// Precision in bits (53 for `f64`).
     fn precision(&self) -> u32;
@@ -78,6 +80,22 @@ pub trait Scalar: Clone + Debug + Send + Sync + PartialEq + PartialOrd + 'static
     fn is_nan(&self) -> bool;
     fn is_zero(&self) -> bool;
     fn is_sign_negative(&self) -> bool;
+    /// The sign bit: set for negative values and for `−0` (the zero-sign rules of IEEE and
+    /// MPFR read it; [`Scalar::is_sign_negative`] does not count `−0`).
+    fn sign_bit(&self) -> bool;
+    /// Exactly 1 (for a ball: midpoint 1 and radius 0).
+    fn is_one(&self) -> bool;
+    /// Exactly `+0` (for a ball: radius 0 too): adding an exact zero to it, or setting it to 0,
+    /// changes nothing.
+    fn is_positive_zero(&self) -> bool {
+        self.is_zero() && !self.sign_bit()
+    }
+    /// The same representation: equal values, sign bits and precisions (for a ball, equal
+    /// radii too), so every deterministic operation gives identical results on both. NaN is
+    /// never the same as anything.
+    fn same_repr(&self, o: &Self) -> bool {
+        self == o && self.sign_bit() == o.sign_bit() && self.precision() == o.precision()
+    }
     /// `log10 |self|`, finite even far outside f64's range (`-inf` for zero).
     fn log10_abs(&self) -> f64;
 
@@ -252,6 +270,29 @@ pub trait Scalar: Clone + Debug + Send + Sync + PartialEq + PartialOrd + 'static
         r.gelu_mut();
         r
     }
+}
+
+/// `acc + z·w` (one rounding) equals `acc` exactly, in every arithmetic: `z` is an exact zero,
+/// `w` finite (so `z·w` is `±0`), neither would widen `acc`'s precision, and `acc` is not `−0`
+/// (`−0 + +0 = +0`). For a ball every radius term is a product with `z`'s zero midpoint or
+/// radius, so the radius is unchanged too. Hot loops skip such operations: their cost then
+/// follows the nonzeros, with results identical bit for bit to the dense loop.
+#[inline]
+pub fn fma_is_identity<S: Scalar>(acc: &S, z: &S, w: &S) -> bool {
+    S::SKIP_IDENTITIES
+        && z.is_zero()
+        && w.is_finite()
+        && !(acc.is_zero() && acc.sign_bit())
+        && z.precision() <= acc.precision()
+        && w.precision() <= acc.precision()
+}
+
+/// `h·a + z·w` (one rounding) equals `h` exactly: `a` is exactly 1 and `h + z·w` is an
+/// identity ([`fma_is_identity`]), `a` not wider than `h`. For a ball, `|a|·rad(h)` is
+/// `rad(h)` exactly (an exact 1 has an exact magnitude).
+#[inline]
+pub fn fmma_is_identity<S: Scalar>(h: &S, a: &S, z: &S, w: &S) -> bool {
+    a.is_one() && a.precision() <= h.precision() && fma_is_identity(h, z, w)
 }
 
 /// Build a vector of `len` zeros at `prec`.

@@ -74,6 +74,7 @@ const RNDN: mpfr::rnd_t = mpfr::rnd_t::RNDN;
 impl Scalar for Real {
     const KIND: &'static str = "mpfr";
 
+    #[inline]
     fn precision(&self) -> u32 {
         self.0.prec()
     }
@@ -205,17 +206,28 @@ impl Scalar for Real {
         t /= 2;
         rug::Assign::assign(&mut self.0, &t);
     }
+    #[inline]
     fn is_finite(&self) -> bool {
         self.0.is_finite()
     }
+    #[inline]
     fn is_nan(&self) -> bool {
         self.0.is_nan()
     }
+    #[inline]
     fn is_zero(&self) -> bool {
         self.0.is_zero()
     }
     fn is_sign_negative(&self) -> bool {
         self.0.is_sign_negative() && !self.0.is_zero()
+    }
+    #[inline]
+    fn sign_bit(&self) -> bool {
+        self.0.is_sign_negative()
+    }
+    #[inline]
+    fn is_one(&self) -> bool {
+        self.0 == 1
     }
     fn log10_abs(&self) -> f64 {
         if self.0.is_zero() {

@@ -6,6 +6,7 @@ use super::{Real, Scalar};
 impl Scalar for f64 {
     const KIND: &'static str = "f64";
 
+    #[inline]
     fn precision(&self) -> u32 {
         53
     }
@@ -103,17 +104,28 @@ impl Scalar for f64 {
     fn erfc_mut(&mut self) {
         *self = libm::erfc(*self);
     }
+    #[inline]
     fn is_finite(&self) -> bool {
         f64::is_finite(*self)
     }
+    #[inline]
     fn is_nan(&self) -> bool {
         f64::is_nan(*self)
     }
+    #[inline]
     fn is_zero(&self) -> bool {
         *self == 0.0
     }
     fn is_sign_negative(&self) -> bool {
         *self < 0.0
+    }
+    #[inline]
+    fn sign_bit(&self) -> bool {
+        f64::is_sign_negative(*self)
+    }
+    #[inline]
+    fn is_one(&self) -> bool {
+        *self == 1.0
     }
     fn log10_abs(&self) -> f64 {
         self.abs().log10()
