@@ -216,6 +216,32 @@ impl Ball {
         let r = self.rad.to_float().to_rational().expect("finite");
         (m - q).abs() <= r
     }
+    /// The sign of `mid − rad` (`lower`), or of `mid + rad` (`!lower`), decided exactly on
+    /// the midpoint and the radius's `man · 2^exp` without allocating: what comparing
+    /// [`Ball::lower`] or [`Ball::upper`] with 0 gives. `None` (the caller compares the ends)
+    /// for a NaN midpoint, an infinite radius or an exponent far outside MPFR's range.
+    #[inline]
+    fn end_sign(&self, lower: bool) -> Option<Ordering> {
+        if self.mid.is_nan() || self.rad.is_inf() {
+            return None;
+        }
+        if self.rad.is_zero() {
+            return self.mid.cmp0();
+        }
+        let (man, exp) = self.rad.parts();
+        if exp.unsigned_abs() > 1 << 29 {
+            return None;
+        }
+        // SAFETY: an initialised float; MPFR compares it with ±man·2^exp exactly.
+        let c = unsafe {
+            if lower {
+                mpfr::cmp_ui_2exp(self.mid.as_raw(), man as _, exp as _)
+            } else {
+                mpfr::cmp_si_2exp(self.mid.as_raw(), -(man as i64) as _, exp as _)
+            }
+        };
+        Some(c.cmp(&0))
+    }
     /// Certainly `self < o` for every pair of points of the two balls.
     pub fn certainly_lt(&self, o: &Ball) -> bool {
         self.upper() < o.lower()
@@ -234,7 +260,10 @@ impl Ball {
     }
     /// Certainly nonnegative.
     pub fn certainly_nonnegative(&self) -> bool {
-        self.lower() >= 0
+        match self.end_sign(true) {
+            Some(o) => o != Ordering::Less,
+            None => self.lower() >= 0,
+        }
     }
     /// Contains zero (or is NaN).
     pub fn contains_zero(&self) -> bool {
@@ -639,7 +668,11 @@ impl Scalar for Ball {
         if self.certainly_nonnegative() {
             return;
         }
-        if self.upper() <= 0 {
+        let nonpositive = match self.end_sign(false) {
+            Some(o) => o != Ordering::Greater,
+            None => self.upper() <= 0,
+        };
+        if nonpositive {
             self.set_i64(0);
             return;
         }

@@ -440,3 +440,51 @@ fn a_result_rounded_up_to_the_smallest_positive_number_keeps_the_true_value() {
         "gap {gap_rel}, log2 rad/2^(emin−1) = {rad_rel}"
     );
 }
+
+/// The allocation-free sign tests of `certainly_nonnegative` and `relu` decide exactly as
+/// comparing the rounded ends `lower()`/`upper()` with 0 does, including radii equal to |mid|,
+/// zero radii, signed zeros and infinite radii.
+#[test]
+fn fast_end_signs_agree_with_the_rounded_ends() {
+    let mut rng = Rng::new(17);
+    let p = 96;
+    let mut balls = Vec::new();
+    for _ in 0..400 {
+        balls.push(random_ball(&mut rng, -2.0, 2.0, p));
+    }
+    for m in [0.0, -0.0, 0.75, -0.75, 3.0e-200, -5.0e250] {
+        for rad in [
+            Mag::ZERO,
+            Mag::from_f64_up(m.abs()),
+            Mag::INF,
+            Mag::pow2(-2000),
+        ] {
+            balls.push(Ball::with_radius(&Float::with_val(p, m), rad, p));
+        }
+        // radius exactly |mid| (the lower end is exactly 0) and one unit above it
+        let mut b = Ball::from_f64(m, p);
+        b.rad = Mag::from_float_up(&Float::with_val(64, m.abs()));
+        balls.push(b.clone());
+        b.rad = b.rad.add(Mag::pow2(-1100));
+        balls.push(b);
+    }
+    for b in &balls {
+        assert_eq!(b.certainly_nonnegative(), b.lower() >= 0, "{b:?}");
+        // relu as decided on the rounded ends
+        let mut want = b.clone();
+        if b.lower() >= 0 {
+        } else if b.upper() <= 0 {
+            want.set_i64(0);
+        } else {
+            let mut h = b.upper();
+            h /= 2;
+            want = Ball::with_radius(&h, Mag::from_float_up(&h), b.precision());
+        }
+        let mut got = b.clone();
+        got.relu_mut();
+        assert!(
+            got.same_repr(&want) || (got.is_nan() && want.is_nan()),
+            "{b:?}: {got:?} vs {want:?}"
+        );
+    }
+}

@@ -36,6 +36,10 @@ impl Mag {
     pub fn is_inf(self) -> bool {
         self.exp == INF_EXP
     }
+    /// `(man, exp)` with the value `man · 2^exp` (finite magnitudes).
+    pub(crate) fn parts(self) -> (u64, i64) {
+        (self.man, self.exp)
+    }
 
     /// Normalise `m · 2^e`, rounding the mantissa up (`up`) or down.
     #[inline]
