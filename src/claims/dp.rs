@@ -492,9 +492,6 @@ fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
     let mut total_series = Vec::new();
     let mut state_series = Vec::new();
     for row in super::dp_laws::comparison(cfg.seed)? {
-        if row.family == "fib" {
-            continue;
-        }
         let tot: Vec<(f64, f64)> = row
             .points
             .iter()
@@ -598,6 +595,21 @@ fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
             };
             prec_series.push(Series::new(label, pts, style));
         }
+    }
+    // references: a precision growing like log2 T, and f64's 53 bits
+    let (lo, hi) = prec_series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
+    if lo.is_finite() && hi.is_finite() {
+        let log2_t = |x: f64| x * std::f64::consts::LOG2_10;
+        prec_series.push(Series::new(
+            "reference: log2 T + 4 bits (a precision growing with T)",
+            vec![(lo, log2_t(lo) + 4.0), (hi, log2_t(hi) + 4.0)],
+            Style::Dashed,
+        ));
     }
     written.extend(write_chart(
         &Chart {

@@ -26,6 +26,9 @@ pub enum Style {
     Dashed,
     Points,
     LinePoints,
+    /// A step function: each value holds until the next point's x, where it jumps (for
+    /// quantities that change at a threshold, not in between).
+    Steps,
 }
 
 #[derive(Clone, Debug)]
@@ -179,7 +182,7 @@ fn legend_names(chart: &Chart) -> Vec<String> {
         .zip(under)
         .map(|(s, u)| {
             if u > 0 {
-                format!("{} (wide: overlapped)", s.name)
+                format!("{} (thick: another series lies on it)", s.name)
             } else {
                 s.name.clone()
             }
@@ -293,9 +296,13 @@ where
                 c.draw_series(DashedLineSeries::new(s.points.clone(), 8, 5, style))
                     .map_err(|e| err(&e))?;
             }
+            Style::Steps => {
+                c.draw_series(LineSeries::new(step_path(&s.points), style))
+                    .map_err(|e| err(&e))?;
+            }
             Style::Points => {}
         }
-        if matches!(s.style, Style::Points | Style::LinePoints) {
+        if matches!(s.style, Style::Points | Style::LinePoints | Style::Steps) {
             let m = MARKERS[i % MARKERS.len()];
             for &p in &s.points {
                 let at = plotting.map_coordinate(&p);
@@ -315,7 +322,7 @@ where
         let y = 8 + (i as i32 / cols) * LEGEND_ROW as i32;
         let mid = y + 7;
         match s.style {
-            Style::Line | Style::LinePoints => legend_area
+            Style::Line | Style::LinePoints | Style::Steps => legend_area
                 .draw(&PathElement::new(vec![(x, mid), (x + 28, mid)], style))
                 .map_err(|e| err(&e))?,
             Style::Dashed => {
@@ -330,7 +337,7 @@ where
             }
             Style::Points => {}
         }
-        if matches!(s.style, Style::Points | Style::LinePoints) {
+        if matches!(s.style, Style::Points | Style::LinePoints | Style::Steps) {
             draw_marker(
                 &legend_area,
                 (x + 14, mid),
@@ -382,14 +389,55 @@ pub fn reference_slopes(series: &[Series], slopes: &[(f64, &str)]) -> Vec<Series
         .collect()
 }
 
+/// Draw `charts` side by side on `root`.
+fn draw_panels<DB: DrawingBackend>(
+    charts: &[Chart],
+    root: DrawingArea<DB, plotters::coord::Shift>,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)
+        .map_err(|e| Error::io(format!("cannot draw a figure: {e}")))?;
+    let areas = root.split_evenly((1, charts.len()));
+    for (chart, area) in charts.iter().zip(areas) {
+        let (_, h) = area.dim_in_pixel();
+        let own = 560 + legend_rows(chart) * LEGEND_ROW + 10;
+        let (area, _) = area.split_vertically(own.min(h));
+        draw(chart, area)?;
+    }
+    Ok(())
+}
+
+/// The path of a step function through `points` (sorted by x): horizontal to the next x, then
+/// vertical.
+fn step_path(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut path = Vec::with_capacity(2 * points.len());
+    for (k, &p) in points.iter().enumerate() {
+        if k > 0 {
+            path.push((p.0, points[k - 1].1));
+        }
+        path.push(p);
+    }
+    path
+}
+
 /// Write `<dir>/<stem>.svg` and `<dir>/<stem>.png`; returns both paths.
 pub fn write_chart(chart: &Chart, dir: &Path, stem: &str) -> Result<Vec<PathBuf>> {
+    write_panels(std::slice::from_ref(chart), dir, stem)
+}
+
+/// [`write_chart`] with several charts side by side in one figure (each with its own axes and
+/// legend; the first one's title is the figure's title).
+pub fn write_panels(charts: &[Chart], dir: &Path, stem: &str) -> Result<Vec<PathBuf>> {
     register_font();
-    if let Some(s) = chart.series.iter().find(|s| s.nan_points > 0) {
-        return Err(Error::compute(format!(
-            "figure `{}`: series `{}` has {} NaN points (a computation failed)",
-            chart.title, s.name, s.nan_points
-        )));
+    for chart in charts {
+        if let Some(s) = chart.series.iter().find(|s| s.nan_points > 0) {
+            return Err(Error::compute(format!(
+                "figure `{}`: series `{}` has {} NaN points (a computation failed)",
+                chart.title, s.name, s.nan_points
+            )));
+        }
     }
     if !dir.is_dir() {
         return Err(Error::io(format!(
@@ -397,16 +445,17 @@ pub fn write_chart(chart: &Chart, dir: &Path, stem: &str) -> Result<Vec<PathBuf>
             dir.display()
         )));
     }
-    let size = (900u32, 560 + legend_rows(chart) * LEGEND_ROW + 10);
+    let rows = charts.iter().map(legend_rows).max().unwrap_or(0);
+    let size = (900u32 * charts.len() as u32, 560 + rows * LEGEND_ROW + 10);
     let svg_path = dir.join(format!("{stem}.svg"));
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        draw(chart, root)?;
+        draw_panels(charts, root)?;
     }
     write_file(&svg_path, svg.as_bytes())?;
     let png_path = dir.join(format!("{stem}.png"));
-    render_png(&png_path, size, |root| draw(chart, root))?;
+    render_png(&png_path, size, |root| draw_panels(charts, root))?;
     Ok(vec![svg_path, png_path])
 }
 
