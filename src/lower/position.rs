@@ -2,10 +2,10 @@
 //!
 //! Every feature is an integer function of `t` on `1..=T`. On integers such a function is its
 //! piecewise-linear interpolant: `f(t) = f(lo) + Σ_k a_k·ReLU(t − k)` with `a_k` the second
-//! differences (one unit per kink). A feature that is periodic from some `t₀` on, with period `P`,
-//! is written `f(t) = g(t mod P) + corr(t)` instead (`corr` is zero from `t₀` on), and `t mod P`
+//! differences (one unit per kink). A feature that is periodic with period `P` except near the ends
+//! is written `f(t) = g(t mod P) + corr(t)` instead (`corr` is zero but near the ends), and `t mod P`
 //! is computed in ⌊log₂(T/P)⌋ + 1 stages `s ← s − c·[s ≥ c]`, `c = P·2^k`, with
-//! `[s ≥ c] = ReLU(s − c + 1) − ReLU(s − c)` exact on integers. Width O(t₀ + P), not O(T).
+//! `[s ≥ c] = ReLU(s − c + 1) − ReLU(s − c)` exact on integers. Width O(P + the kinks near the ends), not O(T).
 
 use crate::model::PosKind;
 
@@ -112,28 +112,12 @@ pub fn program(kind: &PosKind, t_max: usize, periods_in_use: &[usize]) -> Featur
     let plain = Kinks::of(&f, 1);
     let mut best = (plain.units.len(), FeatureProgram::Plain(plain));
     for p in 1..=t_max / 2 {
-        // t₀: first position from which f is P-periodic (1-based).
-        let mut t0 = 1;
-        for i in (0..t_max - p).rev() {
-            if f[i] != f[i + p] {
-                t0 = i + 2;
-                break;
-            }
-        }
-        if t_max + 1 - t0 < 2 * p {
-            continue;
-        }
-        let g_vals: Vec<i64> = (0..p)
-            .map(|r| {
-                let t = t0 + (r + p - t0 % p) % p;
-                f[t - 1]
-            })
-            .collect();
+        // g: one period read from the middle of the sequence; corr: what differs from it
+        // (a prefix and a suffix, e.g. the prompt and the answer).
+        let w0 = (t_max - p) / 2 + 1;
+        let g_vals: Vec<i64> = (0..p).map(|r| f[w0 + (r + p - w0 % p) % p - 1]).collect();
+        let corr_vals: Vec<i64> = (1..=t_max).map(|t| f[t - 1] - g_vals[t % p]).collect();
         let g = Kinks::of(&g_vals, 0);
-        // On 1..=t₀+1, ending in two zeros so that the interpolant stays 0 beyond t₀.
-        let corr_vals: Vec<i64> = (1..=t0 + 1)
-            .map(|t| if t < t0 { f[t - 1] - g_vals[t % p] } else { 0 })
-            .collect();
         let corr = Kinks::of(&corr_vals, 1);
         let stage_cost = if periods_in_use.contains(&p) {
             0
