@@ -7,6 +7,7 @@ pub mod error;
 pub mod export;
 pub mod gadgets;
 pub mod io;
+pub mod lower;
 pub mod memory;
 pub mod model;
 pub mod num;

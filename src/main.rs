@@ -84,6 +84,9 @@ enum Cmd {
     Dp(Box<DpArgs>),
     /// Run an exported model (docs/export.md) and decode greedily.
     Run(Box<RunArgs>),
+    /// Lower an exported token model into a stock Hugging Face checkpoint directory
+    /// (`MambaForCausalLM`) that `from_pretrained` + `generate()` run; see proofs/lowering.md.
+    Lower(Box<LowerArgs>),
     /// Record an exported model's subspaces, memory slots and logit margins per position.
     ///
     /// Writes every named residual subspace, every SSM memory slot and the logit margin at every
@@ -217,6 +220,136 @@ struct RunArgs {
     /// as PyTorch's softplus in `selective_scan_ref` and the CUDA kernel).
     #[arg(long, default_value = "exact")]
     softplus: String,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LowerTarget {
+    /// `MambaForCausalLM` (Mamba-1 blocks).
+    Mamba,
+    /// `NemotronHForCausalLM` (Mamba-2, MLP and attention blocks).
+    NemotronH,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum TargetAct {
+    Silu,
+    Relu,
+    Gelu,
+}
+
+#[derive(clap::Args)]
+struct LowerArgs {
+    /// The exported model (from `dp … --export` or `explain <claim> --export`).
+    model: PathBuf,
+    /// The checkpoint directory to write (created if missing).
+    dir: PathBuf,
+    #[arg(long, value_enum, default_value = "mamba")]
+    target: LowerTarget,
+    /// In a file of several models: the model's name or 0-based index.
+    #[arg(long)]
+    pick: Option<String>,
+    /// The target's `hidden_act` (the conv activation); ReLU units run as act(λz)/λ.
+    #[arg(long, value_enum, default_value = "silu")]
+    act: TargetAct,
+    /// Random inputs (besides the stored prompt) decoded and stored for the real client.
+    #[arg(long, default_value_t = 10, value_parser = parse_count, allow_hyphen_values = true)]
+    cases: usize,
+    /// Override the shift K of every SSM block (default: the input bound + a margin).
+    #[arg(long, allow_hyphen_values = true)]
+    shift: Option<f64>,
+    /// Override λ of the ReLU units (default: from the output weights' bound).
+    #[arg(long, allow_hyphen_values = true)]
+    lambda: Option<f64>,
+    /// Override the norm's eps exponent e (eps = 2^e; default: from the residual bound).
+    #[arg(long, allow_hyphen_values = true)]
+    eps_log2: Option<i32>,
+    /// Print the lowered model's blocks.
+    #[arg(long)]
+    summary: bool,
+    #[arg(long, default_value_t = 2410_03810, value_parser = parse_seed, allow_hyphen_values = true)]
+    seed: u64,
+}
+
+fn run_lower(a: &LowerArgs) -> Result<ExitCode> {
+    use freelunch::export::hf;
+    use freelunch::model::Activation;
+    if let LowerTarget::NemotronH = a.target {
+        return Err(Error::input(
+            "--target nemotron-h is not built yet: only MambaForCausalLM (--target mamba) is written so far",
+        ));
+    }
+    for (name, v) in [("--shift", a.shift), ("--lambda", a.lambda)] {
+        if let Some(v) = v {
+            freelunch::error::require_finite(name, v)?;
+            if v <= 0.0 {
+                return Err(Error::input(format!("{name} must be positive, got {v}")));
+            }
+        }
+    }
+    let text = std::fs::read_to_string(&a.model)
+        .map_err(|e| Error::io(format!("cannot read {}: {e}", a.model.display())))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::input(format!("{} is not JSON: {e}", a.model.display())))?;
+    let json = freelunch::export::pick(v, a.pick.as_deref())?;
+    let mut lower = freelunch::lower::LowerOptions::new(1);
+    lower.act = match a.act {
+        TargetAct::Silu => Activation::Silu,
+        TargetAct::Relu => Activation::Relu,
+        TargetAct::Gelu => Activation::Gelu,
+    };
+    lower.shift = a.shift;
+    lower.lambda = a.lambda;
+    lower.eps_log2 = a.eps_log2;
+    let req = hf::Request {
+        lower,
+        cases: a.cases,
+        seed: a.seed,
+    };
+    let w = hf::lower_export(&json, &a.dir, &req)?;
+    let m = &w.lowered.model;
+    outln!("lowered   {} -> {}", a.model.display(), a.dir.display());
+    outln!(
+        "target    MambaForCausalLM, hidden_act {}, λ = {}, eps = 2^{}",
+        m.act.name(),
+        w.lowered.lambda,
+        w.lowered.eps_log2
+    );
+    outln!(
+        "size      {} (abstract model: {} nonzeros)",
+        hf::summary_size(m),
+        w.abstract_nonzeros
+    );
+    for g in &w.lowered.gadgets {
+        outln!(
+            "gadget    {:<10} {:<28} parameter {:<10} range {:.3e}  bound {:.3e}",
+            g.gadget,
+            g.block,
+            g.parameter,
+            g.hypothesis,
+            g.bound
+        );
+    }
+    let agree = w.cases.iter().filter(|c| c.lowered == c.expected).count();
+    outln!(
+        "cases     {agree}/{} inputs: freelunch's run of the lowered blocks equals the abstract model's tokens",
+        w.cases.len()
+    );
+    if a.summary {
+        for b in &m.blocks {
+            outln!(
+                "  block `{}`: {} channels, state {}, nonzeros {}",
+                b.name,
+                b.inner,
+                b.state,
+                b.nonzeros()
+            );
+        }
+    }
+    Ok(if agree == w.cases.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn parse_list(name: &str, s: &str) -> Result<Vec<usize>> {
@@ -754,6 +887,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Dp(a) => run_dp(*a),
         Cmd::Run(a) => run_export(&a),
+        Cmd::Lower(a) => run_lower(&a),
         Cmd::Trace {
             run,
             csv,

@@ -6,6 +6,7 @@
 //! are decimal strings that round-trip exactly at the stated precision.
 
 pub mod examples;
+pub mod hf;
 pub mod run;
 pub mod trace;
 
@@ -35,6 +36,8 @@ pub struct Decoding {
     pub prompt: Vec<usize>,
     /// Number of symbols the user supplies (`run --input`); the rest of the prompt is `suffix`.
     pub input_len: usize,
+    /// Input symbols are the token ids `0..input_alphabet` (what a random input may use).
+    pub input_alphabet: Option<usize>,
     /// Tokens appended after the user's input symbols to form the prompt (e.g. `[SEP]`).
     pub suffix: Vec<usize>,
     /// Tokens to generate greedily after the prompt.
@@ -177,6 +180,7 @@ pub fn to_json<S: Scalar>(m: &Model<S>, decoding: Option<&Decoding>) -> Value {
             "prompt_format": d.prompt_format,
             "prompt": d.prompt,
             "input_len": d.input_len,
+            "input_alphabet": d.input_alphabet,
             "suffix": d.suffix,
             "generate": d.generate,
             "expected": d.expected,
@@ -390,6 +394,10 @@ pub fn read_decoding(v: &Value) -> Result<Option<Decoding>> {
             .to_string(),
         prompt: usizes(d, "prompt", at)?,
         input_len: d.get("input_len").and_then(Value::as_u64).unwrap_or(0) as usize,
+        input_alphabet: d
+            .get("input_alphabet")
+            .and_then(Value::as_u64)
+            .map(|a| a as usize),
         suffix: usizes(d, "suffix", at)?,
         generate: uint(d, "generate", at)?,
         expected: d

@@ -4,6 +4,7 @@
 pub mod attention;
 pub mod builder;
 pub mod layout;
+pub mod mamba;
 pub mod mlp;
 pub mod random;
 pub mod sparse;
