@@ -952,10 +952,8 @@ fn verify(selected: &[Box<dyn claims::Claim>], cfg: &RunConfig) -> Result<Vec<Cl
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let start = std::time::Instant::now();
-    let mut reports = Vec::new();
-    for (k, c) in selected.iter().enumerate() {
-        bar.set_message(c.info().id.to_string());
-        let r = claims::run_timed(c.as_ref(), cfg)?;
+    bar.set_message("claims run in parallel");
+    let done = |k: usize, r: &ClaimReport| {
         let line = format!(
             "[{:>w$}/{}] {:<13} {:<13} {:>7.1}s (elapsed {:.1}s)",
             k + 1,
@@ -971,9 +969,9 @@ fn verify(selected: &[Box<dyn claims::Claim>], cfg: &RunConfig) -> Result<Vec<Cl
         } else {
             bar.println(line);
         }
-        reports.push(r);
         bar.inc(1);
-    }
+    };
+    let reports = claims::batch::run_all(selected, cfg, &done)?;
     bar.finish_and_clear();
     Ok(reports)
 }
@@ -1068,10 +1066,8 @@ fn warn_if_slow(arith: Arith) {
 
 fn figures(out: &Path, cfg: &RunConfig) -> Result<()> {
     check_figure_dir(out)?;
-    for c in claims::registry() {
-        for p in c.figures(out, cfg)? {
-            outln!("wrote {}", p.display());
-        }
+    for p in claims::batch::figures_all(&claims::registry(), out, cfg)? {
+        outln!("wrote {}", p.display());
     }
     Ok(())
 }

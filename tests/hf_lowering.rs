@@ -65,7 +65,16 @@ fn lower(model: &Path, dir: &Path, extra: &[&str]) -> (i32, String) {
 
 fn dp_export(tmp: &Path, problem: &str, n: &str, memory: &str) -> PathBuf {
     let f = tmp.join(format!("{problem}-{memory}.json"));
-    let (code, out, err) = run(&["dp", problem, "--n", n, "--memory", memory, "--export", path(&f)]);
+    let (code, out, err) = run(&[
+        "dp",
+        problem,
+        "--n",
+        n,
+        "--memory",
+        memory,
+        "--export",
+        path(&f),
+    ]);
     assert_eq!(code, 0, "dp {problem} {memory}: {out}{err}");
     f
 }
@@ -103,9 +112,15 @@ fn every_runnable_token_export_generates_like_freelunch_run() {
     }
     let (code, text) = hf_check(&dirs);
     assert_eq!(code, 0, "the real client disagreed:\n{text}");
-    let agreeing = text.lines().filter(|l| l.contains("11/11 generate() outputs equal")).count();
+    let agreeing = text
+        .lines()
+        .filter(|l| l.contains("11/11 generate() outputs equal"))
+        .count();
     assert_eq!(agreeing, dirs.len(), "{text}");
-    assert!(text.contains(&format!("{} checkpoints, all agree", dirs.len())), "{text}");
+    assert!(
+        text.contains(&format!("{} checkpoints, all agree", dirs.len())),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
@@ -124,7 +139,10 @@ fn too_small_parameters_make_the_real_client_disagree() {
     ] {
         let d = tmp.join(name);
         let (code, out) = lower(&f, &d, &flags);
-        assert_eq!(code, 1, "freelunch's own run of the lowered blocks must disagree ({name}): {out}");
+        assert_eq!(
+            code, 1,
+            "freelunch's own run of the lowered blocks must disagree ({name}): {out}"
+        );
         dirs.push(d);
     }
     let (code, text) = hf_check(&dirs);

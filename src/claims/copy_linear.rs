@@ -205,11 +205,29 @@ impl Claim for CopyLinear {
         let mut notes = Vec::new();
         let mut largest: Option<(usize, LinearRun, MemoryKind)> = None;
         let mut progress = super::progress::Progress::new(cfg, "copy-linear");
-        for (k, &(kind, t, arith)) in pl.exact.iter().enumerate() {
-            let mut r = rng.fork(k as u64);
-            let task = CopyTask::copy_all(t, VOCAB);
-            let prompt = random_prompt(&mut r, t, VOCAB);
-            let run = run_linear_at(kind, &task, &prompt, arith)?;
+        // The runs are independent (each prompt from its own stream): run them on every core,
+        // then read them in plan order.
+        let bits_of = |arith: Arith| match arith {
+            Arith::F64 => 53,
+            Arith::Mpfr(p) => p.bits(),
+        };
+        let runs: Vec<Result<(LinearRun, crate::certify::copy::CertifiedCopy)>> = {
+            use rayon::prelude::*;
+            pl.exact
+                .par_iter()
+                .enumerate()
+                .map(|(k, &(kind, t, arith))| {
+                    let mut r = rng.fork(k as u64);
+                    let task = CopyTask::copy_all(t, VOCAB);
+                    let prompt = random_prompt(&mut r, t, VOCAB);
+                    let run = run_linear_at(kind, &task, &prompt, arith)?;
+                    let cert = crate::certify::copy::run(kind, &task, &prompt, bits_of(arith))?;
+                    Ok((run, cert))
+                })
+                .collect()
+        };
+        for (k, (&(kind, t, arith), ran)) in pl.exact.iter().zip(runs).enumerate() {
+            let (run, cert) = ran?;
             let label = format!("{} T={t} at {arith}", kind.name());
             cases.push(
                 Case::boolean(
@@ -225,11 +243,7 @@ impl Claim for CopyLinear {
             // The read error is decided on the same model run in ball arithmetic at the same
             // precision (enclosures of the exact reads; their widths are the proved rounding of a
             // p-bit run), against the exact-arithmetic read bound: no rounding allowance.
-            let bits = match arith {
-                Arith::F64 => 53,
-                Arith::Mpfr(p) => p.bits(),
-            };
-            let cert = crate::certify::copy::run(kind, &task, &prompt, bits)?;
+            let bits = bits_of(arith);
             let case = crate::certify::copy::read_case(
                 &cert,
                 &format!("{label} (ball run at {bits} bits)"),
@@ -279,14 +293,29 @@ impl Claim for CopyLinear {
                 ));
             }
         }
-        // Minimal precision vs T.
-        for (k, kind) in KINDS.into_iter().enumerate() {
+        // Minimal precision vs T (the searches in parallel, read in order).
+        let searches: Vec<(usize, MemoryKind, usize)> = KINDS
+            .into_iter()
+            .enumerate()
+            .flat_map(|(k, kind)| pl.precision_ts.iter().map(move |&t| (k, kind, t)))
+            .collect();
+        let mut found_all = {
+            use rayon::prelude::*;
+            searches
+                .par_iter()
+                .map(|&(k, kind, t)| {
+                    let mut r = rng.fork(2000 + 10 * k as u64);
+                    let task = CopyTask::copy_all(t, VOCAB);
+                    let prompt = random_prompt(&mut r, t, VOCAB);
+                    minimal_bits(kind, &task, &prompt, 96, 2)
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+        };
+        for kind in KINDS {
             let mut row = Vec::new();
             for &t in &pl.precision_ts {
-                let mut r = rng.fork(2000 + 10 * k as u64);
-                let task = CopyTask::copy_all(t, VOCAB);
-                let prompt = random_prompt(&mut r, t, VOCAB);
-                let found = minimal_bits(kind, &task, &prompt, 96, 2)?;
+                let found = found_all.next().expect("one search per (kind, T)")?;
                 let budget = (t as f64).log2().ceil() as u32 + 16;
                 let (p, stable) = found.unwrap_or((u32::MAX, false));
                 cases.push(

@@ -250,7 +250,11 @@ impl Claim for GateMulClaim {
             y_label: "log10 (measured / sharp bound)".into(),
             series: vec![
                 Series::new("MPFR 256 bits", r_meas, Style::LinePoints),
-                Series::new("f64 (rounding dominates for K ≳ 38)", r_f64, Style::LinePoints),
+                Series::new(
+                    "f64 (rounding dominates for K ≳ 38)",
+                    r_f64,
+                    Style::LinePoints,
+                ),
             ],
         };
         crate::plot::write_panels(&[chart, ratios], dir, "gate-mul")

@@ -1,6 +1,7 @@
 //! The claim registry: every check the toolkit makes, by stable id.
 //! The CLI, the tests, the figures and the README table are all views of this list.
 
+pub mod batch;
 mod copy_attn;
 mod copy_const;
 mod copy_linear;
