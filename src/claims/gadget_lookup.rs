@@ -50,6 +50,15 @@ pub fn smooth_certified(
     lambda: f64,
     seed: u64,
 ) -> Result<Vec<(String, BallWorst)>> {
+    let key = format!("mlp-lookup/smooth_certified/{act:?}/{lambda:?}/{seed}");
+    super::memo::cached(key, || smooth_certified_uncached(act, lambda, seed))
+}
+
+fn smooth_certified_uncached(
+    act: Activation,
+    lambda: f64,
+    seed: u64,
+) -> Result<Vec<(String, BallWorst)>> {
     let p = smooth_precision(act, lambda);
     let wp = 2 * p;
     let unit = ReluUnit::new(act, Ball::from_f64(lambda, wp))?;

@@ -15,6 +15,7 @@ pub mod gadget_lookup;
 pub mod gadget_mul;
 pub mod gadget_relu;
 pub mod gadget_select;
+pub mod memo;
 pub mod progress;
 pub mod scan_unroll;
 
