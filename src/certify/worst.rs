@@ -240,6 +240,10 @@ pub fn mark_fixed_precision(
         .into_iter()
         .map(|mut c| {
             c.label = format!("{} [proved at {fixed}, not at {req}]", c.label);
+            c.arith = Some(match fixed_bits {
+                Some(b) => crate::report::CaseArith::FixedBits(b),
+                None => crate::report::CaseArith::OwnPrecision,
+            });
             let note = c.note.take().unwrap_or_default();
             c.with_note(format!(
                 "{note} (a certificate about the exact network at {fixed}; --precision {req} does not apply to it)"

@@ -159,7 +159,10 @@ impl Claim for GateMulClaim {
                         arith.bits().max(53).div_ceil(2)
                     ))
                     .param("M", m)
-                    .param("K", gain),
+                    .param("K", gain)
+                    .with_arith(
+                        (arith.bits() < 53).then_some(crate::report::CaseArith::Raised(53)),
+                    ),
                 );
                 if arith.bits() >= 128 {
                     cases.push(wt.case(format!(

@@ -115,6 +115,10 @@ impl Claim for MlpRelu {
             Some(a) if a.bits() < p => format!("{p}-bit MPFR, raised from the requested {a}"),
             _ => format!("{p}-bit MPFR"),
         };
+        let raised = cfg
+            .arith
+            .filter(|a| *a != Arith::mpfr(p))
+            .map(|_| crate::report::CaseArith::Raised(p));
         let n = match cfg.mode {
             Mode::Quick => 4001,
             Mode::Default => 16001,
@@ -145,17 +149,21 @@ impl Claim for MlpRelu {
                     &sc.c,
                 )
                 .param("c", sc.c.to_f64())
-                .param("t_star", sc.t_star.to_f64()),
+                .param("t_star", sc.t_star.to_f64())
+                .with_arith(raised),
             );
-            cases.push(Case::from_values(
-                format!(
-                    "{name}: grid max of t·τ(t) attains c (h = {:.1e}), {ran_at}",
-                    12.0 / (n - 1) as f64
-                ),
-                gm.to_f64(),
-                sc.c.to_f64(),
-                Relation::Within { rel_tol: 1e-5 },
-            ));
+            cases.push(
+                Case::from_values(
+                    format!(
+                        "{name}: grid max of t·τ(t) attains c (h = {:.1e}), {ran_at}",
+                        12.0 / (n - 1) as f64
+                    ),
+                    gm.to_f64(),
+                    sc.c.to_f64(),
+                    Relation::Within { rel_tol: 1e-5 },
+                )
+                .with_arith(raised),
+            );
             if act == Activation::Gelu {
                 cases.push(Case::from_values(
                     "gelu: c₀ agrees with the original specification's 0.169971 (6 digits)",
@@ -183,14 +191,20 @@ impl Claim for MlpRelu {
                         Relation::AtMost,
                     )
                     .param("lambda", lambda)
-                    .param("worst_z", at_ball),
+                    .param("worst_z", at_ball)
+                    .with_arith(raised),
                 );
-                cases.push(Case::from_log10(
-                    format!("{name} λ={lambda}: the sup c/λ is attained (within 0.1%), {ran_at}"),
-                    err.log10_abs(),
-                    bound.log10_abs(),
-                    Relation::Within { rel_tol: 1e-3 },
-                ));
+                cases.push(
+                    Case::from_log10(
+                        format!(
+                            "{name} λ={lambda}: the sup c/λ is attained (within 0.1%), {ran_at}"
+                        ),
+                        err.log10_abs(),
+                        bound.log10_abs(),
+                        Relation::Within { rel_tol: 1e-3 },
+                    )
+                    .with_arith(raised),
+                );
             }
             // Nonzero integers: error ≤ τ(λ) (equality at |z| = 1).
             for lambda in int_lambdas(cfg.mode) {

@@ -265,11 +265,9 @@ mod tests {
                 .iter()
                 .filter(|c| c.verdict == crate::report::Verdict::Certified)
             {
-                assert!(
-                    c.label.contains("raised") || c.label.contains("proved at"),
-                    "{id}: {}",
-                    c.label
-                );
+                // a certified case says (structurally, not in its label) that it ran at a
+                // fixed precision or at more bits than the 2 requested
+                assert!(c.arith.is_some(), "{id}: {}", c.id);
             }
         }
     }

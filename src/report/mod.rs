@@ -80,7 +80,14 @@ impl Enclosure {
 /// One checked case. Values are kept as log10 as well, since many live far outside f64's range.
 #[derive(Clone, Debug, Serialize)]
 pub struct Case {
+    /// A stable identifier: `<claim>/<slug of the label as first built>` (unique in its report;
+    /// not changed by later notes on the label), for tests and tools to find a case by.
+    pub id: String,
     pub label: String,
+    /// The arithmetic the case ran in when it is not simply the run's (a certificate proved at
+    /// a fixed working precision), so nobody reads it off the label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arith: Option<CaseArith>,
     pub params: BTreeMap<String, serde_json::Value>,
     pub measured_log10: Option<f64>,
     pub bound_log10: Option<f64>,
@@ -91,6 +98,34 @@ pub struct Case {
     pub verdict: Verdict,
     pub enclosure: Option<Enclosure>,
     pub note: Option<String>,
+}
+
+/// The arithmetic a case ran in (see [`Case::arith`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseArith {
+    /// Ball arithmetic at a fixed working precision, whatever `--precision` asked for.
+    FixedBits(u32),
+    /// Each certificate's own working precision.
+    OwnPrecision,
+    /// MPFR at more bits than requested (the check needs at least this many).
+    Raised(u32),
+}
+
+/// The label as an identifier: lower case, runs of other characters as one `-`.
+pub fn slug(label: &str) -> String {
+    let mut o = String::with_capacity(label.len());
+    for ch in label.chars().flat_map(|c| c.to_lowercase()) {
+        if ch.is_alphanumeric() {
+            o.push(ch);
+        } else if !o.ends_with('-') && !o.is_empty() {
+            o.push('-');
+        }
+    }
+    while o.ends_with('-') {
+        o.pop();
+    }
+    o
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -121,8 +156,11 @@ impl Case {
             }
         } && !measured_log10.is_nan()
             && !bound_log10.is_nan();
+        let label = label.into();
         Case {
-            label: label.into(),
+            id: slug(&label),
+            arith: None,
+            label,
             params: BTreeMap::new(),
             measured_log10: finite(measured_log10),
             bound_log10: finite(bound_log10),
@@ -248,8 +286,11 @@ impl Case {
     }
     /// A yes/no check (e.g. exact decoding).
     pub fn boolean(label: impl Into<String>, ok: bool, note: impl Into<String>) -> Self {
+        let label = label.into();
         Case {
-            label: label.into(),
+            id: slug(&label),
+            arith: None,
+            label,
             params: BTreeMap::new(),
             measured_log10: None,
             bound_log10: None,
@@ -290,6 +331,11 @@ impl Case {
             k.to_string(),
             serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
         );
+        self
+    }
+    /// Record the arithmetic the case ran in (when it is not the run's).
+    pub fn with_arith(mut self, a: Option<CaseArith>) -> Self {
+        self.arith = a;
         self
     }
     pub fn with_note(mut self, n: impl Into<String>) -> Self {
@@ -345,8 +391,19 @@ impl ClaimReport {
         id: &str,
         paper_ref: &str,
         construction: ConstructionSize,
-        cases: Vec<Case>,
+        mut cases: Vec<Case>,
     ) -> Self {
+        // `<claim>/<slug>`, a repeated slug numbered `#2`, `#3`, … in order.
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for c in &mut cases {
+            let n = seen.entry(c.id.clone()).or_insert(0);
+            *n += 1;
+            c.id = if *n == 1 {
+                format!("{id}/{}", c.id)
+            } else {
+                format!("{id}/{}#{n}", c.id)
+            };
+        }
         let status = if cases.iter().all(|c| c.passed) && !cases.is_empty() {
             Status::Passed
         } else {
