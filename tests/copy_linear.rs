@@ -109,7 +109,7 @@ fn models_print_and_export() {
         let cm = build_copy_model::<f64>(kind, &task, 53).unwrap();
         let s = cm.model.summary();
         assert!(s.contains("mem_read"), "{s}");
-        let j = cm.model.export();
+        let j = freelunch::export::to_json(&cm.model, None);
         assert!(j["layers"].as_array().map_or(0, |l| l.len()) >= 1);
         assert_eq!(cm.model.size().ssm_state, 8);
     }

@@ -338,7 +338,7 @@ fn built_model_is_readable_and_exportable() {
     ] {
         assert!(s.contains(want), "summary lacks {want}");
     }
-    let j = c.model.export().to_string();
+    let j = freelunch::export::to_json(&c.model, None).to_string();
     assert!(j.contains("\"tok_value\"") && j.contains("transition.level"));
 }
 

@@ -131,7 +131,7 @@ fn generation_size_summary_export() {
     assert_eq!(s.max_abs_param, 30.0);
     let text = m.summary();
     assert!(text.contains("value") && text.contains("prev") && text.contains("relu(prev)"));
-    let j = m.export();
+    let j = freelunch::export::to_json(&m, None);
     let s = serde_json::to_string(&j).unwrap();
     assert!(s.contains("\"row\":\"prev\"") && s.contains("\"b_delta\":[\"30"));
 }

@@ -54,3 +54,132 @@ fn the_dp_stages_do_not_import_the_compiler() {
     }
     assert!(!importers("src/dp/compiler.rs", "stages::").is_empty());
 }
+
+/// The stated layer order of the library's top-level modules, lowest first: a module may import
+/// modules of its own layer or below, never above (so the module graph is a DAG up to imports
+/// inside one layer, which the second test rules out too).
+const LAYERS: &[&[&str]] = &[
+    &["error", "rng"],
+    &["io", "num"],
+    &["model", "report"],
+    &["gadgets", "lower"],
+    &["memory"],
+    &["copy", "dp"],
+    &["certify"],
+    &["export"],
+    &["plot"],
+    &["claims"],
+    &["readme"],
+];
+
+/// Top-level modules of `src/` (directories and files, without lib.rs and main.rs).
+fn modules() -> Vec<String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out: Vec<String> = std::fs::read_dir(&src)
+        .expect("src")
+        .map(|e| e.expect("entry").path())
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?.to_string();
+            if p.is_dir() {
+                Some(name)
+            } else {
+                let stem = name.strip_suffix(".rs")?;
+                (stem != "lib" && stem != "main").then(|| stem.to_string())
+            }
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The top-level modules that module `m` names as `crate::<module>` (in `use crate::{a, b}`
+/// groups too, across lines), comments left out.
+fn imports(m: &str, all: &[String]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let files = if root.join(m).is_dir() {
+        sources(&root.join(m))
+    } else {
+        let p = root.join(format!("{m}.rs"));
+        vec![(
+            p.display().to_string(),
+            std::fs::read_to_string(&p).expect("file"),
+        )]
+    };
+    let mut found = std::collections::BTreeSet::new();
+    for (_, text) in files {
+        let code: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut rest = code.as_str();
+        while let Some(i) = rest.find("crate::") {
+            rest = &rest[i + "crate::".len()..];
+            let names: Vec<&str> = if let Some(group) = rest.strip_prefix('{') {
+                let end = group.find('}').unwrap_or(group.len());
+                group[..end]
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                    .filter_map(|w| w.split("::").next())
+                    .collect()
+            } else {
+                let end = rest
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                vec![&rest[..end]]
+            };
+            for n in names {
+                if n != m && all.iter().any(|a| a == n) {
+                    found.insert(n.to_string());
+                }
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
+fn layer_of(m: &str) -> Option<usize> {
+    LAYERS.iter().position(|l| l.contains(&m))
+}
+
+#[test]
+fn every_module_imports_only_its_layer_or_below() {
+    let all = modules();
+    let mut violations = Vec::new();
+    for m in &all {
+        let lm = layer_of(m).unwrap_or_else(|| panic!("module `{m}` has no layer in LAYERS"));
+        for d in imports(m, &all) {
+            let ld = layer_of(&d).unwrap_or_else(|| panic!("module `{d}` has no layer"));
+            if ld > lm {
+                violations.push(format!("{m} (layer {lm}) imports {d} (layer {ld})"));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "{violations:#?}");
+    // the reader sees real edges: claims imports certify, and certify is below it
+    assert!(imports("claims", &all).contains(&"certify".to_string()));
+    assert!(imports("certify", &all).contains(&"model".to_string()));
+}
+
+#[test]
+fn modules_of_one_layer_do_not_import_each_other() {
+    let all = modules();
+    for layer in LAYERS {
+        for m in layer.iter() {
+            for d in imports(m, &all) {
+                assert!(
+                    !layer.contains(&d.as_str()),
+                    "{m} imports {d}, in its own layer"
+                );
+            }
+        }
+    }
+}
+
+/// The checker can fail: a layer order that puts `claims` below `certify` is refuted.
+#[test]
+fn a_wrong_layer_order_is_caught() {
+    let all = modules();
+    let claims_uses_certify = imports("claims", &all).iter().any(|d| d == "certify");
+    let (lc, lf) = (layer_of("claims").unwrap(), layer_of("certify").unwrap());
+    assert!(claims_uses_certify && lc > lf);
+}

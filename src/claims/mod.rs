@@ -72,8 +72,9 @@ impl Default for RunConfig {
     }
 }
 
-/// An example model and how to run it (docs/export.md).
-pub type RunnableExample = (crate::model::Model<f64>, Option<crate::export::Decoding>);
+/// An example model and how to run it (docs/export.md); defined beside the examples, so
+/// `export` never imports `claims`.
+pub use crate::export::examples::RunnableExample;
 
 #[derive(Clone, Copy, Debug)]
 pub struct ClaimInfo {

@@ -2,7 +2,6 @@
 //! what to feed it and what it must produce, so the exported file can be checked on its own.
 
 use super::Decoding;
-use crate::claims::RunnableExample;
 use crate::copy::attention::{self, AttnKind};
 use crate::copy::constant::{self, ConstInstance, ConstSpec, InstanceKind, Prepared};
 use crate::copy::linear::{build_copy_model, CopyTask, MemoryKind};
@@ -11,6 +10,9 @@ use crate::error::Result;
 use crate::model::{Layer, Layout, Model, SparseMatrix};
 use crate::num::Real;
 use crate::rng::Rng;
+
+/// An example model and how to run it (docs/export.md).
+pub type RunnableExample = (Model<f64>, Option<Decoding>);
 
 /// A COPY model with its prompt: it must write `prompt[p−1]` for every target p.
 pub fn copy_linear(kind: MemoryKind, task: &CopyTask, prompt: &[usize]) -> Result<RunnableExample> {

@@ -19,7 +19,6 @@ pub use ssm::{DecayStructure, Gate, Softplus, SsmLayer, SsmState, StepInputs, Un
 
 use crate::num::{zeros, Scalar};
 use serde::Serialize;
-use serde_json::Value;
 
 /// A positional feature: a fixed function of the (1-based) position `t`, written to one coordinate.
 #[derive(Clone, Debug, Serialize)]
@@ -417,11 +416,5 @@ impl<S: Scalar> Model<S> {
             }
         }
         o
-    }
-
-    /// Every weight with a stable name, in the versioned format of docs/export.md (no decoding
-    /// section: see [`crate::export::to_json`] to add the prompt and the tokens to generate).
-    pub fn export(&self) -> Value {
-        crate::export::to_json(self, None)
     }
 }
