@@ -24,14 +24,53 @@ fn scan_seconds<S: Scalar>(
     prec: u32,
     reps: usize,
 ) -> f64 {
+    scan_seconds_with(layer, inp, prec, reps, false)
+}
+
+/// The scan (`dense`: [`SsmLayer::recur_dense`], every operation carried out).
+fn scan_seconds_with<S: Scalar>(
+    layer: &SsmLayer<S>,
+    inp: &[StepInputs<S>],
+    prec: u32,
+    reps: usize,
+    dense: bool,
+) -> f64 {
     let mut st = layer.new_state(prec);
     time(reps, || {
         for i in inp {
             st.inputs.clone_from(i);
-            layer.recur(&mut st);
+            if dense {
+                layer.recur_dense(&mut st);
+            } else {
+                layer.recur(&mut st);
+            }
         }
         black_box(&st.y);
     })
+}
+
+/// A position-key memory layer (A = 0, keys `B = e_t`, one-hot queries): the structure the
+/// scan's skipped identities exploit; steps of `t` write key t and read a random earlier key.
+fn position_key<S: Scalar>(n: usize, prec: u32, steps: usize) -> (SsmLayer<S>, Vec<StepInputs<S>>) {
+    let spec = RandomSsm::new(&mut Rng::new(2), 1, 1, n, DecayChoice::Scalar);
+    let mut layer: SsmLayer<S> = spec.build(prec);
+    layer.a = (0..n).map(|_| S::zero(prec)).collect();
+    layer.decay = SsmLayer::detect_decay(&layer.a, 1, n);
+    let mut rng = Rng::new(3);
+    let inp = (0..steps)
+        .map(|t| {
+            let onehot = |k: usize| -> Vec<S> {
+                (0..n).map(|j| S::from_i64((j == k) as i64, prec)).collect()
+            };
+            StepInputs {
+                delta: vec![S::from_f64(std::f64::consts::LN_2, prec)],
+                b: onehot(t % n),
+                c: onehot(rng.below(t % n + 1)),
+                u: vec![S::from_i64(rng.below(16) as i64, prec)],
+            }
+        })
+        .collect();
+    (layer, inp)
 }
 
 /// The floor: only the MPFR calls every step needs, written directly against MPFR on the same
@@ -99,8 +138,16 @@ fn main() {
     let threads = rayon::current_num_threads();
     println!("scan benchmark: {CHANNELS} channels, {steps} tokens, rayon threads {threads}");
     println!(
-        "{:<8} {:>5} {:<10} {:>14} {:>14} {:>10} {:>16} {:>9}",
-        "arith", "N", "decay", "ns/update", "floor ns", "ratio", "updates/s", "speed-up"
+        "{:<8} {:>5} {:<10} {:>14} {:>14} {:>10} {:>16} {:>9} {:>10}",
+        "arith",
+        "N",
+        "decay",
+        "ns/update",
+        "floor ns",
+        "ratio",
+        "updates/s",
+        "speed-up",
+        "dense ns"
     );
     let one_thread = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
@@ -132,8 +179,9 @@ fn main() {
                 let serial = one_thread.install(|| scan_seconds(&l, &inp, bits, reps));
                 let par = scan_seconds(&l, &inp, bits, reps);
                 let f = floor_seconds(&l, &inp, bits, reps);
+                let dense = one_thread.install(|| scan_seconds_with(&l, &inp, bits, reps, true));
                 println!(
-                    "{:<8} {:>5} {:<10} {:>14.2} {:>14.2} {:>10.2} {:>16.3e} {:>9.2}",
+                    "{:<8} {:>5} {:<10} {:>14.2} {:>14.2} {:>10.2} {:>16.3e} {:>9.2} {:>10.2}",
                     format!("{bits}b"),
                     n,
                     format!("{decay:?}"),
@@ -141,7 +189,8 @@ fn main() {
                     f / updates * 1e9,
                     serial / f,
                     updates / serial,
-                    serial / par
+                    serial / par,
+                    dense / updates * 1e9
                 );
             }
         }
@@ -149,6 +198,39 @@ fn main() {
     println!(
         "ns/update, ratio and updates/s are single-threaded; ratio = scan / floor (goal ≤ 1.5);"
     );
+    println!();
+    println!("position-key layer (A = 0, one-hot B and C), 1 channel, single-threaded:");
+    println!(
+        "{:<8} {:>6} {:>16} {:>16} {:>10}",
+        "arith", "N", "ns/step", "dense ns/step", "dense/this"
+    );
+    for &n in &[256usize, 4096] {
+        let steps = 256;
+        let (l64, i64_) = position_key::<f64>(n, 53, steps);
+        let rows: Vec<(String, f64, f64)> = {
+            let f = |dense| one_thread.install(|| scan_seconds_with(&l64, &i64_, 53, 5, dense));
+            let mut v = vec![("f64".to_string(), f(false), f(true))];
+            for &bits in &[128u32, 1024] {
+                let (l, inp) = position_key::<Real>(n, bits, steps);
+                let g = |dense| one_thread.install(|| scan_seconds_with(&l, &inp, bits, 5, dense));
+                v.push((format!("{bits}b"), g(false), g(true)));
+            }
+            let (l, inp) = position_key::<freelunch::num::Ball>(n, 128, steps);
+            let g = |dense| one_thread.install(|| scan_seconds_with(&l, &inp, 128, 5, dense));
+            v.push(("ball128".to_string(), g(false), g(true)));
+            v
+        };
+        for (name, sparse, dense) in rows {
+            println!(
+                "{:<8} {:>6} {:>16.1} {:>16.1} {:>10.1}",
+                name,
+                n,
+                sparse / steps as f64 * 1e9,
+                dense / steps as f64 * 1e9,
+                dense / sparse
+            );
+        }
+    }
     println!(
         "speed-up = single-threaded time / time with all rayon threads (channels in parallel)."
     );

@@ -406,6 +406,29 @@ mod tests {
         }
     }
 
+    /// A value the 32-bit mantissa holds is taken exactly (so `|1|·r = r`: an update by an exact
+    /// 1 leaves a radius unchanged); one bit more is rounded up.
+    #[test]
+    fn representable_magnitudes_are_exact() {
+        for (x, prec) in [
+            (1.0, 53u32),
+            (1.0, 256),
+            (-0.75, 128),
+            (3.0 * 2f64.powi(-700), 64),
+        ] {
+            let f = Float::with_val(prec, x);
+            assert_eq!(
+                Mag::from_float_up(&f),
+                Mag::from_float_down(&f),
+                "{x} at {prec}"
+            );
+        }
+        let r = Mag::from_f64_up(1.234e-30);
+        assert_eq!(Mag::from_float_up(&Float::with_val(128, 1)).mul(r), r);
+        let wide = Float::with_val(128, 1) + Float::with_val(128, Float::i_exp(1, -40));
+        assert!(Mag::from_float_up(&wide) > Mag::from_float_down(&wide));
+    }
+
     #[test]
     fn float_bounds_bracket_the_value() {
         for x in [1.0, 0.1, -3.75e-200, 1e300, 2f64.powi(-1074)] {
