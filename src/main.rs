@@ -232,6 +232,8 @@ enum LowerTarget {
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum TargetAct {
+    /// SiLU (Mamba's own), or GeLU when the model has GeLU units.
+    Auto,
     Silu,
     Relu,
     Gelu,
@@ -249,7 +251,7 @@ struct LowerArgs {
     #[arg(long)]
     pick: Option<String>,
     /// The target's `hidden_act` (the conv activation); ReLU units run as act(λz)/λ.
-    #[arg(long, value_enum, default_value = "silu")]
+    #[arg(long, value_enum, default_value = "auto")]
     act: TargetAct,
     /// Random inputs (besides the stored prompt) decoded and stored for the real client.
     #[arg(long, default_value_t = 10, value_parser = parse_count, allow_hyphen_values = true)]
@@ -293,6 +295,7 @@ fn run_lower(a: &LowerArgs) -> Result<ExitCode> {
     let json = freelunch::export::pick(v, a.pick.as_deref())?;
     let mut lower = freelunch::lower::LowerOptions::new(1);
     lower.act = match a.act {
+        TargetAct::Auto => freelunch::lower::natural_activation(&json)?,
         TargetAct::Silu => Activation::Silu,
         TargetAct::Relu => Activation::Relu,
         TargetAct::Gelu => Activation::Gelu,
@@ -329,11 +332,6 @@ fn run_lower(a: &LowerArgs) -> Result<ExitCode> {
             g.bound
         );
     }
-    let agree = w.cases.iter().filter(|c| c.lowered == c.expected).count();
-    outln!(
-        "cases     {agree}/{} inputs: freelunch's run of the lowered blocks equals the abstract model's tokens",
-        w.cases.len()
-    );
     if a.summary {
         for b in &m.blocks {
             outln!(
@@ -345,6 +343,28 @@ fn run_lower(a: &LowerArgs) -> Result<ExitCode> {
             );
         }
     }
+    if !w.block_cases.is_empty() {
+        let worst = (w.block_cases.iter())
+            .map(|c| (c.lowered - c.expected).abs())
+            .fold(0.0, f64::max);
+        let tol = w.usage.tolerance.unwrap_or(0.0);
+        outln!(
+            "cases     {} input sequences: max |lowered − abstract| = {worst:.3e} (agreement: ≤ 2^-12·max(1, |value|) or ε/4, the claim's accuracy ε = {tol:.3e})",
+            w.block_cases.len()
+        );
+        let ok = (w.block_cases.iter())
+            .all(|c| hf::block_agrees(c.lowered, c.expected, w.usage.tolerance));
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    let agree = w.cases.iter().filter(|c| c.lowered == c.expected).count();
+    outln!(
+        "cases     {agree}/{} inputs: freelunch's run of the lowered blocks equals the abstract model's tokens",
+        w.cases.len()
+    );
     Ok(if agree == w.cases.len() {
         ExitCode::SUCCESS
     } else {
