@@ -437,6 +437,8 @@ pub struct Request {
 
 /// What was written.
 pub struct Written {
+    /// The abstract model's name.
+    pub source: String,
     pub lowered: Lowered,
     pub cases: Vec<Case>,
     pub block_cases: Vec<BlockCase>,
@@ -448,11 +450,24 @@ pub struct Written {
 /// reproduce (the stored prompt and `cases` random inputs, decoded by the abstract model and by
 /// freelunch running the lowered blocks).
 pub fn lower_export(json: &Value, dir: &Path, req: &Request) -> Result<Written> {
+    let w = prepare(json, req)?;
+    let cases = if w.block_cases.is_empty() {
+        serde_json::to_value(&w.cases)
+    } else {
+        serde_json::to_value(&w.block_cases)
+    }
+    .map_err(|e| Error::compute(e.to_string()))?;
+    write_mamba(dir, &w.lowered, &w.source, &w.usage, &cases)?;
+    Ok(w)
+}
+
+/// [`lower_export`] without writing: the lowered model and its cases.
+pub fn prepare(json: &Value, req: &Request) -> Result<Written> {
     super::check_header(json)?;
     let model = super::from_json::<f64>(json, 53)?;
     let dec = super::read_decoding(json)?.unwrap_or_default();
     if model.vocab.is_empty() {
-        return lower_block(&model, &dec, dir, req);
+        return lower_block(&model, &dec, req);
     }
     if dec.prompt.is_empty() || dec.generate == 0 {
         return Err(Error::input(
@@ -481,9 +496,8 @@ pub fn lower_export(json: &Value, dir: &Path, req: &Request) -> Result<Written> 
         req.cases,
         req.seed,
     );
-    let cases_json = serde_json::to_value(&cs).map_err(|e| Error::compute(e.to_string()))?;
-    write_mamba(dir, &lowered, &model.name, &usage, &cases_json)?;
     Ok(Written {
+        source: model.name.clone(),
         abstract_nonzeros: model.size().nonzero_params,
         lowered,
         cases: cs,
@@ -512,12 +526,7 @@ pub struct BlockCase {
 
 /// A block fed vectors: the stored input and `req.cases` random ones (each nonzero input
 /// coordinate uniform in `[−|x|, |x|]`, integers kept integer), read through logits rows.
-fn lower_block(
-    model: &Model<f64>,
-    dec: &super::Decoding,
-    dir: &Path,
-    req: &Request,
-) -> Result<Written> {
+fn lower_block(model: &Model<f64>, dec: &super::Decoding, req: &Request) -> Result<Written> {
     let name_of = |n: &String| {
         (0..model.layout.width())
             .find(|&i| model.layout.coord_name(i) == *n)
@@ -627,9 +636,8 @@ fn lower_block(
         expected_read: dec.expected_read,
         tolerance: dec.tolerance,
     };
-    let cases_json = serde_json::to_value(&cs).map_err(|e| Error::compute(e.to_string()))?;
-    write_mamba(dir, &lowered, &model.name, &usage, &cases_json)?;
     Ok(Written {
+        source: model.name.clone(),
         abstract_nonzeros: model.size().nonzero_params,
         lowered,
         cases: Vec::new(),
