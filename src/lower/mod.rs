@@ -317,7 +317,7 @@ impl Ctx<'_> {
         let s = unit_scale(l.act, self.opts.act, self.lambda)?;
         let mut b = BlockBuilder::new(l.name.clone(), self.width, 1);
         let w2t = transpose(&l.w2);
-        for j in 0..l.hidden_width() {
+        for (j, outs) in w2t.iter().enumerate() {
             let name = l
                 .hidden_names
                 .get(j)
@@ -328,7 +328,7 @@ impl Ctx<'_> {
                 l.w1.row(j).map(|(c, w)| (c, *w)),
                 l.b1[j],
                 s,
-                w2t[j].iter().copied(),
+                outs.iter().copied(),
             );
         }
         for (o, v) in b.b_out.iter_mut().zip(&l.b2) {
