@@ -423,6 +423,12 @@ fn run_lower(a: &LowerArgs) -> Result<ExitCode> {
         "cases     {agree}/{} inputs: freelunch's run of the lowered blocks equals the abstract model's tokens",
         w.cases.len()
     );
+    let certified = w.cases.iter().filter(|c| c.certified).count();
+    outln!(
+        "certified {certified}/{} inputs: in {}-bit ball arithmetic every generated token's margin has a positive lower end",
+        w.cases.len(),
+        hf::CERTIFY_BITS
+    );
     Ok(if agree == w.cases.len() {
         ExitCode::SUCCESS
     } else {

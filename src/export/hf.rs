@@ -25,7 +25,13 @@ pub struct Case {
     pub lowered: Vec<usize>,
     /// The smallest logit margin of the lowered run.
     pub lowered_min_margin: f64,
+    /// The lowered blocks run in 128-bit ball arithmetic give `expected`, and every generated
+    /// token's margin has a positive lower end (exact arithmetic; float32 is measured, not certified).
+    pub certified: bool,
 }
+
+/// Bits of the ball run that certifies the lowered model's decoding.
+pub const CERTIFY_BITS: u32 = 128;
 
 /// How the checkpoint is run, and what it must produce.
 #[derive(Clone, Debug, Serialize)]
@@ -58,12 +64,18 @@ pub fn cases(
         p.extend(&usage.suffix);
         prompts.push(p);
     }
+    let ball: MambaModel<crate::num::Ball> = low.convert(CERTIFY_BITS, |x| {
+        <crate::num::Ball as crate::num::Scalar>::from_f64(*x, CERTIFY_BITS)
+    });
     prompts
         .into_iter()
         .map(|p| {
             let e = abs.generate(&p, usage.max_new_tokens, None);
             let l = low.generate(&p, usage.max_new_tokens, Softplus::Exact);
+            let b = ball.generate(&p, usage.max_new_tokens, Softplus::Exact);
+            let certified = b.tokens == e.tokens && b.margins.iter().all(|m| m.lower() > 0);
             Case {
+                certified,
                 expected: e.tokens,
                 lowered_min_margin: l.margins.iter().copied().fold(f64::INFINITY, f64::min),
                 lowered: l.tokens,
