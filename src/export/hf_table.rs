@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// The checkpoints of the table and of `examples/python/hf_measure.sh`: `(id, export)`.
 pub fn configurations() -> Result<Vec<(String, Value)>> {
-    use crate::dp::{self, problems::ProblemParams, MemoryKind, Options};
+    use crate::dp::{self, problems::ProblemParams, MemoryKind};
     let mut out = Vec::new();
     for (name, n) in [("edit", 3), ("lis", 5), ("linrec", 8), ("eca", 4)] {
         let p = dp::problem_by_name(
@@ -20,20 +20,13 @@ pub fn configurations() -> Result<Vec<(String, Value)>> {
                 ..Default::default()
             },
         )?;
-        let input = p.random_input(&mut crate::rng::Rng::new(2410_03810));
-        for memory in [MemoryKind::Slot, MemoryKind::Position] {
-            let opt = Options {
-                memory,
-                slots: None,
-                activation: crate::model::Activation::Relu,
-                lambda: None,
-                memory_override: None,
-            };
-            let c = dp::compile::<f64>(p.as_ref(), &opt, 53)?;
-            let d = super::examples::dp_decoding(p.as_ref(), &input);
+        let memories = [MemoryKind::Slot, MemoryKind::Position];
+        let models = super::examples::dp_models(p.as_ref(), &memories, 2410_03810);
+        for (memory, (_, ex)) in memories.into_iter().zip(models) {
+            let (m, d) = ex?;
             out.push((
                 format!("{name}-{}", memory.name()),
-                super::to_json(&c.model, Some(&d)),
+                super::to_json(&m, d.as_ref()),
             ));
         }
     }
