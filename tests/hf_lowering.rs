@@ -1,7 +1,8 @@
-//! The real client: every runnable token export is lowered into a stock `MambaForCausalLM`
-//! checkpoint, loaded by `AutoModelForCausalLM.from_pretrained`, and run with greedy
-//! `generate()` on the stored prompt and 10 random inputs (examples/python/hf_check.py); every
-//! output must equal `freelunch run` of the abstract model. Parameters too small (λ, K, eps)
+//! The real client: every runnable export without attention is lowered into a stock
+//! `MambaForCausalLM` checkpoint, loaded by `AutoModelForCausalLM.from_pretrained`, and run on the
+//! stored input and 10 random ones (examples/python/hf_check.py): token models with greedy
+//! `generate()` (every token must equal `freelunch run` of the abstract model), blocks with a
+//! forward pass on `inputs_embeds` (the read value must agree). Parameters too small (λ, K, eps)
 //! must make the real client disagree.
 //!
 //! Needs python3 with torch, transformers and safetensors (`.ci/run` installs the pinned versions
@@ -110,11 +111,30 @@ fn every_runnable_token_export_generates_like_freelunch_run() {
         assert_eq!(code, 0, "{out}");
         dirs.push(d);
     }
+    // The lemma blocks and copy-const: fed residual vectors (inputs_embeds), read from logits.
+    for claim in [
+        "mlp-mul",
+        "mlp-relu",
+        "mlp-select",
+        "mlp-lookup",
+        "gate-mul",
+        "copy-const",
+    ] {
+        let f = tmp.join(format!("{claim}.json"));
+        let (code, _, err) = run(&["explain", claim, "--export", path(&f)]);
+        assert_eq!(code, 0, "{err}");
+        let d = tmp.join(format!("hf-{claim}"));
+        let (code, out) = lower(&f, &d, &["--pick", "0"]);
+        assert_eq!(code, 0, "{claim}: {out}");
+        dirs.push(d);
+    }
     let (code, text) = hf_check(&dirs);
     assert_eq!(code, 0, "the real client disagreed:\n{text}");
-    let agreeing = text
-        .lines()
-        .filter(|l| l.contains("11/11 generate() outputs equal"))
+    let agreeing = (text.lines())
+        .filter(|l| {
+            l.contains("11/11 generate() outputs equal")
+                || l.contains("11/11 forward() reads equal")
+        })
         .count();
     assert_eq!(agreeing, dirs.len(), "{text}");
     assert!(

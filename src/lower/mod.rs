@@ -42,8 +42,12 @@ pub struct LowerOptions {
     pub shift: Option<f64>,
     pub lambda: Option<f64>,
     pub eps_log2: Option<i32>,
-    /// Input vectors of a block model (their range replaces the vocabulary's).
+    /// Input vectors of a block model: every vector any input may hold (their range replaces
+    /// the vocabulary's); the first `block_tokens` of them become the embedding rows.
     pub vectors: Option<Vec<Vec<f64>>>,
+    pub block_tokens: usize,
+    /// Residual coordinates read out as logits rows 0, 1, … (a block's result).
+    pub read: Vec<usize>,
 }
 
 impl LowerOptions {
@@ -55,6 +59,8 @@ impl LowerOptions {
             lambda: None,
             eps_log2: None,
             vectors: None,
+            block_tokens: 0,
+            read: Vec::new(),
         }
     }
 }
@@ -102,6 +108,21 @@ pub fn unit_error(act: Activation, lambda: f64) -> f64 {
         Activation::Relu => 0.0,
         Activation::Silu => 0.278_464_542_761_074 / lambda,
         Activation::Gelu => 0.169_971_085_744_084_5 / lambda,
+    }
+}
+
+/// The target activation that runs a model's units natively: GeLU when it has GeLU units, else
+/// SiLU (Mamba's own); ReLU units then run as act(λz)/λ.
+pub fn natural_activation(model_json: &serde_json::Value) -> Result<Activation> {
+    let acts: Vec<&str> = (model_json["layers"].as_array().into_iter().flatten())
+        .filter_map(|l| l["activation"].as_str())
+        .collect();
+    match (acts.contains(&"gelu"), acts.contains(&"silu")) {
+        (true, true) => Err(Error::input(
+            "the model has both GeLU and SiLU units: one Mamba checkpoint has one activation",
+        )),
+        (true, false) => Ok(Activation::Gelu),
+        _ => Ok(Activation::Silu),
     }
 }
 
@@ -296,7 +317,7 @@ impl Ctx<'_> {
         let s = unit_scale(l.act, self.opts.act, self.lambda)?;
         let mut b = BlockBuilder::new(l.name.clone(), self.width, 1);
         let w2t = transpose(&l.w2);
-        for j in 0..l.hidden_width() {
+        for (j, outs) in w2t.iter().enumerate() {
             let name = l
                 .hidden_names
                 .get(j)
@@ -307,7 +328,7 @@ impl Ctx<'_> {
                 l.w1.row(j).map(|(c, w)| (c, *w)),
                 l.b1[j],
                 s,
-                w2t[j].iter().copied(),
+                outs.iter().copied(),
             );
         }
         for (o, v) in b.b_out.iter_mut().zip(&l.b2) {
@@ -569,12 +590,13 @@ pub fn lower_mamba(m: &Model<f64>, opts: &LowerOptions) -> Result<Lowered> {
             Layer::Attention(_) => unreachable!("refused above"),
         });
     }
+    let blocks = split_to_common_width(blocks, width);
     // Embedding: the abstract rows, the constant features folded in, and `lower.one`; a PAD
     // token last (zero embedding, logit −2^20).
     let vocab_len = m
         .vocab
         .len()
-        .max(opts.vectors.as_ref().map_or(0, |v| v.len()));
+        .max(opts.vectors.as_ref().map_or(0, |_| opts.block_tokens));
     let mut emb = Vec::new();
     for tok in 0..vocab_len {
         let mut row: BTreeMap<usize, f64> = match &opts.vectors {
@@ -600,6 +622,9 @@ pub fn lower_mamba(m: &Model<f64>, opts: &LowerOptions) -> Result<Lowered> {
         .entries()
         .map(|(r, c, v)| (r, c, f32_value(*v)))
         .collect();
+    for (r, &c) in opts.read.iter().enumerate() {
+        head.push((r, c, 1.0));
+    }
     for (r, b) in m.readout_bias.iter().enumerate() {
         if *b != 0.0 {
             head.push((r, one, f32_value(*b)));
@@ -745,4 +770,109 @@ fn position_blocks(
     b.b_out = b_out;
     blocks.push(b.build(ctx.kernel, ctx.norm_weight));
     Ok(blocks)
+}
+
+/// Whether a block's channels can be spread over several blocks without changing the result:
+/// MLP units only (no state, no gate input) that never read a coordinate they write.
+fn splittable(b: &MambaBlock<f64>) -> bool {
+    let units = b.roles.iter().all(|r| matches!(r, ChannelRole::Unit(_)));
+    let read: std::collections::BTreeSet<usize> = b.in_x.entries().map(|(_, c, _)| c).collect();
+    units && b.in_z.nnz() == 0 && b.out.entries().all(|(r, _, _)| !read.contains(&r))
+}
+
+/// Channels `range` of a block (the output bias stays with the first part).
+fn channel_slice(
+    b: &MambaBlock<f64>,
+    range: std::ops::Range<usize>,
+    part: usize,
+) -> MambaBlock<f64> {
+    let (lo, n) = (range.start, range.len());
+    let rows = |m: &SparseMatrix<f64>| {
+        let e = m
+            .entries()
+            .filter(|(r, _, _)| range.contains(r))
+            .map(|(r, c, v)| (r - lo, c, *v))
+            .collect();
+        SparseMatrix::from_entries(n, m.cols, e)
+    };
+    let cols = |m: &SparseMatrix<f64>| {
+        let e = m
+            .entries()
+            .filter(|(_, c, _)| range.contains(c))
+            .map(|(r, c, v)| (r, c - lo, *v))
+            .collect();
+        SparseMatrix::from_entries(m.rows, n, e)
+    };
+    let k = b.conv_kernel;
+    MambaBlock {
+        name: format!("{}.part{part}", b.name),
+        inner: n,
+        roles: b.roles[range.clone()].to_vec(),
+        in_x: rows(&b.in_x),
+        in_z: rows(&b.in_z),
+        b_x: b.b_x[range.clone()].to_vec(),
+        b_z: b.b_z[range.clone()].to_vec(),
+        conv_w: b.conv_w[lo * k..(lo + n) * k].to_vec(),
+        conv_b: b.conv_b[range.clone()].to_vec(),
+        x_dt: cols(&b.x_dt),
+        x_b: cols(&b.x_b),
+        x_c: cols(&b.x_c),
+        dt_w: rows(&b.dt_w),
+        dt_b: b.dt_b[range.clone()].to_vec(),
+        a: b.a[lo * b.state..(lo + n) * b.state].to_vec(),
+        d: b.d[range.clone()].to_vec(),
+        out: cols(&b.out),
+        b_out: if part == 0 {
+            b.b_out.clone()
+        } else {
+            vec![0.0; b.width]
+        },
+        ..b.clone()
+    }
+}
+
+/// HF gives every block one inner width (a multiple of the hidden width W). Choose the multiple
+/// that stores the fewest parameters, spreading splittable MLP blocks over several blocks.
+fn split_to_common_width(blocks: Vec<MambaBlock<f64>>, w: usize) -> Vec<MambaBlock<f64>> {
+    let fixed = (blocks.iter())
+        .filter(|b| !splittable(b))
+        .map(|b| b.inner)
+        .max()
+        .unwrap_or(1);
+    let widest = blocks.iter().map(|b| b.inner).max().unwrap_or(1);
+    let state = blocks.iter().map(|b| b.state).max().unwrap_or(1);
+    let rank = blocks.iter().map(|b| b.dt_rank).max().unwrap_or(1);
+    let cost = |inner: usize| {
+        let count: usize = (blocks.iter())
+            .map(|b| {
+                if splittable(b) {
+                    b.inner.div_ceil(inner)
+                } else {
+                    1
+                }
+            })
+            .sum();
+        count * (3 * inner * w + inner * (2 * rank + 3 * state + 8))
+    };
+    let best = (fixed.div_ceil(w).max(1)..=widest.div_ceil(w).max(1))
+        .map(|e| e * w)
+        .min_by_key(|&i| cost(i))
+        .unwrap_or(w);
+    let mut out = Vec::new();
+    for b in blocks {
+        if splittable(&b) && b.inner > best {
+            let parts = b.inner.div_ceil(best);
+            let size = b.inner.div_ceil(parts);
+            for p in 0..parts {
+                out.push(channel_slice(
+                    &b,
+                    p * size..((p + 1) * size).min(b.inner),
+                    p,
+                ));
+            }
+        } else {
+            out.push(b);
+        }
+    }
+    out
 }
