@@ -201,6 +201,31 @@ impl BallWorst {
     }
 }
 
+/// The highest precision (bits) an undecided case is enclosed again at before it may fail.
+pub const ESCALATION_CAP_BITS: u32 = 4096;
+
+/// Decide a case by enclosures at `bits`; while it is undecided (enclosures too wide), enclose
+/// it again at twice the precision, up to [`ESCALATION_CAP_BITS`]. The case is a statement about
+/// the exact network, so the working precision is a tool of the proof; a case decided above
+/// `bits` says so in its label ("raised to N bits") and carries `decided_at_bits`. A case still
+/// undecided at the cap stays undecided (never a pass).
+pub fn escalate(
+    bits: u32,
+    mut case_at: impl FnMut(u32) -> crate::error::Result<Case>,
+) -> crate::error::Result<Case> {
+    let mut p = bits;
+    let mut c = case_at(p)?;
+    while c.verdict == Verdict::Undecided && p < ESCALATION_CAP_BITS {
+        p = p.saturating_mul(2).clamp(bits, ESCALATION_CAP_BITS);
+        c = case_at(p)?;
+    }
+    if p != bits {
+        c.label = format!("{} [undecided at {bits} bits, raised to {p} bits]", c.label);
+        c = c.param("decided_at_bits", p);
+    }
+    Ok(c)
+}
+
 /// The cases of a certified run, or, when the model cannot be built or run at that precision
 /// (a computation error), one failed case saying why; other errors are returned.
 pub fn or_failed_case(

@@ -423,13 +423,22 @@ pub fn render_table(reports: &[ClaimReport]) -> String {
             );
         }
         for c in r.failed_cases().take(5) {
+            // A boolean case (a law, a certificate) has no measured value or bound to show.
+            let values = match (c.measured_log10, c.bound_log10) {
+                (Some(m), Some(b)) => {
+                    format!(" (measured {}, bound {})", fmt_log10(m), fmt_log10(b))
+                }
+                _ => String::new(),
+            };
+            let why = if c.verdict == Verdict::Undecided {
+                "undecided: too coarse to decide at this precision, not a pass".to_string()
+            } else {
+                c.verdict.word().to_string()
+            };
             let _ = writeln!(
                 o,
-                "    failed ({}): {} (measured {}, bound {}) {}",
-                c.verdict.word(),
+                "    failed ({why}): {}{values} {}",
                 c.label,
-                fmt_log10(c.measured_log10.unwrap_or(f64::NAN)),
-                fmt_log10(c.bound_log10.unwrap_or(f64::NAN)),
                 c.note.clone().unwrap_or_default()
             );
         }
