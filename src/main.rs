@@ -744,6 +744,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             if let Some(arith) = precision {
                 warn_if_slow(arith);
+                if arith.bits() < 53 {
+                    eprintln!(
+                        "note: {arith} is coarser than f64: a case whose enclosures are too wide at {arith} is reported as undecided (too coarse to decide), and a construction that cannot even hold its weights or inputs at {arith} fails at that precision, not in theory"
+                    );
+                }
                 for c in &selected {
                     if !c.honours_precision() {
                         eprintln!(
@@ -907,14 +912,28 @@ fn finish(reports: &[ClaimReport], json: Option<&Path>, timings: bool) -> Result
         .iter()
         .filter(|r| r.status == Status::Passed)
         .count();
+    let undecided: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.status == Status::Undecided)
+        .map(|r| r.id.as_str())
+        .collect();
     outln!(
-        "{passed} passed, {} failed, {not_built} not built yet",
-        failed.len()
+        "{passed} passed, {} failed, {} undecided, {not_built} not built yet",
+        failed.len(),
+        undecided.len()
     );
-    if failed.is_empty() {
+    if !undecided.is_empty() {
+        eprintln!(
+            "undecided claims: {} (the precision run is too coarse to decide them: no case certainly fails, but some enclosures are too wide; rerun with more bits)",
+            undecided.join(", ")
+        );
+    }
+    if failed.is_empty() && undecided.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("failed claims: {}", failed.join(", "));
+        if !failed.is_empty() {
+            eprintln!("failed claims: {}", failed.join(", "));
+        }
         Ok(ExitCode::from(1))
     }
 }

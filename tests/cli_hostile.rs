@@ -285,3 +285,21 @@ fn trace_heatmap_t_v2_keeps_t_png() {
     assert!(d.join("u.png").exists() && d.join("u.svg").exists());
     assert!(!d.join("u.png.png").exists());
 }
+
+#[test]
+fn verify_precision_2() {
+    // scan-unroll's enclosures at 2 bits are too wide to decide anything: the claim is reported
+    // undecided with the sentence, exit 1, never FAIL or pass.
+    let (code, out, err) = run(&["verify", "scan-unroll", "--quick", "--precision", "2"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("UNDECIDED") && !out.contains(" FAIL "),
+        "{out}"
+    );
+    assert!(out.contains("too coarse to decide"), "{out}");
+    assert!(
+        err.contains("undecided claims: scan-unroll") && err.contains("too coarse to decide"),
+        "{err}"
+    );
+    assert!(!err.contains("failed claims"), "{err}");
+}

@@ -302,6 +302,9 @@ impl Case {
 pub enum Status {
     Passed,
     Failed,
+    /// No case certainly failed, but some could not be decided (enclosures too wide at the
+    /// precision run): not a pass, and not a refutation either.
+    Undecided,
     NotBuilt,
 }
 
@@ -310,6 +313,7 @@ impl Status {
         match self {
             Status::Passed => "pass",
             Status::Failed => "FAIL",
+            Status::Undecided => "UNDECIDED",
             Status::NotBuilt => "not built yet",
         }
     }
@@ -349,6 +353,11 @@ impl ClaimReport {
     ) -> Self {
         let status = if cases.iter().all(|c| c.passed) && !cases.is_empty() {
             Status::Passed
+        } else if cases
+            .iter()
+            .all(|c| c.passed || c.verdict == Verdict::Undecided)
+        {
+            Status::Undecided
         } else {
             Status::Failed
         };
@@ -430,14 +439,14 @@ pub fn render_table(reports: &[ClaimReport]) -> String {
                 }
                 _ => String::new(),
             };
-            let why = if c.verdict == Verdict::Undecided {
-                "undecided: too coarse to decide at this precision, not a pass".to_string()
+            let head = if c.verdict == Verdict::Undecided {
+                "undecided (too coarse to decide at this precision, not a pass)".to_string()
             } else {
-                c.verdict.word().to_string()
+                format!("failed ({})", c.verdict.word())
             };
             let _ = writeln!(
                 o,
-                "    failed ({why}): {}{values} {}",
+                "    {head}: {}{values} {}",
                 c.label,
                 c.note.clone().unwrap_or_default()
             );
