@@ -2,21 +2,10 @@
 //! sentence on stderr and a non-zero exit (no panic, abort or hang), and nothing is written.
 
 mod common;
-use common::run;
+use common::{layer_of_kind, run, s, scratch};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-fn scratch(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("freelunch-hostile-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// Exit code 2, one line on stderr containing `needle`, no panic, within `limit`.
 fn refused_in_one_sentence(args: &[&str], needle: &str) -> String {
@@ -67,12 +56,7 @@ fn write(dir: &Path, name: &str, v: &Value) -> PathBuf {
 }
 
 fn ssm(v: &Value) -> usize {
-    v["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .position(|l| l["kind"] == "ssm")
-        .unwrap()
+    layer_of_kind(v, "ssm")
 }
 
 #[test]
@@ -112,12 +96,7 @@ fn run_head_size_1e12() {
     ]);
     assert_eq!(code, 0, "{err}");
     let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
-    let k = v["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .position(|l| l["kind"] == "attention")
-        .unwrap();
+    let k = layer_of_kind(&v, "attention");
     v["layers"][k]["heads"][0]["w_v"]["shape"][0] = json!(1_000_000_000_000u64);
     let p = write(&d, "m.json", &v);
     refused_in_one_sentence(

@@ -285,12 +285,7 @@ fn linrec() -> Value {
 }
 
 fn ssm_index(v: &Value) -> usize {
-    v["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .position(|l| l["kind"] == "ssm")
-        .expect("the slot memory is an SSM layer")
+    common::layer_of_kind(v, "ssm")
 }
 
 fn refused(v: Value) -> ModelError {
@@ -337,12 +332,7 @@ fn channels_and_state_2_pow_32_are_refused_not_wrapped() {
 #[test]
 fn head_size_1e12_is_refused_before_allocating() {
     let mut v = dp_export("edit", 2, MemoryKind::Attention);
-    let k = v["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .position(|l| l["kind"] == "attention")
-        .unwrap();
+    let k = common::layer_of_kind(&v, "attention");
     v["layers"][k]["heads"][0]["w_q"]["shape"][0] = json!(1_000_000_000_000u64);
     assert!(
         matches!(refused(v), ModelError::OutOfRange { ref name, .. } if name.contains("w_q.shape"))
