@@ -3,6 +3,10 @@
 //! through the library's `run_timed` exactly as `freelunch verify --quick --seed N` runs it, the
 //! (seed, claim) runs in parallel with rayon. Certificates that depend on neither seed nor mode
 //! are computed once per process (`certify::select_lemma`, `certify::round_lemma`).
+//!
+//! It takes tens of CPU-minutes (about 25 s of quick-mode verify per seed here), too long for the
+//! plain `cargo test`: it is ignored there and run by `.ci/run` as
+//! `cargo test --release --test seed_sweep -- --ignored`.
 
 use freelunch::claims::{self, Mode, RunConfig};
 use freelunch::report::Status;
@@ -18,6 +22,7 @@ fn seeds() -> Vec<u64> {
 const SEEDS: usize = 66;
 
 #[test]
+#[ignore = "tens of CPU-minutes: run by .ci/run with --ignored"]
 fn every_claim_passes_quick_mode_for_66_seeds() {
     let seeds = seeds();
     assert_eq!(seeds.len(), SEEDS);
