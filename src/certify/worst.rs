@@ -301,6 +301,41 @@ mod tests {
     }
 
     #[test]
+    fn an_undecided_case_is_raised_until_decided_and_stays_undecided_at_the_cap() {
+        // Decided (certainly within) from 512 bits on, undecided below.
+        let at = |bits: u32| {
+            let c = Case::boolean("c", bits >= 512, "");
+            Ok(if bits >= 512 {
+                c.with_verdict(Verdict::Certified)
+            } else {
+                c.with_verdict(Verdict::Undecided)
+            })
+        };
+        let c = escalate(128, at).unwrap();
+        assert!(c.passed && c.verdict == Verdict::Certified);
+        assert!(c.label.contains("raised to 512 bits"), "{}", c.label);
+        // Decided at once: unchanged label.
+        assert_eq!(escalate(1024, at).unwrap().label, "c");
+        // Never decided: undecided (not a pass) after the cap.
+        let mut tried = Vec::new();
+        let c = escalate(64, |b| {
+            tried.push(b);
+            Ok(Case::boolean("u", false, "").with_verdict(Verdict::Undecided))
+        })
+        .unwrap();
+        assert!(!c.passed && c.verdict == Verdict::Undecided);
+        assert_eq!(tried.last(), Some(&ESCALATION_CAP_BITS));
+        // A certain failure is not rerun.
+        let mut runs = 0;
+        let c = escalate(64, |_| {
+            runs += 1;
+            Ok(Case::boolean("f", false, "").with_verdict(Verdict::Certified))
+        })
+        .unwrap();
+        assert!(!c.passed && runs == 1);
+    }
+
+    #[test]
     fn a_computation_error_becomes_one_failed_case() {
         let failed = or_failed_case(Err(crate::error::Error::compute("K not exact")), || {
             "run".into()
