@@ -282,3 +282,25 @@ fn verify_precision_2() {
     );
     assert!(!err.contains("failed claims"), "{err}");
 }
+
+#[test]
+fn run_logits_that_overflow_to_nan() {
+    // Finite f64 weights whose products overflow: +inf and −inf meet in a logit (NaN). The run
+    // must not print `min logit margin 1.000e0` and a token as if decoding were defined.
+    let d = scratch("nan");
+    let (_, mut v) = linrec(&d);
+    for e in v["token_embedding"]["entries"].as_array_mut().unwrap() {
+        e["value"] = json!("1e308");
+    }
+    for (k, e) in v["readout"]["entries"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        e["value"] = json!(if k % 2 == 0 { "1e308" } else { "-1e308" });
+    }
+    let p = write(&d, "m.json", &v);
+    let out = refused_in_one_sentence(&["run", s(&p)], "not a number");
+    assert!(!out.contains("min logit margin"), "{out}");
+}
