@@ -500,8 +500,8 @@ pub fn constant_bits_case(label: &str, pts: &[(usize, Option<u32>)]) -> Case {
             None => format!("T={t}: none"),
         })
         .collect();
-    let n = crate::claims::dp_laws::distinct(known.iter().map(|p| p.0 as f64));
-    let min_n = crate::claims::dp_laws::MIN_DISTINCT;
+    let n = crate::report::distinct(known.iter().map(|p| p.0 as f64));
+    let min_n = crate::report::MIN_DISTINCT;
     let slope = if known.len() == pts.len() && n >= min_n {
         slope_log2(&known)
     } else {
@@ -514,7 +514,7 @@ pub fn constant_bits_case(label: &str, pts: &[(usize, Option<u32>)]) -> Case {
         format!(
             "minimal bits at which decoding is certified: {}; slope {} bits per doubling of T ({n} distinct certified T, at least {min_n} needed)",
             row.join(", "),
-            crate::claims::dp_laws::fmt_fit(slope)
+            crate::report::fmt_fit(slope)
         ),
     )
     .param("slope_bits_per_doubling", slope.is_finite().then_some(slope))

@@ -170,27 +170,7 @@ impl Law {
 /// Fewest sizes a law is fitted over.
 pub const MIN_SIZES: usize = 4;
 
-/// Fewest distinct values of the fitted-against quantity (T, S, m, M) a law is fitted through,
-/// and fewest distinct T of the minimal-precision laws: below this no law is fitted (and none
-/// passes); the fit is never shown as NaN.
-pub const MIN_DISTINCT: usize = 3;
-
-/// Number of distinct values among `xs`.
-pub fn distinct(xs: impl IntoIterator<Item = f64>) -> usize {
-    let mut v: Vec<f64> = xs.into_iter().collect();
-    v.sort_by(f64::total_cmp);
-    v.dedup();
-    v.len()
-}
-
-/// A fitted exponent or slope for display: never `NaN` (a fit that could not be made says so).
-pub fn fmt_fit(e: f64) -> String {
-    if e.is_finite() {
-        format!("{e:.3}")
-    } else {
-        "none (too few distinct sizes to fit)".to_string()
-    }
-}
+pub use crate::report::{distinct, fmt_fit, MIN_DISTINCT};
 
 /// One family of sizes of one problem with one memory.
 #[derive(Clone, Debug, Serialize)]
