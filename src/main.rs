@@ -105,7 +105,8 @@ enum Cmd {
         /// Write the trace as JSON (per group, rows × positions).
         #[arg(long)]
         json: Option<PathBuf>,
-        /// Write the heat-map as STEM.png and STEM.svg.
+        /// Write the heat-map as STEM.png and STEM.svg (STEM is the path without an extension:
+        /// `t` writes t.png and t.svg; a STEM ending in another extension such as `t.v2` is refused).
         #[arg(long)]
         heatmap: Option<PathBuf>,
         /// Write each SSM layer's run as the arguments of the reference `selective_scan_ref`.
@@ -156,10 +157,10 @@ struct DpArgs {
     #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
     sigma: Option<usize>,
     /// edit: costs `ins,del,sub`.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     costs: Option<String>,
     /// linrec: coefficients `c1,c2,...` (order k = count).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     coeffs: Option<String>,
     /// linrec: modulus.
     #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
@@ -173,7 +174,7 @@ struct DpArgs {
     /// Input symbols s_1 … s_n: comma- or space-separated integers (`0,1,1`, `"0 1 1"`), or one
     /// digit string (`011`) when the alphabet has at most 10 symbols; edit takes a then b
     /// (|a| + |b| symbols). Default: random from --seed.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     input: Option<String>,
     /// slot, position or attention.
     #[arg(long, default_value = "slot")]
@@ -188,7 +189,7 @@ struct DpArgs {
     #[arg(long, allow_hyphen_values = true)]
     lambda: Option<f64>,
     /// `f64` or a number of bits.
-    #[arg(long, value_parser = parse_arith, default_value = "f64")]
+    #[arg(long, value_parser = parse_arith, default_value = "f64", allow_hyphen_values = true)]
     precision: Arith,
     /// Print the whole chain of thought.
     #[arg(long)]
@@ -211,17 +212,18 @@ struct RunArgs {
     /// The exported model (from `dp … --export` or `explain <claim> --export`).
     model: PathBuf,
     /// In a file of several models (`explain --export`): the model's name or 0-based index.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pick: Option<String>,
     /// Input symbols (token names or ids, `0,1,1` or `011`); the file's suffix (e.g. SEP) is
     /// appended. Default: the prompt stored in the file.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     input: Option<String>,
-    /// Tokens to generate (default: the file's `decoding.generate`).
+    /// Tokens to generate, at least 1 (default: the file's `decoding.generate`); the prompt and
+    /// the generated tokens together are at most the model context of 32768 positions.
     #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
     generate: Option<usize>,
     /// `f64` or a number of bits (default: the arithmetic the file was written in).
-    #[arg(long, value_parser = parse_arith)]
+    #[arg(long, value_parser = parse_arith, allow_hyphen_values = true)]
     precision: Option<Arith>,
     /// `exact` (default: ln(1+e^x) at the working precision) or `torch` (the identity above 20,
     /// as PyTorch's softplus in `selective_scan_ref` and the CUDA kernel).
@@ -680,6 +682,7 @@ fn write_json(path: &Path, v: &serde_json::Value, what: &str) -> Result<()> {
 
 /// Load an export (one model of a collection with --pick) and plan the run.
 fn prepare(a: &RunArgs) -> Result<freelunch::export::run::Plan> {
+    freelunch::export::limits::check_file_size(&a.model)?;
     let text = std::fs::read_to_string(&a.model)
         .map_err(|e| Error::io(format!("cannot read {}: {e}", a.model.display())))?;
     let v: serde_json::Value = serde_json::from_str(&text)
@@ -699,7 +702,12 @@ fn prepare(a: &RunArgs) -> Result<freelunch::export::run::Plan> {
 
 fn run_export(a: &RunArgs) -> Result<ExitCode> {
     let l = prepare(a)?;
-    let tr = l.trace()?;
+    let tr = l.run()?;
+    if l.prompt.is_some() && tr.margin.iter().any(|m| m.is_nan()) {
+        return Err(Error::compute(
+            "the run produced a logit that is not a number (the model overflows in this arithmetic), so greedy decoding is undefined",
+        ));
+    }
     let d = l.decoding.clone().unwrap_or_default();
     outln!(
         "model     {} ({} arithmetic, softplus {:?})",
@@ -776,10 +784,11 @@ fn trace_export(
     }
     check_json_target("the CSV trace", &csv)?;
     check_json_target("the JSON trace", &json)?;
-    check_json_target(
-        "the heat-map",
-        &heatmap.as_ref().map(|h| h.with_extension("png")),
-    )?;
+    if let Some(stem) = &heatmap {
+        let (svg, png) = freelunch::plot::heatmap::heatmap_paths(stem)?;
+        check_json_target("the heat-map", &Some(svg))?;
+        check_json_target("the heat-map", &Some(png))?;
+    }
     check_json_target("the scan arguments", &scan_args)?;
     let l = prepare(a)?;
     let tr = l.trace()?;
@@ -846,7 +855,17 @@ fn parse_seed(s: &str) -> std::result::Result<u64, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A value a parser refused (e.g. `--precision -5`) gets its one sentence, without clap's
+    // usage tip; every other parse outcome (help, version, unknown flags) is clap's.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::ValueValidation => {
+            let text = e.to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("error: invalid value"));
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -969,6 +988,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             if let Some(arith) = precision {
                 warn_if_slow(arith);
+                if arith.bits() < 53 {
+                    eprintln!(
+                        "note: {arith} is coarser than f64: a case whose enclosures are too wide at {arith} is reported as undecided (too coarse to decide), and a construction that cannot even hold its weights or inputs at {arith} fails at that precision, not in theory"
+                    );
+                }
                 for c in &selected {
                     if !c.honours_precision() {
                         eprintln!(
@@ -1133,14 +1157,28 @@ fn finish(reports: &[ClaimReport], json: Option<&Path>, timings: bool) -> Result
         .iter()
         .filter(|r| r.status == Status::Passed)
         .count();
+    let undecided: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.status == Status::Undecided)
+        .map(|r| r.id.as_str())
+        .collect();
     outln!(
-        "{passed} passed, {} failed, {not_built} not built yet",
-        failed.len()
+        "{passed} passed, {} failed, {} undecided, {not_built} not built yet",
+        failed.len(),
+        undecided.len()
     );
-    if failed.is_empty() {
+    if !undecided.is_empty() {
+        eprintln!(
+            "undecided claims: {} (the precision run is too coarse to decide them: no case certainly fails, but some enclosures are too wide; rerun with more bits)",
+            undecided.join(", ")
+        );
+    }
+    if failed.is_empty() && undecided.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("failed claims: {}", failed.join(", "));
+        if !failed.is_empty() {
+            eprintln!("failed claims: {}", failed.join(", "));
+        }
         Ok(ExitCode::from(1))
     }
 }
