@@ -51,6 +51,22 @@ pub fn cases(
     n: usize,
     seed: u64,
 ) -> Vec<Case> {
+    cases_by(abs, prompt, usage, alphabet, n, seed, |p, g| {
+        let l = low.generate(p, g, Softplus::Exact);
+        (l.tokens, l.margins)
+    })
+}
+
+/// [`cases`] for any lowered model: `run(prompt, max_new)` gives its tokens and margins.
+pub fn cases_by(
+    abs: &Model<f64>,
+    prompt: &[usize],
+    usage: &Usage,
+    alphabet: usize,
+    n: usize,
+    seed: u64,
+    run: impl Fn(&[usize], usize) -> (Vec<usize>, Vec<f64>),
+) -> Vec<Case> {
     let mut rng = Rng::new(seed);
     let mut prompts = vec![prompt.to_vec()];
     for _ in 0..n {
@@ -62,18 +78,18 @@ pub fn cases(
         .into_iter()
         .map(|p| {
             let e = abs.generate(&p, usage.max_new_tokens, None);
-            let l = low.generate(&p, usage.max_new_tokens, Softplus::Exact);
+            let (tokens, margins) = run(&p, usage.max_new_tokens);
             Case {
                 expected: e.tokens,
-                lowered_min_margin: l.margins.iter().copied().fold(f64::INFINITY, f64::min),
-                lowered: l.tokens,
+                lowered_min_margin: margins.iter().copied().fold(f64::INFINITY, f64::min),
+                lowered: tokens,
                 prompt: p,
             }
         })
         .collect()
 }
 
-fn f32_bytes(v: &[f64]) -> Vec<u8> {
+pub(crate) fn f32_bytes(v: &[f64]) -> Vec<u8> {
     v.iter().flat_map(|x| (*x as f32).to_le_bytes()).collect()
 }
 
@@ -222,7 +238,7 @@ pub fn stored_parameters(m: &MambaModel<f64>) -> usize {
     2 * m.vocab.len() * w + w + m.blocks.len() * per_block
 }
 
-fn tokenizer(vocab: &[String]) -> Value {
+pub(crate) fn tokenizer(vocab: &[String]) -> Value {
     let pad = vocab.len() - 1;
     let ids: serde_json::Map<String, Value> = vocab
         .iter()
@@ -245,7 +261,7 @@ fn tokenizer(vocab: &[String]) -> Value {
     })
 }
 
-fn write_json(dir: &Path, name: &str, v: &Value) -> Result<()> {
+pub(crate) fn write_json(dir: &Path, name: &str, v: &Value) -> Result<()> {
     let text = serde_json::to_string_pretty(v).map_err(|e| Error::compute(e.to_string()))?;
     crate::io::write_file(&dir.join(name), format!("{text}\n").as_bytes())
 }
@@ -437,6 +453,37 @@ pub struct Written {
 /// reproduce (the stored prompt and `cases` random inputs, decoded by the abstract model and by
 /// freelunch running the lowered blocks).
 pub fn lower_export(json: &Value, dir: &Path, req: &Request) -> Result<Written> {
+    let p = prepare(json, req)?;
+    let lowered = crate::lower::lower_mamba(&p.model, &p.opts)?;
+    let cs = cases(
+        &p.model,
+        &lowered.model,
+        &p.prompt,
+        &p.usage,
+        p.alphabet,
+        req.cases,
+        req.seed,
+    );
+    write_mamba(dir, &lowered, &p.model.name, &p.usage, &cs)?;
+    Ok(Written {
+        abstract_nonzeros: p.model.size().nonzero_params,
+        lowered,
+        cases: cs,
+        usage: p.usage,
+    })
+}
+
+/// An exported token model read for lowering: the model, its stored prompt, how it is run, and
+/// the lowering options with the context set (shared by every target).
+pub(crate) struct Prepared {
+    pub model: Model<f64>,
+    pub prompt: Vec<usize>,
+    pub usage: Usage,
+    pub opts: crate::lower::LowerOptions,
+    pub alphabet: usize,
+}
+
+pub(crate) fn prepare(json: &Value, req: &Request) -> Result<Prepared> {
     super::check_header(json)?;
     let model = super::from_json::<f64>(json, 53)?;
     let dec = super::read_decoding(json)?.unwrap_or_default();
@@ -461,22 +508,12 @@ pub fn lower_export(json: &Value, dir: &Path, req: &Request) -> Result<Written> 
     };
     let mut opts = req.lower.clone();
     opts.context = dec.prompt.len() + dec.generate;
-    let lowered = crate::lower::lower_mamba(&model, &opts)?;
     let alphabet = dec.input_alphabet.unwrap_or(model.vocab.len()).max(1);
-    let cs = cases(
-        &model,
-        &lowered.model,
-        &dec.prompt,
-        &usage,
-        alphabet,
-        req.cases,
-        req.seed,
-    );
-    write_mamba(dir, &lowered, &model.name, &usage, &cs)?;
-    Ok(Written {
-        abstract_nonzeros: model.size().nonzero_params,
-        lowered,
-        cases: cs,
+    Ok(Prepared {
+        model,
+        prompt: dec.prompt,
         usage,
+        opts,
+        alphabet,
     })
 }
