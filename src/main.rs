@@ -50,6 +50,10 @@ enum Cmd {
         /// with `freelunch run` (format: docs/export.md).
         #[arg(long)]
         export: Option<PathBuf>,
+        /// Lower the claim's example models into Hugging Face checkpoints under this directory
+        /// (one subdirectory each; `freelunch lower` with its defaults).
+        #[arg(long)]
+        hf: Option<PathBuf>,
     },
     /// Check claims (all when none are named); exits non-zero if any fails.
     Verify {
@@ -195,6 +199,9 @@ struct DpArgs {
     /// Write the weights as JSON to this file.
     #[arg(long)]
     export: Option<PathBuf>,
+    /// Lower the model into a Hugging Face checkpoint directory (`freelunch lower` defaults).
+    #[arg(long)]
+    hf: Option<PathBuf>,
     #[arg(long, default_value_t = 2410_03810, value_parser = parse_seed, allow_hyphen_values = true)]
     seed: u64,
 }
@@ -232,6 +239,8 @@ enum LowerTarget {
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum TargetAct {
+    /// SiLU (Mamba's own), or GeLU when the model has GeLU units.
+    Auto,
     Silu,
     Relu,
     Gelu,
@@ -249,7 +258,7 @@ struct LowerArgs {
     #[arg(long)]
     pick: Option<String>,
     /// The target's `hidden_act` (the conv activation); ReLU units run as act(λz)/λ.
-    #[arg(long, value_enum, default_value = "silu")]
+    #[arg(long, value_enum, default_value = "auto")]
     act: TargetAct,
     /// Random inputs (besides the stored prompt) decoded and stored for the real client.
     #[arg(long, default_value_t = 10, value_parser = parse_count, allow_hyphen_values = true)]
@@ -270,6 +279,57 @@ struct LowerArgs {
     seed: u64,
 }
 
+/// A file-name slug of a model name.
+fn slug(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    s.split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Lower an exported model with `freelunch lower`'s defaults; one line saying what was written.
+fn lower_default(json: &serde_json::Value, dir: &Path) -> Result<String> {
+    use freelunch::export::hf;
+    let mut lower = freelunch::lower::LowerOptions::new(1);
+    lower.act = freelunch::lower::natural_activation(json)?;
+    let req = hf::Request {
+        lower,
+        cases: 10,
+        seed: 2410_03810,
+    };
+    let w = hf::lower_export(json, dir, &req)?;
+    let agree = if w.block_cases.is_empty() {
+        let n = w.cases.iter().filter(|c| c.lowered == c.expected).count();
+        format!(
+            "{n}/{} inputs decode like the abstract model",
+            w.cases.len()
+        )
+    } else {
+        let n = (w.block_cases.iter())
+            .filter(|c| hf::block_agrees(c.lowered, c.expected, w.usage.tolerance))
+            .count();
+        format!(
+            "{n}/{} input sequences read like the abstract block",
+            w.block_cases.len()
+        )
+    };
+    Ok(format!(
+        "MambaForCausalLM checkpoint in {} ({} blocks; freelunch's run of it: {agree})",
+        dir.display(),
+        w.lowered.model.blocks.len()
+    ))
+}
+
 fn run_lower(a: &LowerArgs) -> Result<ExitCode> {
     use freelunch::export::hf;
     use freelunch::model::Activation;
@@ -288,6 +348,7 @@ fn run_lower(a: &LowerArgs) -> Result<ExitCode> {
     let json = freelunch::export::pick(v, a.pick.as_deref())?;
     let mut lower = freelunch::lower::LowerOptions::new(1);
     lower.act = match a.act {
+        TargetAct::Auto => freelunch::lower::natural_activation(&json)?,
         TargetAct::Silu => Activation::Silu,
         TargetAct::Relu => Activation::Relu,
         TargetAct::Gelu => Activation::Gelu,
@@ -327,11 +388,6 @@ fn run_lower(a: &LowerArgs) -> Result<ExitCode> {
             g.bound
         );
     }
-    let agree = w.cases.iter().filter(|c| c.lowered == c.expected).count();
-    outln!(
-        "cases     {agree}/{} inputs: freelunch's run of the lowered blocks equals the abstract model's tokens",
-        w.cases.len()
-    );
     if a.summary {
         for b in &m.blocks {
             outln!(
@@ -343,6 +399,34 @@ fn run_lower(a: &LowerArgs) -> Result<ExitCode> {
             );
         }
     }
+    if !w.block_cases.is_empty() {
+        let worst = (w.block_cases.iter())
+            .map(|c| (c.lowered - c.expected).abs())
+            .fold(0.0, f64::max);
+        let tol = w.usage.tolerance.unwrap_or(0.0);
+        outln!(
+            "cases     {} input sequences: max |lowered − abstract| = {worst:.3e} (agreement: ≤ 2^-12·max(1, |value|) or ε/4, the claim's accuracy ε = {tol:.3e})",
+            w.block_cases.len()
+        );
+        let ok = (w.block_cases.iter())
+            .all(|c| hf::block_agrees(c.lowered, c.expected, w.usage.tolerance));
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    let agree = w.cases.iter().filter(|c| c.lowered == c.expected).count();
+    outln!(
+        "cases     {agree}/{} inputs: freelunch's run of the lowered blocks equals the abstract model's tokens",
+        w.cases.len()
+    );
+    let certified = w.cases.iter().filter(|c| c.certified).count();
+    outln!(
+        "certified {certified}/{} inputs: in {}-bit ball arithmetic every generated token's margin has a positive lower end",
+        w.cases.len(),
+        hf::CERTIFY_BITS
+    );
     Ok(if agree == w.cases.len() {
         ExitCode::SUCCESS
     } else {
@@ -557,11 +641,16 @@ fn dp_report<S: freelunch::num::Scalar>(
     if a.summary {
         out!("{}", c.model.summary());
     }
-    if let Some(path) = &a.export {
+    if a.export.is_some() || a.hf.is_some() {
         let decoding = freelunch::export::examples::dp_decoding(problem, input);
         let v = freelunch::export::to_json(&c.model, Some(&decoding));
-        write_json(path, &v, "the weights")?;
-        outln!("weights written to {}", path.display());
+        if let Some(path) = &a.export {
+            write_json(path, &v, "the weights")?;
+            outln!("weights written to {}", path.display());
+        }
+        if let Some(dir) = &a.hf {
+            outln!("hf        {}", lower_default(&v, dir)?);
+        }
     }
     Ok(if r.exact {
         ExitCode::SUCCESS
@@ -849,9 +938,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Explain { claim, export } => {
+        Cmd::Explain { claim, export, hf } => {
             let c = claims::find(&claim)?;
             check_json_target("the weights", &export)?;
+            if let Some(dir) = &hf {
+                let mut failed = false;
+                for (k, (name, run)) in c.runnable_examples().into_iter().enumerate() {
+                    let (model, decoding) = run?;
+                    let v = freelunch::export::to_json(&model, decoding.as_ref());
+                    let sub = dir.join(format!("{k}-{}", slug(&model.name)));
+                    match lower_default(&v, &sub) {
+                        Ok(line) => outln!("{name}: {line}"),
+                        Err(e) => {
+                            failed = true;
+                            outln!("{name}: not lowered: {e}");
+                        }
+                    }
+                }
+                if export.is_none() {
+                    return Ok(if failed {
+                        ExitCode::from(1)
+                    } else {
+                        ExitCode::SUCCESS
+                    });
+                }
+            }
             if let Some(path) = &export {
                 let examples = c.runnable_examples();
                 if examples.is_empty() {

@@ -170,6 +170,10 @@ pub fn generate(figures: &Path, seed: u64) -> Result<Vec<(&'static str, String)>
         ("claims", claim_table()),
         ("dp-table", dp_table(seed)?),
         ("figures", figure_list(figures)?),
+        (
+            "hf-table",
+            crate::export::hf_table::readme_table(Path::new("docs/hf-measured.json"))?,
+        ),
     ])
 }
 

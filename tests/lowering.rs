@@ -108,7 +108,8 @@ fn parameters_too_small_break_the_lowered_model() {
         shift.parameter,
         shift.hypothesis
     );
-    let bad: [(&str, Box<dyn Fn(&mut LowerOptions)>); 3] = [
+    type Edit = Box<dyn Fn(&mut LowerOptions)>;
+    let bad: [(&str, Edit); 3] = [
         ("λ = 1", Box::new(|o| o.lambda = Some(1.0))),
         ("K below the input bound", Box::new(|o| o.shift = Some(4.0))),
         ("eps = 4", Box::new(|o| o.eps_log2 = Some(2))),

@@ -25,7 +25,13 @@ pub struct Case {
     pub lowered: Vec<usize>,
     /// The smallest logit margin of the lowered run.
     pub lowered_min_margin: f64,
+    /// The lowered blocks run in 128-bit ball arithmetic give `expected`, and every generated
+    /// token's margin has a positive lower end (exact arithmetic; float32 is measured, not certified).
+    pub certified: bool,
 }
+
+/// Bits of the ball run that certifies the lowered model's decoding.
+pub const CERTIFY_BITS: u32 = 128;
 
 /// How the checkpoint is run, and what it must produce.
 #[derive(Clone, Debug, Serialize)]
@@ -51,22 +57,36 @@ pub fn cases(
     n: usize,
     seed: u64,
 ) -> Vec<Case> {
-    cases_by(abs, prompt, usage, alphabet, n, seed, |p, g| {
-        let l = low.generate(p, g, Softplus::Exact);
-        (l.tokens, l.margins)
-    })
+    let prompts = case_prompts(prompt, usage, alphabet, n, seed);
+    let ball: MambaModel<crate::num::Ball> = low.convert(CERTIFY_BITS, |x| {
+        <crate::num::Ball as crate::num::Scalar>::from_f64(*x, CERTIFY_BITS)
+    });
+    prompts
+        .into_iter()
+        .map(|p| {
+            let e = abs.generate(&p, usage.max_new_tokens, None);
+            let l = low.generate(&p, usage.max_new_tokens, Softplus::Exact);
+            let b = ball.generate(&p, usage.max_new_tokens, Softplus::Exact);
+            let certified = b.tokens == e.tokens && b.margins.iter().all(|m| m.lower() > 0);
+            Case {
+                certified,
+                expected: e.tokens,
+                lowered_min_margin: l.margins.iter().copied().fold(f64::INFINITY, f64::min),
+                lowered: l.tokens,
+                prompt: p,
+            }
+        })
+        .collect()
 }
 
-/// [`cases`] for any lowered model: `run(prompt, max_new)` gives its tokens and margins.
-pub fn cases_by(
-    abs: &Model<f64>,
+/// The stored prompt and `n` random inputs (symbols uniform in `0..alphabet`, then the suffix).
+pub(crate) fn case_prompts(
     prompt: &[usize],
     usage: &Usage,
     alphabet: usize,
     n: usize,
     seed: u64,
-    run: impl Fn(&[usize], usize) -> (Vec<usize>, Vec<f64>),
-) -> Vec<Case> {
+) -> Vec<Vec<usize>> {
     let mut rng = Rng::new(seed);
     let mut prompts = vec![prompt.to_vec()];
     for _ in 0..n {
@@ -75,18 +95,19 @@ pub fn cases_by(
         prompts.push(p);
     }
     prompts
-        .into_iter()
-        .map(|p| {
-            let e = abs.generate(&p, usage.max_new_tokens, None);
-            let (tokens, margins) = run(&p, usage.max_new_tokens);
-            Case {
-                expected: e.tokens,
-                lowered_min_margin: margins.iter().copied().fold(f64::INFINITY, f64::min),
-                lowered: tokens,
-                prompt: p,
-            }
-        })
-        .collect()
+}
+
+/// How a token model's checkpoint is run (from its stored decoding).
+pub(crate) fn token_usage(dec: &super::Decoding) -> Usage {
+    Usage {
+        prompt_format: dec.prompt_format.clone(),
+        input_len: dec.input_len,
+        suffix: dec.suffix.clone(),
+        max_new_tokens: dec.generate,
+        read_rows: Vec::new(),
+        expected_read: None,
+        tolerance: None,
+    }
 }
 
 pub(crate) fn f32_bytes(v: &[f64]) -> Vec<u8> {
@@ -272,7 +293,7 @@ pub fn write_mamba(
     low: &Lowered,
     source: &str,
     usage: &Usage,
-    cases: &[Case],
+    cases: &Value,
 ) -> Result<()> {
     let m = &low.model;
     std::fs::create_dir_all(dir)
@@ -317,7 +338,7 @@ pub fn write_mamba(
         &json!({
             "do_sample": false,
             "num_beams": 1,
-            "max_new_tokens": usage.max_new_tokens,
+            "max_new_tokens": usage.max_new_tokens.max(1),
             "pad_token_id": pad,
             "bos_token_id": pad,
             "eos_token_id": pad
@@ -372,10 +393,7 @@ pub fn write_mamba(
             "cases": cases,
         }),
     )?;
-    crate::io::write_file(
-        &dir.join("README.md"),
-        card(low, source, usage, cases).as_bytes(),
-    )
+    crate::io::write_file(&dir.join("README.md"), card(low, source, usage).as_bytes())
 }
 
 /// Sizes of the lowered model, as the README table reports them.
@@ -395,7 +413,7 @@ pub fn summary_size(m: &MambaModel<f64>) -> Value {
     })
 }
 
-fn card(low: &Lowered, source: &str, usage: &Usage, cases: &[Case]) -> String {
+fn card(low: &Lowered, source: &str, usage: &Usage) -> String {
     use std::fmt::Write;
     let m = &low.model;
     let mut s = String::new();
@@ -409,14 +427,27 @@ fn card(low: &Lowered, source: &str, usage: &Usage, cases: &[Case]) -> String {
         act = m.act.name()
     );
     let _ = writeln!(s, "## Inputs\n{}\n", usage.prompt_format);
-    let _ = writeln!(
-        s,
-        "Feed the input symbols ({} of them) followed by token ids {:?}, then generate {} tokens greedily. \
-         The checkpoint is built for every input of this size (its shift K and norm eps come from bounds \
-         over all inputs, `freelunch.json`), not only for the prompts below.\n",
-        usage.input_len, usage.suffix, usage.max_new_tokens
-    );
-    let _ = writeln!(s, "```python\nimport torch\nfrom transformers import AutoModelForCausalLM\nmodel = AutoModelForCausalLM.from_pretrained(\"DIR\")\nids = torch.tensor([{:?}])\nprint(model.generate(ids, do_sample=False)[0, ids.shape[1]:].tolist())\n```\n", cases.first().map(|c| c.prompt.clone()).unwrap_or_default());
+    if usage.read_rows.is_empty() {
+        let _ = writeln!(
+            s,
+            "Feed the input symbols ({} of them) followed by token ids {:?}, then generate {} tokens greedily. \
+             The checkpoint is built for every input of this size (its shift K and norm eps come from bounds \
+             over all inputs, `freelunch.json`), not only for the prompts stored there.\n",
+            usage.input_len, usage.suffix, usage.max_new_tokens
+        );
+        let _ = writeln!(
+            s,
+            "```python\nimport torch\nfrom transformers import AutoModelForCausalLM\nmodel = AutoModelForCausalLM.from_pretrained(\"DIR\")\nids = torch.tensor([[...]])  # {} input ids, then {:?}\nprint(model.generate(ids, do_sample=False)[0, ids.shape[1]:].tolist())\n```\n",
+            usage.input_len, usage.suffix
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "A block: feed the residual vectors of `freelunch.json` (`cases[k].inputs`) as `inputs_embeds`; \
+             logits rows {:?} at the last position hold the result.\n",
+            usage.read_rows
+        );
+    }
     let _ = writeln!(s, "## Gadgets\n| gadget | block | parameter | hypothesis (range) | stated bound |\n|---|---|---|---|---|");
     for g in &low.gadgets {
         let _ = writeln!(
@@ -443,8 +474,11 @@ pub struct Request {
 
 /// What was written.
 pub struct Written {
+    /// The abstract model's name.
+    pub source: String,
     pub lowered: Lowered,
     pub cases: Vec<Case>,
+    pub block_cases: Vec<BlockCase>,
     pub usage: Usage,
     pub abstract_nonzeros: usize,
 }
@@ -453,67 +487,190 @@ pub struct Written {
 /// reproduce (the stored prompt and `cases` random inputs, decoded by the abstract model and by
 /// freelunch running the lowered blocks).
 pub fn lower_export(json: &Value, dir: &Path, req: &Request) -> Result<Written> {
-    let p = prepare(json, req)?;
-    let lowered = crate::lower::lower_mamba(&p.model, &p.opts)?;
-    let cs = cases(
-        &p.model,
-        &lowered.model,
-        &p.prompt,
-        &p.usage,
-        p.alphabet,
-        req.cases,
-        req.seed,
-    );
-    write_mamba(dir, &lowered, &p.model.name, &p.usage, &cs)?;
-    Ok(Written {
-        abstract_nonzeros: p.model.size().nonzero_params,
-        lowered,
-        cases: cs,
-        usage: p.usage,
-    })
+    let w = prepare(json, req)?;
+    let cases = if w.block_cases.is_empty() {
+        serde_json::to_value(&w.cases)
+    } else {
+        serde_json::to_value(&w.block_cases)
+    }
+    .map_err(|e| Error::compute(e.to_string()))?;
+    write_mamba(dir, &w.lowered, &w.source, &w.usage, &cases)?;
+    Ok(w)
 }
 
-/// An exported token model read for lowering: the model, its stored prompt, how it is run, and
-/// the lowering options with the context set (shared by every target).
-pub(crate) struct Prepared {
-    pub model: Model<f64>,
-    pub prompt: Vec<usize>,
-    pub usage: Usage,
-    pub opts: crate::lower::LowerOptions,
-    pub alphabet: usize,
-}
-
-pub(crate) fn prepare(json: &Value, req: &Request) -> Result<Prepared> {
+/// [`lower_export`] without writing: the lowered model and its cases.
+pub fn prepare(json: &Value, req: &Request) -> Result<Written> {
     super::check_header(json)?;
     let model = super::from_json::<f64>(json, 53)?;
     let dec = super::read_decoding(json)?.unwrap_or_default();
     if model.vocab.is_empty() {
-        return Err(Error::input(
-            "this model is a block fed residual vectors; lower a token model (a DP or copy-linear export)",
-        ));
+        return lower_block(&model, &dec, req);
     }
     if dec.prompt.is_empty() || dec.generate == 0 {
         return Err(Error::input(
             "the file stores no prompt and tokens to generate (decoding.prompt, decoding.generate): nothing to lower for",
         ));
     }
-    let usage = Usage {
-        prompt_format: dec.prompt_format.clone(),
-        input_len: dec.input_len,
-        suffix: dec.suffix.clone(),
-        max_new_tokens: dec.generate,
-        read_rows: Vec::new(),
-        expected_read: None,
-        tolerance: None,
-    };
+    let usage = token_usage(&dec);
     let mut opts = req.lower.clone();
     opts.context = dec.prompt.len() + dec.generate;
+    let lowered = crate::lower::lower_mamba(&model, &opts)?;
     let alphabet = dec.input_alphabet.unwrap_or(model.vocab.len()).max(1);
-    Ok(Prepared {
-        model,
-        prompt: dec.prompt,
-        usage,
-        opts,
+    let cs = cases(
+        &model,
+        &lowered.model,
+        &dec.prompt,
+        &usage,
         alphabet,
+        req.cases,
+        req.seed,
+    );
+    Ok(Written {
+        source: model.name.clone(),
+        abstract_nonzeros: model.size().nonzero_params,
+        lowered,
+        cases: cs,
+        block_cases: Vec::new(),
+        usage,
+    })
+}
+
+/// A block's lowered value agrees with the abstract one when within `2^-12·max(1, |value|)`
+/// (float32 weights and arithmetic) or, for a claim that states an accuracy ε, within ε/4.
+pub fn block_agrees(lowered: f64, expected: f64, claim_accuracy: Option<f64>) -> bool {
+    let tol = (2f64.powi(-12) * expected.abs().max(1.0)).max(claim_accuracy.unwrap_or(0.0) / 4.0);
+    (lowered - expected).abs() <= tol
+}
+
+/// One input sequence of a block and the value read from it.
+#[derive(Clone, Debug, Serialize)]
+pub struct BlockCase {
+    /// The lowered residual vectors (`inputs_embeds`), one per position.
+    pub inputs: Vec<Vec<f64>>,
+    /// `freelunch run` of the abstract block: the read value (divided when a divisor is read).
+    pub expected: f64,
+    /// freelunch running the lowered blocks (f64).
+    pub lowered: f64,
+}
+
+/// A block fed vectors: the stored input and `req.cases` random ones (each nonzero input
+/// coordinate uniform in `[−|x|, |x|]`, integers kept integer), read through logits rows.
+fn lower_block(model: &Model<f64>, dec: &super::Decoding, req: &Request) -> Result<Written> {
+    let name_of = |n: &String| {
+        (0..model.layout.width())
+            .find(|&i| model.layout.coord_name(i) == *n)
+            .ok_or_else(|| Error::input(format!("the read coordinate `{n}` is not in the model")))
+    };
+    let Some(read) = &dec.read else {
+        return Err(Error::input(
+            "this block names no read coordinate (decoding.read)",
+        ));
+    };
+    if dec.inputs.is_empty() {
+        return Err(Error::input(
+            "this block stores no input vectors (decoding.inputs)",
+        ));
+    }
+    let mut rows = vec![name_of(read)?];
+    if let Some(d) = &dec.read_divisor {
+        rows.push(name_of(d)?);
+    }
+    let mut rng = Rng::new(req.seed);
+    let mut seqs = vec![dec.inputs.clone()];
+    let fixed: Vec<bool> = (0..model.layout.width())
+        .map(|i| model.layout.coord_name(i) == "one")
+        .collect();
+    let read_of = |seq: &[Vec<f64>]| {
+        let mut r = model.runner();
+        for x in seq {
+            r.feed_vector(x);
+        }
+        if rows.len() > 1 {
+            r.residual[rows[0]] / r.residual[rows[1]]
+        } else {
+            r.residual[rows[0]]
+        }
+    };
+    let mut tries = 0;
+    while seqs.len() <= req.cases && tries < 100 * (req.cases + 1) {
+        tries += 1;
+        let seq: Vec<Vec<f64>> = (dec.inputs.iter())
+            .map(|x| {
+                (x.iter().zip(&fixed))
+                    .map(|(&v, &keep)| {
+                        let r = if keep {
+                            v
+                        } else {
+                            rng.uniform(-v.abs(), v.abs())
+                        };
+                        if v == v.round() {
+                            r.round()
+                        } else {
+                            r
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        // An input whose read is not finite (e.g. a zero divisor) is no test of agreement.
+        if read_of(&seq).is_finite() {
+            seqs.push(seq);
+        }
+    }
+    let mut opts = req.lower.clone();
+    opts.context = dec.inputs.len();
+    opts.vectors = Some(seqs.iter().flatten().cloned().collect());
+    opts.block_tokens = dec.inputs.len();
+    opts.read = rows.clone();
+    let lowered = crate::lower::lower_mamba(model, &opts)?;
+    let low = &lowered.model;
+    let mut cs = Vec::new();
+    for seq in &seqs {
+        let expected = read_of(seq);
+        // The lowered inputs: the vector, the constant features, `lower.one`.
+        let mut lr = low.runner();
+        let lifted: Vec<Vec<f64>> = (seq.iter())
+            .map(|x| {
+                let mut v = vec![0.0; low.width()];
+                v[..x.len()].copy_from_slice(x);
+                for f in &model.positional {
+                    if let crate::model::PosKind::Constant { num, den } = f.kind {
+                        v[f.coord] += num as f64 / den as f64;
+                    }
+                }
+                v[lowered.abstract_width] = 1.0;
+                v.into_iter().map(crate::lower::f32_value).collect()
+            })
+            .collect();
+        for x in &lifted {
+            lr.feed_embedding(x);
+        }
+        let lowered_value = if rows.len() > 1 {
+            lr.logits[0] / lr.logits[1]
+        } else {
+            lr.logits[0]
+        };
+        cs.push(BlockCase {
+            inputs: lifted,
+            expected,
+            lowered: lowered_value,
+        });
+    }
+    let usage = Usage {
+        prompt_format: dec.prompt_format.clone(),
+        input_len: dec.inputs.len(),
+        suffix: Vec::new(),
+        max_new_tokens: 0,
+        read_rows: rows.iter().map(|&r| model.layout.coord_name(r)).collect(),
+        expected_read: dec.expected_read,
+        tolerance: dec.tolerance,
+    };
+    Ok(Written {
+        source: model.name.clone(),
+        abstract_nonzeros: model.size().nonzero_params,
+        lowered,
+        cases: Vec::new(),
+        block_cases: cs,
+        usage,
     })
 }

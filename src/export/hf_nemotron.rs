@@ -4,11 +4,14 @@
 //! `model.safetensors`, `generation_config.json`, tokenizer, model card, `freelunch.json` with the
 //! same cases format as the Mamba target).
 
-use super::hf::{cases_by, f32_bytes, prepare, tokenizer, write_json, Case, Request, Usage};
+use super::hf::{
+    case_prompts, f32_bytes, token_usage, tokenizer, write_json, Case, Request, Usage, CERTIFY_BITS,
+};
 use crate::error::{Error, Result};
 use crate::lower::nemotron_h::{lower_nemotron_h, LoweredNh};
 use crate::model::nemotron_h::{Mixer, NemotronHModel};
-use crate::model::{Softplus, SparseMatrix};
+use crate::model::{Model, Softplus, SparseMatrix};
+use crate::num::{Ball, Scalar};
 use safetensors::tensor::{Dtype, TensorView};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -464,27 +467,70 @@ pub struct WrittenNh {
     pub abstract_nonzeros: usize,
 }
 
-/// Lower one exported model into a `NemotronHForCausalLM` directory, with its cases.
+/// The stored prompt and `n` random inputs, decoded by the abstract model, by freelunch running
+/// the lowered blocks in f64, and in 128-bit ball arithmetic (`certified`).
+pub fn cases(
+    abs: &Model<f64>,
+    low: &NemotronHModel<f64>,
+    prompt: &[usize],
+    usage: &Usage,
+    alphabet: usize,
+    n: usize,
+    seed: u64,
+) -> Vec<Case> {
+    let ball: NemotronHModel<Ball> =
+        low.convert(CERTIFY_BITS, |x| Ball::from_f64(*x, CERTIFY_BITS));
+    case_prompts(prompt, usage, alphabet, n, seed)
+        .into_iter()
+        .map(|p| {
+            let e = abs.generate(&p, usage.max_new_tokens, None);
+            let l = low.generate(&p, usage.max_new_tokens, Softplus::Exact);
+            let b = ball.generate(&p, usage.max_new_tokens, Softplus::Exact);
+            Case {
+                certified: b.tokens == e.tokens && b.margins.iter().all(|m| m.lower() > 0),
+                expected: e.tokens,
+                lowered_min_margin: l.margins.iter().copied().fold(f64::INFINITY, f64::min),
+                lowered: l.tokens,
+                prompt: p,
+            }
+        })
+        .collect()
+}
+
+/// Lower one exported token model into a `NemotronHForCausalLM` directory, with its cases.
 pub fn lower_export_nemotron_h(json: &Value, dir: &Path, req: &Request) -> Result<WrittenNh> {
-    let p = prepare(json, req)?;
-    let lowered = lower_nemotron_h(&p.model, &p.opts)?;
-    let cs = cases_by(
-        &p.model,
-        &p.prompt,
-        &p.usage,
-        p.alphabet,
+    super::check_header(json)?;
+    let model = super::from_json::<f64>(json, 53)?;
+    let dec = super::read_decoding(json)?.unwrap_or_default();
+    if model.vocab.is_empty() {
+        return Err(Error::input(
+            "this model is a block fed residual vectors: the nemotron-h target lowers token models only so far (use --target mamba)",
+        ));
+    }
+    if dec.prompt.is_empty() || dec.generate == 0 {
+        return Err(Error::input(
+            "the file stores no prompt and tokens to generate (decoding.prompt, decoding.generate): nothing to lower for",
+        ));
+    }
+    let usage = token_usage(&dec);
+    let mut opts = req.lower.clone();
+    opts.context = dec.prompt.len() + dec.generate;
+    let lowered = lower_nemotron_h(&model, &opts)?;
+    let alphabet = dec.input_alphabet.unwrap_or(model.vocab.len()).max(1);
+    let cs = cases(
+        &model,
+        &lowered.model,
+        &dec.prompt,
+        &usage,
+        alphabet,
         req.cases,
         req.seed,
-        |pr, g| {
-            let l = lowered.model.generate(pr, g, Softplus::Exact);
-            (l.tokens, l.margins)
-        },
     );
-    write_nemotron_h(dir, &lowered, &p.model.name, &p.usage, &cs)?;
+    write_nemotron_h(dir, &lowered, &model.name, &usage, &cs)?;
     Ok(WrittenNh {
-        abstract_nonzeros: p.model.size().nonzero_params,
+        abstract_nonzeros: model.size().nonzero_params,
         lowered,
         cases: cs,
-        usage: p.usage,
+        usage,
     })
 }

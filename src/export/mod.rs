@@ -8,6 +8,7 @@
 pub mod examples;
 pub mod hf;
 pub mod hf_nemotron;
+pub mod hf_table;
 pub mod run;
 pub mod trace;
 

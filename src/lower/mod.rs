@@ -43,8 +43,12 @@ pub struct LowerOptions {
     pub shift: Option<f64>,
     pub lambda: Option<f64>,
     pub eps_log2: Option<i32>,
-    /// Input vectors of a block model (their range replaces the vocabulary's).
+    /// Input vectors of a block model: every vector any input may hold (their range replaces
+    /// the vocabulary's); the first `block_tokens` of them become the embedding rows.
     pub vectors: Option<Vec<Vec<f64>>>,
+    pub block_tokens: usize,
+    /// Residual coordinates read out as logits rows 0, 1, … (a block's result).
+    pub read: Vec<usize>,
 }
 
 impl LowerOptions {
@@ -56,6 +60,8 @@ impl LowerOptions {
             lambda: None,
             eps_log2: None,
             vectors: None,
+            block_tokens: 0,
+            read: Vec::new(),
         }
     }
 }
@@ -103,6 +109,21 @@ pub fn unit_error(act: Activation, lambda: f64) -> f64 {
         Activation::Relu => 0.0,
         Activation::Silu => 0.278_464_542_761_074 / lambda,
         Activation::Gelu => 0.169_971_085_744_084_5 / lambda,
+    }
+}
+
+/// The target activation that runs a model's units natively: GeLU when it has GeLU units, else
+/// SiLU (Mamba's own); ReLU units then run as act(λz)/λ.
+pub fn natural_activation(model_json: &serde_json::Value) -> Result<Activation> {
+    let acts: Vec<&str> = (model_json["layers"].as_array().into_iter().flatten())
+        .filter_map(|l| l["activation"].as_str())
+        .collect();
+    match (acts.contains(&"gelu"), acts.contains(&"silu")) {
+        (true, true) => Err(Error::input(
+            "the model has both GeLU and SiLU units: one Mamba checkpoint has one activation",
+        )),
+        (true, false) => Ok(Activation::Gelu),
+        _ => Ok(Activation::Silu),
     }
 }
 
@@ -297,7 +318,7 @@ impl Ctx<'_> {
         let s = unit_scale(l.act, self.opts.act, self.lambda)?;
         let mut b = BlockBuilder::new(l.name.clone(), self.width, 1);
         let w2t = transpose(&l.w2);
-        for j in 0..l.hidden_width() {
+        for (j, outs) in w2t.iter().enumerate() {
             let name = l
                 .hidden_names
                 .get(j)
@@ -308,7 +329,7 @@ impl Ctx<'_> {
                 l.w1.row(j).map(|(c, w)| (c, *w)),
                 l.b1[j],
                 s,
-                w2t[j].iter().copied(),
+                outs.iter().copied(),
             );
         }
         for (o, v) in b.b_out.iter_mut().zip(&l.b2) {
@@ -575,7 +596,7 @@ pub fn lower_mamba(m: &Model<f64>, opts: &LowerOptions) -> Result<Lowered> {
     let vocab_len = m
         .vocab
         .len()
-        .max(opts.vectors.as_ref().map_or(0, |v| v.len()));
+        .max(opts.vectors.as_ref().map_or(0, |_| opts.block_tokens));
     let mut emb = Vec::new();
     for tok in 0..vocab_len {
         let mut row: BTreeMap<usize, f64> = match &opts.vectors {
@@ -601,6 +622,9 @@ pub fn lower_mamba(m: &Model<f64>, opts: &LowerOptions) -> Result<Lowered> {
         .entries()
         .map(|(r, c, v)| (r, c, f32_value(*v)))
         .collect();
+    for (r, &c) in opts.read.iter().enumerate() {
+        head.push((r, c, 1.0));
+    }
     for (r, b) in m.readout_bias.iter().enumerate() {
         if *b != 0.0 {
             head.push((r, one, f32_value(*b)));

@@ -22,7 +22,7 @@ impl Interval {
             hi: self.hi.max(o.hi),
         }
     }
-    pub fn add(self, o: Interval) -> Self {
+    pub fn plus(self, o: Interval) -> Self {
         Interval {
             lo: self.lo + o.lo,
             hi: self.hi + o.hi,
@@ -41,7 +41,7 @@ impl Interval {
             }
         }
     }
-    pub fn mul(self, o: Interval) -> Self {
+    pub fn times(self, o: Interval) -> Self {
         let p = [
             self.lo * o.lo,
             self.lo * o.hi,
@@ -94,7 +94,7 @@ fn affine(m: &SparseMatrix<f64>, x: &[Interval], bias: Option<&[f64]>) -> Vec<In
         .map(|r| {
             let mut acc = Interval::point(bias.map_or(0.0, |b| b[r]));
             for (c, w) in m.row(r) {
-                acc = acc.add(x[c].scale(*w));
+                acc = acc.plus(x[c].scale(*w));
             }
             acc.widen()
         })
@@ -165,7 +165,7 @@ pub fn residual_ranges(
         }
     }
     for f in &m.positional {
-        x[f.coord] = x[f.coord].add(feature_range(&f.kind, t_max));
+        x[f.coord] = x[f.coord].plus(feature_range(&f.kind, t_max));
     }
     let mut out = vec![x.clone()];
     let t = t_max as f64;
@@ -179,7 +179,7 @@ pub fn residual_ranges(
                     .collect();
                 let add = affine(&l.w2, &h, Some(&l.b2));
                 for (xi, a) in x.iter_mut().zip(add) {
-                    *xi = xi.add(a);
+                    *xi = xi.plus(a);
                 }
             }
             Layer::Ssm(l) => {
@@ -199,19 +199,19 @@ pub fn residual_ranges(
                             t
                         };
                         let h = dhi * b[n].mag() * u[d].mag() * decay_sum;
-                        acc = acc.add(c[n].mul(Interval { lo: -h, hi: h }));
+                        acc = acc.plus(c[n].times(Interval { lo: -h, hi: h }));
                     }
                     y.push(acc.widen());
                 }
                 if let Some(g) = &l.gate {
                     let z = affine(&g.w_z, &x, Some(&g.b_z));
                     for (yd, zd) in y.iter_mut().zip(z) {
-                        *yd = yd.mul(activation_range(Activation::Silu, zd));
+                        *yd = yd.times(activation_range(Activation::Silu, zd));
                     }
                 }
                 let add = affine(&l.w_o, &y, None);
                 for (xi, a) in x.iter_mut().zip(add) {
-                    *xi = xi.add(a);
+                    *xi = xi.plus(a);
                 }
             }
             Layer::Attention(l) => {
@@ -219,11 +219,11 @@ pub fn residual_ranges(
                 for h in &l.heads {
                     let v = affine(&h.w_v, &x, None);
                     for (xi, a) in add.iter_mut().zip(affine(&h.w_o, &v, None)) {
-                        *xi = xi.add(a);
+                        *xi = xi.plus(a);
                     }
                 }
                 for (xi, a) in x.iter_mut().zip(add) {
-                    *xi = xi.add(a);
+                    *xi = xi.plus(a);
                 }
             }
         }

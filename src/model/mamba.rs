@@ -339,13 +339,25 @@ pub struct MambaRunner<'m, S: Scalar> {
 impl<S: Scalar> MambaRunner<'_, S> {
     /// Feed one token at the next position.
     pub fn feed(&mut self, token: usize) {
-        let m = self.model;
         for x in self.residual.iter_mut() {
             x.set_i64(0);
         }
-        for (c, v) in m.embedding.row(token) {
+        for (c, v) in self.model.embedding.row(token) {
             self.residual[c].set(v);
         }
+        self.forward();
+    }
+
+    /// Feed an embedding vector instead of a token (HF's `inputs_embeds`).
+    pub fn feed_embedding(&mut self, x: &[S]) {
+        for (r, v) in self.residual.iter_mut().zip(x) {
+            r.set(v);
+        }
+        self.forward();
+    }
+
+    fn forward(&mut self) {
+        let m = self.model;
         for (b, st) in m.blocks.iter().zip(self.states.iter_mut()) {
             b.step(st, &mut self.residual, &m.eps, m.act, self.softplus);
         }
