@@ -2,7 +2,8 @@
 //! `--memory attention`) are lowered into stock `NemotronHForCausalLM` checkpoints, loaded by
 //! `AutoModelForCausalLM.from_pretrained`, and run with batched greedy `generate()` on the stored
 //! input and 10 random ones (examples/python/hf_check.py): every token must equal `freelunch run`
-//! of the abstract model. Parameters too small (eps, the counter's K) must make it disagree.
+//! of the abstract model. copy-attn and the MLP lemma blocks are read by a forward pass on
+//! `inputs_embeds`. Parameters too small (eps, the counter's K) must make it disagree.
 //!
 //! Needs python3 with torch, transformers and safetensors. Without them the tests say loudly that
 //! they skipped; under CI (the `CI` environment variable) they fail instead.
@@ -98,6 +99,41 @@ fn attention_dp_exports_generate_like_freelunch_run_in_nemotron_h() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(
         out.matches("11/11 generate() outputs equal").count(),
+        dirs.len(),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn blocks_fed_vectors_read_like_freelunch_run_in_nemotron_h() {
+    // copy-attn (attention) and the ReLU/GeLU MLP lemma blocks (with the all-zero attention
+    // block NemotronH needs): a forward pass on inputs_embeds reads the block's value.
+    if !client_available() {
+        return;
+    }
+    let tmp = scratch("blocks");
+    let mut dirs = Vec::new();
+    for claim in [
+        "copy-attn",
+        "mlp-mul",
+        "mlp-relu",
+        "mlp-select",
+        "mlp-lookup",
+    ] {
+        let f = tmp.join(format!("{claim}.json"));
+        let (code, _, err) = run(&["explain", claim, "--export", path(&f)]);
+        assert_eq!(code, 0, "{claim}: {err}");
+        let d = tmp.join(format!("hf-{claim}"));
+        let (code, out) = lower(&f, &d, &[]);
+        assert_eq!(code, 0, "{claim}: {out}");
+        assert!(out.contains("11/11 inputs"), "{claim}: {out}");
+        dirs.push(d);
+    }
+    let (code, out) = hf_check(&dirs);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.matches("11/11 forward() reads equal").count(),
         dirs.len(),
         "{out}"
     );

@@ -5,7 +5,8 @@
 //! same cases format as the Mamba target).
 
 use super::hf::{
-    case_prompts, f32_bytes, token_usage, tokenizer, write_json, Case, Request, Usage, CERTIFY_BITS,
+    block_plan, case_prompts, f32_bytes, lift, token_usage, tokenizer, write_json, BlockCase, Case,
+    Request, Usage, CERTIFY_BITS,
 };
 use crate::error::{Error, Result};
 use crate::lower::nemotron_h::{lower_nemotron_h, LoweredNh};
@@ -340,7 +341,7 @@ pub fn write_nemotron_h(
     low: &LoweredNh,
     source: &str,
     usage: &Usage,
-    cases: &[Case],
+    cases: &Value,
 ) -> Result<()> {
     let m = &low.model;
     std::fs::create_dir_all(dir)
@@ -354,7 +355,7 @@ pub fn write_nemotron_h(
         &json!({
             "do_sample": false,
             "num_beams": 1,
-            "max_new_tokens": usage.max_new_tokens,
+            "max_new_tokens": usage.max_new_tokens.max(1),
             "pad_token_id": pad,
             "bos_token_id": pad,
             "eos_token_id": pad
@@ -415,7 +416,7 @@ pub fn write_nemotron_h(
     )
 }
 
-fn card(low: &LoweredNh, source: &str, usage: &Usage, cases: &[Case]) -> String {
+fn card(low: &LoweredNh, source: &str, usage: &Usage, cases: &Value) -> String {
     use std::fmt::Write;
     let m = &low.model;
     let mut s = String::new();
@@ -437,7 +438,7 @@ fn card(low: &LoweredNh, source: &str, usage: &Usage, cases: &[Case]) -> String 
          inputs, `freelunch.json`), not only for the prompts below.\n",
         usage.input_len, usage.suffix, usage.max_new_tokens
     );
-    let _ = writeln!(s, "```python\nimport torch\nfrom transformers import AutoModelForCausalLM\nmodel = AutoModelForCausalLM.from_pretrained(\"DIR\")\nids = torch.tensor([{:?}])\nprint(model.generate(ids, do_sample=False)[0, ids.shape[1]:].tolist())\n```\n", cases.first().map(|c| c.prompt.clone()).unwrap_or_default());
+    let _ = writeln!(s, "```python\nimport torch\nfrom transformers import AutoModelForCausalLM\nmodel = AutoModelForCausalLM.from_pretrained(\"DIR\")\nids = torch.tensor([{:?}])\nprint(model.generate(ids, do_sample=False)[0, ids.shape[1]:].tolist())\n```\n", cases[0]["prompt"].as_array().cloned().unwrap_or_default().iter().filter_map(|v| v.as_u64()).collect::<Vec<_>>());
     let _ = writeln!(s, "## Gadgets\n| gadget | block | parameter | hypothesis (range) | stated bound |\n|---|---|---|---|---|");
     for g in &low.gadgets {
         let _ = writeln!(
@@ -463,6 +464,8 @@ fn card(low: &LoweredNh, source: &str, usage: &Usage, cases: &[Case]) -> String 
 pub struct WrittenNh {
     pub lowered: LoweredNh,
     pub cases: Vec<Case>,
+    /// A block fed vectors: its reads (empty for a token model).
+    pub block_cases: Vec<BlockCase>,
     pub usage: Usage,
     pub abstract_nonzeros: usize,
 }
@@ -503,9 +506,7 @@ pub fn lower_export_nemotron_h(json: &Value, dir: &Path, req: &Request) -> Resul
     let model = super::from_json::<f64>(json, 53)?;
     let dec = super::read_decoding(json)?.unwrap_or_default();
     if model.vocab.is_empty() {
-        return Err(Error::input(
-            "this model is a block fed residual vectors: the nemotron-h target lowers token models only so far (use --target mamba)",
-        ));
+        return lower_block(&model, &dec, dir, req);
     }
     if dec.prompt.is_empty() || dec.generate == 0 {
         return Err(Error::input(
@@ -526,11 +527,51 @@ pub fn lower_export_nemotron_h(json: &Value, dir: &Path, req: &Request) -> Resul
         req.cases,
         req.seed,
     );
-    write_nemotron_h(dir, &lowered, &model.name, &usage, &cs)?;
+    let v = serde_json::to_value(&cs).map_err(|e| Error::compute(e.to_string()))?;
+    write_nemotron_h(dir, &lowered, &model.name, &usage, &v)?;
     Ok(WrittenNh {
         abstract_nonzeros: model.size().nonzero_params,
         lowered,
         cases: cs,
+        block_cases: Vec::new(),
         usage,
+    })
+}
+
+/// A block fed vectors (copy-attn): read through logits rows at the last position, as the Mamba
+/// target does (`examples/python/hf_check.py` runs a forward pass on `inputs_embeds`).
+fn lower_block(
+    model: &Model<f64>,
+    dec: &super::Decoding,
+    dir: &Path,
+    req: &Request,
+) -> Result<WrittenNh> {
+    let plan = block_plan(model, dec, req)?;
+    let lowered = lower_nemotron_h(model, &plan.opts)?;
+    let low = &lowered.model;
+    let cs: Vec<BlockCase> = (plan.seqs.iter().zip(&plan.expected))
+        .map(|(seq, &expected)| {
+            let inputs = lift(model, seq, low.width(), lowered.abstract_width);
+            let l = low.logits_of_embeddings(&inputs, Softplus::Exact);
+            let lowered_value = if plan.rows.len() > 1 {
+                l[0] / l[1]
+            } else {
+                l[0]
+            };
+            BlockCase {
+                inputs,
+                expected,
+                lowered: lowered_value,
+            }
+        })
+        .collect();
+    let v = serde_json::to_value(&cs).map_err(|e| Error::compute(e.to_string()))?;
+    write_nemotron_h(dir, &lowered, &model.name, &plan.usage, &v)?;
+    Ok(WrittenNh {
+        abstract_nonzeros: model.size().nonzero_params,
+        lowered,
+        cases: Vec::new(),
+        block_cases: cs,
+        usage: plan.usage,
     })
 }

@@ -232,14 +232,21 @@ pub fn lower_nemotron_h(m: &Model<f64>, opts: &LowerOptions) -> Result<LoweredNh
             m.name
         )));
     }
-    if let Some(l) = m.layers.iter().find_map(|l| match l {
-        Layer::Mlp(x) if x.act != Activation::Relu => Some(x),
-        _ => None,
-    }) {
+    // `mlp_hidden_act` is one activation for every MLP block: the abstract MLPs' (all alike),
+    // ReLU when positional units are needed.
+    let acts: Vec<Activation> = (m.layers.iter())
+        .filter_map(|l| match l {
+            Layer::Mlp(x) => Some(x.act),
+            _ => None,
+        })
+        .collect();
+    let needs_units = (m.positional.iter()).any(|f| !matches!(f.kind, PosKind::Constant { .. }));
+    let mlp_act = acts.first().copied().unwrap_or(Activation::Relu);
+    if acts.iter().any(|a| *a != mlp_act) || (needs_units && mlp_act != Activation::Relu) {
         return Err(Error::input(format!(
-            "MLP layer `{}` uses {}: the nemotron-h target runs ReLU MLPs natively (mlp_hidden_act = relu) only",
-            l.name,
-            l.act.name()
+            "`{}` mixes MLP activations ({}): the nemotron-h target has one mlp_hidden_act, and              ReLU when positional features are computed in the model",
+            m.name,
+            acts.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ")
         )));
     }
     if opts.context == 0 {
@@ -387,11 +394,18 @@ pub fn lower_nemotron_h(m: &Model<f64>, opts: &LowerOptions) -> Result<LoweredNh
         });
     }
     // Embedding: abstract rows, constant features folded in, `lower.one`; a PAD token last.
-    let vocab_len = m.vocab.len();
+    // A block fed vectors: its first `block_tokens` input vectors are the embedding rows, and
+    // the read coordinates are logits rows 0, 1, … (as the Mamba target does).
+    let vocab_len = (m.vocab.len()).max(opts.vectors.as_ref().map_or(0, |_| opts.block_tokens));
     let mut emb = Vec::new();
     for tok in 0..vocab_len {
-        let mut row: BTreeMap<usize, f64> =
-            m.token_embedding.row(tok).map(|(c, v)| (c, *v)).collect();
+        let mut row: BTreeMap<usize, f64> = match &opts.vectors {
+            Some(vs) => (vs[tok].iter().enumerate())
+                .filter(|(_, v)| **v != 0.0)
+                .map(|(i, v)| (i, *v))
+                .collect(),
+            None => m.token_embedding.row(tok).map(|(c, v)| (c, *v)).collect(),
+        };
         for (_, coord, p) in &programs {
             if let FeatureProgram::Constant(c) = p {
                 *row.entry(*coord).or_default() += c;
@@ -403,13 +417,20 @@ pub fn lower_nemotron_h(m: &Model<f64>, opts: &LowerOptions) -> Result<LoweredNh
     let pad = vocab_len;
     let mut head: Vec<(usize, usize, f64)> =
         m.readout.entries().map(|(r, c, v)| (r, c, *v)).collect();
+    for (r, &c) in opts.read.iter().enumerate() {
+        head.push((r, c, 1.0));
+    }
     for (r, b) in m.readout_bias.iter().enumerate() {
         if *b != 0.0 {
             head.push((r, one, *b));
         }
     }
     head.push((pad, one, -(2f64.powi(20))));
-    let mut vocab = m.vocab.clone();
+    let mut vocab: Vec<String> = if m.vocab.is_empty() {
+        (0..vocab_len).map(|i| format!("x{}", i + 1)).collect()
+    } else {
+        m.vocab.clone()
+    };
     vocab.push("<pad>".into());
     for (n, _, p) in programs {
         positional.push((n, p));
@@ -423,7 +444,7 @@ pub fn lower_nemotron_h(m: &Model<f64>, opts: &LowerOptions) -> Result<LoweredNh
             blocks,
             norm_f: vec![norm_weight; width],
             eps,
-            mlp_act: Activation::Relu,
+            mlp_act,
             lm_head: matrix(pad + 1, width, head),
             prec: 53,
         },

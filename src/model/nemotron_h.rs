@@ -505,6 +505,16 @@ impl<S: Scalar> NemotronHModel<S> {
             .collect()
     }
 
+    /// Logits at the last position after feeding residual vectors (`inputs_embeds`).
+    pub fn logits_of_embeddings(&self, inputs: &[Vec<S>], sp: Softplus) -> Vec<S> {
+        let mut run = Runner::new(self, sp);
+        let mut logits = Vec::new();
+        for x in inputs {
+            logits = run.feed_vector(x.clone());
+        }
+        logits
+    }
+
     pub fn nonzeros(&self) -> usize {
         self.embedding.nnz()
             + self.blocks.iter().map(|b| b.nonzeros()).sum::<usize>()
@@ -550,6 +560,10 @@ impl<'m, S: Scalar> Runner<'m, S> {
         for (c, v) in m.embedding.row(token) {
             x[c].set(v);
         }
+        self.feed_vector(x)
+    }
+    fn feed_vector(&mut self, mut x: Vec<S>) -> Vec<S> {
+        let m = self.m;
         for (b, st) in m.blocks.iter().zip(self.states.iter_mut()) {
             b.step(st, &mut x, &m.eps, m.mlp_act, self.sp);
         }
