@@ -591,6 +591,7 @@ pub fn lower_mamba(m: &Model<f64>, opts: &LowerOptions) -> Result<Lowered> {
             Layer::Attention(_) => unreachable!("refused above"),
         });
     }
+    let blocks = split_to_common_width(blocks, width);
     // Embedding: the abstract rows, the constant features folded in, and `lower.one`; a PAD
     // token last (zero embedding, logit −2^20).
     let vocab_len = m
@@ -770,4 +771,109 @@ fn position_blocks(
     b.b_out = b_out;
     blocks.push(b.build(ctx.kernel, ctx.norm_weight));
     Ok(blocks)
+}
+
+/// Whether a block's channels can be spread over several blocks without changing the result:
+/// MLP units only (no state, no gate input) that never read a coordinate they write.
+fn splittable(b: &MambaBlock<f64>) -> bool {
+    let units = b.roles.iter().all(|r| matches!(r, ChannelRole::Unit(_)));
+    let read: std::collections::BTreeSet<usize> = b.in_x.entries().map(|(_, c, _)| c).collect();
+    units && b.in_z.nnz() == 0 && b.out.entries().all(|(r, _, _)| !read.contains(&r))
+}
+
+/// Channels `range` of a block (the output bias stays with the first part).
+fn channel_slice(
+    b: &MambaBlock<f64>,
+    range: std::ops::Range<usize>,
+    part: usize,
+) -> MambaBlock<f64> {
+    let (lo, n) = (range.start, range.len());
+    let rows = |m: &SparseMatrix<f64>| {
+        let e = m
+            .entries()
+            .filter(|(r, _, _)| range.contains(r))
+            .map(|(r, c, v)| (r - lo, c, *v))
+            .collect();
+        SparseMatrix::from_entries(n, m.cols, e)
+    };
+    let cols = |m: &SparseMatrix<f64>| {
+        let e = m
+            .entries()
+            .filter(|(_, c, _)| range.contains(c))
+            .map(|(r, c, v)| (r, c - lo, *v))
+            .collect();
+        SparseMatrix::from_entries(m.rows, n, e)
+    };
+    let k = b.conv_kernel;
+    MambaBlock {
+        name: format!("{}.part{part}", b.name),
+        inner: n,
+        roles: b.roles[range.clone()].to_vec(),
+        in_x: rows(&b.in_x),
+        in_z: rows(&b.in_z),
+        b_x: b.b_x[range.clone()].to_vec(),
+        b_z: b.b_z[range.clone()].to_vec(),
+        conv_w: b.conv_w[lo * k..(lo + n) * k].to_vec(),
+        conv_b: b.conv_b[range.clone()].to_vec(),
+        x_dt: cols(&b.x_dt),
+        x_b: cols(&b.x_b),
+        x_c: cols(&b.x_c),
+        dt_w: rows(&b.dt_w),
+        dt_b: b.dt_b[range.clone()].to_vec(),
+        a: b.a[lo * b.state..(lo + n) * b.state].to_vec(),
+        d: b.d[range.clone()].to_vec(),
+        out: cols(&b.out),
+        b_out: if part == 0 {
+            b.b_out.clone()
+        } else {
+            vec![0.0; b.width]
+        },
+        ..b.clone()
+    }
+}
+
+/// HF gives every block one inner width (a multiple of the hidden width W). Choose the multiple
+/// that stores the fewest parameters, spreading splittable MLP blocks over several blocks.
+fn split_to_common_width(blocks: Vec<MambaBlock<f64>>, w: usize) -> Vec<MambaBlock<f64>> {
+    let fixed = (blocks.iter())
+        .filter(|b| !splittable(b))
+        .map(|b| b.inner)
+        .max()
+        .unwrap_or(1);
+    let widest = blocks.iter().map(|b| b.inner).max().unwrap_or(1);
+    let state = blocks.iter().map(|b| b.state).max().unwrap_or(1);
+    let rank = blocks.iter().map(|b| b.dt_rank).max().unwrap_or(1);
+    let cost = |inner: usize| {
+        let count: usize = (blocks.iter())
+            .map(|b| {
+                if splittable(b) {
+                    b.inner.div_ceil(inner)
+                } else {
+                    1
+                }
+            })
+            .sum();
+        count * (3 * inner * w + inner * (2 * rank + 3 * state + 8))
+    };
+    let best = (fixed.div_ceil(w).max(1)..=widest.div_ceil(w).max(1))
+        .map(|e| e * w)
+        .min_by_key(|&i| cost(i))
+        .unwrap_or(w);
+    let mut out = Vec::new();
+    for b in blocks {
+        if splittable(&b) && b.inner > best {
+            let parts = b.inner.div_ceil(best);
+            let size = b.inner.div_ceil(parts);
+            for p in 0..parts {
+                out.push(channel_slice(
+                    &b,
+                    p * size..((p + 1) * size).min(b.inner),
+                    p,
+                ));
+            }
+        } else {
+            out.push(b);
+        }
+    }
+    out
 }

@@ -83,6 +83,9 @@ pub struct MambaBlockState<S> {
     pub y: Vec<S>,
     acc: S,
     tmp: S,
+    /// The residual width and torch's softplus threshold 20, as numbers (no allocation per step).
+    len: S,
+    threshold: S,
 }
 
 fn nonzero<S: Scalar>(v: &[S]) -> usize {
@@ -95,14 +98,13 @@ fn max_abs<S: Scalar>(v: &[S]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// `x̂ = w ⊙ x / sqrt(mean(x²) + eps)` (in place into `out`).
-pub fn rms_norm_into<S: Scalar>(x: &[S], w: &[S], eps: &S, acc: &mut S, out: &mut [S]) {
+/// `x̂ = w ⊙ x / sqrt(mean(x²) + eps)` (in place into `out`); `len` is `x.len()` as a number.
+pub fn rms_norm_into<S: Scalar>(x: &[S], w: &[S], eps: &S, len: &S, acc: &mut S, out: &mut [S]) {
     acc.set_i64(0);
-    for v in x {
+    for v in x.iter().filter(|v| !v.is_zero()) {
         acc.mul_add_assign(v, v);
     }
-    let n = S::from_i64(x.len() as i64, acc.precision());
-    acc.div_assign_s(&n);
+    acc.div_assign_s(len);
     acc.add_assign_s(eps);
     acc.sqrt_mut();
     for ((o, v), wi) in out.iter_mut().zip(x).zip(w) {
@@ -128,6 +130,8 @@ impl<S: Scalar> MambaBlock<S> {
             y: zeros(self.inner, prec),
             acc: S::zero(prec),
             tmp: S::zero(prec),
+            len: S::from_i64(self.width as i64, prec),
+            threshold: S::from_i64(20, prec),
         }
     }
 
@@ -140,7 +144,7 @@ impl<S: Scalar> MambaBlock<S> {
         act: Activation,
         softplus: Softplus,
     ) {
-        rms_norm_into(x, &self.norm_weight, eps, &mut st.acc, &mut st.xn);
+        rms_norm_into(x, &self.norm_weight, eps, &st.len, &mut st.acc, &mut st.xn);
         self.in_x.mul_vec_into(&st.xn, &mut st.xi);
         self.in_z.mul_vec_into(&st.xn, &mut st.z);
         let k = self.conv_kernel;
@@ -168,10 +172,9 @@ impl<S: Scalar> MambaBlock<S> {
         self.x_b.mul_vec_into(&st.u, &mut st.b);
         self.x_c.mul_vec_into(&st.u, &mut st.c);
         self.dt_w.mul_vec_into(&st.dt_low, &mut st.dt);
-        let threshold = (softplus == Softplus::Torch).then(|| S::from_i64(20, st.acc.precision()));
         for (dt, b) in st.dt.iter_mut().zip(&self.dt_b) {
             dt.add_assign_s(b);
-            if threshold.as_ref().is_none_or(|t| *dt <= *t) {
+            if softplus == Softplus::Exact || *dt <= st.threshold {
                 dt.softplus_mut();
             }
         }
@@ -333,6 +336,7 @@ pub struct MambaRunner<'m, S: Scalar> {
     normed: Vec<S>,
     pub logits: Vec<S>,
     acc: S,
+    len: S,
     pub softplus: Softplus,
 }
 
@@ -365,6 +369,7 @@ impl<S: Scalar> MambaRunner<'_, S> {
             &self.residual,
             &m.norm_f,
             &m.eps,
+            &self.len,
             &mut self.acc,
             &mut self.normed,
         );
@@ -405,6 +410,7 @@ impl<S: Scalar> MambaModel<S> {
             normed: zeros(self.width(), self.prec),
             logits: zeros(self.vocab.len(), self.prec),
             acc: S::zero(self.prec),
+            len: S::from_i64(self.width() as i64, self.prec),
             softplus: Softplus::Exact,
         }
     }

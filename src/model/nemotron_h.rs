@@ -225,7 +225,7 @@ impl<S: Scalar> Mamba2Mixer<S> {
             let grp = &mut y[g * gs..(g + 1) * gs];
             let w = &self.norm_w[g * gs..(g + 1) * gs];
             let src: Vec<S> = grp.to_vec();
-            rms_norm_into(&src, w, eps, &mut acc, grp);
+            rms_norm_into(&src, w, eps, &S::from_i64(gs as i64, prec), &mut acc, grp);
         }
         self.out.mul_vec_add_into(&y, out);
         for (o, b) in out.iter_mut().zip(&self.b_out) {
@@ -384,7 +384,14 @@ impl<S: Scalar> NemotronHBlock<S> {
         let prec = x.first().map_or(53, |v| v.precision());
         let mut xn = zeros::<S>(x.len(), prec);
         let mut acc = S::zero(prec);
-        rms_norm_into(x, &self.norm_weight, eps, &mut acc, &mut xn);
+        rms_norm_into(
+            x,
+            &self.norm_weight,
+            eps,
+            &S::from_i64(x.len() as i64, prec),
+            &mut acc,
+            &mut xn,
+        );
         let mut out = zeros::<S>(x.len(), prec);
         match (&self.mixer, st) {
             (Mixer::Mamba2(m), BlockState::Mamba2 { hist, h }) => {
@@ -570,7 +577,14 @@ impl<'m, S: Scalar> Runner<'m, S> {
         let mut xn = zeros::<S>(m.width(), m.prec);
         let mut acc = S::zero(m.prec);
         self.last.clone_from(&x);
-        rms_norm_into(&x, &m.norm_f, &m.eps, &mut acc, &mut xn);
+        rms_norm_into(
+            &x,
+            &m.norm_f,
+            &m.eps,
+            &S::from_i64(x.len() as i64, m.prec),
+            &mut acc,
+            &mut xn,
+        );
         let mut logits = zeros::<S>(m.vocab.len(), m.prec);
         m.lm_head.mul_vec_into(&xn, &mut logits);
         logits
