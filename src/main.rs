@@ -335,11 +335,6 @@ fn lower_default(json: &serde_json::Value, dir: &Path) -> Result<String> {
 fn run_lower(a: &LowerArgs) -> Result<ExitCode> {
     use freelunch::export::hf;
     use freelunch::model::Activation;
-    if let LowerTarget::NemotronH = a.target {
-        return Err(Error::input(
-            "--target nemotron-h is not built yet: only MambaForCausalLM (--target mamba) is written so far",
-        ));
-    }
     for (name, v) in [("--shift", a.shift), ("--lambda", a.lambda)] {
         if let Some(v) = v {
             freelunch::error::require_finite(name, v)?;
@@ -368,6 +363,9 @@ fn run_lower(a: &LowerArgs) -> Result<ExitCode> {
         cases: a.cases,
         seed: a.seed,
     };
+    if let LowerTarget::NemotronH = a.target {
+        return run_lower_nemotron_h(a, &json, &req);
+    }
     let w = hf::lower_export(&json, &a.dir, &req)?;
     let m = &w.lowered.model;
     outln!("lowered   {} -> {}", a.model.display(), a.dir.display());
@@ -432,6 +430,71 @@ fn run_lower(a: &LowerArgs) -> Result<ExitCode> {
         hf::CERTIFY_BITS
     );
     Ok(if agree == w.cases.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn run_lower_nemotron_h(
+    a: &LowerArgs,
+    json: &serde_json::Value,
+    req: &freelunch::export::hf::Request,
+) -> Result<ExitCode> {
+    use freelunch::export::{hf, hf_nemotron};
+    let w = hf_nemotron::lower_export_nemotron_h(json, &a.dir, req)?;
+    let m = &w.lowered.model;
+    outln!("lowered   {} -> {}", a.model.display(), a.dir.display());
+    outln!(
+        "target    NemotronHForCausalLM, pattern {}, mlp_hidden_act {}, eps = 2^{}, counter K = {}",
+        m.pattern(),
+        m.mlp_act.name(),
+        w.lowered.eps_log2,
+        w.lowered.counter_constant
+    );
+    outln!(
+        "size      {} (abstract model: {} nonzeros)",
+        hf_nemotron::summary_size(m),
+        w.abstract_nonzeros
+    );
+    for g in &w.lowered.gadgets {
+        outln!(
+            "gadget    {:<15} {:<22} parameter {:<10} range {:.3e}  bound {:.3e}",
+            g.gadget,
+            g.block,
+            g.parameter,
+            g.hypothesis,
+            g.bound
+        );
+    }
+    let (agree, total) = if w.block_cases.is_empty() {
+        let agree = w.cases.iter().filter(|c| c.lowered == c.expected).count();
+        outln!(
+            "cases     {agree}/{} inputs: freelunch's run of the lowered blocks equals the abstract model's tokens",
+            w.cases.len()
+        );
+        (agree, w.cases.len())
+    } else {
+        let agree = (w.block_cases.iter())
+            .filter(|c| hf::block_agrees(c.lowered, c.expected, w.usage.tolerance))
+            .count();
+        outln!(
+            "cases     {agree}/{} inputs: freelunch's run of the lowered blocks reads the abstract block's value",
+            w.block_cases.len()
+        );
+        (agree, w.block_cases.len())
+    };
+    if a.summary {
+        for b in &m.blocks {
+            outln!(
+                "  block `{}` ({}): nonzeros {}",
+                b.name,
+                b.mixer.letter(),
+                b.nonzeros()
+            );
+        }
+    }
+    Ok(if agree == total {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
