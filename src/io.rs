@@ -58,6 +58,12 @@ fn resolve(path: &Path) -> Result<PathBuf> {
 /// as it is, whatever it points to), or the followed target of a new file or dangling link.
 fn classify(path: &Path) -> Result<(Target, PathBuf)> {
     let io = |e: std::io::Error| Error::io(format!("cannot write {}: {e}", path.display()));
+    if path.as_os_str().to_string_lossy().ends_with('/') {
+        return Err(Error::io(format!(
+            "cannot write {}: a path ending in `/` names a directory, not a file",
+            path.display()
+        )));
+    }
     match fs::metadata(path) {
         Ok(m) if m.is_file() => Ok((Target::Regular, fs::canonicalize(path).map_err(io)?)),
         Ok(m) if m.is_dir() => Err(Error::io(format!(
@@ -149,6 +155,9 @@ pub fn check_writable(what: &str, path: &Path) -> Result<()> {
 
 /// Check that files can be created in `dir` (by creating and removing a probe file).
 pub fn check_dir_writable(dir: &Path) -> std::result::Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
     if !dir.is_dir() {
         return Err(format!("directory {} does not exist", dir.display()));
     }

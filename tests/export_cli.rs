@@ -4,20 +4,9 @@
 //! (examples/python/run_export.py) reproduces the tokens when python3 with numpy is present.
 
 mod common;
-use common::run;
+use common::{run, s, scratch};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn scratch(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("freelunch-export-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// The value after `label` on the line that starts with it.
 fn line_after<'a>(out: &'a str, label: &str) -> &'a str {

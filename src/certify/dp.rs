@@ -500,7 +500,9 @@ pub fn constant_bits_case(label: &str, pts: &[(usize, Option<u32>)]) -> Case {
             None => format!("T={t}: none"),
         })
         .collect();
-    let slope = if known.len() == pts.len() && known.len() >= 2 {
+    let n = crate::report::distinct(known.iter().map(|p| p.0 as f64));
+    let min_n = crate::report::MIN_DISTINCT;
+    let slope = if known.len() == pts.len() && n >= min_n {
         slope_log2(&known)
     } else {
         f64::NAN
@@ -509,9 +511,13 @@ pub fn constant_bits_case(label: &str, pts: &[(usize, Option<u32>)]) -> Case {
         format!("minimal certified precision constant in T (slope ≤ {MAX_BITS_PER_DOUBLING} bits per doubling), {label}"),
         slope <= MAX_BITS_PER_DOUBLING,
         false,
-        format!("minimal bits at which decoding is certified: {}; slope {slope:.3} bits per doubling of T", row.join(", ")),
+        format!(
+            "minimal bits at which decoding is certified: {}; slope {} bits per doubling of T ({n} distinct certified T, at least {min_n} needed)",
+            row.join(", "),
+            crate::report::fmt_fit(slope)
+        ),
     )
-    .param("slope_bits_per_doubling", slope)
+    .param("slope_bits_per_doubling", slope.is_finite().then_some(slope))
 }
 
 /// Certified dp-local cases for `verify dp-local` (one call appended to the claim): certified
@@ -558,10 +564,20 @@ pub fn dp_local_cases(mode: crate::report::Mode, seed: u64, bits: u32) -> Result
     let (mut pts, mut margins) = (Vec::new(), Vec::new());
     for &r in prec_rows {
         let p = Eca::new(110, 8, r)?;
+        // The precision the model needs at T is the largest over its inputs: take the random
+        // row and its complement, so a constant row (all zeros never exercises the memory and
+        // needs 5 bits where every other row of 8 cells needs 16) never stands for T alone.
         let input = p.random_input(&mut rng);
-        let min = minimal_certified_bits(&p, &opt, &input, 64)?;
-        pts.push((crate::dp::total_len(&p), min.map(|m| m.0)));
-        margins.push(min.map(|m| m.1));
+        let complement: Vec<usize> = input.iter().map(|&c| 1 - c.min(1)).collect();
+        let mut worst: Option<(u32, f64)> = Some((0, f64::INFINITY));
+        for x in [&input, &complement] {
+            worst = match (worst, minimal_certified_bits(&p, &opt, x, 64)?) {
+                (Some(w), Some(m)) => Some(if m.0 >= w.0 { m } else { w }),
+                _ => None,
+            };
+        }
+        pts.push((crate::dp::total_len(&p), worst.map(|m| m.0)));
+        margins.push(worst.map(|m| m.1));
     }
     // the certified margin at the minimal precision, per T (informative)
     out.push(

@@ -201,6 +201,31 @@ impl BallWorst {
     }
 }
 
+/// The highest precision (bits) an undecided case is enclosed again at before it may fail.
+pub const ESCALATION_CAP_BITS: u32 = 4096;
+
+/// Decide a case by enclosures at `bits`; while it is undecided (enclosures too wide), enclose
+/// it again at twice the precision, up to [`ESCALATION_CAP_BITS`]. The case is a statement about
+/// the exact network, so the working precision is a tool of the proof; a case decided above
+/// `bits` says so in its label ("raised to N bits") and carries `decided_at_bits`. A case still
+/// undecided at the cap stays undecided (never a pass).
+pub fn escalate(
+    bits: u32,
+    mut case_at: impl FnMut(u32) -> crate::error::Result<Case>,
+) -> crate::error::Result<Case> {
+    let mut p = bits;
+    let mut c = case_at(p)?;
+    while c.verdict == Verdict::Undecided && p < ESCALATION_CAP_BITS {
+        p = p.saturating_mul(2).clamp(bits, ESCALATION_CAP_BITS);
+        c = case_at(p)?;
+    }
+    if p != bits {
+        c.label = format!("{} [undecided at {bits} bits, raised to {p} bits]", c.label);
+        c = c.param("decided_at_bits", p);
+    }
+    Ok(c)
+}
+
 /// The cases of a certified run, or, when the model cannot be built or run at that precision
 /// (a computation error), one failed case saying why; other errors are returned.
 pub fn or_failed_case(
@@ -277,6 +302,41 @@ mod tests {
             .contains("does not apply"));
         let own = mark_fixed_precision(cases(), None, Some(Arith::mpfr(128)));
         assert!(own[0].label.contains("its own working precision"));
+    }
+
+    #[test]
+    fn an_undecided_case_is_raised_until_decided_and_stays_undecided_at_the_cap() {
+        // Decided (certainly within) from 512 bits on, undecided below.
+        let at = |bits: u32| {
+            let c = Case::boolean("c", bits >= 512, "");
+            Ok(if bits >= 512 {
+                c.with_verdict(Verdict::Certified)
+            } else {
+                c.with_verdict(Verdict::Undecided)
+            })
+        };
+        let c = escalate(128, at).unwrap();
+        assert!(c.passed && c.verdict == Verdict::Certified);
+        assert!(c.label.contains("raised to 512 bits"), "{}", c.label);
+        // Decided at once: unchanged label.
+        assert_eq!(escalate(1024, at).unwrap().label, "c");
+        // Never decided: undecided (not a pass) after the cap.
+        let mut tried = Vec::new();
+        let c = escalate(64, |b| {
+            tried.push(b);
+            Ok(Case::boolean("u", false, "").with_verdict(Verdict::Undecided))
+        })
+        .unwrap();
+        assert!(!c.passed && c.verdict == Verdict::Undecided);
+        assert_eq!(tried.last(), Some(&ESCALATION_CAP_BITS));
+        // A certain failure is not rerun.
+        let mut runs = 0;
+        let c = escalate(64, |_| {
+            runs += 1;
+            Ok(Case::boolean("f", false, "").with_verdict(Verdict::Certified))
+        })
+        .unwrap();
+        assert!(!c.passed && runs == 1);
     }
 
     #[test]

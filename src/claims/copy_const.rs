@@ -343,14 +343,19 @@ impl Claim for CopyConst {
                     Arith::Mpfr(p) => raw_horizon::<Real>(&spec, b, cap, p.bits())?,
                 };
                 let want = h.formula.floor().max(0.0) as usize;
+                let predicted = if h.formula < 1.0 {
+                    format!(
+                        "L* = {:.3} < 1, so no distance is copied (max(0, ⌊L*⌋) = {want})",
+                        h.formula
+                    )
+                } else {
+                    format!("⌊L*⌋ = {want} (L* = {:.3})", h.formula)
+                };
                 cases.push(
                     Case::boolean(
-                        format!("raw horizon a={a} B_s=10^{b}: measured L = ⌊L*⌋"),
+                        format!("raw horizon a={a} B_s=10^{b}: measured L = max(0, ⌊L*⌋)"),
                         h.measured == want,
-                        format!(
-                            "measured {}, ⌊L*⌋ = {want} (L* = {:.3})",
-                            h.measured, h.formula
-                        ),
+                        format!("measured {}, {predicted}", h.measured),
                     )
                     .param("horizon", &h),
                 );

@@ -170,6 +170,8 @@ impl Law {
 /// Fewest sizes a law is fitted over.
 pub const MIN_SIZES: usize = 4;
 
+pub use crate::report::{distinct, fmt_fit, MIN_DISTINCT};
+
 /// One family of sizes of one problem with one memory.
 #[derive(Clone, Debug, Serialize)]
 pub struct Family {
@@ -204,7 +206,11 @@ impl Family {
             .iter()
             .map(|p| format!("{}", law.against.of(p)))
             .collect();
-        let ok = self.points.len() >= MIN_SIZES && e.is_finite() && e <= law.max + law.tol;
+        let n = distinct(self.points.iter().map(|p| law.against.of(p)));
+        let ok = self.points.len() >= MIN_SIZES
+            && n >= MIN_DISTINCT
+            && e.is_finite()
+            && e <= law.max + law.tol;
         Case::boolean(
             format!(
                 "law: {} = O({}^{}), {}",
@@ -215,12 +221,13 @@ impl Family {
             ),
             ok,
             format!(
-                "fitted exponent {e:.3} ≤ {} + {} over {} = {} ({} sizes)",
+                "fitted exponent {} ≤ {} + {} over {} = {} ({} sizes, {n} distinct; at least {MIN_SIZES} sizes and {MIN_DISTINCT} distinct needed)",
+                fmt_fit(e),
                 law.max,
                 law.tol,
                 law.against.name(),
                 xs.join(", "),
-                self.points.len()
+                self.points.len(),
             ),
         )
         .param("exponent", e)
@@ -240,7 +247,8 @@ impl Family {
             ),
             ok,
             format!(
-                "fitted exponent of state against T: {e:.3} ≥ {STATE_GROWTH_MIN} ({} sizes)",
+                "fitted exponent of state against T: {} ≥ {STATE_GROWTH_MIN} ({} sizes)",
+                fmt_fit(e),
                 self.points.len()
             ),
         )
@@ -253,7 +261,14 @@ impl Family {
         for q in Quantity::ALL {
             let es: Vec<String> = against
                 .iter()
-                .map(|&x| format!("{}^{:.2}", x.name(), exponent(&self.points, q, x)))
+                .map(|&x| {
+                    let e = exponent(&self.points, q, x);
+                    if e.is_finite() {
+                        format!("{}^{e:.2}", x.name())
+                    } else {
+                        format!("{}^? (no fit)", x.name())
+                    }
+                })
                 .collect();
             parts.push(format!("{} ~ {}", q.name(), es.join(" / ")));
         }
@@ -458,7 +473,8 @@ pub fn precision_case(name: &str, points: &[(usize, u32)]) -> Case {
         .iter()
         .map(|&(t, b)| ((t as f64).log2(), b as f64))
         .collect();
-    let s = if pts.len() >= 3 {
+    let n = distinct(pts.iter().map(|p| p.0));
+    let s = if n >= MIN_DISTINCT {
         slope(&pts)
     } else {
         f64::NAN
@@ -468,11 +484,12 @@ pub fn precision_case(name: &str, points: &[(usize, u32)]) -> Case {
         format!("law: minimal precision constant in T, {name}"),
         s.is_finite() && s <= PRECISION_SLOPE_TOL,
         format!(
-            "bits {}; slope {s:.3} bits per doubling of T ≤ {PRECISION_SLOPE_TOL}",
-            shown.join(", ")
+            "bits {}; slope {} bits per doubling of T ≤ {PRECISION_SLOPE_TOL} ({n} distinct T, at least {MIN_DISTINCT} needed)",
+            shown.join(", "),
+            fmt_fit(s)
         ),
     )
-    .param("slope", s)
+    .param("slope", s.is_finite().then_some(s))
 }
 
 /// `dp-local`'s law cases (in T at fixed m, in m, and the minimal precision in T) and the

@@ -84,7 +84,7 @@ impl Claim for MlpLookup {
         ClaimInfo {
             id: "mlp-lookup",
             paper_ref: "v1 Lemma 4",
-            statement: "A ReLU MLP computes any integer function of an integer key (or a one-hot input) exactly, with one unit per kink (tables) or 3 units (indicators); smooth units φ(λ·)/λ err by at most (Σ|w_out|)·τ(λ).",
+            statement: "A ReLU MLP computes any integer function of an integer key (or a one-hot input) exactly, with one unit per kink (tables) or 3 units (indicators); smooth units φ(λ·)/λ err by at most (Σ|w_out|)·τ(λ) when λ ≥ t* (by (Σ|w_out|)·c/λ otherwise).",
         }
     }
 

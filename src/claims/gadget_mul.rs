@@ -4,6 +4,7 @@
 use super::fit;
 use super::gadget_common::{abs_diff, linspace, rl, BallWorst, Worst};
 use super::{Claim, ClaimInfo, Mode, RunConfig};
+use crate::certify::worst::escalate;
 use crate::error::Result;
 use crate::gadgets::{eval_mlp, mul, residual};
 use crate::num::{Arith, Ball, Real, Scalar};
@@ -190,20 +191,27 @@ impl Claim for MlpMul {
             let pts = points(m, grid, random, &mut rng.fork(k as u64));
             for e in lambda_exponents(cfg.mode) {
                 let lambda = m * 2f64.powi(e);
-                let c = check(m, lambda, &pts, arith)?;
+                // An undecided case is enclosed again at higher precision before it may fail.
+                let at = |b: u32| check(m, lambda, &pts, Arith::mpfr(b));
                 cases.push(
-                    c.pointwise
-                        .case(format!("M={m} λ=2^{e}·M at {arith}: pointwise bound"))
-                        .param("M", m)
-                        .param("lambda", lambda),
+                    escalate(arith.bits(), |b| {
+                        Ok(at(b)?
+                            .pointwise
+                            .case(format!("M={m} λ=2^{e}·M at {arith}: pointwise bound")))
+                    })?
+                    .param("M", m)
+                    .param("lambda", lambda),
                 );
                 cases.push(
-                    Case::certified(
-                        format!("M={m} λ=2^{e}·M at {arith}: max error ≤ 2M⁴/(3λ²)"),
-                        &c.max_err,
-                        &c.uniform,
-                        Relation::AtMost,
-                    )
+                    escalate(arith.bits(), |b| {
+                        let c = at(b)?;
+                        Ok(Case::certified(
+                            format!("M={m} λ=2^{e}·M at {arith}: max error ≤ 2M⁴/(3λ²)"),
+                            &c.max_err,
+                            &c.uniform,
+                            Relation::AtMost,
+                        ))
+                    })?
                     .param("M", m)
                     .param("lambda", lambda),
                 );
@@ -211,17 +219,22 @@ impl Claim for MlpMul {
             // The λ that guarantees ε.
             for eps in [1e-2, 1e-4, 1e-6, 1e-8] {
                 let lam = mul::lambda_for(&rl(m, 256), &rl(eps, 256))?.to_f64();
-                let c = check(m, lam, &pts, arith)?;
+                let mut c = check(m, lam, &pts, arith)?;
                 let w = mul::output_weight(&rl(lam, 256)).to_f64();
                 cases.push(
-                    Case::certified(
-                        format!(
-                            "M={m} ε={eps:e}: λ=max(M, M²√(2/(3ε))) = {lam:.4e} gives error ≤ ε"
-                        ),
-                        &c.max_err,
-                        &Ball::from_f64(eps, 256),
-                        Relation::AtMost,
-                    )
+                    escalate(arith.bits(), |b| {
+                        if b != arith.bits() {
+                            c = check(m, lam, &pts, Arith::mpfr(b))?;
+                        }
+                        Ok(Case::certified(
+                            format!(
+                                "M={m} ε={eps:e}: λ=max(M, M²√(2/(3ε))) = {lam:.4e} gives error ≤ ε"
+                            ),
+                            &c.max_err,
+                            &Ball::from_f64(eps, 256),
+                            Relation::AtMost,
+                        ))
+                    })?
                     .param("lambda", lam)
                     .param("output_weight", w),
                 );
@@ -258,11 +271,11 @@ impl Claim for MlpMul {
                 f64_ratio.ratio_log10
             )),
         );
-        let c = check(1.0, lambda, &pts, Arith::mpfr(128))?;
-        cases.push(
-            c.pointwise
-                .case("λ=2^20, M=1 at 128 bits: within the bound"),
-        );
+        cases.push(escalate(128, |b| {
+            Ok(check(1.0, lambda, &pts, Arith::mpfr(b))?
+                .pointwise
+                .case("λ=2^20, M=1 at 128 bits: within the bound"))
+        })?);
         // Bits lost grow like log2(λ/M): slope of bits lost against log2 λ (128 bits, λ ≤ 2^60).
         let ks: Vec<i32> = (8..=60).step_by(4).collect();
         let lost: Vec<f64> = ks

@@ -91,7 +91,7 @@ impl Claim for MlpRelu {
         ClaimInfo {
             id: "mlp-relu",
             paper_ref: "v1 Lemma 2",
-            statement: "GeLU(λz)/λ and SiLU(λz)/λ approximate ReLU(z) with sup error exactly c/λ (c₀ ≈ 0.169971, c₁ ≈ 0.278465), and within τ(λ) on nonzero integers.",
+            statement: "GeLU(λz)/λ and SiLU(λz)/λ approximate ReLU(z) with sup error exactly c/λ (c₀ ≈ 0.169971, c₁ ≈ 0.278465), and within τ(λ) on nonzero integers when λ ≥ t* (t₀* ≈ 0.7518, t₁* ≈ 1.2785; below t* only c/λ holds).",
         }
     }
 

@@ -266,7 +266,7 @@ impl Claim for MlpSelect {
         ClaimInfo {
             id: "mlp-select",
             paper_ref: "v1 Lemma 3",
-            statement: "A ReLU MLP of width 2d+2 with gain K = M/α returns x if t ≥ α and y if t ≤ −α exactly (|x_k|, |y_k| ≤ M); with GeLU/SiLU units φ(λ·)/λ the error is ≤ 2βτ(λβ), β = Kα − M > 0.",
+            statement: "A ReLU MLP of width 2d+2 with gain K = M/α returns x if t ≥ α and y if t ≤ −α exactly (|x_k|, |y_k| ≤ M); with GeLU/SiLU units φ(λ·)/λ the error is ≤ 2βτ(λβ) when λβ ≥ t*, β = Kα − M > 0 (≤ 2c/λ otherwise).",
         }
     }
 
@@ -358,8 +358,9 @@ impl Claim for MlpSelect {
                 let w = check(&re, gain, act, lambda, &bound, wp)?;
                 cases.push(
                     w.case(format!(
-                        "{} λ={lambda} (β=1) at {p} bits: error ≤ 2βτ(λβ)(1+2^-{}) (enclosures at 2p bits)",
+                        "{} λ={lambda} (β=1) at {p} bits: error ≤ {}·(1+2^-{}) (enclosures at 2p bits)",
                         act.name(),
+                        select::bound_name(act, lambda, gain * alpha - m),
                         p.div_ceil(2)
                     ))
                     .param("lambda", lambda),

@@ -57,13 +57,7 @@ pub fn cases(
     n: usize,
     seed: u64,
 ) -> Vec<Case> {
-    let mut rng = Rng::new(seed);
-    let mut prompts = vec![prompt.to_vec()];
-    for _ in 0..n {
-        let mut p: Vec<usize> = (0..usage.input_len).map(|_| rng.below(alphabet)).collect();
-        p.extend(&usage.suffix);
-        prompts.push(p);
-    }
+    let prompts = case_prompts(prompt, usage, alphabet, n, seed);
     let ball: MambaModel<crate::num::Ball> = low.convert(CERTIFY_BITS, |x| {
         <crate::num::Ball as crate::num::Scalar>::from_f64(*x, CERTIFY_BITS)
     });
@@ -85,7 +79,38 @@ pub fn cases(
         .collect()
 }
 
-fn f32_bytes(v: &[f64]) -> Vec<u8> {
+/// The stored prompt and `n` random inputs (symbols uniform in `0..alphabet`, then the suffix).
+pub(crate) fn case_prompts(
+    prompt: &[usize],
+    usage: &Usage,
+    alphabet: usize,
+    n: usize,
+    seed: u64,
+) -> Vec<Vec<usize>> {
+    let mut rng = Rng::new(seed);
+    let mut prompts = vec![prompt.to_vec()];
+    for _ in 0..n {
+        let mut p: Vec<usize> = (0..usage.input_len).map(|_| rng.below(alphabet)).collect();
+        p.extend(&usage.suffix);
+        prompts.push(p);
+    }
+    prompts
+}
+
+/// How a token model's checkpoint is run (from its stored decoding).
+pub(crate) fn token_usage(dec: &super::Decoding) -> Usage {
+    Usage {
+        prompt_format: dec.prompt_format.clone(),
+        input_len: dec.input_len,
+        suffix: dec.suffix.clone(),
+        max_new_tokens: dec.generate,
+        read_rows: Vec::new(),
+        expected_read: None,
+        tolerance: None,
+    }
+}
+
+pub(crate) fn f32_bytes(v: &[f64]) -> Vec<u8> {
     v.iter().flat_map(|x| (*x as f32).to_le_bytes()).collect()
 }
 
@@ -234,7 +259,7 @@ pub fn stored_parameters(m: &MambaModel<f64>) -> usize {
     2 * m.vocab.len() * w + w + m.blocks.len() * per_block
 }
 
-fn tokenizer(vocab: &[String]) -> Value {
+pub(crate) fn tokenizer(vocab: &[String]) -> Value {
     let pad = vocab.len() - 1;
     let ids: serde_json::Map<String, Value> = vocab
         .iter()
@@ -257,7 +282,7 @@ fn tokenizer(vocab: &[String]) -> Value {
     })
 }
 
-fn write_json(dir: &Path, name: &str, v: &Value) -> Result<()> {
+pub(crate) fn write_json(dir: &Path, name: &str, v: &Value) -> Result<()> {
     let text = serde_json::to_string_pretty(v).map_err(|e| Error::compute(e.to_string()))?;
     crate::io::write_file(&dir.join(name), format!("{text}\n").as_bytes())
 }
@@ -486,15 +511,7 @@ pub fn prepare(json: &Value, req: &Request) -> Result<Written> {
             "the file stores no prompt and tokens to generate (decoding.prompt, decoding.generate): nothing to lower for",
         ));
     }
-    let usage = Usage {
-        prompt_format: dec.prompt_format.clone(),
-        input_len: dec.input_len,
-        suffix: dec.suffix.clone(),
-        max_new_tokens: dec.generate,
-        read_rows: Vec::new(),
-        expected_read: None,
-        tolerance: None,
-    };
+    let usage = token_usage(&dec);
     let mut opts = req.lower.clone();
     opts.context = dec.prompt.len() + dec.generate;
     let lowered = crate::lower::lower_mamba(&model, &opts)?;
@@ -538,7 +555,22 @@ pub struct BlockCase {
 
 /// A block fed vectors: the stored input and `req.cases` random ones (each nonzero input
 /// coordinate uniform in `[−|x|, |x|]`, integers kept integer), read through logits rows.
-fn lower_block(model: &Model<f64>, dec: &super::Decoding, req: &Request) -> Result<Written> {
+/// What every target needs to lower a block fed vectors: the read rows, the stored and random
+/// input sequences with the abstract model's read of each, the options (vectors, read rows), and
+/// how the checkpoint is run.
+pub(crate) struct BlockPlan {
+    pub rows: Vec<usize>,
+    pub seqs: Vec<Vec<Vec<f64>>>,
+    pub expected: Vec<f64>,
+    pub opts: crate::lower::LowerOptions,
+    pub usage: Usage,
+}
+
+pub(crate) fn block_plan(
+    model: &Model<f64>,
+    dec: &super::Decoding,
+    req: &Request,
+) -> Result<BlockPlan> {
     let name_of = |n: &String| {
         (0..model.layout.width())
             .find(|&i| model.layout.coord_name(i) == *n)
@@ -605,26 +637,62 @@ fn lower_block(model: &Model<f64>, dec: &super::Decoding, req: &Request) -> Resu
     opts.vectors = Some(seqs.iter().flatten().cloned().collect());
     opts.block_tokens = dec.inputs.len();
     opts.read = rows.clone();
+    let usage = Usage {
+        prompt_format: dec.prompt_format.clone(),
+        input_len: dec.inputs.len(),
+        suffix: Vec::new(),
+        max_new_tokens: 0,
+        read_rows: rows.iter().map(|&r| model.layout.coord_name(r)).collect(),
+        expected_read: dec.expected_read,
+        tolerance: dec.tolerance,
+    };
+    let expected = seqs.iter().map(|q| read_of(q)).collect();
+    Ok(BlockPlan {
+        rows,
+        seqs,
+        expected,
+        opts,
+        usage,
+    })
+}
+
+/// The lowered inputs of a block: the vector, the constant features, `lower.one` (at
+/// `abstract_width`), rounded to float32.
+pub(crate) fn lift(
+    model: &Model<f64>,
+    seq: &[Vec<f64>],
+    width: usize,
+    abstract_width: usize,
+) -> Vec<Vec<f64>> {
+    (seq.iter())
+        .map(|x| {
+            let mut v = vec![0.0; width];
+            v[..x.len()].copy_from_slice(x);
+            for f in &model.positional {
+                if let crate::model::PosKind::Constant { num, den } = f.kind {
+                    v[f.coord] += num as f64 / den as f64;
+                }
+            }
+            v[abstract_width] = 1.0;
+            v.into_iter().map(crate::lower::f32_value).collect()
+        })
+        .collect()
+}
+
+fn lower_block(model: &Model<f64>, dec: &super::Decoding, req: &Request) -> Result<Written> {
+    let BlockPlan {
+        rows,
+        seqs,
+        expected,
+        opts,
+        usage,
+    } = block_plan(model, dec, req)?;
     let lowered = crate::lower::lower_mamba(model, &opts)?;
     let low = &lowered.model;
     let mut cs = Vec::new();
-    for seq in &seqs {
-        let expected = read_of(seq);
-        // The lowered inputs: the vector, the constant features, `lower.one`.
+    for (seq, expected) in seqs.iter().zip(expected) {
         let mut lr = low.runner();
-        let lifted: Vec<Vec<f64>> = (seq.iter())
-            .map(|x| {
-                let mut v = vec![0.0; low.width()];
-                v[..x.len()].copy_from_slice(x);
-                for f in &model.positional {
-                    if let crate::model::PosKind::Constant { num, den } = f.kind {
-                        v[f.coord] += num as f64 / den as f64;
-                    }
-                }
-                v[lowered.abstract_width] = 1.0;
-                v.into_iter().map(crate::lower::f32_value).collect()
-            })
-            .collect();
+        let lifted = lift(model, seq, low.width(), lowered.abstract_width);
         for x in &lifted {
             lr.feed_embedding(x);
         }
@@ -639,15 +707,6 @@ fn lower_block(model: &Model<f64>, dec: &super::Decoding, req: &Request) -> Resu
             lowered: lowered_value,
         });
     }
-    let usage = Usage {
-        prompt_format: dec.prompt_format.clone(),
-        input_len: dec.inputs.len(),
-        suffix: Vec::new(),
-        max_new_tokens: 0,
-        read_rows: rows.iter().map(|&r| model.layout.coord_name(r)).collect(),
-        expected_read: dec.expected_read,
-        tolerance: dec.tolerance,
-    };
     Ok(Written {
         source: model.name.clone(),
         abstract_nonzeros: model.size().nonzero_params,

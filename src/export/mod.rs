@@ -7,11 +7,13 @@
 
 pub mod examples;
 pub mod hf;
+pub mod hf_nemotron;
 pub mod hf_table;
+pub mod limits;
 pub mod run;
 pub mod trace;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ModelError, Result};
 use crate::model::{
     Activation, AttentionHead, AttentionLayer, Gate, Layer, Layout, MlpLayer, Model, PosKind,
     PositionalFeature, SparseMatrix, SsmLayer,
@@ -220,7 +222,7 @@ pub fn to_json<S: Scalar>(m: &Model<S>, decoding: Option<&Decoding>) -> Value {
 // ------------------------------------------------------------------ reader
 
 fn bad(msg: impl std::fmt::Display) -> Error {
-    Error::input(format!("not a valid model export: {msg}"))
+    Error::Model(ModelError::Malformed(msg.to_string()))
 }
 
 fn field<'a>(v: &'a Value, key: &str, at: &str) -> Result<&'a Value> {
@@ -236,6 +238,23 @@ fn uint(v: &Value, key: &str, at: &str) -> Result<usize> {
         .ok_or_else(|| bad(format!("{at}.{key} is not a non-negative integer")))
 }
 
+/// `at.key`, or `key` alone for a top-level field (`at` = "the file").
+fn join(at: &str, key: &str) -> String {
+    if at == "the file" {
+        key.to_string()
+    } else {
+        format!("{at}.{key}")
+    }
+}
+
+/// A dimension field, checked against [`limits::MAX_DIM`] (and ≥ 1 unless `zero_ok`).
+fn dim(v: &Value, key: &str, at: &str, zero_ok: bool) -> Result<usize> {
+    let x = field(v, key, at)?
+        .as_u64()
+        .ok_or_else(|| bad(format!("{at}.{key} is not a non-negative integer")))?;
+    Ok(limits::dim(&join(at, key), x, zero_ok)?)
+}
+
 fn text<'a>(v: &'a Value, key: &str, at: &str) -> Result<&'a str> {
     field(v, key, at)?
         .as_str()
@@ -249,10 +268,18 @@ fn number<S: Scalar>(v: &Value, at: &str, prec: u32) -> Result<S> {
     let parsed =
         rug::Float::parse(s.trim()).map_err(|_| bad(format!("{at} = `{s}` is not a number")))?;
     let x = Real(rug::Float::with_val(prec.max(2), parsed));
-    if !x.0.is_finite() {
-        return Err(bad(format!("{at} = `{s}` is not finite")));
+    // Finiteness is checked after rounding to the working arithmetic: `1e400` is a finite
+    // MPFR number but an infinite f64.
+    let y = S::from_real(&x, prec);
+    if !x.0.is_finite() || !y.is_finite() {
+        return Err(ModelError::NotFinite {
+            name: at.to_string(),
+            value: s.chars().take(40).collect(),
+            arithmetic: format!("{} at {prec} bits", S::KIND),
+        }
+        .into());
     }
-    Ok(S::from_real(&x, prec))
+    Ok(y)
 }
 
 fn vector<S: Scalar>(v: &Value, key: &str, at: &str, len: usize, prec: u32) -> Result<Vec<S>> {
@@ -267,7 +294,7 @@ fn vector<S: Scalar>(v: &Value, key: &str, at: &str, len: usize, prec: u32) -> R
     }
     a.iter()
         .enumerate()
-        .map(|(i, x)| number(x, &format!("{at}.{key}[{i}]"), prec))
+        .map(|(i, x)| number(x, &format!("{}[{i}]", join(at, key)), prec))
         .collect()
 }
 
@@ -279,7 +306,7 @@ fn matrix<S: Scalar>(
     prec: u32,
 ) -> Result<SparseMatrix<S>> {
     let m = field(v, key, at)?;
-    let at = format!("{at}.{key}");
+    let at = join(at, key);
     let sh = field(m, "shape", &at)?
         .as_array()
         .and_then(|a| Some((a.first()?.as_u64()? as usize, a.get(1)?.as_u64()? as usize)))
@@ -417,14 +444,36 @@ pub fn read_decoding(v: &Value) -> Result<Option<Decoding>> {
     }))
 }
 
-/// The arithmetic an export was written in: `(kind, bits)`.
+/// The arithmetic kinds a file may name (`arithmetic.kind`).
+pub const ARITHMETIC_KINDS: [&str; 2] = ["f64", "mpfr"];
+
+/// The arithmetic an export was written in: `(kind, bits)`, kind one of [`ARITHMETIC_KINDS`]
+/// (`f64` with 53 bits; `mpfr` with a precision `--precision` accepts).
 pub fn arithmetic(v: &Value) -> Result<(String, u32)> {
     let a = field(v, "arithmetic", "the file")?;
-    let bits = uint(a, "precision_bits", "arithmetic")?;
-    Ok((
-        text(a, "kind", "arithmetic")?.to_string(),
-        u32::try_from(bits).map_err(|_| bad("arithmetic.precision_bits is too large"))?,
-    ))
+    let kind = text(a, "kind", "arithmetic")?;
+    if !ARITHMETIC_KINDS.contains(&kind) {
+        return Err(ModelError::Unknown {
+            name: "arithmetic.kind".into(),
+            value: kind.chars().take(40).collect(),
+            known: ARITHMETIC_KINDS.join(", "),
+        }
+        .into());
+    }
+    let bits = field(a, "precision_bits", "arithmetic")?
+        .as_u64()
+        .ok_or_else(|| bad("arithmetic.precision_bits is not a non-negative integer"))?;
+    let bits = if kind == "f64" {
+        limits::in_range("arithmetic.precision_bits (f64)", bits, 53, 53)?
+    } else {
+        limits::in_range(
+            "arithmetic.precision_bits",
+            bits,
+            2,
+            u64::from(crate::num::MAX_PRACTICAL_BITS),
+        )?
+    };
+    Ok((kind.to_string(), bits as u32))
 }
 
 /// Check `format` and `schema_version`.
@@ -447,7 +496,7 @@ pub fn check_header(v: &Value) -> Result<()> {
 pub fn from_json<S: Scalar>(v: &Value, prec: u32) -> Result<Model<S>> {
     check_header(v)?;
     let res = field(v, "residual", "the file")?;
-    let width = uint(res, "width", "residual")?;
+    let width = dim(res, "width", "residual", false)?;
     let mut layout = Layout::new();
     let subs = field(res, "subspaces", "residual")?
         .as_array()
@@ -464,7 +513,13 @@ pub fn from_json<S: Scalar>(v: &Value, prec: u32) -> Result<Model<S>> {
             )));
         }
         let meaning = s.get("meaning").and_then(Value::as_str).unwrap_or("");
-        layout.add(name, uint(s, "len", &at)?, meaning);
+        let len = dim(s, "len", &at, true)?;
+        if layout.width() + len > width {
+            return Err(bad(format!(
+                "the subspaces up to {at} cover more than residual.width = {width} coordinates"
+            )));
+        }
+        layout.add(name, len, meaning);
     }
     if layout.width() != width {
         return Err(bad(format!(
@@ -480,7 +535,7 @@ pub fn from_json<S: Scalar>(v: &Value, prec: u32) -> Result<Model<S>> {
                 .collect::<Option<Vec<_>>>()
         })
         .ok_or_else(|| bad("vocab is not a list of strings"))?;
-    let nv = vocab.len();
+    let nv = limits::dim("vocab (its length)", vocab.len() as u64, true)?;
     let positional = field(v, "positional", "the file")?
         .as_array()
         .ok_or_else(|| bad("positional is not an array"))?
@@ -517,7 +572,11 @@ pub fn from_json<S: Scalar>(v: &Value, prec: u32) -> Result<Model<S>> {
                             .collect::<Option<Vec<_>>>()
                     })
                     .ok_or_else(|| bad(format!("{at}.hidden_units is not a list of names")))?;
-                let h = hidden_units.len();
+                let h = limits::dim(
+                    &format!("{at}.hidden_units (its length)"),
+                    hidden_units.len() as u64,
+                    true,
+                )?;
                 Layer::Mlp(MlpLayer {
                     name,
                     act: Activation::parse(text(l, "activation", &at)?)
@@ -530,9 +589,18 @@ pub fn from_json<S: Scalar>(v: &Value, prec: u32) -> Result<Model<S>> {
                 })
             }
             "ssm" => {
-                let (d, n) = (uint(l, "channels", &at)?, uint(l, "state", &at)?);
+                let (d, n) = (
+                    dim(l, "channels", &at, false)?,
+                    dim(l, "state", &at, false)?,
+                );
+                let dn = limits::product(
+                    &format!("{at}: channels × state"),
+                    d,
+                    n,
+                    limits::MAX_SSM_MEMORY as u64,
+                )?;
                 let a_at = format!("{at}.A");
-                let a = vector(field(l, "A", &at)?, "values", &a_at, d * n, prec)?;
+                let a = vector(field(l, "A", &at)?, "values", &a_at, dn, prec)?;
                 if let Some(i) = a
                     .iter()
                     .position(|x: &S| !x.is_sign_negative() && !x.is_zero())
@@ -575,11 +643,11 @@ pub fn from_json<S: Scalar>(v: &Value, prec: u32) -> Result<Model<S>> {
                     .map(|(hk, h)| {
                         let hat = format!("{at}.heads[{hk}]");
                         let rows = |key: &str| -> Result<usize> {
-                            field(field(h, key, &hat)?, "shape", &hat)?
+                            let r = field(field(h, key, &hat)?, "shape", &hat)?
                                 .get(0)
                                 .and_then(Value::as_u64)
-                                .map(|x| x as usize)
-                                .ok_or_else(|| bad(format!("{hat}.{key} has no shape")))
+                                .ok_or_else(|| bad(format!("{hat}.{key} has no shape")))?;
+                            Ok(limits::dim(&format!("{hat}.{key}.shape[0]"), r, false)?)
                         };
                         let (dq, dv) = (rows("w_q")?, rows("w_v")?);
                         Ok(AttentionHead {
@@ -697,6 +765,27 @@ pub fn pick(v: Value, which: Option<&str>) -> Result<Value> {
                 .to_string()
         })
         .collect();
+    if models.is_empty() {
+        return Err(bad(
+            "the collection holds no models (its `models` list is empty)",
+        ));
+    }
+    let negative = |w: &&str| {
+        w.trim()
+            .strip_prefix('-')
+            .is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_digit()))
+    };
+    if let Some(w) = which.filter(negative) {
+        return Err(ModelError::OutOfRange {
+            name: "--pick".into(),
+            value: w.to_string(),
+            range: format!(
+                "give a model name or a 0-based index 0..={} (not a negative number)",
+                models.len() - 1
+            ),
+        }
+        .into());
+    }
     let k = match which {
         None if models.len() == 1 => 0,
         None => {

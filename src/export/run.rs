@@ -1,9 +1,10 @@
 //! Running an export: the plan (`freelunch run`/`trace` options applied to a file), token input
 //! parsing, and the recorded trace or `selective_scan_ref` arguments of the run.
 
-use super::trace::{record, Feed, Trace};
+use super::limits::{self, MAX_POSITIONS};
+use super::trace::{record, Feed, Keep, Trace};
 use super::{arithmetic, check_header, from_json, read_decoding, scan_args_of_run, Decoding, Fed};
-use crate::error::{Error, Result};
+use crate::error::{Error, ModelError, Result};
 use crate::model::Softplus;
 use crate::num::{Arith, Precision, Real, Scalar};
 use serde_json::Value;
@@ -91,14 +92,16 @@ impl Plan {
                     ))
                 }
             };
-            let generate = o
-                .generate
-                .or(decoding.as_ref().map(|d| d.generate))
-                .ok_or_else(|| {
-                    Error::input(
+            let (generate, name) = match (o.generate, decoding.as_ref()) {
+                (Some(g), _) => (g, "--generate"),
+                (None, Some(d)) => (d.generate, "decoding.generate"),
+                (None, None) => {
+                    return Err(Error::input(
                         "the file does not say how many tokens to generate: use --generate",
-                    )
-                })?;
+                    ))
+                }
+            };
+            check_generate(name, generate, prompt.len())?;
             Some((prompt, generate))
         };
         Ok(Plan {
@@ -111,15 +114,26 @@ impl Plan {
         })
     }
 
-    /// Run the model at the plan's arithmetic and record the trace.
+    /// Run the model at the plan's arithmetic and record the trace (every position).
     pub fn trace(&self) -> Result<Trace> {
+        self.record(Keep::All)
+    }
+
+    /// Run the model at the plan's arithmetic, keeping the residual and memory of the last
+    /// position only (what `freelunch run` prints); the tokens and margins of every position
+    /// are kept.
+    pub fn run(&self) -> Result<Trace> {
+        self.record(Keep::Last)
+    }
+
+    fn record(&self, keep: Keep) -> Result<Trace> {
         match self.arith {
-            Arith::F64 => self.trace_at::<f64>(53),
-            Arith::Mpfr(p) => self.trace_at::<Real>(p.bits()),
+            Arith::F64 => self.trace_at::<f64>(53, keep),
+            Arith::Mpfr(p) => self.trace_at::<Real>(p.bits(), keep),
         }
     }
 
-    fn trace_at<S: Scalar>(&self, bits: u32) -> Result<Trace> {
+    fn trace_at<S: Scalar>(&self, bits: u32, keep: Keep) -> Result<Trace> {
         let model = from_json::<S>(&self.json, bits)?;
         match &self.prompt {
             Some((prompt, generate)) => record(
@@ -129,8 +143,14 @@ impl Plan {
                     generate: *generate,
                 },
                 self.softplus,
+                keep,
             ),
-            None => record(&model, Feed::Vectors(self.block_inputs()?), self.softplus),
+            None => record(
+                &model,
+                Feed::Vectors(self.block_inputs()?),
+                self.softplus,
+                keep,
+            ),
         }
     }
 
@@ -159,11 +179,36 @@ impl Plan {
     fn scan_args_at<S: Scalar>(&self, bits: u32) -> Result<Value> {
         let model = from_json::<S>(&self.json, bits)?;
         let fed = match &self.prompt {
-            Some(_) => Fed::Tokens(self.trace_at::<S>(bits)?.fed_tokens),
+            Some(_) => Fed::Tokens(self.trace_at::<S>(bits, Keep::Last)?.fed_tokens),
             None => Fed::Vectors(self.block_inputs()?.to_vec()),
         };
         Ok(scan_args_of_run(&model, &fed, self.softplus))
     }
+}
+
+/// Check a number of tokens to generate (`name`: the option or field it came from): at least
+/// one, and the prompt plus the generated tokens within the context of [`MAX_POSITIONS`].
+pub fn check_generate(name: &str, generate: usize, prompt_len: usize) -> Result<()> {
+    let room = MAX_POSITIONS.saturating_sub(prompt_len);
+    if room == 0 {
+        return Err(ModelError::OutOfRange {
+            name: "the prompt".into(),
+            value: format!("{prompt_len} tokens"),
+            range: format!("a run feeds at most {MAX_POSITIONS} positions (the model context), prompt and generated tokens together"),
+        }
+        .into());
+    }
+    limits::in_range(name, generate as u64, 1, room as u64).map_err(|e| match e {
+        ModelError::OutOfRange { name, value, .. } => ModelError::OutOfRange {
+            name,
+            value,
+            range: format!(
+                "generate 1..={room} tokens (the model context is {MAX_POSITIONS} positions, the prompt takes {prompt_len})"
+            ),
+        },
+        e => e,
+    })?;
+    Ok(())
 }
 
 /// Parse input symbols: token names or ids, separated by commas or spaces, or one string of

@@ -2,7 +2,8 @@
 //! coordinate (grouped by named subspace), every SSM memory slot `h[d,n]`, the decoded token and
 //! its logit margin; write them as CSV or JSON and as a heat-map (coordinates × time).
 
-use crate::error::{Error, Result};
+use super::limits::{MAX_POSITIONS, MAX_TRACE_VALUES, MAX_WORK};
+use crate::error::{Error, ModelError, Result};
 use crate::model::{LayerState, Model, Softplus};
 use crate::num::Scalar;
 use serde::Serialize;
@@ -15,6 +16,75 @@ pub enum Feed<'a> {
         generate: usize,
     },
     Vectors(&'a [Vec<f64>]),
+}
+
+/// Which positions' residual and memory values a run keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    /// Every position (`freelunch trace`), limited to [`MAX_TRACE_VALUES`] values.
+    All,
+    /// The last position only (`freelunch run`).
+    Last,
+}
+
+/// Refuse, before anything is allocated for the run, a run of `positions` positions whose work
+/// exceeds [`MAX_WORK`], or whose trace (with [`Keep::All`]) exceeds [`MAX_TRACE_VALUES`].
+pub fn check_run_size<S: Scalar>(m: &Model<S>, positions: usize, keep: Keep) -> Result<()> {
+    if positions > MAX_POSITIONS {
+        return Err(ModelError::OutOfRange {
+            name: "the number of positions".into(),
+            value: positions.to_string(),
+            range: format!("a run feeds at most {MAX_POSITIONS} positions (the model context)"),
+        }
+        .into());
+    }
+    let p = positions as u64;
+    let memory: u64 = m
+        .layers
+        .iter()
+        .map(|l| match l {
+            crate::model::Layer::Ssm(x) => (x.channels as u64).saturating_mul(x.state as u64),
+            _ => 0,
+        })
+        .fold(0, u64::saturating_add);
+    let rows = (m.layout.width() as u64).saturating_add(memory);
+    let hidden: u64 = m
+        .layers
+        .iter()
+        .map(|l| match l {
+            crate::model::Layer::Mlp(x) => x.hidden_width() as u64,
+            _ => 0,
+        })
+        .sum();
+    // ops_at(t) is affine in t (attention reads every earlier position).
+    let (a, b) = (m.ops_at(0), m.ops_at(1).saturating_sub(m.ops_at(0)));
+    let per_position = a
+        .saturating_add(rows)
+        .saturating_add(hidden)
+        .saturating_add(m.vocab.len() as u64);
+    let work = per_position
+        .saturating_mul(p)
+        .saturating_add(b.saturating_mul(p.saturating_mul(p + 1) / 2));
+    if work > MAX_WORK {
+        return Err(ModelError::TooLarge {
+            name: "the run".into(),
+            what: format!("{positions} positions of this model take about {work} operations"),
+            limit: format!("{MAX_WORK} operations"),
+        }
+        .into());
+    }
+    if keep == Keep::All && rows.saturating_mul(p) > MAX_TRACE_VALUES {
+        return Err(ModelError::TooLarge {
+            name: "the trace".into(),
+            what: format!(
+                "{positions} positions × {rows} residual coordinates and memory slots = {} values",
+                rows.saturating_mul(p)
+            ),
+            limit: format!("{MAX_TRACE_VALUES} values (use `freelunch run`, which keeps the last position only)"),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// One named group of rows (a residual subspace or an SSM layer's state).
@@ -49,7 +119,25 @@ pub struct Trace {
 }
 
 /// Run `m` on `feed` with the given softplus and record the trace.
-pub fn record<S: Scalar>(m: &Model<S>, feed: Feed<'_>, softplus: Softplus) -> Result<Trace> {
+pub fn record<S: Scalar>(
+    m: &Model<S>,
+    feed: Feed<'_>,
+    softplus: Softplus,
+    keep: Keep,
+) -> Result<Trace> {
+    let positions = match &feed {
+        Feed::Tokens { generate: 0, .. } => {
+            return Err(ModelError::OutOfRange {
+                name: "the number of tokens to generate".into(),
+                value: "0".into(),
+                range: "at least 1 token is generated after the prompt".into(),
+            }
+            .into())
+        }
+        Feed::Tokens { prompt, generate } => prompt.len().saturating_add(generate - 1),
+        Feed::Vectors(xs) => xs.len(),
+    };
+    check_run_size(m, positions, keep)?;
     let mut run = m.runner();
     run.softplus = softplus;
     let mut groups: Vec<Group> = m
@@ -93,6 +181,9 @@ pub fn record<S: Scalar>(m: &Model<S>, feed: Feed<'_>, softplus: Softplus) -> Re
             if let LayerState::Ssm(s) = st {
                 row.extend(s.h.iter().map(|v| v.to_f64()));
             }
+        }
+        if keep == Keep::Last {
+            tr.values.clear();
         }
         tr.values.push(row);
         if m.vocab.is_empty() {

@@ -139,6 +139,21 @@ pub fn error_bound<S: Scalar>(m: &S, alpha: &S, gain: &S, unit: &ReluUnit<S>) ->
     Ok(unit.error_beyond(&beta).mul(&S::from_i64(2, p)))
 }
 
+/// The name of the bound [`error_bound`] returns for units `act` at scale `λ` and margin
+/// `β = Kα − M`, for labels: `2βτ(λβ)` when `λβ ≥ t*` (the lemma's bound needs that hypothesis),
+/// the uniform `2c/λ` when `λβ < t*`, `0` for exact ReLU units.
+pub fn bound_name(act: Activation, lambda: f64, beta: f64) -> &'static str {
+    if act == Activation::Relu {
+        return "0 (exact)";
+    }
+    let t_star = super::relu::sup_constant::<f64>(act, 53).t_star;
+    if lambda * beta >= t_star {
+        "2βτ(λβ)"
+    } else {
+        "2c/λ (λβ < t*, where 2βτ(λβ) does not hold)"
+    }
+}
+
 /// A standalone selector for `d` coordinates: residual `[x (d), y (d), t, out (d)]`.
 pub fn standalone<S: Scalar>(d: usize, gain: &S, unit: &ReluUnit<S>) -> Result<MlpLayer<S>> {
     if d == 0 {

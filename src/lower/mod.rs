@@ -15,6 +15,7 @@
 //! - **position**: a counter channel with `A = 0` computes `t` exactly, and every positional
 //!   feature is ReLU units of `t` or of `t mod P` (see [`position`]).
 
+pub mod nemotron_h;
 pub mod position;
 pub mod ranges;
 

@@ -6,6 +6,7 @@ pub mod builder;
 pub mod layout;
 pub mod mamba;
 pub mod mlp;
+pub mod nemotron_h;
 pub mod random;
 pub mod sparse;
 pub mod ssm;

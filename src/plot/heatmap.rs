@@ -248,19 +248,41 @@ where
 }
 
 /// Write `<stem>.svg` and `<stem>.png` for the trace; returns both paths.
+/// The two files `--heatmap STEM` writes, `(STEM.svg, STEM.png)`. STEM is the path without an
+/// extension: a final `.svg` or `.png` is dropped (`t.png` writes t.svg and t.png), any other
+/// dot is part of the name (`t.v2` writes t.v2.svg and t.v2.png, never replacing `t.png`). A
+/// STEM that names no file (empty, or ending in `/`) is refused.
+pub fn heatmap_paths(stem: &Path) -> Result<(PathBuf, PathBuf)> {
+    let text = stem.as_os_str().to_string_lossy();
+    if text.is_empty() || text.ends_with('/') || stem.file_name().is_none() {
+        return Err(Error::input(format!(
+            "--heatmap `{text}` names no file: give a path without an extension, e.g. `trace` for trace.svg and trace.png"
+        )));
+    }
+    let base = match stem.extension().and_then(|e| e.to_str()) {
+        Some("svg" | "png") => stem.with_extension(""),
+        _ => stem.to_path_buf(),
+    };
+    let with = |ext: &str| {
+        let mut s = base.clone().into_os_string();
+        s.push(ext);
+        PathBuf::from(s)
+    };
+    Ok((with(".svg"), with(".png")))
+}
+
 pub fn write_heatmap(tr: &Trace, stem: &Path) -> Result<Vec<PathBuf>> {
+    let (svg_path, png_path) = heatmap_paths(stem)?;
     register_font();
     let rows: usize = tr.groups.iter().map(|g| g.rows.len()).sum();
     let height = (rows as u32 * 4).clamp(500, 2400) + 160;
     let size = (1100u32, height);
-    let svg_path = stem.with_extension("svg");
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         draw(tr, root)?;
     }
     write_file(&svg_path, svg.as_bytes())?;
-    let png_path = stem.with_extension("png");
     render_png(&png_path, size, |root| draw(tr, root))?;
     Ok(vec![svg_path, png_path])
 }

@@ -348,6 +348,9 @@ impl Case {
 pub enum Status {
     Passed,
     Failed,
+    /// No case certainly failed, but some could not be decided (enclosures too wide at the
+    /// precision run): not a pass, and not a refutation either.
+    Undecided,
     NotBuilt,
 }
 
@@ -356,6 +359,7 @@ impl Status {
         match self {
             Status::Passed => "pass",
             Status::Failed => "FAIL",
+            Status::Undecided => "UNDECIDED",
             Status::NotBuilt => "not built yet",
         }
     }
@@ -406,6 +410,11 @@ impl ClaimReport {
         }
         let status = if cases.iter().all(|c| c.passed) && !cases.is_empty() {
             Status::Passed
+        } else if cases
+            .iter()
+            .all(|c| c.passed || c.verdict == Verdict::Undecided)
+        {
+            Status::Undecided
         } else {
             Status::Failed
         };
@@ -480,13 +489,22 @@ pub fn render_table(reports: &[ClaimReport]) -> String {
             );
         }
         for c in r.failed_cases().take(5) {
+            // A boolean case (a law, a certificate) has no measured value or bound to show.
+            let values = match (c.measured_log10, c.bound_log10) {
+                (Some(m), Some(b)) => {
+                    format!(" (measured {}, bound {})", fmt_log10(m), fmt_log10(b))
+                }
+                _ => String::new(),
+            };
+            let head = if c.verdict == Verdict::Undecided {
+                "undecided (too coarse to decide at this precision, not a pass)".to_string()
+            } else {
+                format!("failed ({})", c.verdict.word())
+            };
             let _ = writeln!(
                 o,
-                "    failed ({}): {} (measured {}, bound {}) {}",
-                c.verdict.word(),
+                "    {head}: {}{values} {}",
                 c.label,
-                fmt_log10(c.measured_log10.unwrap_or(f64::NAN)),
-                fmt_log10(c.bound_log10.unwrap_or(f64::NAN)),
                 c.note.clone().unwrap_or_default()
             );
         }
@@ -508,6 +526,28 @@ pub fn fmt_log10(m: f64) -> String {
         format!("10^{m:.1e}")
     } else {
         format!("10^{m:.2}")
+    }
+}
+
+/// Fewest distinct values of the fitted-against quantity (T, S, m, M) a law is fitted through,
+/// and fewest distinct T of the minimal-precision laws: below this no law is fitted (and none
+/// passes); the fit is never shown as NaN.
+pub const MIN_DISTINCT: usize = 3;
+
+/// Number of distinct values among `xs`.
+pub fn distinct(xs: impl IntoIterator<Item = f64>) -> usize {
+    let mut v: Vec<f64> = xs.into_iter().collect();
+    v.sort_by(f64::total_cmp);
+    v.dedup();
+    v.len()
+}
+
+/// A fitted exponent or slope for display: never `NaN` (a fit that could not be made says so).
+pub fn fmt_fit(e: f64) -> String {
+    if e.is_finite() {
+        format!("{e:.3}")
+    } else {
+        "none (too few distinct sizes to fit)".to_string()
     }
 }
 

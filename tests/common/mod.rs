@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use freelunch::dp::DpProblem;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Run the `freelunch` binary: (exit code, stdout, stderr).
@@ -44,4 +45,27 @@ pub fn runner(cases: u32) -> proptest::test_runner::TestRunner {
         },
         TestRng::deterministic_rng(RngAlgorithm::ChaCha),
     )
+}
+
+/// A fresh scratch directory `freelunch-{tag}-{pid}` in the temporary directory.
+pub fn scratch(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("freelunch-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A path as a command-line argument.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Index of the first layer of `kind` (`ssm`, `mlp`, `attention`) in an exported model.
+pub fn layer_of_kind(v: &serde_json::Value, kind: &str) -> usize {
+    v["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|l| l["kind"] == kind)
+        .unwrap_or_else(|| panic!("the model has no {kind} layer"))
 }

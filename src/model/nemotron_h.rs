@@ -1,0 +1,612 @@
+//! The blocks of Hugging Face's `NemotronHForCausalLM` (`modeling_nemotron_h.py`, transformers
+//! 5.24), generic over the number type, so a lowered model runs in f64, MPFR and ball arithmetic
+//! exactly as it is exported.
+//!
+//! Every block is `x ← x + mixer(RMSNorm(x))` with one of three mixers (`hybrid_override_pattern`
+//! letters `M`, `*`, `-`):
+//! ```text
+//! Mamba-2 (M), heads h = 1..H of P channels, G groups of state N, kernel K:
+//!   z, xBC, dt = in_proj·x̂ + b                          (z: H·P, xBC: H·P + 2·G·N, dt: H)
+//!   x, B, C    = SiLU(conv1d(xBC))                       (causal depthwise conv over x, B and C)
+//!   Δ_h        = softplus(dt_h + dt_bias_h)
+//!   h_{h,p,n}  ← exp(Δ_h A_h) h_{h,p,n} + Δ_h B_{g(h),n} x_{h,p}
+//!   y_{h,p}    = Σ_n C_{g(h),n} h_{h,p,n} + D_h x_{h,p}
+//!   y          ← w ⊙ GroupRMSNorm(y ⊙ SiLU(z))            (G groups, the config's one eps)
+//!   out        = out_proj·y + b_out
+//! attention (*): q, k, v = W_q x̂, W_k x̂, W_v x̂ (no bias, no RoPE); head h reads kv head
+//!   h / (H / H_kv); scores q·k · head_dim^(-1/2); causal softmax; out = W_o · concat(heads)
+//! MLP (-): out = down·act(up·x̂ + b_up) + b_down          (act = `mlp_hidden_act`)
+//! ```
+//! The model: embedding → blocks → RMSNorm (`norm_f`) → `lm_head` (no bias) → greedy argmax.
+
+use super::mamba::{rms_norm_into, MambaGeneration};
+use super::mlp::Activation;
+use super::sparse::SparseMatrix;
+use super::ssm::Softplus;
+use crate::num::{zeros, Scalar};
+
+fn nonzero<S: Scalar>(v: &[S]) -> usize {
+    v.iter().filter(|x| !x.is_zero()).count()
+}
+
+/// A Mamba-2 mixer (`NemotronHMamba2Mixer`).
+#[derive(Clone, Debug)]
+pub struct Mamba2Mixer<S> {
+    pub heads: usize,
+    pub head_dim: usize,
+    pub groups: usize,
+    pub state: usize,
+    pub conv_kernel: usize,
+    /// `H·P × W`: the gate `z`.
+    pub in_z: SparseMatrix<S>,
+    /// `(H·P + 2·G·N) × W`: x, then B (group-major), then C.
+    pub in_xbc: SparseMatrix<S>,
+    /// `H × W`.
+    pub in_dt: SparseMatrix<S>,
+    pub b_z: Vec<S>,
+    pub b_xbc: Vec<S>,
+    pub b_dt: Vec<S>,
+    /// `conv_w[c·K + k]`; tap `K − 1` is the current position.
+    pub conv_w: Vec<S>,
+    pub conv_b: Vec<S>,
+    pub dt_bias: Vec<S>,
+    /// `A_h = −exp(A_log_h)` ≤ 0 (0 is `A_log = −∞`).
+    pub a: Vec<S>,
+    pub d: Vec<S>,
+    /// The gated group norm's weight (`H·P`).
+    pub norm_w: Vec<S>,
+    pub out: SparseMatrix<S>,
+    pub b_out: Vec<S>,
+}
+
+/// An attention mixer (`NemotronHAttention`).
+#[derive(Clone, Debug)]
+pub struct AttentionMixer<S> {
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    /// `H·d × W`, `H_kv·d × W`, `H_kv·d × W`, `W × H·d`.
+    pub q: SparseMatrix<S>,
+    pub k: SparseMatrix<S>,
+    pub v: SparseMatrix<S>,
+    pub o: SparseMatrix<S>,
+}
+
+/// An MLP mixer (`NemotronHMLP`, with `mlp_bias`).
+#[derive(Clone, Debug)]
+pub struct MlpMixer<S> {
+    pub up: SparseMatrix<S>,
+    pub b_up: Vec<S>,
+    pub down: SparseMatrix<S>,
+    pub b_down: Vec<S>,
+    /// Readable unit names (model card, summaries).
+    pub unit_names: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // a handful of blocks per model
+pub enum Mixer<S> {
+    Mamba2(Mamba2Mixer<S>),
+    Attention(AttentionMixer<S>),
+    Mlp(MlpMixer<S>),
+}
+
+impl<S> Mixer<S> {
+    /// The `hybrid_override_pattern` letter.
+    pub fn letter(&self) -> char {
+        match self {
+            Mixer::Mamba2(_) => 'M',
+            Mixer::Attention(_) => '*',
+            Mixer::Mlp(_) => '-',
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct NemotronHBlock<S> {
+    pub name: String,
+    pub norm_weight: Vec<S>,
+    pub mixer: Mixer<S>,
+}
+
+/// What one block keeps between positions.
+#[derive(Clone, Debug)]
+pub enum BlockState<S> {
+    Mamba2 {
+        /// Past pre-conv `xBC` values: `hist[c·(K−1) + j]`, `j = K−2` the most recent.
+        hist: Vec<S>,
+        /// `h[(head·P + p)·N + n]`.
+        h: Vec<S>,
+    },
+    Attention {
+        /// Per kv head: the keys and values of every past position.
+        keys: Vec<Vec<Vec<S>>>,
+        values: Vec<Vec<Vec<S>>>,
+    },
+    Mlp,
+}
+
+fn convert_vec<S, T>(v: &[S], f: &impl Fn(&S) -> T) -> Vec<T> {
+    v.iter().map(f).collect()
+}
+
+impl<S: Scalar> Mamba2Mixer<S> {
+    pub fn inner(&self) -> usize {
+        self.heads * self.head_dim
+    }
+    pub fn conv_dim(&self) -> usize {
+        self.inner() + 2 * self.groups * self.state
+    }
+
+    fn step(&self, hist: &mut [S], h: &mut [S], xn: &[S], out: &mut [S], eps: &S, sp: Softplus) {
+        let prec = xn.first().map_or(53, |v| v.precision());
+        let (inner, cd, k) = (self.inner(), self.conv_dim(), self.conv_kernel);
+        let mut z = zeros::<S>(inner, prec);
+        let mut xbc = zeros::<S>(cd, prec);
+        let mut dt = zeros::<S>(self.heads, prec);
+        self.in_z.mul_vec_into(xn, &mut z);
+        for (zv, b) in z.iter_mut().zip(&self.b_z) {
+            zv.add_assign_s(b);
+        }
+        self.in_xbc.mul_vec_into(xn, &mut xbc);
+        self.in_dt.mul_vec_into(xn, &mut dt);
+        let mut u = zeros::<S>(cd, prec);
+        for c in 0..cd {
+            xbc[c].add_assign_s(&self.b_xbc[c]);
+            let w = &self.conv_w[c * k..(c + 1) * k];
+            u[c].set(&self.conv_b[c]);
+            let past = &mut hist[c * (k - 1)..(c + 1) * (k - 1)];
+            for (wj, pj) in w.iter().zip(past.iter()) {
+                if !wj.is_zero() {
+                    u[c].mul_add_assign(wj, pj);
+                }
+            }
+            u[c].mul_add_assign(&w[k - 1], &xbc[c]);
+            u[c].silu_mut();
+            if k > 1 {
+                past.rotate_left(1);
+                past[k - 2].set(&xbc[c]);
+            }
+        }
+        let threshold = (sp == Softplus::Torch).then(|| S::from_i64(20, prec));
+        for ((d, b), bias) in dt.iter_mut().zip(&self.b_dt).zip(&self.dt_bias) {
+            d.add_assign_s(b);
+            d.add_assign_s(bias);
+            if threshold.as_ref().is_none_or(|t| *d <= *t) {
+                d.softplus_mut();
+            }
+        }
+        let (p_dim, n_state) = (self.head_dim, self.state);
+        let per_group = self.heads / self.groups.max(1);
+        let (bs, cs) = (inner, inner + self.groups * n_state);
+        let mut y = zeros::<S>(inner, prec);
+        let mut decay = S::zero(prec);
+        let mut tmp = S::zero(prec);
+        for (hd, dth) in dt.iter().enumerate() {
+            let g = hd / per_group.max(1);
+            let a_zero = self.a[hd].is_zero();
+            if !a_zero {
+                decay.set(dth);
+                decay.mul_assign_s(&self.a[hd]);
+                decay.exp_mut();
+            }
+            for p in 0..p_dim {
+                let ch = hd * p_dim + p;
+                let xv = &u[ch];
+                tmp.set(dth);
+                tmp.mul_assign_s(xv);
+                let yv = &mut y[ch];
+                yv.set(&self.d[hd]);
+                yv.mul_assign_s(xv);
+                for n in 0..n_state {
+                    let hv = &mut h[ch * n_state + n];
+                    if !a_zero {
+                        hv.mul_assign_s(&decay);
+                    }
+                    let b = &u[bs + g * n_state + n];
+                    if !b.is_zero() {
+                        hv.mul_add_assign(&tmp, b);
+                    }
+                    let c = &u[cs + g * n_state + n];
+                    if !c.is_zero() {
+                        yv.mul_add_assign(c, hv);
+                    }
+                }
+            }
+        }
+        // Gated group RMSNorm: y·SiLU(z), normalised over each of the G groups.
+        for (yv, zv) in y.iter_mut().zip(z.iter_mut()) {
+            zv.silu_mut();
+            yv.mul_assign_s(zv);
+        }
+        let gs = inner / self.groups.max(1);
+        let mut acc = S::zero(prec);
+        for g in 0..self.groups {
+            let grp = &mut y[g * gs..(g + 1) * gs];
+            let w = &self.norm_w[g * gs..(g + 1) * gs];
+            let src: Vec<S> = grp.to_vec();
+            rms_norm_into(&src, w, eps, &S::from_i64(gs as i64, prec), &mut acc, grp);
+        }
+        self.out.mul_vec_add_into(&y, out);
+        for (o, b) in out.iter_mut().zip(&self.b_out) {
+            if !b.is_zero() {
+                o.add_assign_s(b);
+            }
+        }
+    }
+
+    fn nonzeros(&self) -> usize {
+        self.in_z.nnz()
+            + self.in_xbc.nnz()
+            + self.in_dt.nnz()
+            + nonzero(&self.b_z)
+            + nonzero(&self.b_xbc)
+            + nonzero(&self.b_dt)
+            + nonzero(&self.conv_w)
+            + nonzero(&self.conv_b)
+            + nonzero(&self.dt_bias)
+            + nonzero(&self.a)
+            + nonzero(&self.d)
+            + nonzero(&self.norm_w)
+            + self.out.nnz()
+            + nonzero(&self.b_out)
+    }
+
+    fn convert<T: Scalar>(&self, f: &impl Fn(&S) -> T) -> Mamba2Mixer<T> {
+        Mamba2Mixer {
+            heads: self.heads,
+            head_dim: self.head_dim,
+            groups: self.groups,
+            state: self.state,
+            conv_kernel: self.conv_kernel,
+            in_z: self.in_z.convert(f),
+            in_xbc: self.in_xbc.convert(f),
+            in_dt: self.in_dt.convert(f),
+            b_z: convert_vec(&self.b_z, f),
+            b_xbc: convert_vec(&self.b_xbc, f),
+            b_dt: convert_vec(&self.b_dt, f),
+            conv_w: convert_vec(&self.conv_w, f),
+            conv_b: convert_vec(&self.conv_b, f),
+            dt_bias: convert_vec(&self.dt_bias, f),
+            a: convert_vec(&self.a, f),
+            d: convert_vec(&self.d, f),
+            norm_w: convert_vec(&self.norm_w, f),
+            out: self.out.convert(f),
+            b_out: convert_vec(&self.b_out, f),
+        }
+    }
+}
+
+impl<S: Scalar> AttentionMixer<S> {
+    /// `head_dim^(-1/2)`, as the module computes it.
+    pub fn scaling(&self, prec: u32) -> S {
+        let mut s = S::from_i64(self.head_dim as i64, prec);
+        s.sqrt_mut();
+        S::one(prec).div(&s)
+    }
+
+    fn step(&self, keys: &mut [Vec<Vec<S>>], values: &mut [Vec<Vec<S>>], xn: &[S], out: &mut [S]) {
+        let prec = xn.first().map_or(53, |v| v.precision());
+        let d = self.head_dim;
+        let mut q = zeros::<S>(self.heads * d, prec);
+        let mut k = zeros::<S>(self.kv_heads * d, prec);
+        let mut v = zeros::<S>(self.kv_heads * d, prec);
+        self.q.mul_vec_into(xn, &mut q);
+        self.k.mul_vec_into(xn, &mut k);
+        self.v.mul_vec_into(xn, &mut v);
+        for j in 0..self.kv_heads {
+            keys[j].push(k[j * d..(j + 1) * d].to_vec());
+            values[j].push(v[j * d..(j + 1) * d].to_vec());
+        }
+        let scale = self.scaling(prec);
+        let rep = self.heads / self.kv_heads.max(1);
+        let mut att = zeros::<S>(self.heads * d, prec);
+        for hd in 0..self.heads {
+            let j = hd / rep.max(1);
+            let qh = &q[hd * d..(hd + 1) * d];
+            let mut scores: Vec<S> = keys[j]
+                .iter()
+                .map(|kk| {
+                    let mut s = S::zero(prec);
+                    for (a, b) in qh.iter().zip(kk) {
+                        s.mul_add_assign(a, b);
+                    }
+                    s.mul_assign_s(&scale);
+                    s
+                })
+                .collect();
+            let mut max = scores[0].clone();
+            for s in &scores[1..] {
+                if *s > max {
+                    max.set(s);
+                }
+            }
+            let mut norm = S::zero(prec);
+            for s in scores.iter_mut() {
+                s.sub_assign_s(&max);
+                s.exp_mut();
+                norm.add_assign_s(s);
+            }
+            let o = &mut att[hd * d..(hd + 1) * d];
+            for (s, vv) in scores.iter_mut().zip(&values[j]) {
+                s.div_assign_s(&norm);
+                for (oi, vi) in o.iter_mut().zip(vv) {
+                    oi.mul_add_assign(s, vi);
+                }
+            }
+        }
+        self.o.mul_vec_add_into(&att, out);
+    }
+}
+
+impl<S: Scalar> MlpMixer<S> {
+    fn step(&self, act: Activation, xn: &[S], out: &mut [S]) {
+        let prec = xn.first().map_or(53, |v| v.precision());
+        let mut hdn = zeros::<S>(self.up.rows, prec);
+        self.up.mul_vec_into(xn, &mut hdn);
+        for (hv, b) in hdn.iter_mut().zip(&self.b_up) {
+            hv.add_assign_s(b);
+            act.apply(hv);
+        }
+        self.down.mul_vec_add_into(&hdn, out);
+        for (o, b) in out.iter_mut().zip(&self.b_down) {
+            if !b.is_zero() {
+                o.add_assign_s(b);
+            }
+        }
+    }
+}
+
+impl<S: Scalar> NemotronHBlock<S> {
+    pub fn new_state(&self, prec: u32) -> BlockState<S> {
+        match &self.mixer {
+            Mixer::Mamba2(m) => BlockState::Mamba2 {
+                hist: zeros(m.conv_dim() * (m.conv_kernel - 1), prec),
+                h: zeros(m.inner() * m.state, prec),
+            },
+            Mixer::Attention(a) => BlockState::Attention {
+                keys: vec![Vec::new(); a.kv_heads],
+                values: vec![Vec::new(); a.kv_heads],
+            },
+            Mixer::Mlp(_) => BlockState::Mlp,
+        }
+    }
+
+    /// One position: `x ← x + mixer(norm(x))`.
+    pub fn step(
+        &self,
+        st: &mut BlockState<S>,
+        x: &mut [S],
+        eps: &S,
+        mlp_act: Activation,
+        sp: Softplus,
+    ) {
+        let prec = x.first().map_or(53, |v| v.precision());
+        let mut xn = zeros::<S>(x.len(), prec);
+        let mut acc = S::zero(prec);
+        rms_norm_into(
+            x,
+            &self.norm_weight,
+            eps,
+            &S::from_i64(x.len() as i64, prec),
+            &mut acc,
+            &mut xn,
+        );
+        let mut out = zeros::<S>(x.len(), prec);
+        match (&self.mixer, st) {
+            (Mixer::Mamba2(m), BlockState::Mamba2 { hist, h }) => {
+                m.step(hist, h, &xn, &mut out, eps, sp)
+            }
+            (Mixer::Attention(a), BlockState::Attention { keys, values }) => {
+                a.step(keys, values, &xn, &mut out)
+            }
+            (Mixer::Mlp(m), BlockState::Mlp) => m.step(mlp_act, &xn, &mut out),
+            _ => unreachable!("a block's state matches its mixer"),
+        }
+        for (xi, o) in x.iter_mut().zip(&out) {
+            xi.add_assign_s(o);
+        }
+    }
+
+    pub fn nonzeros(&self) -> usize {
+        nonzero(&self.norm_weight)
+            + match &self.mixer {
+                Mixer::Mamba2(m) => m.nonzeros(),
+                Mixer::Attention(a) => a.q.nnz() + a.k.nnz() + a.v.nnz() + a.o.nnz(),
+                Mixer::Mlp(m) => m.up.nnz() + nonzero(&m.b_up) + m.down.nnz() + nonzero(&m.b_down),
+            }
+    }
+
+    pub fn convert<T: Scalar>(&self, f: &impl Fn(&S) -> T) -> NemotronHBlock<T> {
+        NemotronHBlock {
+            name: self.name.clone(),
+            norm_weight: convert_vec(&self.norm_weight, f),
+            mixer: match &self.mixer {
+                Mixer::Mamba2(m) => Mixer::Mamba2(m.convert(f)),
+                Mixer::Attention(a) => Mixer::Attention(AttentionMixer {
+                    heads: a.heads,
+                    kv_heads: a.kv_heads,
+                    head_dim: a.head_dim,
+                    q: a.q.convert(f),
+                    k: a.k.convert(f),
+                    v: a.v.convert(f),
+                    o: a.o.convert(f),
+                }),
+                Mixer::Mlp(m) => Mixer::Mlp(MlpMixer {
+                    up: m.up.convert(f),
+                    b_up: convert_vec(&m.b_up, f),
+                    down: m.down.convert(f),
+                    b_down: convert_vec(&m.b_down, f),
+                    unit_names: m.unit_names.clone(),
+                }),
+            },
+        }
+    }
+}
+
+/// A whole `NemotronHForCausalLM`.
+#[derive(Clone, Debug)]
+pub struct NemotronHModel<S> {
+    pub name: String,
+    pub coord_names: Vec<String>,
+    pub vocab: Vec<String>,
+    /// `V × W`.
+    pub embedding: SparseMatrix<S>,
+    pub blocks: Vec<NemotronHBlock<S>>,
+    pub norm_f: Vec<S>,
+    /// `layer_norm_epsilon`: every norm, the gated group norms included.
+    pub eps: S,
+    /// `mlp_hidden_act`.
+    pub mlp_act: Activation,
+    /// `V × W`, no bias.
+    pub lm_head: SparseMatrix<S>,
+    pub prec: u32,
+}
+
+impl<S: Scalar> NemotronHModel<S> {
+    pub fn width(&self) -> usize {
+        self.coord_names.len()
+    }
+
+    pub fn pattern(&self) -> String {
+        self.blocks.iter().map(|b| b.mixer.letter()).collect()
+    }
+
+    /// Logits after feeding `tokens` one by one (the logits of every position).
+    pub fn logits_of(&self, tokens: &[usize], sp: Softplus) -> Vec<Vec<S>> {
+        let mut run = Runner::new(self, sp);
+        tokens.iter().map(|&t| run.feed(t)).collect()
+    }
+
+    /// Feed `prompt`, then generate `max_new` tokens greedily (ties to the lowest id).
+    pub fn generate(&self, prompt: &[usize], max_new: usize, sp: Softplus) -> MambaGeneration<S> {
+        let mut run = Runner::new(self, sp);
+        let mut logits = Vec::new();
+        for &t in prompt {
+            logits = run.feed(t);
+        }
+        let mut out = MambaGeneration {
+            tokens: Vec::with_capacity(max_new),
+            margins: Vec::with_capacity(max_new),
+        };
+        for i in 0..max_new {
+            if i > 0 {
+                logits = run.feed(out.tokens[i - 1]);
+            }
+            let (tok, margin) = argmax(&logits, self.prec);
+            out.tokens.push(tok);
+            out.margins.push(margin);
+        }
+        out
+    }
+
+    /// The residual after the last block at every position (before `norm_f`).
+    pub fn residuals(&self, tokens: &[usize], sp: Softplus) -> Vec<Vec<S>> {
+        let mut run = Runner::new(self, sp);
+        tokens
+            .iter()
+            .map(|&t| {
+                run.feed(t);
+                run.last.clone()
+            })
+            .collect()
+    }
+
+    /// Logits at the last position after feeding residual vectors (`inputs_embeds`).
+    pub fn logits_of_embeddings(&self, inputs: &[Vec<S>], sp: Softplus) -> Vec<S> {
+        let mut run = Runner::new(self, sp);
+        let mut logits = Vec::new();
+        for x in inputs {
+            logits = run.feed_vector(x.clone());
+        }
+        logits
+    }
+
+    pub fn nonzeros(&self) -> usize {
+        self.embedding.nnz()
+            + self.blocks.iter().map(|b| b.nonzeros()).sum::<usize>()
+            + nonzero(&self.norm_f)
+            + self.lm_head.nnz()
+    }
+
+    pub fn convert<T: Scalar>(&self, prec: u32, f: impl Fn(&S) -> T) -> NemotronHModel<T> {
+        NemotronHModel {
+            name: self.name.clone(),
+            coord_names: self.coord_names.clone(),
+            vocab: self.vocab.clone(),
+            embedding: self.embedding.convert(&f),
+            blocks: self.blocks.iter().map(|b| b.convert(&f)).collect(),
+            norm_f: convert_vec(&self.norm_f, &f),
+            eps: f(&self.eps),
+            mlp_act: self.mlp_act,
+            lm_head: self.lm_head.convert(&f),
+            prec,
+        }
+    }
+}
+
+struct Runner<'m, S: Scalar> {
+    m: &'m NemotronHModel<S>,
+    states: Vec<BlockState<S>>,
+    sp: Softplus,
+    last: Vec<S>,
+}
+
+impl<'m, S: Scalar> Runner<'m, S> {
+    fn new(m: &'m NemotronHModel<S>, sp: Softplus) -> Self {
+        Runner {
+            m,
+            states: m.blocks.iter().map(|b| b.new_state(m.prec)).collect(),
+            sp,
+            last: Vec::new(),
+        }
+    }
+    fn feed(&mut self, token: usize) -> Vec<S> {
+        let m = self.m;
+        let mut x = zeros::<S>(m.width(), m.prec);
+        for (c, v) in m.embedding.row(token) {
+            x[c].set(v);
+        }
+        self.feed_vector(x)
+    }
+    fn feed_vector(&mut self, mut x: Vec<S>) -> Vec<S> {
+        let m = self.m;
+        for (b, st) in m.blocks.iter().zip(self.states.iter_mut()) {
+            b.step(st, &mut x, &m.eps, m.mlp_act, self.sp);
+        }
+        let mut xn = zeros::<S>(m.width(), m.prec);
+        let mut acc = S::zero(m.prec);
+        self.last.clone_from(&x);
+        rms_norm_into(
+            &x,
+            &m.norm_f,
+            &m.eps,
+            &S::from_i64(x.len() as i64, m.prec),
+            &mut acc,
+            &mut xn,
+        );
+        let mut logits = zeros::<S>(m.vocab.len(), m.prec);
+        m.lm_head.mul_vec_into(&xn, &mut logits);
+        logits
+    }
+}
+
+/// Greedy argmax (ties to the lowest id, as `torch.argmax`) and the margin to the runner-up.
+fn argmax<S: Scalar>(logits: &[S], prec: u32) -> (usize, S) {
+    let mut best = 0;
+    for (i, l) in logits.iter().enumerate() {
+        if l.to_f64() > logits[best].to_f64() {
+            best = i;
+        }
+    }
+    let mut margin: Option<S> = None;
+    for (i, l) in logits.iter().enumerate() {
+        if i != best {
+            let d = logits[best].sub(l);
+            if margin.as_ref().is_none_or(|m| d.to_f64() < m.to_f64()) {
+                margin = Some(d);
+            }
+        }
+    }
+    (best, margin.unwrap_or_else(|| S::one(prec)))
+}
