@@ -166,7 +166,10 @@ fn every_module_imports_only_its_layer_or_below() {
             imports(m, &all).iter().any(|x| x == d),
             "the exception {m} → {d} ({file}) is no longer needed: remove it"
         );
-        assert_eq!(importers(file, &format!("crate::{d}::")), vec![file.to_string()]);
+        assert_eq!(
+            importers(file, &format!("crate::{d}::")),
+            vec![file.to_string()]
+        );
     }
     // the reader sees real edges: claims imports certify, and certify is below it
     assert!(imports("claims", &all).contains(&"certify".to_string()));
