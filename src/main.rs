@@ -301,7 +301,7 @@ fn slug(name: &str) -> String {
 
 /// Lower an exported model with `freelunch lower`'s defaults; one line saying what was written.
 fn lower_default(json: &serde_json::Value, dir: &Path) -> Result<String> {
-    use freelunch::export::hf;
+    use freelunch::export::{hf, hf_nemotron};
     let mut lower = freelunch::lower::LowerOptions::new(1);
     lower.act = freelunch::lower::natural_activation(json)?;
     let req = hf::Request {
@@ -309,26 +309,50 @@ fn lower_default(json: &serde_json::Value, dir: &Path) -> Result<String> {
         cases: 10,
         seed: 2410_03810,
     };
-    let w = hf::lower_export(json, dir, &req)?;
-    let agree = if w.block_cases.is_empty() {
-        let n = w.cases.iter().filter(|c| c.lowered == c.expected).count();
-        format!(
-            "{n}/{} inputs decode like the abstract model",
-            w.cases.len()
+    let has_attention = (json["layers"].as_array().into_iter().flatten())
+        .any(|l| l["kind"].as_str() == Some("attention"));
+    let (target, blocks, cases, block_cases, tol) = if has_attention {
+        let w = hf_nemotron::lower_export_nemotron_h(json, dir, &req)?;
+        let n = w.lowered.model.blocks.len();
+        (
+            "NemotronHForCausalLM",
+            n,
+            w.cases,
+            w.block_cases,
+            w.usage.tolerance,
         )
     } else {
-        let n = (w.block_cases.iter())
-            .filter(|c| hf::block_agrees(c.lowered, c.expected, w.usage.tolerance))
+        let w = hf::lower_export(json, dir, &req)?;
+        let n = w.lowered.model.blocks.len();
+        (
+            "MambaForCausalLM",
+            n,
+            w.cases,
+            w.block_cases,
+            w.usage.tolerance,
+        )
+    };
+    let agree = if block_cases.is_empty() {
+        let n = cases
+            .iter()
+            .filter(|c| c.lowered == c.expected && c.certified)
+            .count();
+        format!(
+            "{n}/{} inputs decode like the abstract model, certified",
+            cases.len()
+        )
+    } else {
+        let n = (block_cases.iter())
+            .filter(|c| hf::block_agrees(c.lowered, c.expected, tol))
             .count();
         format!(
             "{n}/{} input sequences read like the abstract block",
-            w.block_cases.len()
+            block_cases.len()
         )
     };
     Ok(format!(
-        "MambaForCausalLM checkpoint in {} ({} blocks; freelunch's run of it: {agree})",
-        dir.display(),
-        w.lowered.model.blocks.len()
+        "{target} checkpoint in {} ({blocks} blocks; freelunch's run of it: {agree})",
+        dir.display()
     ))
 }
 
