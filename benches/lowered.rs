@@ -7,10 +7,11 @@
 #[allow(dead_code)] // the helpers other benches use
 mod support;
 
-use freelunch::export::{hf, hf_table};
+use freelunch::export::hf;
 use freelunch::model::Softplus;
 use freelunch::num::Ball;
 use freelunch::num::Scalar as _;
+use freelunch::readme::hf_table;
 
 fn main() {
     println!(

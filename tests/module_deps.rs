@@ -139,9 +139,7 @@ fn imports(m: &str, all: &[String]) -> Vec<String> {
 
 /// Known imports against the layer order, each with the file that makes it; the test fails on
 /// any other, and on an exception that is no longer needed (so the list only shrinks).
-/// `export::hf_table` (the README's table of lowered checkpoints, added on main) reads the
-/// claims' runnable examples: it belongs above `claims` (e.g. beside `readme`).
-const EXCEPTIONS: &[(&str, &str, &str)] = &[("export", "claims", "src/export/hf_table.rs")];
+const EXCEPTIONS: &[(&str, &str, &str)] = &[];
 
 fn layer_of(m: &str) -> Option<usize> {
     LAYERS.iter().position(|l| l.contains(&m))

@@ -8,7 +8,6 @@
 pub mod examples;
 pub mod hf;
 pub mod hf_nemotron;
-pub mod hf_table;
 pub mod limits;
 pub mod run;
 pub mod trace;

@@ -2,8 +2,8 @@
 //! `MambaForCausalLM` it lowers to, and the real client's `generate()` time measured by
 //! `examples/python/hf_measure.sh` (stored in `docs/hf-measured.json`).
 
-use super::hf::{prepare, stored_parameters, Request, Written};
 use crate::error::{Error, Result};
+use crate::export::hf::{prepare, stored_parameters, Request, Written};
 use crate::lower::{natural_activation, LowerOptions};
 use serde_json::Value;
 use std::path::Path;
@@ -21,12 +21,12 @@ pub fn configurations() -> Result<Vec<(String, Value)>> {
             },
         )?;
         let memories = [MemoryKind::Slot, MemoryKind::Position];
-        let models = super::examples::dp_models(p.as_ref(), &memories, 2410_03810);
+        let models = crate::export::examples::dp_models(p.as_ref(), &memories, 2410_03810);
         for (memory, (_, ex)) in memories.into_iter().zip(models) {
             let (m, d) = ex?;
             out.push((
                 format!("{name}-{}", memory.name()),
-                super::to_json(&m, d.as_ref()),
+                crate::export::to_json(&m, d.as_ref()),
             ));
         }
     }
@@ -42,7 +42,7 @@ pub fn configurations() -> Result<Vec<(String, Value)>> {
         let claim = crate::claims::find(id)?;
         for (k, (_, run)) in claim.runnable_examples().into_iter().enumerate() {
             let (m, d) = run?;
-            out.push((format!("{id}-{k}"), super::to_json(&m, d.as_ref())));
+            out.push((format!("{id}-{k}"), crate::export::to_json(&m, d.as_ref())));
         }
     }
     Ok(out)
@@ -89,9 +89,9 @@ pub fn readme_table(measured_path: &Path) -> Result<String> {
     );
     for (id, json) in configurations()? {
         let w = lowered(&json).map_err(|e| Error::compute(format!("{id}: {e}")))?;
-        let abs = super::from_json::<f64>(&json, 53)?.size();
+        let abs = crate::export::from_json::<f64>(&json, 53)?.size();
         let m = &w.lowered.model;
-        let (inner, state, _, _) = super::hf::config_sizes(m);
+        let (inner, state, _, _) = crate::export::hf::config_sizes(m);
         let live: usize = m.blocks.iter().map(|b| b.live_state()).sum();
         let stored = stored_parameters(m);
         let time = times

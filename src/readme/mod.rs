@@ -5,6 +5,8 @@
 //! `<!-- END generated: NAME -->`; `freelunch readme` rewrites them, `freelunch readme --check`
 //! only compares, and `tests/readme.rs` fails when they differ.
 
+pub mod hf_table;
+
 use crate::claims::dp_laws::{comparison, Comparison};
 use crate::claims::registry;
 use crate::error::{Error, Result};
@@ -172,7 +174,7 @@ pub fn generate(figures: &Path, seed: u64) -> Result<Vec<(&'static str, String)>
         ("figures", figure_list(figures)?),
         (
             "hf-table",
-            crate::export::hf_table::readme_table(Path::new("docs/hf-measured.json"))?,
+            hf_table::readme_table(Path::new("docs/hf-measured.json"))?,
         ),
     ])
 }
