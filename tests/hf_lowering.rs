@@ -11,53 +11,12 @@
 
 mod common;
 
-use common::run;
+use common::hf::{client_available, hf_check};
+use common::{run, s, scratch};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn client_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import torch, transformers, safetensors"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        let msg = "python3 cannot import torch, transformers and safetensors \
-                   (pip install -r examples/python/requirements-hf.txt)";
-        if std::env::var_os("CI").is_some() {
-            panic!("CI must run the Hugging Face client tests: {msg}");
-        }
-        println!("SKIPPED: the Hugging Face client tests did not run: {msg}");
-        eprintln!("SKIPPED: the Hugging Face client tests did not run: {msg}");
-    }
-    ok
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("freelunch-hf-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-/// Run the checker on `dirs`: (exit code, stdout).
-fn hf_check(dirs: &[PathBuf]) -> (i32, String) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/python/hf_check.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .args(dirs.iter().map(|d| path(d)))
-        .output()
-        .expect("python3 runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    println!("{text}");
-    (out.status.code().unwrap_or(-1), text)
-}
 
 fn lower(model: &Path, dir: &Path, extra: &[&str]) -> (i32, String) {
-    let mut args = vec!["lower", path(model), path(dir)];
+    let mut args = vec!["lower", s(model), s(dir)];
     args.extend(extra);
     let (code, out, err) = run(&args);
     assert!(err.is_empty() || code != 2, "lower {model:?}: {err}");
@@ -74,7 +33,7 @@ fn dp_export(tmp: &Path, problem: &str, n: &str, memory: &str) -> PathBuf {
         "--memory",
         memory,
         "--export",
-        path(&f),
+        s(&f),
     ]);
     assert_eq!(code, 0, "dp {problem} {memory}: {out}{err}");
     f
@@ -82,10 +41,10 @@ fn dp_export(tmp: &Path, problem: &str, n: &str, memory: &str) -> PathBuf {
 
 #[test]
 fn every_runnable_token_export_generates_like_freelunch_run() {
-    if !client_available() {
+    if !client_available("Hugging Face client") {
         return;
     }
-    let tmp = scratch("all");
+    let tmp = scratch("hf-all");
     let mut dirs = Vec::new();
     for (problem, n) in [("edit", "3"), ("lis", "5"), ("linrec", "8"), ("eca", "4")] {
         for memory in ["slot", "position"] {
@@ -98,12 +57,12 @@ fn every_runnable_token_export_generates_like_freelunch_run() {
         }
         // Attention memories need the NemotronH target, not Mamba-1: refused with a sentence.
         let f = dp_export(&tmp, problem, n, "attention");
-        let (code, out, err) = run(&["lower", path(&f), path(&tmp.join("no"))]);
+        let (code, out, err) = run(&["lower", s(&f), s(&tmp.join("no"))]);
         assert_eq!(code, 2, "{out}");
         assert!(err.contains("nemotron-h"), "{err}");
     }
     let copy = tmp.join("copy.json");
-    let (code, _, err) = run(&["explain", "copy-linear", "--export", path(&copy)]);
+    let (code, _, err) = run(&["explain", "copy-linear", "--export", s(&copy)]);
     assert_eq!(code, 0, "{err}");
     for pick in ["0", "1", "2"] {
         let d = tmp.join(format!("hf-copy-linear-{pick}"));
@@ -121,7 +80,7 @@ fn every_runnable_token_export_generates_like_freelunch_run() {
         "copy-const",
     ] {
         let f = tmp.join(format!("{claim}.json"));
-        let (code, _, err) = run(&["explain", claim, "--export", path(&f)]);
+        let (code, _, err) = run(&["explain", claim, "--export", s(&f)]);
         assert_eq!(code, 0, "{err}");
         let d = tmp.join(format!("hf-{claim}"));
         let (code, out) = lower(&f, &d, &["--pick", "0"]);
@@ -146,10 +105,10 @@ fn every_runnable_token_export_generates_like_freelunch_run() {
 
 #[test]
 fn too_small_parameters_make_the_real_client_disagree() {
-    if !client_available() {
+    if !client_available("Hugging Face client") {
         return;
     }
-    let tmp = scratch("bad");
+    let tmp = scratch("hf-bad");
     let f = dp_export(&tmp, "linrec", "8", "slot");
     let mut dirs = Vec::new();
     for (name, flags) in [
@@ -169,7 +128,7 @@ fn too_small_parameters_make_the_real_client_disagree() {
     assert_eq!(code, 1, "{text}");
     for d in &dirs {
         let line = (text.lines())
-            .find(|l| l.starts_with(path(d)) && l.contains("generate() outputs equal"))
+            .find(|l| l.starts_with(s(d)) && l.contains("generate() outputs equal"))
             .unwrap_or_else(|| panic!("no result for {d:?}:\n{text}"));
         assert!(!line.contains("11/11"), "{line}");
     }

@@ -10,52 +10,12 @@
 
 mod common;
 
-use common::run;
+use common::hf::{client_available, hf_check};
+use common::{run, s, scratch};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn client_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import torch, transformers, safetensors"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        let msg = "python3 cannot import torch, transformers and safetensors";
-        if std::env::var_os("CI").is_some() {
-            panic!("CI must run the Hugging Face client tests: {msg}");
-        }
-        println!("SKIPPED: the NemotronH client tests did not run: {msg}");
-        eprintln!("SKIPPED: the NemotronH client tests did not run: {msg}");
-    }
-    ok
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("freelunch-nh-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
-/// Run the checker on `dirs`: (exit code, stdout).
-fn hf_check(dirs: &[PathBuf]) -> (i32, String) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/python/hf_check.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .args(dirs.iter().map(|d| path(d)))
-        .output()
-        .expect("python3 runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    println!("{text}");
-    (out.status.code().unwrap_or(-1), text)
-}
 
 fn lower(model: &Path, dir: &Path, extra: &[&str]) -> (i32, String) {
-    let mut args = vec!["lower", path(model), path(dir), "--target", "nemotron-h"];
+    let mut args = vec!["lower", s(model), s(dir), "--target", "nemotron-h"];
     args.extend(extra);
     let (code, out, err) = run(&args);
     assert!(err.is_empty() || code != 2, "lower {model:?}: {err}");
@@ -72,7 +32,7 @@ fn dp_export(tmp: &Path, problem: &str, n: &str) -> PathBuf {
         "--memory",
         "attention",
         "--export",
-        path(&f),
+        s(&f),
     ]);
     assert_eq!(code, 0, "dp {problem}: {out}{err}");
     f
@@ -80,10 +40,10 @@ fn dp_export(tmp: &Path, problem: &str, n: &str) -> PathBuf {
 
 #[test]
 fn attention_dp_exports_generate_like_freelunch_run_in_nemotron_h() {
-    if !client_available() {
+    if !client_available("NemotronH client") {
         return;
     }
-    let tmp = scratch("all");
+    let tmp = scratch("nh-all");
     let mut dirs = Vec::new();
     for (problem, n) in [("edit", "3"), ("lis", "5"), ("linrec", "8"), ("eca", "4")] {
         let f = dp_export(&tmp, problem, n);
@@ -109,10 +69,10 @@ fn attention_dp_exports_generate_like_freelunch_run_in_nemotron_h() {
 fn blocks_fed_vectors_read_like_freelunch_run_in_nemotron_h() {
     // copy-attn (attention) and the ReLU/GeLU MLP lemma blocks (with the all-zero attention
     // block NemotronH needs): a forward pass on inputs_embeds reads the block's value.
-    if !client_available() {
+    if !client_available("NemotronH client") {
         return;
     }
-    let tmp = scratch("blocks");
+    let tmp = scratch("nh-blocks");
     let mut dirs = Vec::new();
     for claim in [
         "copy-attn",
@@ -122,7 +82,7 @@ fn blocks_fed_vectors_read_like_freelunch_run_in_nemotron_h() {
         "mlp-lookup",
     ] {
         let f = tmp.join(format!("{claim}.json"));
-        let (code, _, err) = run(&["explain", claim, "--export", path(&f)]);
+        let (code, _, err) = run(&["explain", claim, "--export", s(&f)]);
         assert_eq!(code, 0, "{claim}: {err}");
         let d = tmp.join(format!("hf-{claim}"));
         let (code, out) = lower(&f, &d, &[]);
@@ -142,10 +102,10 @@ fn blocks_fed_vectors_read_like_freelunch_run_in_nemotron_h() {
 
 #[test]
 fn parameters_too_small_make_the_real_client_disagree() {
-    if !client_available() {
+    if !client_available("NemotronH client") {
         return;
     }
-    let tmp = scratch("small");
+    let tmp = scratch("nh-small");
     let f = dp_export(&tmp, "linrec", "8");
     for (what, extra) in [
         ("eps = 2^40", ["--eps-log2", "40"]),
