@@ -115,10 +115,30 @@ pub(crate) fn f32_bytes(v: &[f64]) -> Vec<u8> {
 }
 
 /// A dense row-major tensor.
-struct Tensor {
-    name: String,
-    shape: Vec<usize>,
-    data: Vec<f64>,
+pub(crate) struct Tensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f64>,
+}
+
+/// Write `ts` as float32 safetensors (metadata `format: pt`) to `path`.
+pub(crate) fn write_safetensors(path: &Path, ts: Vec<Tensor>) -> Result<()> {
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = ts
+        .into_iter()
+        .map(|t| (t.name, f32_bytes(&t.data), t.shape))
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(n, b, s)| {
+            TensorView::new(Dtype::F32, s.clone(), b)
+                .map(|v| (n.clone(), v))
+                .map_err(|e| Error::compute(format!("tensor {n}: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let meta = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
+    let st = safetensors::tensor::serialize(views, Some(meta))
+        .map_err(|e| Error::compute(format!("safetensors: {e}")))?;
+    crate::io::write_file(path, &st)
 }
 
 /// The weights under `MambaForCausalLM`'s names, padded to the config's common sizes.
@@ -355,23 +375,10 @@ pub fn write_mamba(
             "model_max_length": usage.input_len + usage.suffix.len() + usage.max_new_tokens
         }),
     )?;
-    let ts = tensors(m, inner, state, rank, kernel);
-    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = ts
-        .into_iter()
-        .map(|t| (t.name, f32_bytes(&t.data), t.shape))
-        .collect();
-    let views = bytes
-        .iter()
-        .map(|(n, b, s)| {
-            TensorView::new(Dtype::F32, s.clone(), b)
-                .map(|v| (n.clone(), v))
-                .map_err(|e| Error::compute(format!("tensor {n}: {e}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let meta = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
-    let st = safetensors::tensor::serialize(views, Some(meta))
-        .map_err(|e| Error::compute(format!("safetensors: {e}")))?;
-    crate::io::write_file(&dir.join("model.safetensors"), &st)?;
+    write_safetensors(
+        &dir.join("model.safetensors"),
+        tensors(m, inner, state, rank, kernel),
+    )?;
     write_json(
         dir,
         "freelunch.json",

@@ -5,15 +5,14 @@
 //! same cases format as the Mamba target).
 
 use super::hf::{
-    block_plan, case_prompts, f32_bytes, lift, token_usage, tokenizer, write_json, BlockCase, Case,
-    Request, Usage, CERTIFY_BITS,
+    block_plan, case_prompts, lift, token_usage, tokenizer, write_json, write_safetensors,
+    BlockCase, Case, Request, Tensor, Usage, CERTIFY_BITS,
 };
 use crate::error::{Error, Result};
 use crate::lower::nemotron_h::{lower_nemotron_h, LoweredNh};
 use crate::model::nemotron_h::{Mixer, NemotronHModel};
 use crate::model::{Model, Softplus, SparseMatrix};
 use crate::num::{Ball, Scalar};
-use safetensors::tensor::{Dtype, TensorView};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -110,12 +109,6 @@ pub fn summary_size(m: &NemotronHModel<f64>) -> Value {
         "stored_parameters": stored_parameters(m),
         "nonzero_parameters": m.nonzeros(),
     })
-}
-
-struct Tensor {
-    name: String,
-    shape: Vec<usize>,
-    data: Vec<f64>,
 }
 
 fn dense(
@@ -372,23 +365,7 @@ pub fn write_nemotron_h(
             "model_max_length": context
         }),
     )?;
-    let s = sizes(m);
-    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors(m, &s)
-        .into_iter()
-        .map(|t| (t.name, f32_bytes(&t.data), t.shape))
-        .collect();
-    let views = bytes
-        .iter()
-        .map(|(n, b, sh)| {
-            TensorView::new(Dtype::F32, sh.clone(), b)
-                .map(|v| (n.clone(), v))
-                .map_err(|e| Error::compute(format!("tensor {n}: {e}")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let meta = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
-    let st = safetensors::tensor::serialize(views, Some(meta))
-        .map_err(|e| Error::compute(format!("safetensors: {e}")))?;
-    crate::io::write_file(&dir.join("model.safetensors"), &st)?;
+    write_safetensors(&dir.join("model.safetensors"), tensors(m, &sizes(m)))?;
     write_json(
         dir,
         "freelunch.json",

@@ -493,6 +493,52 @@ fn transpose(m: &SparseMatrix<f64>) -> Vec<Vec<(usize, f64)>> {
     t
 }
 
+/// Every positional feature's program, and the new coordinates they need.
+pub(crate) struct PositionalPlan {
+    /// `(coordinate name, coordinate, program)` per feature.
+    pub programs: Vec<(String, usize, FeatureProgram)>,
+    /// The counter `lower.t`, when any feature depends on t.
+    pub counter: Option<usize>,
+    /// `(P, lower.t_mod_P)` per period in use.
+    pub registers: Vec<(usize, usize)>,
+}
+
+/// Plan the positional features on `1..=t_max`, appending `lower.t` and `lower.t_mod_P` to `names`.
+pub(crate) fn positional_plan(
+    m: &Model<f64>,
+    t_max: usize,
+    names: &mut Vec<String>,
+) -> PositionalPlan {
+    let mut periods: Vec<usize> = Vec::new();
+    let mut programs = Vec::new();
+    for f in &m.positional {
+        let p = program(&f.kind, t_max, &periods);
+        if let FeatureProgram::Periodic { period, .. } = &p {
+            if !periods.contains(period) {
+                periods.push(*period);
+            }
+        }
+        programs.push((names[f.coord].clone(), f.coord, p));
+    }
+    let has_positional =
+        (m.positional.iter()).any(|f| !matches!(f.kind, crate::model::PosKind::Constant { .. }));
+    let counter = has_positional.then(|| {
+        names.push("lower.t".into());
+        names.len() - 1
+    });
+    let registers = (periods.iter())
+        .map(|&p| {
+            names.push(format!("lower.t_mod_{p}"));
+            (p, names.len() - 1)
+        })
+        .collect();
+    PositionalPlan {
+        programs,
+        counter,
+        registers,
+    }
+}
+
 /// Lower an abstract model into Mamba-1 blocks (`MambaForCausalLM`).
 pub fn lower_mamba(m: &Model<f64>, opts: &LowerOptions) -> Result<Lowered> {
     if m.layers.iter().any(|l| matches!(l, Layer::Attention(_))) {
@@ -510,30 +556,11 @@ pub fn lower_mamba(m: &Model<f64>, opts: &LowerOptions) -> Result<Lowered> {
     let mut names: Vec<String> = (0..w0).map(|i| m.layout.coord_name(i)).collect();
     let one = names.len();
     names.push("lower.one".into());
-    let has_positional =
-        (m.positional.iter()).any(|f| !matches!(f.kind, crate::model::PosKind::Constant { .. }));
-    let mut periods: Vec<usize> = Vec::new();
-    let mut programs = Vec::new();
-    for f in &m.positional {
-        let p = program(&f.kind, opts.context, &periods);
-        if let FeatureProgram::Periodic { period, .. } = &p {
-            if !periods.contains(period) {
-                periods.push(*period);
-            }
-        }
-        programs.push((names[f.coord].clone(), f.coord, p));
-    }
-    let counter = has_positional.then(|| {
-        names.push("lower.t".into());
-        names.len() - 1
-    });
-    let registers: Vec<(usize, usize)> = periods
-        .iter()
-        .map(|&p| {
-            names.push(format!("lower.t_mod_{p}"));
-            (p, names.len() - 1)
-        })
-        .collect();
+    let PositionalPlan {
+        programs,
+        counter,
+        registers,
+    } = positional_plan(m, opts.context, &mut names);
     let width = names.len();
     // The mean square of the residual at any norm (the new coordinates: t, t mod P, 1).
     let extra = (counter.map_or(0.0, |_| (opts.context as f64).powi(2))

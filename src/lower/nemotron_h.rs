@@ -16,7 +16,7 @@
 //! - **MLP**: the abstract ReLU layers run natively (`mlp_hidden_act = relu`, `mlp_bias`), as do
 //!   the positional units (`t mod P` stages and kinks of `t`, exact on integers).
 
-use super::position::{mod_stages, program, FeatureProgram, Kinks};
+use super::position::{mod_stages, FeatureProgram, Kinks};
 use super::ranges::residual_ranges;
 use super::{f32_value, GadgetBound, LowerOptions};
 use crate::error::{Error, Result};
@@ -258,29 +258,11 @@ pub fn lower_nemotron_h(m: &Model<f64>, opts: &LowerOptions) -> Result<LoweredNh
     let mut names: Vec<String> = (0..w0).map(|i| m.layout.coord_name(i)).collect();
     let one = names.len();
     names.push("lower.one".into());
-    let has_positional = (m.positional.iter()).any(|f| !matches!(f.kind, PosKind::Constant { .. }));
-    let mut periods: Vec<usize> = Vec::new();
-    let mut programs = Vec::new();
-    for f in &m.positional {
-        let p = program(&f.kind, t_max, &periods);
-        if let FeatureProgram::Periodic { period, .. } = &p {
-            if !periods.contains(period) {
-                periods.push(*period);
-            }
-        }
-        programs.push((names[f.coord].clone(), f.coord, p));
-    }
-    let counter = has_positional.then(|| {
-        names.push("lower.t".into());
-        names.len() - 1
-    });
-    let registers: Vec<(usize, usize)> = periods
-        .iter()
-        .map(|&p| {
-            names.push(format!("lower.t_mod_{p}"));
-            (p, names.len() - 1)
-        })
-        .collect();
+    let super::PositionalPlan {
+        programs,
+        counter,
+        registers,
+    } = super::positional_plan(m, t_max, &mut names);
     let width = names.len();
     let k = opts.shift.unwrap_or(COUNTER_CONSTANT);
     if !(k.is_finite() && k > 0.0 && k.log2().fract() == 0.0) {
