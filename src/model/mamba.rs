@@ -378,23 +378,29 @@ impl<S: Scalar> MambaRunner<'_, S> {
 
     /// Greedy argmax (ties to the lowest id, as `torch.argmax`) and the margin to the runner-up.
     pub fn argmax(&self) -> (usize, S) {
-        let mut best = 0;
-        for (i, l) in self.logits.iter().enumerate() {
-            if l.to_f64() > self.logits[best].to_f64() {
-                best = i;
-            }
-        }
-        let mut margin: Option<S> = None;
-        for (i, l) in self.logits.iter().enumerate() {
-            if i != best {
-                let d = self.logits[best].sub(l);
-                if margin.as_ref().is_none_or(|m| d.to_f64() < m.to_f64()) {
-                    margin = Some(d);
-                }
-            }
-        }
-        (best, margin.unwrap_or_else(|| S::one(self.model.prec)))
+        greedy_argmax(&self.logits, self.model.prec)
     }
+}
+
+/// Greedy argmax of `logits` (ties to the lowest id, as `torch.argmax`) and the margin to the
+/// runner-up (1 when there is none).
+pub fn greedy_argmax<S: Scalar>(logits: &[S], prec: u32) -> (usize, S) {
+    let mut best = 0;
+    for (i, l) in logits.iter().enumerate() {
+        if l.to_f64() > logits[best].to_f64() {
+            best = i;
+        }
+    }
+    let mut margin: Option<S> = None;
+    for (i, l) in logits.iter().enumerate() {
+        if i != best {
+            let d = logits[best].sub(l);
+            if margin.as_ref().is_none_or(|m| d.to_f64() < m.to_f64()) {
+                margin = Some(d);
+            }
+        }
+    }
+    (best, margin.unwrap_or_else(|| S::one(prec)))
 }
 
 impl<S: Scalar> MambaModel<S> {
