@@ -174,7 +174,7 @@ impl<S: Scalar> MambaBlock<S> {
         self.dt_w.mul_vec_into(&st.dt_low, &mut st.dt);
         for (dt, b) in st.dt.iter_mut().zip(&self.dt_b) {
             dt.add_assign_s(b);
-            if softplus == Softplus::Exact || *dt <= st.threshold {
+            if softplus == Softplus::Exact || dt.mid_le(&st.threshold) {
                 dt.softplus_mut();
             }
         }

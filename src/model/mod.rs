@@ -220,17 +220,19 @@ impl<'m, S: Scalar> Runner<'m, S> {
         self.ops += m.readout.ops();
     }
 
-    /// Greedy argmax (lowest index on ties) and the margin to the runner-up.
+    /// Greedy argmax (lowest index on ties, by midpoint order for balls) and the margin
+    /// `best − runner-up`. For balls the margin is a ball: when the top two overlap it contains
+    /// 0 and [`Scalar::certainly_gt`] of it over 0 is false (the choice is not certified).
     pub fn argmax(&self) -> (usize, S) {
         let mut best = 0;
         for (i, l) in self.logits.iter().enumerate() {
-            if *l > self.logits[best] {
+            if l.mid_gt(&self.logits[best]) {
                 best = i;
             }
         }
         let mut second: Option<&S> = None;
         for (i, l) in self.logits.iter().enumerate() {
-            if i != best && second.is_none_or(|s| l > s) {
+            if i != best && second.is_none_or(|s| l.mid_gt(s)) {
                 second = Some(l);
             }
         }
@@ -290,7 +292,8 @@ impl<S: Scalar> Model<S> {
                 r.feed(*out.last().expect("a token was generated"));
             }
             let (tok, margin) = r.argmax();
-            let lm = if margin.is_sign_negative() || margin.is_zero() {
+            // an overlap of the top two (a ball margin reaching 0) is no margin
+            let lm = if !margin.certainly_gt(&S::zero(margin.precision())) {
                 f64::NEG_INFINITY
             } else {
                 margin.log10_abs()

@@ -172,7 +172,7 @@ impl<S: Scalar> Mamba2Mixer<S> {
         for ((d, b), bias) in dt.iter_mut().zip(&self.b_dt).zip(&self.dt_bias) {
             d.add_assign_s(b);
             d.add_assign_s(bias);
-            if threshold.as_ref().is_none_or(|t| *d <= *t) {
+            if threshold.as_ref().is_none_or(|t| d.mid_le(t)) {
                 d.softplus_mut();
             }
         }
@@ -317,7 +317,7 @@ impl<S: Scalar> AttentionMixer<S> {
                 .collect();
             let mut max = scores[0].clone();
             for s in &scores[1..] {
-                if *s > max {
+                if s.mid_gt(&max) {
                     max.set(s);
                 }
             }

@@ -96,6 +96,15 @@ impl Mag {
         Mag { man, exp: e }
     }
 
+    /// `man · 2^exp`, rounded up to the 32-bit mantissa (exact for `man < 2^32`).
+    #[inline]
+    pub(crate) fn from_parts_up(man: u64, exp: i64) -> Mag {
+        if man == 0 {
+            return Mag::ZERO;
+        }
+        Mag::normalize64(man, exp, true)
+    }
+
     /// `2^e` (exact).
     pub fn pow2(e: i64) -> Mag {
         Mag {
