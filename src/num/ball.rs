@@ -403,7 +403,8 @@ fn mag_to_mag(m: &mag_struct) -> Mag {
     if fmpz_is_mpz(m.exp) {
         return Mag::INF;
     }
-    Mag::from_parts_up(m.man, m.exp - MAG_BITS)
+    // a normalised 30-bit mantissa shifted to our 32 bits: exact
+    Mag::from_normalized(m.man << 2, m.exp - MAG_BITS - 2)
 }
 
 /// Arb's `mag_t` from our [`Mag`], rounded up.
