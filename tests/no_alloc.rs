@@ -54,7 +54,8 @@ fn scan_steps_do_not_allocate() {
     scan_does_not_allocate::<Real>();
 }
 
-/// The certified scan too: ball radii are `Mag`s (plain words), updated in place.
+/// The certified scan too: Arb balls are updated in place (Arb reuses their limbs; its C
+/// allocations are not counted here).
 #[test]
 fn certified_scan_steps_do_not_allocate() {
     scan_does_not_allocate::<Ball>();

@@ -307,7 +307,8 @@ pub fn run_copy<S: Scalar>(
         };
         out.max_read_error_log10 = out.max_read_error_log10.max(el);
         let (tok, margin) = r.argmax();
-        let ml = if margin.is_sign_negative() || margin.is_zero() {
+        // an overlap of the top two (a ball margin reaching 0) is no margin
+        let ml = if !margin.certainly_gt(&S::zero(margin.precision())) {
             f64::NEG_INFINITY
         } else {
             margin.log10_abs()

@@ -19,7 +19,8 @@
 //! ```
 //! The model: embedding → blocks → RMSNorm (`norm_f`) → `lm_head` (no bias) → greedy argmax.
 
-use super::mamba::{greedy_argmax, rms_norm_into, MambaGeneration};
+use super::greedy_argmax;
+use super::mamba::{rms_norm_into, MambaGeneration};
 use super::mlp::Activation;
 use super::sparse::SparseMatrix;
 use super::ssm::Softplus;
@@ -220,7 +221,7 @@ impl<S: Scalar> Mamba2Mixer<S> {
         for ((d, b), bias) in dt.iter_mut().zip(&self.b_dt).zip(&self.dt_bias) {
             d.add_assign_s(b);
             d.add_assign_s(bias);
-            if sp != Softplus::Torch || *d <= *softplus_threshold {
+            if sp != Softplus::Torch || d.mid_le(softplus_threshold) {
                 d.softplus_mut();
             }
         }
@@ -372,7 +373,7 @@ impl<S: Scalar> AttentionMixer<S> {
             }
             max.set(&scores[0]);
             for s in &scores[1..] {
-                if *s > *max {
+                if s.mid_gt(max) {
                     max.set(s);
                 }
             }
