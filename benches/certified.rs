@@ -74,9 +74,8 @@ fn instance_text(layer: &SsmLayer<Ball>, inp: &[StepInputs<Ball>], bits: u32) ->
 
 /// The instance as JSON for the Python peer (decimal strings).
 fn instance_json(layer: &SsmLayer<Real>, inp: &[StepInputs<Real>], bits: u32) -> String {
-    let strings = |v: &[Real]| -> Vec<String> {
-        v.iter().map(|x| x.0.to_string_radix(10, None)).collect()
-    };
+    let strings =
+        |v: &[Real]| -> Vec<String> { v.iter().map(|x| x.0.to_string_radix(10, None)).collect() };
     let steps: Vec<serde_json::Value> = inp
         .iter()
         .map(|s| {
@@ -114,7 +113,10 @@ fn build_c_peer() -> Result<PathBuf, String> {
         return Err(format!(
             "`{cc}` could not build benches/peers/scan_arb.c against the system Arb \
              (apt-get install libflint-arb-dev): {}",
-            String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("")
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
         ));
     }
     Ok(exe)
@@ -218,7 +220,10 @@ fn main() {
                     }
                 }
             }
-            let rad = y.iter().map(|b| b.rad().log2()).fold(f64::NEG_INFINITY, f64::max);
+            let rad = y
+                .iter()
+                .map(|b| b.rad().log2())
+                .fold(f64::NEG_INFINITY, f64::max);
             let mpm = run_mpmath(&instance_json(&lr, &ir, bits));
             let f = |x: Option<f64>| x.map_or_else(|| "-".into(), |v| format!("{v:.0}"));
             println!(

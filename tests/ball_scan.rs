@@ -52,7 +52,10 @@ fn the_check_fails_on_midpoints_without_their_radii() {
             b.set_rad(freelunch::num::Mag::ZERO);
         }
         let n = misses(&balls, &reference, p);
-        assert!(n > 0, "{decay:?}: radii dropped, yet every output is enclosed");
+        assert!(
+            n > 0,
+            "{decay:?}: radii dropped, yet every output is enclosed"
+        );
     }
 }
 

@@ -112,7 +112,12 @@ extern "C" {
     pub fn arb_get_lbound_arf(u: *mut arf_struct, x: arb_srcptr, prec: slong);
     pub fn arb_get_mag(z: *mut mag_struct, x: arb_srcptr);
     pub fn arb_get_mag_lower(z: *mut mag_struct, x: arb_srcptr);
-    pub fn arb_set_interval_mpfr(x: arb_ptr, a: *const mpfr::mpfr_t, b: *const mpfr::mpfr_t, prec: slong);
+    pub fn arb_set_interval_mpfr(
+        x: arb_ptr,
+        a: *const mpfr::mpfr_t,
+        b: *const mpfr::mpfr_t,
+        prec: slong,
+    );
 
     pub fn arf_clear(x: *mut arf_struct);
     pub fn arf_set_mpfr(x: *mut arf_struct, y: *const mpfr::mpfr_t);

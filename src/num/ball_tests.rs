@@ -12,9 +12,10 @@ fn random_ball(rng: &mut Rng, lo: f64, hi: f64, p: u32) -> Ball {
     let mut b = Ball::from_f64(m, p);
     if rng.below(4) != 0 {
         let k = 8 + rng.below(p as usize) as i64;
-        b.set_rad(b
-            .rad()
-            .add(Mag::from_f64_up(m.abs().max(1e-300)).mul(Mag::pow2(-k))));
+        b.set_rad(
+            b.rad()
+                .add(Mag::from_f64_up(m.abs().max(1e-300)).mul(Mag::pow2(-k))),
+        );
     }
     b
 }
@@ -89,7 +90,10 @@ fn every_unary_op_encloses_the_exact_result() {
                 let mut x = random_ball(&mut rng, lo, hi, p);
                 if name == "ln" || name == "sqrt" || name == "ln_1p" {
                     // keep the ball inside the domain
-                    x.set_rad(x.rad().min(Mag::from_float_down(&x.mid()).mul(Mag::pow2(-4))));
+                    x.set_rad(
+                        x.rad()
+                            .min(Mag::from_float_down(&x.mid()).mul(Mag::pow2(-4))),
+                    );
                 }
                 let mut out = x.clone();
                 fb(&mut out);
@@ -284,11 +288,17 @@ fn far_below_mpfr_range_the_ball_stays_positive_and_its_ends_round_outward() {
     // positive enclosure, and its ends, read back into MPFR, round outward (0 below, the
     // smallest positive number above), never claiming an exact 0.
     let x = Ball::from_f64(-1e12, 64).exp();
-    assert!(!x.is_zero() && !x.rad().is_inf() && x.certainly_positive(), "{x:?}");
+    assert!(
+        !x.is_zero() && !x.rad().is_inf() && x.certainly_positive(),
+        "{x:?}"
+    );
     assert!(x.upper() > 0 && x.lower() >= 0, "{x:?}");
     let log2 = x.log10_abs() / std::f64::consts::LOG10_2;
     let want = -1e12 * std::f64::consts::LOG2_E;
-    assert!((log2 - want).abs() < 1e-3 * want.abs(), "log2 {log2} vs {want}");
+    assert!(
+        (log2 - want).abs() < 1e-3 * want.abs(),
+        "log2 {log2} vs {want}"
+    );
     // its negation is certainly negative, with the lower end rounded down past MPFR's range
     let y = x.neg();
     assert!(y.certainly_negative() && y.lower() < 0 && y.upper() <= 0);
