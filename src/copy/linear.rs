@@ -13,7 +13,7 @@ use crate::memory::{
     KeyDecay, Memory, MemoryIo, PositionKeyMemory, QueryFeed, ReadPlan, Residual, SlotMemory,
 };
 use crate::model::{Activation, Layout, Model, PosKind, PositionalFeature, SparseMatrix};
-use crate::num::Scalar;
+use crate::num::{Ball, Scalar};
 use serde::Serialize;
 
 /// A read: the token at position `at` asks for the value written at position `target`.
@@ -135,9 +135,21 @@ pub struct CopyModel<S> {
     pub model: Model<S>,
     pub kind: MemoryKind,
     pub read: usize,
-    /// Exact-arithmetic bound on |read − u_p|.
+    /// Exact-arithmetic bound on |read − u_p| (the memory's formula in f64).
     pub read_bound: f64,
+    /// The same formula in ball arithmetic at [`bound_bits`]`(prec)` bits: a certified enclosure
+    /// of the exact-arithmetic bound.
+    pub read_bound_ball: Ball,
+    /// The bound is attained in exact arithmetic (the decaying position key: a value σ read at
+    /// the largest distance), so it is certified with a stated slack.
+    pub read_bound_attained: bool,
     pub memory_slots: usize,
+}
+
+/// Working precision of the ball enclosure of the read bound for a model run at `prec` bits:
+/// 64 bits above the run (and at least 128), so the bound's own width is negligible.
+pub fn bound_bits(prec: u32) -> u32 {
+    prec.max(64) + 64
 }
 
 /// Build the COPY model: embedding `value = v` for token v, one memory block, readout
@@ -205,6 +217,8 @@ pub fn build_copy_model_with<S: Scalar>(
     let width = layout.width();
     let layers = mem.layers(width, &ReluUnit::<S>::exact(prec))?;
     let read_bound = mem.error_bound(Activation::Relu, 1.0);
+    let read_bound_ball = mem.certified_error_bound(bound_bits(prec))?;
+    let read_bound_attained = mem.bound_attained();
     let slots = match kind {
         MemoryKind::Slot => capacity,
         _ => plan.len,
@@ -244,6 +258,8 @@ pub fn build_copy_model_with<S: Scalar>(
         kind,
         read,
         read_bound,
+        read_bound_ball,
+        read_bound_attained,
         memory_slots: slots,
     })
 }
