@@ -723,36 +723,13 @@ fn parse_count(s: &str) -> std::result::Result<usize, String> {
     usize::try_from(v).map_err(|_| format!("the value `{s}` is too large"))
 }
 
-/// Teacher-forced check of the reference chain of thought: the smallest
-/// `logit[reference] − max other logit` over the generated positions (negative where the model
-/// would decode another token) and that position (0-based among the generated tokens).
+/// Teacher-forced check of the reference chain of thought ([`freelunch::measure::reference_margin`]).
 fn reference_margin<S: freelunch::num::Scalar>(
     m: &freelunch::model::Model<S>,
     prompt: &[usize],
     expected: &[usize],
 ) -> (f64, usize) {
-    let mut run = m.runner();
-    for &tok in prompt {
-        run.feed(tok);
-    }
-    let mut worst = (f64::INFINITY, 0);
-    for (k, &want) in expected.iter().enumerate() {
-        if k > 0 {
-            run.feed(expected[k - 1]);
-        }
-        let best_other = run
-            .logits
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != want)
-            .map(|(_, l)| l.to_f64())
-            .fold(f64::NEG_INFINITY, f64::max);
-        let margin = run.logits[want].to_f64() - best_other;
-        if margin < worst.0 {
-            worst = (margin, k);
-        }
-    }
-    worst
+    freelunch::measure::reference_margin(m, prompt, expected)
 }
 
 fn models_len(v: &serde_json::Value) -> usize {

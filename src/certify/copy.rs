@@ -5,6 +5,7 @@
 use super::worst::sharp_slack;
 use crate::copy::linear::{build_copy_model, CopyModel, CopyTask, MemoryKind};
 use crate::error::Result;
+use crate::measure::{minimal_bits, probe, Feed, Tally};
 use crate::num::{Ball, Scalar};
 use crate::report::Case;
 use rug::Float;
@@ -139,105 +140,56 @@ pub fn run_model(
     } else {
         bound_ball.clone()
     };
-    let mut r = cm.model.runner();
-    for &tok in prompt {
-        r.feed(tok);
-    }
     let wp = prec + 64;
-    let mut out = CertifiedCopy {
-        outputs: task.targets.len(),
-        certified: 0,
-        certainly_wrong: 0,
-        min_margin_lower: Float::with_val(wp, rug::float::Special::Infinity),
-        max_read_error_upper: Float::with_val(wp, 0),
-        read_within_bound: 0,
-        read_exceeds: 0,
-        read_contains_zero: 0,
-        read_exact_within_cap: 0,
+    let wants: Vec<usize> = task.targets.iter().map(|&p| prompt[p - 1]).collect();
+    let mut tally = Tally::new(wants.len(), wp);
+    let (mut within, mut exceeds, mut contains_zero, mut exact_within_cap) = (0, 0, 0, 0);
+    probe(&cm.model, prompt, &wants, Feed::Teacher, |_, r, want| {
+        let e = r.residual[cm.read]
+            .sub(&Ball::from_i64(want as i64, prec))
+            .abs();
+        tally.certify_read(&e);
+        if e.lower() <= 0 {
+            contains_zero += 1;
+        }
+        if exact_value_enclosed(&e, want as i64, prec) {
+            exact_within_cap += 1;
+        }
+        if e.certainly_le(&bound) {
+            within += 1;
+        } else if bound.certainly_lt(&e) {
+            exceeds += 1;
+        }
+        tally.certify(r, want);
+    });
+    CertifiedCopy {
+        outputs: tally.outputs,
+        certified: tally.certified,
+        certainly_wrong: tally.certainly_wrong,
+        min_margin_lower: tally.min_margin_lower,
+        max_read_error_upper: tally.max_read_error_upper,
+        read_within_bound: within,
+        read_exceeds: exceeds,
+        read_contains_zero: contains_zero,
+        read_exact_within_cap: exact_within_cap,
         read_bound: cm.read_bound,
         read_bound_ball: bound_ball,
         read_bound_attained: attained,
         prec,
-    };
-    for (q, &p) in task.targets.iter().enumerate() {
-        let want = prompt[p - 1];
-        let e = r.residual[cm.read]
-            .sub(&Ball::from_i64(want as i64, prec))
-            .abs();
-        let up = e.upper();
-        if up > out.max_read_error_upper {
-            out.max_read_error_upper = up;
-        }
-        if e.lower() <= 0 {
-            out.read_contains_zero += 1;
-        }
-        if exact_value_enclosed(&e, want as i64, prec) {
-            out.read_exact_within_cap += 1;
-        }
-        if e.certainly_le(&bound) {
-            out.read_within_bound += 1;
-        } else if bound.certainly_lt(&e) {
-            out.read_exceeds += 1;
-        }
-        let mut min_lower: Option<Float> = None;
-        let mut wrong = false;
-        for (j, l) in r.logits.iter().enumerate() {
-            if j == want {
-                continue;
-            }
-            let m = r.logits[want].sub(l);
-            wrong |= m.certainly_negative();
-            let lo = m.lower();
-            if min_lower.as_ref().is_none_or(|x| lo < *x) {
-                min_lower = Some(lo);
-            }
-        }
-        let min_lower = min_lower.unwrap_or_else(|| Float::with_val(wp, 1));
-        if min_lower > 0 {
-            out.certified += 1;
-        }
-        if wrong {
-            out.certainly_wrong += 1;
-        }
-        if min_lower < out.min_margin_lower {
-            out.min_margin_lower = min_lower;
-        }
-        if q + 1 < task.targets.len() {
-            r.feed(want);
-        }
     }
-    out
 }
 
-/// Smallest precision (from 8 bits, doubling then bisecting, up to `max_bits`) at which decoding
-/// is certified; `None` if not even at `max_bits`.
+/// Smallest precision (up to `max_bits`, by [`minimal_bits`]) at which decoding is certified;
+/// `None` if not even at `max_bits`.
 pub fn minimal_certified_bits(
     kind: MemoryKind,
     task: &CopyTask,
     prompt: &[usize],
     max_bits: u32,
 ) -> Result<Option<u32>> {
-    let ok = |p: u32| -> Result<bool> { Ok(run(kind, task, prompt, p)?.decoding_certified()) };
-    let mut hi = 8;
-    while !ok(hi)? {
-        if hi >= max_bits {
-            return Ok(None);
-        }
-        hi = (hi * 2).min(max_bits);
-    }
-    let mut lo = hi / 2;
-    if lo < 2 || hi == 8 {
-        lo = 1;
-    }
-    while hi - lo > 1 {
-        let mid = (lo + hi) / 2;
-        if ok(mid)? {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    Ok(Some(hi))
+    minimal_bits(2, max_bits, |p| {
+        Ok(run(kind, task, prompt, p)?.decoding_certified())
+    })
 }
 
 /// Cases of one certified run: certified exact decoding, and certified read error ≤ the

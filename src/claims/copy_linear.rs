@@ -43,20 +43,15 @@ pub fn run_linear<S: Scalar>(
 ) -> Result<LinearRun> {
     let cm = build_copy_model::<S>(kind, task, prec)?;
     let outcome = run_copy(&cm, task, prompt)?;
-    let size = cm.model.size();
+    let size = crate::measure::SizeMeasure::of(&cm.model, task.length);
     Ok(LinearRun {
         outcome,
         read_bound: cm.read_bound,
-        state: size.ssm_state,
+        state: size.state,
         max_abs_param: size.max_abs_param,
-        memory_max_abs_param: cm
-            .model
-            .layers
-            .iter()
-            .map(|l| l.max_abs_param())
-            .fold(0.0, f64::max),
-        nonzeros: size.nonzero_params,
-        ops_per_token: cm.model.ops_at(task.length),
+        memory_max_abs_param: size.layers_max_abs_param,
+        nonzeros: size.nonzeros,
+        ops_per_token: size.ops_per_token,
     })
 }
 
@@ -72,8 +67,8 @@ pub fn run_linear_at(
     }
 }
 
-/// Smallest MPFR precision (bits, from 2 upwards) at which greedy decoding is exact, and whether
-/// the next `confirm` precisions are exact as well.
+/// Smallest MPFR precision (bits, in `2..=max_bits`, by [`crate::measure::minimal_bits`]) at which
+/// greedy decoding is exact, and whether the next `confirm` precisions are exact as well.
 pub fn minimal_bits(
     kind: MemoryKind,
     task: &CopyTask,
@@ -94,21 +89,19 @@ fn minimal_bits_uncached(
     max_bits: u32,
     confirm: u32,
 ) -> Result<Option<(u32, bool)>> {
-    for p in 2..=max_bits {
-        if run_linear_at(kind, task, prompt, Arith::mpfr(p))?
+    let exact = |p: u32| -> Result<bool> {
+        Ok(run_linear_at(kind, task, prompt, Arith::mpfr(p))?
             .outcome
-            .exact()
-        {
-            let mut stable = true;
-            for q in p + 1..=p + confirm {
-                stable &= run_linear_at(kind, task, prompt, Arith::mpfr(q))?
-                    .outcome
-                    .exact();
-            }
-            return Ok(Some((p, stable)));
-        }
+            .exact())
+    };
+    let Some(p) = crate::measure::minimal_bits(2, max_bits, exact)? else {
+        return Ok(None);
+    };
+    let mut stable = true;
+    for q in p + 1..=p + confirm {
+        stable &= exact(q)?;
     }
-    Ok(None)
+    Ok(Some((p, stable)))
 }
 
 struct Plan {

@@ -168,7 +168,7 @@ pub fn rounding_scales_case(label: &str, diffs: &[(u32, f64)]) -> Option<Case> {
         .iter()
         .map(|&(p, d)| (p as f64, d / std::f64::consts::LOG10_2))
         .collect();
-    let slope = super::fit::slope(&pts);
+    let slope = crate::measure::fit::slope(&pts);
     let bits: Vec<String> = diffs.iter().map(|d| d.0.to_string()).collect();
     Some(
         Case::from_values(

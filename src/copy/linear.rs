@@ -9,6 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::gadgets::relu::ReluUnit;
+use crate::measure::{probe, Feed, Tally};
 use crate::memory::{
     KeyDecay, Memory, MemoryIo, PositionKeyMemory, QueryFeed, ReadPlan, Residual, SlotMemory,
 };
@@ -300,42 +301,20 @@ pub fn run_copy<S: Scalar>(
             task.vocab
         )));
     }
-    let mut r = cm.model.runner();
-    for &tok in prompt {
-        r.feed(tok);
-    }
-    let mut out = CopyOutcome {
-        wrong: 0,
-        outputs: task.targets.len(),
-        max_read_error_log10: f64::NEG_INFINITY,
-        min_margin_log10: f64::INFINITY,
-        ops: 0,
-    };
     let prec = cm.model.prec;
-    for (q, &p) in task.targets.iter().enumerate() {
-        let want = prompt[p - 1];
+    let wants: Vec<usize> = task.targets.iter().map(|&p| prompt[p - 1]).collect();
+    let mut tally = Tally::new(wants.len(), 64);
+    let (_, ops) = probe(&cm.model, prompt, &wants, Feed::Greedy, |q, r, want| {
         let mut e = r.residual[cm.read].clone();
         e.sub_assign_s(&S::from_i64(want as i64, prec));
-        let el = if e.is_finite() {
-            e.log10_abs()
-        } else {
-            f64::INFINITY
-        };
-        out.max_read_error_log10 = out.max_read_error_log10.max(el);
-        let (tok, margin) = r.argmax();
-        let ml = if margin.is_sign_negative() || margin.is_zero() {
-            f64::NEG_INFINITY
-        } else {
-            margin.log10_abs()
-        };
-        out.min_margin_log10 = out.min_margin_log10.min(ml);
-        if tok != want {
-            out.wrong += 1;
-        }
-        if q + 1 < task.targets.len() {
-            r.feed(tok);
-        }
-    }
-    out.ops = r.ops;
-    Ok(out)
+        tally.measure_read(&e);
+        tally.measure(q, r, want);
+    });
+    Ok(CopyOutcome {
+        wrong: tally.wrong,
+        outputs: tally.outputs,
+        max_read_error_log10: tally.max_read_error_log10,
+        min_margin_log10: tally.min_margin_log10,
+        ops,
+    })
 }
