@@ -7,7 +7,7 @@ use crate::copy::linear::{build_copy_model, CopyModel, CopyTask, MemoryKind};
 use crate::error::Result;
 use crate::measure::{minimal_bits, probe, Feed, Tally};
 use crate::num::{Ball, Scalar};
-use crate::report::Case;
+use crate::report::{Case, CaseKey, Relation};
 use rug::Float;
 
 /// The outcome of one certified run.
@@ -20,6 +20,8 @@ pub struct CertifiedCopy {
     pub certainly_wrong: usize,
     /// Smallest lower end of `logit_want − logit_j` over queries and `j ≠ want`.
     pub min_margin_lower: Float,
+    /// An enclosure of the smallest `logit_want − logit_j` ([`Tally::min_margin`]).
+    pub min_margin: Ball,
     /// Largest upper end of `|read − u_p|`.
     pub max_read_error_upper: Float,
     /// Queries whose read error is certainly within the model's exact-arithmetic read bound.
@@ -166,6 +168,7 @@ pub fn run_model(
         outputs: tally.outputs,
         certified: tally.certified,
         certainly_wrong: tally.certainly_wrong,
+        min_margin: tally.min_margin(),
         min_margin_lower: tally.min_margin_lower,
         max_read_error_upper: tally.max_read_error_upper,
         read_within_bound: within,
@@ -201,20 +204,27 @@ pub fn cases(kind: MemoryKind, task: &CopyTask, prompt: &[usize], prec: u32) -> 
         kind.name(),
         task.length
     );
-    let dec_undecided = !c.decoding_certified() && c.certainly_wrong == 0;
+    let zero = Ball::zero(c.min_margin.mid().prec());
     Ok(vec![
-        Case::certificate(
+        Case::certified(
             format!("certified exact greedy copy, {label}"),
-            c.decoding_certified(),
-            dec_undecided,
-            format!(
-                "{} of {} queries certified (correct logit certainly largest), {} certainly wrong; min certified margin {:.3e}",
-                c.certified,
-                c.outputs,
-                c.certainly_wrong,
-                c.min_margin_lower.to_f64()
-            ),
+            &c.min_margin,
+            &zero,
+            Relation::Above,
         )
+        .keyed(
+            CaseKey::new("certified-decoding")
+                .arith(format!("ball {prec} bits"))
+                .size("T", task.length)
+                .size("memory", kind.name()),
+        )
+        .with_note(format!(
+            "{} of {} queries certified (correct logit certainly largest), {} certainly wrong; min certified margin {:.3e}",
+            c.certified,
+            c.outputs,
+            c.certainly_wrong,
+            c.min_margin_lower.to_f64()
+        ))
         .param("certified", c.certified)
         .param("outputs", c.outputs),
         read_case(&c, &label),
@@ -302,10 +312,11 @@ pub fn copy_linear_cases_at(
     };
     let rng = crate::rng::Rng::new(seed);
     let mut out = Vec::new();
-    for (k, kind) in kinds.into_iter().enumerate() {
+    for kind in kinds {
         for &t in ts {
             let task = CopyTask::copy_all(t, VOCAB);
-            let prompt = random_prompt(&mut rng.fork(5000 + 10 * k as u64 + t as u64), t);
+            let stream = format!("copy-linear/certified/{kind:?}/T={t}");
+            let prompt = random_prompt(&mut rng.stream(&stream), t);
             let prec = bits.unwrap_or(128);
             out.extend(super::or_failed_case(
                 cases(kind, &task, &prompt, prec),
@@ -313,7 +324,10 @@ pub fn copy_linear_cases_at(
             )?);
         }
         let task = CopyTask::copy_all(64, VOCAB);
-        let prompt = random_prompt(&mut rng.fork(6000 + k as u64), 64);
+        let prompt = random_prompt(
+            &mut rng.stream(&format!("copy-linear/min-certified/{kind:?}")),
+            64,
+        );
         let min = minimal_certified_bits(kind, &task, &prompt, 1024)?;
         out.push(
             Case::certificate(

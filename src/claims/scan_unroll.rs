@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::model::ssm::{SsmLayer, StepInputs, UnrolledForm};
 use crate::num::{Arith, Real, Scalar};
 use crate::plot::{write_chart, Chart, Series, Style};
-use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
+use crate::report::{Case, CaseKey, ClaimReport, ConstructionSize, Relation};
 use crate::rng::Rng;
 use rug::Float;
 use serde::Serialize;
@@ -179,6 +179,7 @@ pub fn rounding_scales_case(label: &str, diffs: &[(u32, f64)]) -> Option<Case> {
                 rel_tol: SCALING_TOL,
             },
         )
+        .keyed(CaseKey::new("rounding-scales").size("run", label))
         .with_note(format!(
             "{label}: fitted slope of log2 max|scan − unrolled| vs p over p = {} bits: {slope:.4} (want −1 ± {SCALING_TOL})",
             bits.join(", ")

@@ -80,6 +80,9 @@ pub struct Tally {
     pub certainly_wrong: usize,
     /// Smallest lower end of `logit_want − logit_j` over positions and `j ≠ want`.
     pub min_margin_lower: Float,
+    /// Smallest upper end of the same: `[min_margin_lower, min_margin_upper]` encloses the
+    /// smallest margin.
+    pub min_margin_upper: Float,
     /// Largest upper end of `|read − want|`.
     pub max_read_error_upper: Float,
 }
@@ -96,6 +99,7 @@ impl Tally {
             certified: 0,
             certainly_wrong: 0,
             min_margin_lower: Float::with_val(prec, rug::float::Special::Infinity),
+            min_margin_upper: Float::with_val(prec, rug::float::Special::Infinity),
             max_read_error_upper: Float::with_val(prec, 0),
         }
     }
@@ -144,9 +148,12 @@ impl Tally {
             }
             let m = r.logits[want].sub(l);
             wrong |= m.certainly_negative();
-            let lo = m.lower();
+            let (lo, up) = (m.lower(), m.upper());
             if min_lower.as_ref().is_none_or(|x| lo < *x) {
                 min_lower = Some(lo);
+            }
+            if up < self.min_margin_upper {
+                self.min_margin_upper = up;
             }
         }
         let min_lower =
@@ -178,5 +185,16 @@ impl Tally {
     /// Every output certified.
     pub fn decoding_certified(&self) -> bool {
         self.certified == self.outputs
+    }
+
+    /// An enclosure of the smallest margin `logit_want − logit_j` (certified runs): decoding is
+    /// certified exactly when it is certainly `> 0`.
+    pub fn min_margin(&self) -> Ball {
+        let prec = self.min_margin_lower.prec();
+        if self.min_margin_lower.is_infinite() && self.min_margin_upper.is_infinite() {
+            // no other token (or no output): nothing can beat the wanted one
+            return Ball::one(prec);
+        }
+        Ball::from_endpoints(&self.min_margin_lower, &self.min_margin_upper, prec)
     }
 }
