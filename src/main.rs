@@ -367,8 +367,7 @@ fn run_lower(a: &LowerArgs) -> Result<ExitCode> {
             }
         }
     }
-    let text = std::fs::read_to_string(&a.model)
-        .map_err(|e| Error::io(format!("cannot read {}: {e}", a.model.display())))?;
+    let text = std::fs::read_to_string(&a.model).map_err(|e| Error::io_at("read", &a.model, e))?;
     let v: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::input(format!("{} is not JSON: {e}", a.model.display())))?;
     let json = freelunch::export::pick(v, a.pick.as_deref())?;
@@ -747,8 +746,7 @@ fn write_json(path: &Path, v: &serde_json::Value, what: &str) -> Result<()> {
 /// Load an export (one model of a collection with --pick) and plan the run.
 fn prepare(a: &RunArgs) -> Result<freelunch::export::run::Plan> {
     freelunch::export::limits::check_file_size(&a.model)?;
-    let text = std::fs::read_to_string(&a.model)
-        .map_err(|e| Error::io(format!("cannot read {}: {e}", a.model.display())))?;
+    let text = std::fs::read_to_string(&a.model).map_err(|e| Error::io_at("read", &a.model, e))?;
     let v: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::input(format!("{} is not JSON: {e}", a.model.display())))?;
     let plan = freelunch::export::run::Plan::new(

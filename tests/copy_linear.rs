@@ -149,11 +149,21 @@ fn bad_tasks_are_rejected() {
             assert!(
                 matches!(
                     build_copy_model::<f64>(kind, task, 53),
-                    Err(Error::Input(_))
+                    Err(ref e) if e.kind() == freelunch::error::ErrorKind::Input
                 ),
                 "{task:?} accepted"
             );
         }
+    }
+    // a size out of range is refused with its name, value and range (structured, not a sentence)
+    match build_copy_model::<f64>(MemoryKind::Slot, &CopyTask::copy_all(1, 4), 53) {
+        Err(Error::OutOfRange { name, value, .. }) => {
+            assert!(name.contains('T') && value == "1", "{name} = {value}")
+        }
+        other => panic!(
+            "T = 1 accepted or refused otherwise: {:?}",
+            other.map(|_| ())
+        ),
     }
     let task = CopyTask::copy_all(4, 4);
     let cm = build_copy_model::<f64>(MemoryKind::Slot, &task, 53).unwrap();

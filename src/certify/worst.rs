@@ -251,11 +251,14 @@ pub fn or_failed_case(
     label: impl FnOnce() -> String,
 ) -> crate::error::Result<Vec<Case>> {
     match cases {
-        Err(crate::error::Error::Compute(msg)) => Ok(vec![Case::boolean(
-            label(),
-            false,
-            format!("could not be run: {msg}"),
-        )]),
+        Err(e) if e.is_case_outcome() => {
+            let c = Case::boolean(label(), false, format!("could not be run: {e}"));
+            Ok(vec![if e.kind() == crate::error::ErrorKind::Undecided {
+                c.with_verdict(Verdict::Undecided)
+            } else {
+                c
+            }])
+        }
         other => other,
     }
 }

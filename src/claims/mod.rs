@@ -185,13 +185,14 @@ pub fn example_summaries(claim: &dyn Claim) -> String {
 
 /// Run a claim and time it. A computation that cannot be carried out inside the claim (an
 /// [`Error::Compute`], e.g. a construction that needs an exact weight the requested precision
-/// cannot hold) becomes a failed case of that claim, so one claim never aborts a `verify` run;
-/// user-input and file errors are returned.
+/// cannot hold) becomes a failed case of that claim, and an [`Error::Undecided`] an undecided
+/// one ([`Error::is_case_outcome`]), so one claim never aborts a `verify` run; user-input and
+/// file errors are returned.
 pub fn run_timed(claim: &dyn Claim, cfg: &RunConfig) -> Result<ClaimReport> {
     let start = std::time::Instant::now();
     let mut r = match claim.run(cfg) {
         Ok(r) => r,
-        Err(Error::Compute(msg)) => construction_failed(claim.info(), cfg, &msg),
+        Err(e) if e.is_case_outcome() => construction_failed(claim.info(), cfg, &e),
         Err(e) => return Err(e),
     };
     r.seconds = start.elapsed().as_secs_f64();
@@ -199,16 +200,19 @@ pub fn run_timed(claim: &dyn Claim, cfg: &RunConfig) -> Result<ClaimReport> {
 }
 
 /// The report of a claim whose run stopped on a computation error: one failed case with the
-/// error's sentence.
-pub fn construction_failed(info: ClaimInfo, cfg: &RunConfig, msg: &str) -> ClaimReport {
+/// error's sentence (undecided for an [`Error::Undecided`]).
+pub fn construction_failed(info: ClaimInfo, cfg: &RunConfig, err: &Error) -> ClaimReport {
     let at = cfg
         .arith
         .map_or_else(|| "its own precisions".to_string(), |a| a.to_string());
-    let case = Case::boolean(
+    let mut case = Case::boolean(
         format!("the construction runs at {at}"),
         false,
-        format!("the run stopped: {msg}"),
+        format!("the run stopped: {err}"),
     );
+    if err.kind() == crate::error::ErrorKind::Undecided {
+        case = case.with_verdict(crate::report::Verdict::Undecided);
+    }
     let size = ConstructionSize {
         description: "construction failed".to_string(),
         ..ConstructionSize::default()
@@ -250,6 +254,10 @@ mod tests {
             .unwrap()
             .contains("K is not exact"));
         assert!(run_timed(&Failing(|| Error::input("bad claim id")), &cfg).is_err());
+        assert!(run_timed(&Failing(|| Error::io("disk full")), &cfg).is_err());
+        // an undecided certificate is an undecided claim, not a failure and not an abort
+        let r = run_timed(&Failing(|| Error::undecided("too wide")), &cfg).unwrap();
+        assert_eq!(r.status, crate::report::Status::Undecided);
     }
 
     #[test]

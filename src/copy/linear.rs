@@ -89,26 +89,29 @@ impl CopyTask {
     }
     pub fn validate(&self) -> Result<()> {
         if self.length < 2 {
-            return Err(Error::input(format!(
-                "the sequence length T must be at least 2 (got {})",
-                self.length
-            )));
+            return Err(Error::out_of_range(
+                "the sequence length T",
+                self.length,
+                "at least 2",
+            ));
         }
         if self.vocab < 2 {
-            return Err(Error::input(format!(
-                "the vocabulary needs at least 2 values (got {})",
-                self.vocab
-            )));
+            return Err(Error::out_of_range(
+                "the vocabulary size V",
+                self.vocab,
+                "at least 2 values",
+            ));
         }
         if self.targets.is_empty() {
             return Err(Error::input("the COPY task needs at least one target"));
         }
         for &p in &self.targets {
             if p == 0 || p > self.length {
-                return Err(Error::input(format!(
-                    "target position {p} is beyond the prompt 1..={}",
-                    self.length
-                )));
+                return Err(Error::out_of_range(
+                    "the target position",
+                    p,
+                    &format!("the prompt's positions 1..={}", self.length),
+                ));
             }
         }
         Ok(())
