@@ -169,6 +169,59 @@ pub fn find(id: &str) -> Result<Box<dyn Claim>> {
         })
 }
 
+/// A claim's runnable example models as one collection (docs/export.md), each with its
+/// `example` name: what `explain <claim> --export` writes. An error when the claim has none.
+pub fn export_collection(claim: &dyn Claim) -> Result<serde_json::Value> {
+    let id = claim.info().id;
+    let examples = claim.runnable_examples();
+    if examples.is_empty() {
+        return Err(Error::input(format!(
+            "claim `{id}` has no example construction to export (try `freelunch dp ... --export` for the DP models)"
+        )));
+    }
+    let mut models = Vec::new();
+    for (name, run) in examples {
+        let (model, decoding) = run?;
+        let mut v = crate::export::to_json(&model, decoding.as_ref());
+        v["example"] = serde_json::json!(name);
+        models.push(v);
+    }
+    Ok(serde_json::json!({
+        "format": crate::export::COLLECTION_FORMAT,
+        "schema_version": crate::export::SCHEMA_VERSION,
+        "claim": id,
+        "models": models,
+    }))
+}
+
+/// Lower each of a claim's example models with the defaults into `dir/<k>-<slug>`: per example,
+/// its name and the outcome line (or why it was not lowered). An example that cannot be built
+/// is an error.
+pub fn lower_examples(claim: &dyn Claim, dir: &Path) -> Result<Vec<(String, Result<String>)>> {
+    use crate::export::lowering::{file_slug, lower_default};
+    let mut out = Vec::new();
+    for (k, (name, run)) in claim.runnable_examples().into_iter().enumerate() {
+        let (model, decoding) = run?;
+        let v = crate::export::to_json(&model, decoding.as_ref());
+        let sub = dir.join(format!("{k}-{}", file_slug(&model.name)));
+        out.push((name, lower_default(&v, &sub)));
+    }
+    Ok(out)
+}
+
+/// The claims named by `ids` in order, each once (every claim when `ids` is empty); an unknown
+/// id is an input error.
+pub fn select(ids: &[String]) -> Result<Vec<Box<dyn Claim>>> {
+    if ids.is_empty() {
+        return Ok(registry());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    ids.iter()
+        .filter(|i| seen.insert(i.as_str()))
+        .map(|i| find(i))
+        .collect()
+}
+
 /// Summaries of a claim's example constructions, as printed by `explain`.
 pub fn example_summaries(claim: &dyn Claim) -> String {
     let mut out = String::new();

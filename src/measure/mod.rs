@@ -5,8 +5,10 @@
 //!   (certified) logit margins;
 //! - [`search`]: one minimal-precision search;
 //! - [`fit`]: one least-squares slope and one tolerance for growth laws;
-//! - [`size`]: the state and size measures of a built model.
+//! - [`size`]: the state and size measures of a built model;
+//! - [`bench`]: the MPFR cost at a precision (for `--precision`'s slowdown warning).
 
+pub mod bench;
 pub mod fit;
 pub mod probe;
 pub mod search;

@@ -546,6 +546,57 @@ impl ClaimReport {
     }
 }
 
+/// The reports as JSON (docs/report-json.md), pretty, with a final newline: deterministic for a
+/// seed unless `timings` (which keeps every `seconds` field).
+pub fn to_json(reports: &[ClaimReport], timings: bool) -> crate::error::Result<String> {
+    let err = |e: serde_json::Error| {
+        crate::error::Error::compute(format!("cannot serialise the report: {e}"))
+    };
+    let mut v = serde_json::to_value(reports).map_err(err)?;
+    if !timings {
+        strip_seconds(&mut v);
+    }
+    let mut s = serde_json::to_string_pretty(&v).map_err(err)?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// Remove every `seconds` field (claim run times, certificate search times), at any depth.
+fn strip_seconds(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(o) => {
+            o.remove("seconds");
+            o.values_mut().for_each(strip_seconds);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_seconds),
+        _ => {}
+    }
+}
+
+/// How many claims passed, and which failed or are undecided.
+#[derive(Clone, Debug, Default)]
+pub struct Summary<'a> {
+    pub passed: usize,
+    pub failed: Vec<&'a str>,
+    pub undecided: Vec<&'a str>,
+    pub not_built: usize,
+}
+
+impl<'a> Summary<'a> {
+    pub fn of(reports: &'a [ClaimReport]) -> Self {
+        let mut s = Summary::default();
+        for r in reports {
+            match r.status {
+                Status::Passed => s.passed += 1,
+                Status::Failed => s.failed.push(&r.id),
+                Status::Undecided => s.undecided.push(&r.id),
+                Status::NotBuilt => s.not_built += 1,
+            }
+        }
+        s
+    }
+}
+
 /// Render `verify`'s table.
 pub fn render_table(reports: &[ClaimReport]) -> String {
     use std::fmt::Write;
