@@ -1,29 +1,35 @@
 //! Certified-scan benchmark (a bench binary; `cargo bench --bench certified`).
 //!
 //! The recurrent scan (T = 64 tokens, D = 4 channels, N = 16 states, A = −(n+1) and a general
-//! random A) in MPFR (`Real`) and in ball arithmetic (`Ball`: every state carries a certified
-//! radius), at 64/256/1024 bits, single-threaded; ns per state update. When python3 with
-//! python-flint and/or mpmath is available, the same scan (same inputs, as decimal strings) is
-//! timed there by `benches/peers/scan_peers.py` (python-flint's `arb`, mpmath with gmpy2).
-//! Also prints the certified radius of the last output, to show the enclosure stays tight.
+//! random A) in MPFR (`Real`) and in ball arithmetic (`Ball`, Arb's `arb_t`: every state carries
+//! a certified radius), at 64/256/1024 bits, single-threaded; ns per state update. The same scan
+//! on the same input balls (midpoints and radii passed exactly as mantissa/exponent pairs) is timed in C against the
+//! system's Arb by `benches/peers/scan_arb.c`, compiled here with `cc` (skipped, loudly, when
+//! no C compiler or no Arb is found), and in Python with mpmath by `benches/peers/scan_peers.py`
+//! when python3 with mpmath is installed. Each time is the fastest of 5 interleaved rounds.
+//! Also prints log2 of the certified radius of the widest last output, ours and Arb's, to show
+//! the enclosures agree in width.
 
 mod support;
 use freelunch::claims::scan_unroll::{random_inputs, DecayChoice, RandomSsm};
 use freelunch::model::ssm::{DecayStructure, SsmLayer, StepInputs};
 use freelunch::num::{Ball, Real, Scalar};
 use freelunch::rng::Rng;
+use std::fmt::Write as _;
 use std::hint::black_box;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use support::{inputs, time};
 
 const T: usize = 64;
 const D: usize = 4;
 const N: usize = 16;
+const ROUNDS: usize = 5;
 
+/// The scan over `inp` (each step's inputs swapped in and out: no copy in the timed loop).
 fn scan_ns<S: Scalar>(
     layer: &SsmLayer<S>,
-    inp: &[StepInputs<S>],
+    inp: &mut [StepInputs<S>],
     prec: u32,
     reps: usize,
 ) -> (f64, Vec<S>) {
@@ -32,21 +38,44 @@ fn scan_ns<S: Scalar>(
         for x in st.h.iter_mut() {
             x.set_i64(0);
         }
-        for i in inp {
-            st.inputs.clone_from(i);
+        for i in inp.iter_mut() {
+            std::mem::swap(&mut st.inputs, i);
             layer.recur(&mut st);
+            std::mem::swap(&mut st.inputs, i);
         }
         black_box(&st.y);
     });
     (s / (T * D * N) as f64 * 1e9, st.y.clone())
 }
 
-fn strings(v: &[Real]) -> Vec<String> {
-    v.iter().map(|x| x.0.to_string_radix(10, None)).collect()
+/// A ball as `mid_mantissa mid_exponent rad_mantissa rad_exponent` (exact values
+/// `mantissa · 2^exponent`).
+fn exact(x: &Ball, out: &mut String) {
+    let parts = |f: rug::Float| f.to_integer_exp().unwrap_or_default();
+    let (m, e) = parts(x.mid());
+    let (rm, re) = parts(x.rad().to_float());
+    writeln!(out, "{m} {e} {rm} {re}").expect("string");
 }
 
-/// The instance as JSON for the Python peers.
+/// The instance for the C peer (format in `benches/peers/scan_arb.c`): the very balls, midpoint
+/// and radius, our scan starts from.
+fn instance_text(layer: &SsmLayer<Ball>, inp: &[StepInputs<Ball>], bits: u32) -> String {
+    let structured = layer.decay == DecayStructure::IntegerMultiples;
+    let mut s = format!("{bits} {T} {D} {N} {}\n", structured as u8);
+    layer.a.iter().for_each(|x| exact(x, &mut s));
+    layer.d_skip.iter().for_each(|x| exact(x, &mut s));
+    for st in inp {
+        for v in [&st.delta, &st.b, &st.c, &st.u] {
+            v.iter().for_each(|x| exact(x, &mut s));
+        }
+    }
+    s
+}
+
+/// The instance as JSON for the Python peer (decimal strings).
 fn instance_json(layer: &SsmLayer<Real>, inp: &[StepInputs<Real>], bits: u32) -> String {
+    let strings =
+        |v: &[Real]| -> Vec<String> { v.iter().map(|x| x.0.to_string_radix(10, None)).collect() };
     let steps: Vec<serde_json::Value> = inp
         .iter()
         .map(|s| {
@@ -63,14 +92,64 @@ fn instance_json(layer: &SsmLayer<Real>, inp: &[StepInputs<Real>], bits: u32) ->
     .to_string()
 }
 
-fn peers(json: &str) -> Option<(Option<f64>, Option<f64>)> {
+fn scratch(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("freelunch-{}-{name}", std::process::id()))
+}
+
+/// Compile the C peer against the system's Arb; `Err` says why not.
+fn build_c_peer() -> Result<PathBuf, String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/scan_arb.c");
+    let exe = scratch("scan_arb");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = Command::new(&cc)
+        .args(["-O2", "-I/usr/include/flint"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .args(["-lflint-arb", "-lflint", "-lmpfr", "-lgmp"])
+        .output()
+        .map_err(|e| format!("cannot run the C compiler `{cc}`: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{cc}` could not build benches/peers/scan_arb.c against the system Arb \
+             (apt-get install libflint-arb-dev): {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
+        ));
+    }
+    Ok(exe)
+}
+
+/// One run of the C peer: (ns per update, log2 of the radius of its widest last output).
+fn run_c_peer(exe: &Path, instance: &Path, reps: usize) -> Option<(f64, f64)> {
+    let out = Command::new(exe)
+        .arg(instance)
+        .arg(reps.to_string())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "C peer failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let w: Vec<&str> = text.split_whitespace().collect();
+    Some((w.get(1)?.parse().ok()?, w.get(3)?.parse().ok()?))
+}
+
+/// mpmath (Python) ns per update, when python3 with mpmath is installed.
+fn run_mpmath(json: &str) -> Option<f64> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/scan_peers.py");
-    let file = std::env::temp_dir().join(format!("freelunch-scan-{}.json", std::process::id()));
+    let file = scratch("scan.json");
     std::fs::write(&file, json).ok()?;
     let out = Command::new("python3")
         .arg(&script)
         .arg(&file)
-        .arg("5")
+        .arg("3")
         .output()
         .ok();
     let _ = std::fs::remove_file(&file);
@@ -79,30 +158,39 @@ fn peers(json: &str) -> Option<(Option<f64>, Option<f64>)> {
         return None;
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    Some((v["arb_ns"].as_f64(), v["mpmath_ns"].as_f64()))
+    v["mpmath_ns"].as_f64()
 }
 
 fn main() {
     println!(
         "certified scan benchmark: T = {T}, D = {D}, N = {N}, single-threaded, ns per state update"
     );
+    let peer = match build_c_peer() {
+        Ok(exe) => Some(exe),
+        Err(why) => {
+            eprintln!("!!! C peer SKIPPED: {why}");
+            eprintln!("!!! the arb(C) column and the ball/arb ratio are not measured");
+            None
+        }
+    };
     println!(
-        "{:<8} {:<8} {:>10} {:>10} {:>8} {:>12} {:>10} {:>10} {:>10} {:>10}",
+        "{:<8} {:>5} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>11} {:>14}",
         "A",
         "bits",
         "mpfr",
         "ball",
+        "arb(C)",
+        "ball/arb",
         "ball/mpfr",
-        "last rad",
-        "arb(py)",
-        "mpmath",
-        "arb/ball",
-        "mpm/ball"
+        "log2 rad",
+        "arb log2rad",
+        "mpmath(Python)"
     );
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
         .expect("pool");
+    let instance = scratch("scan.txt");
     for (name, decay) in [
         ("-(n+1)", DecayChoice::Mamba1),
         ("general", DecayChoice::General),
@@ -112,39 +200,53 @@ fn main() {
         let xs = random_inputs(&mut rng, T, 4);
         for bits in [64u32, 256, 1024] {
             let lr: SsmLayer<Real> = spec.build(bits);
-            let ir = inputs(&lr, &xs, bits);
+            let mut ir = inputs(&lr, &xs, bits);
             let lb: SsmLayer<Ball> = spec.build(bits);
-            let ib = inputs(&lb, &xs, bits);
-            // Interleaved rounds, fastest of each: both see the same machine load.
-            let reps = if bits >= 1024 { 3 } else { 7 };
-            let (mut mpfr, mut ball, mut y) = (f64::INFINITY, f64::INFINITY, Vec::new());
-            for _ in 0..5 {
-                mpfr = mpfr.min(one.install(|| scan_ns(&lr, &ir, bits, reps)).0);
-                let (b, out) = one.install(|| scan_ns(&lb, &ib, bits, reps));
+            let mut ib = inputs(&lb, &xs, bits);
+            let have_instance = std::fs::write(&instance, instance_text(&lb, &ib, bits)).is_ok();
+            let reps = if bits >= 1024 { 5 } else { 15 };
+            let (mut mpfr, mut ball, mut arb) = (f64::INFINITY, f64::INFINITY, None::<f64>);
+            let (mut y, mut arb_rad) = (Vec::new(), None);
+            // Interleaved rounds, fastest of each: all three see the same machine load.
+            for _ in 0..ROUNDS {
+                mpfr = mpfr.min(one.install(|| scan_ns(&lr, &mut ir, bits, reps)).0);
+                let (b, out) = one.install(|| scan_ns(&lb, &mut ib, bits, reps));
                 ball = ball.min(b);
                 y = out;
+                if let (Some(exe), true) = (&peer, have_instance) {
+                    if let Some((ns, rad)) = run_c_peer(exe, &instance, reps) {
+                        arb = Some(arb.map_or(ns, |a: f64| a.min(ns)));
+                        arb_rad = Some(rad);
+                    }
+                }
             }
-            let rad = y.iter().map(|b| b.rad_f64()).fold(0.0, f64::max);
-            let (arb, mpm) = peers(&instance_json(&lr, &ir, bits)).unwrap_or((None, None));
-            let f = |x: Option<f64>| x.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into());
-            let r = |x: Option<f64>| {
-                x.map(|v| format!("{:.1}", v / ball))
-                    .unwrap_or_else(|| "-".into())
-            };
+            let rad = y
+                .iter()
+                .map(|b| b.rad().log2())
+                .fold(f64::NEG_INFINITY, f64::max);
+            let mpm = run_mpmath(&instance_json(&lr, &ir, bits));
+            let f = |x: Option<f64>| x.map_or_else(|| "-".into(), |v| format!("{v:.0}"));
             println!(
-                "{:<8} {:<8} {:>10.0} {:>10.0} {:>8.2} {:>12.2e} {:>10} {:>10} {:>10} {:>10}",
+                "{:<8} {:>5} {:>9.0} {:>9.0} {:>9} {:>9} {:>10.2} {:>11.1} {:>11} {:>14}",
                 name,
                 bits,
                 mpfr,
                 ball,
+                f(arb),
+                arb.map_or_else(|| "-".into(), |a| format!("{:.2}", ball / a)),
                 ball / mpfr,
                 rad,
-                f(arb),
-                f(mpm),
-                r(arb),
-                r(mpm)
+                arb_rad.map_or_else(|| "-".into(), |r| format!("{r:.1}")),
+                f(mpm)
             );
         }
     }
-    println!("ball/mpfr: cost of certification (goal ≤ 2); arb/ball, mpm/ball: peers' time over the certified scan.");
+    let _ = std::fs::remove_file(&instance);
+    if let Some(exe) = peer {
+        let _ = std::fs::remove_file(exe);
+    }
+    println!(
+        "ball/arb: our certified scan over the same scan in C with Arb (goal ≤ 1.2); \
+         ball/mpfr: over our uncertified MPFR scan (goal ≤ 1.5)."
+    );
 }

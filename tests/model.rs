@@ -186,3 +186,30 @@ fn attention_copies_with_positional_scores() {
     assert_eq!(layer.cache_size(4), 16);
     assert!(layer.ops_per_step(100) > layer.ops_per_step(10));
 }
+
+/// The greedy margin covers every other logit, not only the runner-up by midpoint: a wide third
+/// logit that overlaps the chosen one leaves the choice uncertified.
+#[test]
+fn a_ball_argmax_margin_covers_every_other_logit() {
+    use freelunch::model::greedy_argmax;
+    use freelunch::num::Ball;
+    let prec = 64;
+    let ball = |mid: f64, rad: f64| {
+        let mut b = Ball::from_f64(mid, prec);
+        b.add_rad(freelunch::num::Mag::from_f64_up(rad));
+        b
+    };
+    let zero = Ball::zero(prec);
+    let narrow = [ball(1.0, 0.01), ball(0.9, 0.01), ball(0.8, 0.05)];
+    let (best, margin) = greedy_argmax(&narrow, prec);
+    assert_eq!(best, 0);
+    assert!(margin.certainly_gt(&zero), "separated logits: certified");
+    let wide = [ball(1.0, 0.01), ball(0.9, 0.01), ball(0.8, 0.5)];
+    let (best, margin) = greedy_argmax(&wide, prec);
+    assert_eq!(best, 0);
+    assert!(
+        !margin.certainly_gt(&zero),
+        "the third logit overlaps the first: margin {margin:?} must not be certified"
+    );
+    assert!(margin.lower() < 0, "the margin reaches below 0");
+}

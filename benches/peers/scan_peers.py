@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Peer timings for the certified-scan benchmark (benches/certified.rs calls this when available).
+"""Python peer timing for the certified-scan benchmark (benches/certified.rs calls this when available).
 
 Reads a JSON scan instance from the file given as argv[1]: precision `bits`, sizes T/D/N, `a`
 (D*N decay rates), `d_skip` (D), `structured` (A[d,n] = (n+1)·A[d,0]: one exp per channel, then
 powers, as freelunch does), and per step `delta` (D), `b` (N), `c` (N), `u` (D) as decimal
 strings. Runs the same recurrence h <- exp(delta·A)·h + delta·u·b, y = Σ c·h + D·u with
-python-flint's `arb` (ball arithmetic) and with mpmath (gmpy2 backend), and prints one JSON
-line: nanoseconds per state update for each peer that is installed (null when missing).
+mpmath (gmpy2 backend when installed) and prints one JSON line: nanoseconds per state update
+(null when mpmath is missing). This measures the Python interpreter as much as the arithmetic;
+the C peer against Arb is benches/peers/scan_arb.c.
 """
 import json
 import sys
@@ -49,14 +50,7 @@ def main():
     inst = json.load(open(sys.argv[1]))
     bits = inst["bits"]
     reps = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    out = {"arb_ns": None, "mpmath_ns": None, "mpmath_backend": None}
-    try:
-        import flint
-
-        flint.ctx.prec = bits
-        out["arb_ns"] = scan(inst, lambda x: flint.arb(x), lambda x: x.exp(), reps)
-    except ImportError:
-        pass
+    out = {"mpmath_ns": None, "mpmath_backend": None}
     try:
         import mpmath
 

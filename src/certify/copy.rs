@@ -383,7 +383,7 @@ mod tests {
         let p = 128;
         let e = |rad: Mag| {
             let mut b = Ball::from_i64(0, p);
-            b.rad = rad;
+            b.set_rad(rad);
             b
         };
         // A tight enclosure of 0 passes; the same midpoint widened past 2^{−32}·max(1, u) (p = 128)
@@ -393,7 +393,7 @@ mod tests {
         assert!(!exact_value_enclosed(&e(Mag::pow2(-28)), 7, p));
         assert!(!exact_value_enclosed(&e(Mag::pow2(-20)), 0, p));
         let mut off = Ball::from_f64(1e-30, p);
-        off.rad = Mag::pow2(-110);
+        off.set_rad(Mag::pow2(-110));
         assert!(!exact_value_enclosed(&off, 7, p));
     }
 

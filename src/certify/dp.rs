@@ -365,7 +365,7 @@ mod tests {
         // an enclosure straddling the bound: undecided, never a pass
         let mut e = ErrorCounts::default();
         let mut wide = Ball::from_ratio(1, 1000, p);
-        wide.rad = crate::num::Mag::pow2(-12);
+        wide.set_rad(crate::num::Mag::pow2(-12));
         e.record(&wide, 3, Some(&bound), p);
         let c = error_case("read", "t", &e, Some(&bound), 1e-3, p);
         assert!(!c.passed && c.verdict == Verdict::Undecided, "{c:?}");
@@ -376,9 +376,9 @@ mod tests {
         let p = 128;
         let zero = Ball::zero(p);
         let mut tight = Ball::zero(p);
-        tight.rad = crate::num::Mag::pow2(-100);
+        tight.set_rad(crate::num::Mag::pow2(-100));
         let mut widened = Ball::zero(p);
-        widened.rad = crate::num::Mag::pow2(-20); // contains 0, wider than 2^-32·max(1, 5)
+        widened.set_rad(crate::num::Mag::pow2(-20)); // contains 0, wider than 2^-32·max(1, 5)
         let mut e = ErrorCounts::default();
         e.record(&tight, 5, Some(&zero), p);
         assert!(error_case("out", "t", &e, Some(&zero), 0.0, p).passed);

@@ -23,12 +23,6 @@ impl<const N: usize> PartialEq for Jet<N> {
         self.v == o.v
     }
 }
-impl<const N: usize> PartialOrd for Jet<N> {
-    /// Midpoint order of the values, for control flow only (as for [`Ball`]).
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        self.v.partial_cmp(&o.v)
-    }
-}
 
 fn zeros<const N: usize>(prec: u32) -> [Ball; N] {
     std::array::from_fn(|_| Ball::zero(prec))
@@ -237,6 +231,16 @@ impl<const N: usize> Scalar for Jet<N> {
     fn log10_abs(&self) -> f64 {
         self.v.log10_abs()
     }
+    /// Midpoint order of the values, for control flow only (as for [`Ball`]).
+    fn mid_cmp(&self, o: &Self) -> Option<Ordering> {
+        self.v.mid_cmp(&o.v)
+    }
+    fn certainly_gt(&self, o: &Self) -> bool {
+        self.v.certainly_gt(&o.v)
+    }
+    fn certainly_ge(&self, o: &Self) -> bool {
+        self.v.certainly_ge(&o.v)
+    }
     fn max_s(&self, o: &Self) -> Self {
         if o.v.certainly_le(&self.v) {
             return self.clone();
@@ -348,6 +352,6 @@ pub fn mean_value(center: &Ball, grad: &[Ball], half_widths: &[Mag]) -> Ball {
     for (g, w) in grad.iter().zip(half_widths) {
         extra = extra.add(g.mag_up().mul(*w));
     }
-    out.rad = out.rad.add(extra);
+    out.add_rad(extra);
     out
 }

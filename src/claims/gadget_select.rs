@@ -158,7 +158,7 @@ pub fn f64_in_enclosure(insts: &[Instance], gain: f64) -> Result<(usize, usize, 
         let want = if ins.t > 0.0 { &ins.x } else { &ins.y };
         for ((o, ball), &v) in fo.iter().zip(bo).zip(want) {
             n += 1;
-            if rug::Float::with_val(53, *o) != ball.mid {
+            if rug::Float::with_val(53, *o) != ball.mid() {
                 differ += 1;
             }
             if !ball.contains(&rug::Float::with_val(53, v)) {

@@ -193,8 +193,9 @@ impl<S: Scalar> AttnPrepared<S> {
         super::check_bisection(lo, hi, tol)?;
         let e = S::from_f64(eps, self.prec);
         let wp = self.prec.max(53) + 64;
-        let ok =
-            |g: f64| -> Result<bool> { Ok(self.error(&Real(rug::Float::with_val(wp, g)))? <= e) };
+        let ok = |g: f64| -> Result<bool> {
+            Ok(e.certainly_ge(&self.error(&Real(rug::Float::with_val(wp, g)))?))
+        };
         if !ok(hi)? {
             return Err(Error::compute(format!(
                 "bisection: accuracy not reached at gap {hi}"

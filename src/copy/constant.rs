@@ -486,7 +486,7 @@ pub fn minimal_score_log10<S: Scalar>(
     super::check_bisection(lo, hi, tol)?;
     let prec = p.block.prec.max(53) + 64;
     let eps = S::from_f64(p.inst.spec.eps, p.block.prec);
-    let ok = |x: f64| p.error_normalised(&super::exp10_real(x, prec)) <= eps;
+    let ok = |x: f64| eps.certainly_ge(&p.error_normalised(&super::exp10_real(x, prec)));
     if !ok(hi) {
         return Err(Error::compute(format!(
             "bisection: accuracy not reached at the upper end 10^{hi:.3}"
@@ -581,7 +581,7 @@ pub fn raw_horizon<S: Scalar>(
         let mut err = x[yv].clone();
         err.sub_assign_s(&sigma);
         err.abs_mut();
-        if err.is_finite() && err <= eps {
+        if err.is_finite() && eps.certainly_ge(&err) {
             measured = t;
         } else {
             break;

@@ -105,7 +105,7 @@ pub fn error_bound<S: Scalar>(y: &S, m: &S, gain: &S) -> Result<S> {
     let p = gain.precision();
     let r = gain.sub(m);
     let t1 = super::relu::sup_constant::<S>(Activation::Silu, p).t_star;
-    if r < t1 {
+    if !r.certainly_ge(&t1) {
         return Err(Error::input(format!(
             "gate-mul's bound needs K − M ≥ t₁ ≈ {:.4} (got K = {}, M = {})",
             t1.to_f64(),

@@ -70,7 +70,7 @@ pub fn pointwise_bound<S: Scalar>(a: &S, b: &S, lambda: &S) -> Result<S> {
     let p = lambda.precision();
     let (aa, ba) = (a.abs(), b.abs());
     let sum = aa.add(&ba);
-    if sum > lambda.mul(&S::from_i64(2, p)) {
+    if !lambda.mul(&S::from_i64(2, p)).certainly_ge(&sum) {
         return Err(Error::input(format!(
             "mlp-mul bound needs |a| + |b| ≤ 2λ (got |a|+|b| = {}, λ = {})",
             sum.to_f64(),
@@ -95,7 +95,7 @@ pub fn pointwise_bound<S: Scalar>(a: &S, b: &S, lambda: &S) -> Result<S> {
 pub fn uniform_bound<S: Scalar>(m: &S, lambda: &S) -> Result<S> {
     let p = lambda.precision();
     check_positive("M", m)?;
-    if lambda < m {
+    if !lambda.certainly_ge(m) {
         return Err(Error::input(format!(
             "mlp-mul's uniform bound needs λ ≥ M (got λ = {}, M = {})",
             lambda.to_f64(),

@@ -161,7 +161,8 @@ impl<S: Scalar> ReluUnit<S> {
 pub fn error_beyond<S: Scalar>(act: Activation, lambda: &S, r: &S) -> S {
     let sc = sup_constant::<S>(act, lambda.precision());
     let lr = lambda.mul(r);
-    if lr >= sc.t_star {
+    // the tail form holds only where λr ≥ t* is certain; the global bound holds everywhere
+    if lr.certainly_ge(&sc.t_star) {
         tail(act, &lr).mul(r)
     } else {
         sc.c.div(lambda)

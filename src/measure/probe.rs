@@ -108,7 +108,8 @@ impl Tally {
     /// the wanted token's margin.
     pub fn measure<S: Scalar>(&mut self, q: usize, r: &Runner<'_, S>, want: usize) {
         let (tok, margin) = r.argmax();
-        let ml = if margin.is_sign_negative() || margin.is_zero() {
+        // an overlap of the top two (a ball margin reaching 0) is no margin
+        let ml = if !margin.certainly_gt(&S::zero(margin.precision())) {
             f64::NEG_INFINITY
         } else {
             margin.log10_abs()

@@ -143,7 +143,8 @@ fn attend<S: Scalar>(c: &mut HeadCache<S>) {
     }
     c.max.set(&c.scores[0]);
     for s in &c.scores[1..n] {
-        if *s > c.max {
+        // any shift gives the same softmax: the midpoint order only picks a stable one
+        if s.mid_gt(&c.max) {
             c.max.set(s);
         }
     }

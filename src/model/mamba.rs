@@ -13,6 +13,7 @@
 //! ```
 //! The model: embedding → blocks → RMSNorm (`norm_f`) → `lm_head` (no bias) → greedy argmax.
 
+use super::greedy_argmax;
 use super::mlp::Activation;
 use super::sparse::SparseMatrix;
 use super::ssm::Softplus;
@@ -174,7 +175,7 @@ impl<S: Scalar> MambaBlock<S> {
         self.dt_w.mul_vec_into(&st.dt_low, &mut st.dt);
         for (dt, b) in st.dt.iter_mut().zip(&self.dt_b) {
             dt.add_assign_s(b);
-            if softplus == Softplus::Exact || *dt <= st.threshold {
+            if softplus == Softplus::Exact || dt.mid_le(&st.threshold) {
                 dt.softplus_mut();
             }
         }
@@ -378,22 +379,7 @@ impl<S: Scalar> MambaRunner<'_, S> {
 
     /// Greedy argmax (ties to the lowest id, as `torch.argmax`) and the margin to the runner-up.
     pub fn argmax(&self) -> (usize, S) {
-        let mut best = 0;
-        for (i, l) in self.logits.iter().enumerate() {
-            if l.to_f64() > self.logits[best].to_f64() {
-                best = i;
-            }
-        }
-        let mut margin: Option<S> = None;
-        for (i, l) in self.logits.iter().enumerate() {
-            if i != best {
-                let d = self.logits[best].sub(l);
-                if margin.as_ref().is_none_or(|m| d.to_f64() < m.to_f64()) {
-                    margin = Some(d);
-                }
-            }
-        }
-        (best, margin.unwrap_or_else(|| S::one(self.model.prec)))
+        greedy_argmax(&self.logits, self.model.prec)
     }
 }
 

@@ -220,26 +220,35 @@ impl<'m, S: Scalar> Runner<'m, S> {
         self.ops += m.readout.ops();
     }
 
-    /// Greedy argmax (lowest index on ties) and the margin to the runner-up.
+    /// Greedy argmax and its margin: see [`greedy_argmax`].
     pub fn argmax(&self) -> (usize, S) {
-        let mut best = 0;
-        for (i, l) in self.logits.iter().enumerate() {
-            if *l > self.logits[best] {
-                best = i;
-            }
-        }
-        let mut second: Option<&S> = None;
-        for (i, l) in self.logits.iter().enumerate() {
-            if i != best && second.is_none_or(|s| l > s) {
-                second = Some(l);
-            }
-        }
-        let margin = match second {
-            Some(s) => self.logits[best].sub(s),
-            None => S::from_i64(1, self.model.prec),
-        };
-        (best, margin)
+        greedy_argmax(&self.logits, self.model.prec)
     }
+}
+
+/// Greedy argmax of `logits` (lowest index on ties, by midpoint order for balls, as
+/// `torch.argmax`) and its margin `min_{i ≠ best} (best − logit_i)` (1 with one logit). For balls
+/// the margin encloses that minimum over every logit, not only the runner-up by midpoint: when the
+/// chosen logit overlaps any other, the margin reaches 0 and [`Scalar::certainly_gt`] of it over 0
+/// is false (the choice is not certified).
+pub fn greedy_argmax<S: Scalar>(logits: &[S], prec: u32) -> (usize, S) {
+    let mut best = 0;
+    for (i, l) in logits.iter().enumerate() {
+        if l.mid_gt(&logits[best]) {
+            best = i;
+        }
+    }
+    let mut margin: Option<S> = None;
+    for (i, l) in logits.iter().enumerate() {
+        if i != best {
+            let d = logits[best].sub(l);
+            margin = Some(match margin {
+                Some(m) => m.min_s(&d),
+                None => d,
+            });
+        }
+    }
+    (best, margin.unwrap_or_else(|| S::one(prec)))
 }
 
 /// Size of a built model, as the theorems count it.
@@ -290,7 +299,8 @@ impl<S: Scalar> Model<S> {
                 r.feed(*out.last().expect("a token was generated"));
             }
             let (tok, margin) = r.argmax();
-            let lm = if margin.is_sign_negative() || margin.is_zero() {
+            // an overlap of the top two (a ball margin reaching 0) is no margin
+            let lm = if !margin.certainly_gt(&S::zero(margin.precision())) {
                 f64::NEG_INFINITY
             } else {
                 margin.log10_abs()

@@ -19,6 +19,7 @@
 //! ```
 //! The model: embedding → blocks → RMSNorm (`norm_f`) → `lm_head` (no bias) → greedy argmax.
 
+use super::greedy_argmax;
 use super::mamba::{rms_norm_into, MambaGeneration};
 use super::mlp::Activation;
 use super::sparse::SparseMatrix;
@@ -111,7 +112,7 @@ pub struct NemotronHBlock<S> {
 
 /// What one block keeps between positions.
 #[derive(Clone, Debug)]
-pub enum BlockState<S> {
+pub enum BlockMemory<S> {
     Mamba2 {
         /// Past pre-conv `xBC` values: `hist[c·(K−1) + j]`, `j = K−2` the most recent.
         hist: Vec<S>,
@@ -119,11 +120,49 @@ pub enum BlockState<S> {
         h: Vec<S>,
     },
     Attention {
-        /// Per kv head: the keys and values of every past position.
-        keys: Vec<Vec<Vec<S>>>,
-        values: Vec<Vec<Vec<S>>>,
+        /// Per kv head: the keys (values) of every past position, `head_dim` numbers each.
+        keys: Vec<Vec<S>>,
+        values: Vec<Vec<S>>,
     },
     Mlp,
+}
+
+/// Preallocated work space of one block, so a step allocates nothing (an attention block's
+/// caches grow by one position a step, within the capacity reserved by [`NemotronHRunner::reserve`]).
+#[derive(Clone, Debug)]
+pub struct BlockScratch<S> {
+    xn: Vec<S>,
+    out: Vec<S>,
+    acc: S,
+    width: S,
+    /// Mamba-2: `z`, `xBC`, `dt`, the conv output `u`, `y`, one group of `y`, the group size.
+    z: Vec<S>,
+    xbc: Vec<S>,
+    dt: Vec<S>,
+    u: Vec<S>,
+    y: Vec<S>,
+    group: Vec<S>,
+    group_len: S,
+    decay: S,
+    tmp: S,
+    softplus_threshold: S,
+    /// Attention: `q`, `k`, `v`, the heads' concatenated outputs, the scores of one head.
+    q: Vec<S>,
+    k: Vec<S>,
+    v: Vec<S>,
+    att: Vec<S>,
+    scores: Vec<S>,
+    scale: S,
+    max: S,
+    norm: S,
+    /// MLP: the hidden units.
+    hidden: Vec<S>,
+}
+
+#[derive(Clone, Debug)]
+pub struct BlockState<S> {
+    pub memory: BlockMemory<S>,
+    scratch: BlockScratch<S>,
 }
 
 fn convert_vec<S, T>(v: &[S], f: &impl Fn(&S) -> T) -> Vec<T> {
@@ -138,19 +177,30 @@ impl<S: Scalar> Mamba2Mixer<S> {
         self.inner() + 2 * self.groups * self.state
     }
 
-    fn step(&self, hist: &mut [S], h: &mut [S], xn: &[S], out: &mut [S], eps: &S, sp: Softplus) {
-        let prec = xn.first().map_or(53, |v| v.precision());
+    fn step(&self, hist: &mut [S], h: &mut [S], sc: &mut BlockScratch<S>, eps: &S, sp: Softplus) {
         let (inner, cd, k) = (self.inner(), self.conv_dim(), self.conv_kernel);
-        let mut z = zeros::<S>(inner, prec);
-        let mut xbc = zeros::<S>(cd, prec);
-        let mut dt = zeros::<S>(self.heads, prec);
-        self.in_z.mul_vec_into(xn, &mut z);
+        let BlockScratch {
+            xn,
+            out,
+            acc,
+            z,
+            xbc,
+            dt,
+            u,
+            y,
+            group,
+            group_len,
+            decay,
+            tmp,
+            softplus_threshold,
+            ..
+        } = sc;
+        self.in_z.mul_vec_into(xn, z);
         for (zv, b) in z.iter_mut().zip(&self.b_z) {
             zv.add_assign_s(b);
         }
-        self.in_xbc.mul_vec_into(xn, &mut xbc);
-        self.in_dt.mul_vec_into(xn, &mut dt);
-        let mut u = zeros::<S>(cd, prec);
+        self.in_xbc.mul_vec_into(xn, xbc);
+        self.in_dt.mul_vec_into(xn, dt);
         for c in 0..cd {
             xbc[c].add_assign_s(&self.b_xbc[c]);
             let w = &self.conv_w[c * k..(c + 1) * k];
@@ -168,20 +218,16 @@ impl<S: Scalar> Mamba2Mixer<S> {
                 past[k - 2].set(&xbc[c]);
             }
         }
-        let threshold = (sp == Softplus::Torch).then(|| S::from_i64(20, prec));
         for ((d, b), bias) in dt.iter_mut().zip(&self.b_dt).zip(&self.dt_bias) {
             d.add_assign_s(b);
             d.add_assign_s(bias);
-            if threshold.as_ref().is_none_or(|t| *d <= *t) {
+            if sp != Softplus::Torch || d.mid_le(softplus_threshold) {
                 d.softplus_mut();
             }
         }
         let (p_dim, n_state) = (self.head_dim, self.state);
         let per_group = self.heads / self.groups.max(1);
         let (bs, cs) = (inner, inner + self.groups * n_state);
-        let mut y = zeros::<S>(inner, prec);
-        let mut decay = S::zero(prec);
-        let mut tmp = S::zero(prec);
         for (hd, dth) in dt.iter().enumerate() {
             let g = hd / per_group.max(1);
             let a_zero = self.a[hd].is_zero();
@@ -201,11 +247,11 @@ impl<S: Scalar> Mamba2Mixer<S> {
                 for n in 0..n_state {
                     let hv = &mut h[ch * n_state + n];
                     if !a_zero {
-                        hv.mul_assign_s(&decay);
+                        hv.mul_assign_s(decay);
                     }
                     let b = &u[bs + g * n_state + n];
                     if !b.is_zero() {
-                        hv.mul_add_assign(&tmp, b);
+                        hv.mul_add_assign(tmp, b);
                     }
                     let c = &u[cs + g * n_state + n];
                     if !c.is_zero() {
@@ -220,14 +266,15 @@ impl<S: Scalar> Mamba2Mixer<S> {
             yv.mul_assign_s(zv);
         }
         let gs = inner / self.groups.max(1);
-        let mut acc = S::zero(prec);
         for g in 0..self.groups {
             let grp = &mut y[g * gs..(g + 1) * gs];
             let w = &self.norm_w[g * gs..(g + 1) * gs];
-            let src: Vec<S> = grp.to_vec();
-            rms_norm_into(&src, w, eps, &S::from_i64(gs as i64, prec), &mut acc, grp);
+            for (c, v) in group.iter_mut().zip(grp.iter()) {
+                c.set(v);
+            }
+            rms_norm_into(group, w, eps, group_len, acc, grp);
         }
-        self.out.mul_vec_add_into(&y, out);
+        self.out.mul_vec_add_into(y, out);
         for (o, b) in out.iter_mut().zip(&self.b_out) {
             if !b.is_zero() {
                 o.add_assign_s(b);
@@ -285,70 +332,83 @@ impl<S: Scalar> AttentionMixer<S> {
         S::one(prec).div(&s)
     }
 
-    fn step(&self, keys: &mut [Vec<Vec<S>>], values: &mut [Vec<Vec<S>>], xn: &[S], out: &mut [S]) {
-        let prec = xn.first().map_or(53, |v| v.precision());
+    fn step(&self, keys: &mut [Vec<S>], values: &mut [Vec<S>], sc: &mut BlockScratch<S>) {
         let d = self.head_dim;
-        let mut q = zeros::<S>(self.heads * d, prec);
-        let mut k = zeros::<S>(self.kv_heads * d, prec);
-        let mut v = zeros::<S>(self.kv_heads * d, prec);
-        self.q.mul_vec_into(xn, &mut q);
-        self.k.mul_vec_into(xn, &mut k);
-        self.v.mul_vec_into(xn, &mut v);
+        let BlockScratch {
+            xn,
+            out,
+            q,
+            k,
+            v,
+            att,
+            scores,
+            scale,
+            max,
+            norm,
+            ..
+        } = sc;
+        self.q.mul_vec_into(xn, q);
+        self.k.mul_vec_into(xn, k);
+        self.v.mul_vec_into(xn, v);
         for j in 0..self.kv_heads {
-            keys[j].push(k[j * d..(j + 1) * d].to_vec());
-            values[j].push(v[j * d..(j + 1) * d].to_vec());
+            keys[j].extend_from_slice(&k[j * d..(j + 1) * d]);
+            values[j].extend_from_slice(&v[j * d..(j + 1) * d]);
         }
-        let scale = self.scaling(prec);
+        let positions = keys.first().map_or(0, |kk| kk.len() / d.max(1));
+        if scores.len() < positions {
+            let prec = scale.precision();
+            scores.resize_with(positions, || S::zero(prec));
+        }
+        let scores = &mut scores[..positions];
         let rep = self.heads / self.kv_heads.max(1);
-        let mut att = zeros::<S>(self.heads * d, prec);
         for hd in 0..self.heads {
             let j = hd / rep.max(1);
             let qh = &q[hd * d..(hd + 1) * d];
-            let mut scores: Vec<S> = keys[j]
-                .iter()
-                .map(|kk| {
-                    let mut s = S::zero(prec);
-                    for (a, b) in qh.iter().zip(kk) {
-                        s.mul_add_assign(a, b);
-                    }
-                    s.mul_assign_s(&scale);
-                    s
-                })
-                .collect();
-            let mut max = scores[0].clone();
+            for (s, kk) in scores.iter_mut().zip(keys[j].chunks_exact(d)) {
+                s.set_i64(0);
+                for (a, b) in qh.iter().zip(kk) {
+                    s.mul_add_assign(a, b);
+                }
+                s.mul_assign_s(scale);
+            }
+            max.set(&scores[0]);
             for s in &scores[1..] {
-                if *s > max {
+                if s.mid_gt(max) {
                     max.set(s);
                 }
             }
-            let mut norm = S::zero(prec);
+            norm.set_i64(0);
             for s in scores.iter_mut() {
-                s.sub_assign_s(&max);
+                s.sub_assign_s(max);
                 s.exp_mut();
                 norm.add_assign_s(s);
             }
             let o = &mut att[hd * d..(hd + 1) * d];
-            for (s, vv) in scores.iter_mut().zip(&values[j]) {
-                s.div_assign_s(&norm);
+            for oi in o.iter_mut() {
+                oi.set_i64(0);
+            }
+            for (s, vv) in scores.iter_mut().zip(values[j].chunks_exact(d)) {
+                s.div_assign_s(norm);
                 for (oi, vi) in o.iter_mut().zip(vv) {
                     oi.mul_add_assign(s, vi);
                 }
             }
         }
-        self.o.mul_vec_add_into(&att, out);
+        self.o.mul_vec_add_into(att, out);
     }
 }
 
 impl<S: Scalar> MlpMixer<S> {
-    fn step(&self, act: Activation, xn: &[S], out: &mut [S]) {
-        let prec = xn.first().map_or(53, |v| v.precision());
-        let mut hdn = zeros::<S>(self.up.rows, prec);
-        self.up.mul_vec_into(xn, &mut hdn);
-        for (hv, b) in hdn.iter_mut().zip(&self.b_up) {
+    fn step(&self, act: Activation, sc: &mut BlockScratch<S>) {
+        let BlockScratch {
+            xn, out, hidden, ..
+        } = sc;
+        self.up.mul_vec_into(xn, hidden);
+        for (hv, b) in hidden.iter_mut().zip(&self.b_up) {
             hv.add_assign_s(b);
             act.apply(hv);
         }
-        self.down.mul_vec_add_into(&hdn, out);
+        self.down.mul_vec_add_into(hidden, out);
         for (o, b) in out.iter_mut().zip(&self.b_down) {
             if !b.is_zero() {
                 o.add_assign_s(b);
@@ -358,17 +418,67 @@ impl<S: Scalar> MlpMixer<S> {
 }
 
 impl<S: Scalar> NemotronHBlock<S> {
-    pub fn new_state(&self, prec: u32) -> BlockState<S> {
-        match &self.mixer {
-            Mixer::Mamba2(m) => BlockState::Mamba2 {
-                hist: zeros(m.conv_dim() * (m.conv_kernel - 1), prec),
-                h: zeros(m.inner() * m.state, prec),
-            },
-            Mixer::Attention(a) => BlockState::Attention {
-                keys: vec![Vec::new(); a.kv_heads],
-                values: vec![Vec::new(); a.kv_heads],
-            },
-            Mixer::Mlp(_) => BlockState::Mlp,
+    pub fn new_state(&self, width: usize, prec: u32) -> BlockState<S> {
+        let none = Vec::new;
+        let mut sc = BlockScratch {
+            xn: zeros(width, prec),
+            out: zeros(width, prec),
+            acc: S::zero(prec),
+            width: S::from_i64(width as i64, prec),
+            z: none(),
+            xbc: none(),
+            dt: none(),
+            u: none(),
+            y: none(),
+            group: none(),
+            group_len: S::one(prec),
+            decay: S::zero(prec),
+            tmp: S::zero(prec),
+            softplus_threshold: S::from_i64(20, prec),
+            q: none(),
+            k: none(),
+            v: none(),
+            att: none(),
+            scores: none(),
+            scale: S::one(prec),
+            max: S::zero(prec),
+            norm: S::zero(prec),
+            hidden: none(),
+        };
+        let memory = match &self.mixer {
+            Mixer::Mamba2(m) => {
+                let gs = m.inner() / m.groups.max(1);
+                sc.z = zeros(m.inner(), prec);
+                sc.xbc = zeros(m.conv_dim(), prec);
+                sc.dt = zeros(m.heads, prec);
+                sc.u = zeros(m.conv_dim(), prec);
+                sc.y = zeros(m.inner(), prec);
+                sc.group = zeros(gs, prec);
+                sc.group_len = S::from_i64(gs as i64, prec);
+                BlockMemory::Mamba2 {
+                    hist: zeros(m.conv_dim() * (m.conv_kernel - 1), prec),
+                    h: zeros(m.inner() * m.state, prec),
+                }
+            }
+            Mixer::Attention(a) => {
+                sc.q = zeros(a.heads * a.head_dim, prec);
+                sc.k = zeros(a.kv_heads * a.head_dim, prec);
+                sc.v = zeros(a.kv_heads * a.head_dim, prec);
+                sc.att = zeros(a.heads * a.head_dim, prec);
+                sc.scale = a.scaling(prec);
+                BlockMemory::Attention {
+                    keys: vec![Vec::new(); a.kv_heads],
+                    values: vec![Vec::new(); a.kv_heads],
+                }
+            }
+            Mixer::Mlp(m) => {
+                sc.hidden = zeros(m.up.rows, prec);
+                BlockMemory::Mlp
+            }
+        };
+        BlockState {
+            memory,
+            scratch: sc,
         }
     }
 
@@ -381,29 +491,27 @@ impl<S: Scalar> NemotronHBlock<S> {
         mlp_act: Activation,
         sp: Softplus,
     ) {
-        let prec = x.first().map_or(53, |v| v.precision());
-        let mut xn = zeros::<S>(x.len(), prec);
-        let mut acc = S::zero(prec);
+        let sc = &mut st.scratch;
         rms_norm_into(
             x,
             &self.norm_weight,
             eps,
-            &S::from_i64(x.len() as i64, prec),
-            &mut acc,
-            &mut xn,
+            &sc.width,
+            &mut sc.acc,
+            &mut sc.xn,
         );
-        let mut out = zeros::<S>(x.len(), prec);
-        match (&self.mixer, st) {
-            (Mixer::Mamba2(m), BlockState::Mamba2 { hist, h }) => {
-                m.step(hist, h, &xn, &mut out, eps, sp)
+        for o in sc.out.iter_mut() {
+            o.set_i64(0);
+        }
+        match (&self.mixer, &mut st.memory) {
+            (Mixer::Mamba2(m), BlockMemory::Mamba2 { hist, h }) => m.step(hist, h, sc, eps, sp),
+            (Mixer::Attention(a), BlockMemory::Attention { keys, values }) => {
+                a.step(keys, values, sc)
             }
-            (Mixer::Attention(a), BlockState::Attention { keys, values }) => {
-                a.step(keys, values, &xn, &mut out)
-            }
-            (Mixer::Mlp(m), BlockState::Mlp) => m.step(mlp_act, &xn, &mut out),
+            (Mixer::Mlp(m), BlockMemory::Mlp) => m.step(mlp_act, sc),
             _ => unreachable!("a block's state matches its mixer"),
         }
-        for (xi, o) in x.iter_mut().zip(&out) {
+        for (xi, o) in x.iter_mut().zip(&sc.out) {
             xi.add_assign_s(o);
         }
     }
@@ -472,18 +580,43 @@ impl<S: Scalar> NemotronHModel<S> {
         self.blocks.iter().map(|b| b.mixer.letter()).collect()
     }
 
+    /// A decoder at position 0, with room for `positions` positions in its attention caches.
+    pub fn runner(&self, positions: usize, sp: Softplus) -> NemotronHRunner<'_, S> {
+        let mut run = NemotronHRunner {
+            model: self,
+            states: self
+                .blocks
+                .iter()
+                .map(|b| b.new_state(self.width(), self.prec))
+                .collect(),
+            residual: zeros(self.width(), self.prec),
+            normed: zeros(self.width(), self.prec),
+            logits: zeros(self.vocab.len(), self.prec),
+            acc: S::zero(self.prec),
+            len: S::from_i64(self.width() as i64, self.prec),
+            softplus: sp,
+        };
+        run.reserve(positions);
+        run
+    }
+
     /// Logits after feeding `tokens` one by one (the logits of every position).
     pub fn logits_of(&self, tokens: &[usize], sp: Softplus) -> Vec<Vec<S>> {
-        let mut run = Runner::new(self, sp);
-        tokens.iter().map(|&t| run.feed(t)).collect()
+        let mut run = self.runner(tokens.len(), sp);
+        tokens
+            .iter()
+            .map(|&t| {
+                run.feed(t);
+                run.logits.clone()
+            })
+            .collect()
     }
 
     /// Feed `prompt`, then generate `max_new` tokens greedily (ties to the lowest id).
     pub fn generate(&self, prompt: &[usize], max_new: usize, sp: Softplus) -> MambaGeneration<S> {
-        let mut run = Runner::new(self, sp);
-        let mut logits = Vec::new();
+        let mut run = self.runner(prompt.len() + max_new, sp);
         for &t in prompt {
-            logits = run.feed(t);
+            run.feed(t);
         }
         let mut out = MambaGeneration {
             tokens: Vec::with_capacity(max_new),
@@ -491,9 +624,9 @@ impl<S: Scalar> NemotronHModel<S> {
         };
         for i in 0..max_new {
             if i > 0 {
-                logits = run.feed(out.tokens[i - 1]);
+                run.feed(out.tokens[i - 1]);
             }
-            let (tok, margin) = argmax(&logits, self.prec);
+            let (tok, margin) = greedy_argmax(&run.logits, self.prec);
             out.tokens.push(tok);
             out.margins.push(margin);
         }
@@ -502,24 +635,23 @@ impl<S: Scalar> NemotronHModel<S> {
 
     /// The residual after the last block at every position (before `norm_f`).
     pub fn residuals(&self, tokens: &[usize], sp: Softplus) -> Vec<Vec<S>> {
-        let mut run = Runner::new(self, sp);
+        let mut run = self.runner(tokens.len(), sp);
         tokens
             .iter()
             .map(|&t| {
                 run.feed(t);
-                run.last.clone()
+                run.residual.clone()
             })
             .collect()
     }
 
     /// Logits at the last position after feeding residual vectors (`inputs_embeds`).
     pub fn logits_of_embeddings(&self, inputs: &[Vec<S>], sp: Softplus) -> Vec<S> {
-        let mut run = Runner::new(self, sp);
-        let mut logits = Vec::new();
+        let mut run = self.runner(inputs.len(), sp);
         for x in inputs {
-            logits = run.feed_vector(x.clone());
+            run.feed_embedding(x);
         }
-        logits
+        run.logits
     }
 
     pub fn nonzeros(&self) -> usize {
@@ -545,68 +677,69 @@ impl<S: Scalar> NemotronHModel<S> {
     }
 }
 
-struct Runner<'m, S: Scalar> {
-    m: &'m NemotronHModel<S>,
-    states: Vec<BlockState<S>>,
-    sp: Softplus,
-    last: Vec<S>,
+/// Incremental decoding of a [`NemotronHModel`]: a step allocates nothing.
+pub struct NemotronHRunner<'m, S: Scalar> {
+    pub model: &'m NemotronHModel<S>,
+    pub states: Vec<BlockState<S>>,
+    /// The residual after the last block (before `norm_f`).
+    pub residual: Vec<S>,
+    normed: Vec<S>,
+    pub logits: Vec<S>,
+    acc: S,
+    len: S,
+    pub softplus: Softplus,
 }
 
-impl<'m, S: Scalar> Runner<'m, S> {
-    fn new(m: &'m NemotronHModel<S>, sp: Softplus) -> Self {
-        Runner {
-            m,
-            states: m.blocks.iter().map(|b| b.new_state(m.prec)).collect(),
-            sp,
-            last: Vec::new(),
-        }
-    }
-    fn feed(&mut self, token: usize) -> Vec<S> {
-        let m = self.m;
-        let mut x = zeros::<S>(m.width(), m.prec);
-        for (c, v) in m.embedding.row(token) {
-            x[c].set(v);
-        }
-        self.feed_vector(x)
-    }
-    fn feed_vector(&mut self, mut x: Vec<S>) -> Vec<S> {
-        let m = self.m;
-        for (b, st) in m.blocks.iter().zip(self.states.iter_mut()) {
-            b.step(st, &mut x, &m.eps, m.mlp_act, self.sp);
-        }
-        let mut xn = zeros::<S>(m.width(), m.prec);
-        let mut acc = S::zero(m.prec);
-        self.last.clone_from(&x);
-        rms_norm_into(
-            &x,
-            &m.norm_f,
-            &m.eps,
-            &S::from_i64(x.len() as i64, m.prec),
-            &mut acc,
-            &mut xn,
-        );
-        let mut logits = zeros::<S>(m.vocab.len(), m.prec);
-        m.lm_head.mul_vec_into(&xn, &mut logits);
-        logits
-    }
-}
-
-/// Greedy argmax (ties to the lowest id, as `torch.argmax`) and the margin to the runner-up.
-fn argmax<S: Scalar>(logits: &[S], prec: u32) -> (usize, S) {
-    let mut best = 0;
-    for (i, l) in logits.iter().enumerate() {
-        if l.to_f64() > logits[best].to_f64() {
-            best = i;
-        }
-    }
-    let mut margin: Option<S> = None;
-    for (i, l) in logits.iter().enumerate() {
-        if i != best {
-            let d = logits[best].sub(l);
-            if margin.as_ref().is_none_or(|m| d.to_f64() < m.to_f64()) {
-                margin = Some(d);
+impl<S: Scalar> NemotronHRunner<'_, S> {
+    /// Room for `positions` more positions in every attention cache.
+    pub fn reserve(&mut self, positions: usize) {
+        for (b, st) in self.model.blocks.iter().zip(self.states.iter_mut()) {
+            if let (Mixer::Attention(a), BlockMemory::Attention { keys, values }) =
+                (&b.mixer, &mut st.memory)
+            {
+                for c in keys.iter_mut().chain(values.iter_mut()) {
+                    c.reserve(positions * a.head_dim);
+                }
+                let seen = keys.first().map_or(0, |k| k.len() / a.head_dim.max(1));
+                st.scratch
+                    .scores
+                    .reserve((seen + positions).saturating_sub(st.scratch.scores.len()));
             }
         }
     }
-    (best, margin.unwrap_or_else(|| S::one(prec)))
+
+    /// Feed one token at the next position.
+    pub fn feed(&mut self, token: usize) {
+        for x in self.residual.iter_mut() {
+            x.set_i64(0);
+        }
+        for (c, v) in self.model.embedding.row(token) {
+            self.residual[c].set(v);
+        }
+        self.forward();
+    }
+
+    /// Feed an embedding vector instead of a token (HF's `inputs_embeds`).
+    pub fn feed_embedding(&mut self, x: &[S]) {
+        for (r, v) in self.residual.iter_mut().zip(x) {
+            r.set(v);
+        }
+        self.forward();
+    }
+
+    fn forward(&mut self) {
+        let m = self.model;
+        for (b, st) in m.blocks.iter().zip(self.states.iter_mut()) {
+            b.step(st, &mut self.residual, &m.eps, m.mlp_act, self.softplus);
+        }
+        rms_norm_into(
+            &self.residual,
+            &m.norm_f,
+            &m.eps,
+            &self.len,
+            &mut self.acc,
+            &mut self.normed,
+        );
+        m.lm_head.mul_vec_into(&self.normed, &mut self.logits);
+    }
 }

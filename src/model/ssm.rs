@@ -186,7 +186,7 @@ impl<S: Scalar> SsmLayer<S> {
             }
             let (head, tail) = inp.delta.split_at_mut(d + 1);
             let v = &mut head[d];
-            if threshold.as_ref().is_none_or(|t| *v <= *t) {
+            if threshold.as_ref().is_none_or(|t| v.mid_le(t)) {
                 v.softplus_mut();
             }
             for w in &mut tail[..e - d - 1] {

@@ -1,59 +1,102 @@
 //! `Ball`: a midpoint–radius enclosure `[mid − rad, mid + rad]` of a real number, the third
-//! [`Scalar`] beside `f64` and [`Real`], so the same model code runs in it.
+//! [`Scalar`] beside `f64` and [`Real`], so the same model code runs in it. It is a thin safe
+//! wrapper over Arb's `arb_t` (the system's Arb, through [`super::arb_sys`]) plus the working
+//! precision in bits.
 //!
 //! **Invariant (the proof obligation of every operation):** if each input ball contains a real
 //! number, the output ball contains the exact real result of the operation applied to them.
-//! - `mid` is an MPFR float at the working precision `p`, rounded to nearest. Whenever MPFR
-//!   reports an inexact result (nonzero ternary value), the rounding error
-//!   `≤ ulp/2 ≤ 2^(EXP(mid) − p)` (MPFR's `EXP`: `|mid| < 2^EXP`) is added to the radius.
-//! - `rad` is a [`Mag`]: 32-bit mantissa, unbounded exponent, every operation rounded up.
-//! - Arithmetic propagates radii by the exact bilinear/quotient formulas; each elementary
-//!   function `f` adds `r · sup_{|t−mid|≤r} |f'(t)|` (a derivative bound over the whole ball, each
-//!   one stated where it is computed) to the rounding error of `f(mid)`.
-//! - Composite activations (sigmoid, softplus, SiLU, GeLU, Φ) evaluate `f(mid)` by ball
-//!   arithmetic on the exact midpoint with guard bits (so their rounding errors are enclosed
-//!   too), then add the derivative term: no dependency blow-up.
-//! - A result that cannot be enclosed (division by a ball containing 0, `ln` of a ball reaching
-//!   0, an MPFR overflow/underflow) gets an infinite radius: it decides nothing.
+//! Arithmetic and the elementary functions (`exp`, `ln`, `ln1p`, `sqrt`, `erf`, `erfc`, `max`,
+//! `min`, `|·|`, ReLU) are Arb's own, with Arb's enclosures. The composite activations are
+//! built from them:
+//! - monotone ones (sigmoid, softplus, Φ) are evaluated at the ball's two ends (Arb balls
+//!   around exact points) and the union is taken: `f([lo, hi]) = [f(lo), f(hi)]`;
+//! - SiLU and GeLU take the mean-value form `f(mid) + f'(X)·[−r, r]`, with `f'(X)` the Arb
+//!   enclosure of the derivative over the whole input ball `X`.
 //!
-//! **Comparisons.** `PartialOrd`/`PartialEq`, `is_sign_negative`, `max_s`/`min_s` on midpoints
-//! serve control flow only (a branch between two formulas that are both valid everywhere, such
-//! as sigmoid's two forms, stays an enclosure). They never certify anything: certified
-//! decisions go through [`Ball::certainly_lt`], [`Ball::certainly_le`], [`Ball::upper`],
-//! [`Ball::lower`], which see the radius. `relu_mut`, `abs_mut` and `max_s` are overridden to be
-//! enclosures also when the ball straddles the kink. `is_zero` means *exactly* zero (radius 0),
-//! so a construction never drops an uncertain weight.
+//! A result that cannot be enclosed (division by a ball containing 0, `ln` of a ball reaching
+//! 0) is Arb's indeterminate ball (NaN midpoint, infinite radius): it decides nothing.
+//!
+//! The midpoint has at most `precision()` bits (every operation rounds it there), so adding an
+//! exact zero or multiplying by an exact one leaves a ball unchanged bit for bit, and the
+//! in-place operations skip them (the sparse scan relies on this).
+//!
+//! **Comparisons.** `Ball` has no `PartialOrd`. Control flow that needs an order uses the
+//! midpoint explicitly ([`Scalar::mid_cmp`], [`Scalar::is_sign_negative`]); it never certifies
+//! anything. Certified decisions see the radius: [`Ball::certainly_lt`], [`Ball::certainly_le`],
+//! [`Scalar::certainly_gt`], [`Ball::upper`], [`Ball::lower`]. `is_zero` means *exactly* zero
+//! (radius 0), so a construction never drops an uncertain weight. Arb has no `−0`: a ball's
+//! sign bit is its midpoint's sign.
 
+use super::arb_sys::*;
 use super::{Mag, Real, Scalar};
 use gmp_mpfr_sys::mpfr;
-use rug::float::{Constant, Round};
-use rug::ops::{AddAssignRound, AssignRound, SubAssignRound};
-use rug::{Assign, Float, Rational};
+use rug::{Float, Rational};
 use std::cmp::Ordering;
 use std::fmt;
 
-const RNDN: mpfr::rnd_t = mpfr::rnd_t::RNDN;
-
-/// A real number enclosed in `[mid − rad, mid + rad]`.
+/// A real number enclosed in `[mid − rad, mid + rad]`, at a working precision of `prec` bits.
 pub struct Ball {
-    pub mid: Float,
-    pub rad: Mag,
+    b: arb_struct,
+    prec: u32,
+}
+
+// SAFETY: a `Ball` owns its limbs (Arb allocates them with malloc and frees them in
+// `arb_clear`); `&Ball` only reads them. Exponents that would be heap integers (beyond 2^62)
+// are owned the same way.
+unsafe impl Send for Ball {}
+unsafe impl Sync for Ball {}
+
+/// An fmpz that is a pointer to a GMP integer, not an inline value.
+#[inline]
+fn fmpz_is_mpz(e: slong) -> bool {
+    (e >> 62) == 1
+}
+
+const ZERO_ARF: arf_struct = arf_struct {
+    exp: ARF_EXP_ZERO,
+    size: 0,
+    d: ArfMantissa { noptr: [0, 0] },
+};
+
+/// A scratch `arf_t`, cleared on drop.
+struct Arf(arf_struct);
+
+impl Arf {
+    fn new() -> Arf {
+        Arf(ZERO_ARF)
+    }
+}
+
+impl Drop for Arf {
+    fn drop(&mut self) {
+        // SAFETY: an initialised arf.
+        unsafe { arf_clear(&mut self.0) }
+    }
+}
+
+impl Drop for Ball {
+    #[inline]
+    fn drop(&mut self) {
+        let b = &self.b;
+        if (b.mid.size >> 1) > 2 || fmpz_is_mpz(b.mid.exp) || fmpz_is_mpz(b.rad.exp) {
+            // SAFETY: an initialised arb that owns heap data.
+            unsafe { arb_clear(&mut self.b) }
+        }
+    }
 }
 
 impl Clone for Ball {
     fn clone(&self) -> Self {
-        Ball {
-            mid: self.mid.clone(),
-            rad: self.rad,
-        }
+        let mut r = Ball::zero_ball(self.prec);
+        // SAFETY: both initialised.
+        unsafe { arb_set(&mut r.b, &self.b) };
+        r
     }
+    #[inline]
     fn clone_from(&mut self, source: &Self) {
-        if self.mid.prec() == source.mid.prec() {
-            self.mid.assign(&source.mid);
-        } else {
-            self.mid = source.mid.clone();
-        }
-        self.rad = source.rad;
+        // SAFETY: both initialised; arb_set reuses the destination's limbs.
+        unsafe { arb_set(&mut self.b, &source.b) };
+        self.prec = source.prec;
     }
 }
 
@@ -62,9 +105,9 @@ impl fmt::Debug for Ball {
         write!(
             f,
             "{} ± {:.3e}[{}b]",
-            self.mid.to_string_radix(10, Some(20)),
-            self.rad.to_f64(),
-            self.mid.prec()
+            self.mid().to_string_radix(10, Some(20)),
+            self.rad_f64(),
+            self.prec
         )
     }
 }
@@ -72,198 +115,185 @@ impl fmt::Debug for Ball {
 impl PartialEq for Ball {
     /// Same midpoint and radius (a representation equality, not a certified one).
     fn eq(&self, o: &Self) -> bool {
-        self.mid == o.mid && self.rad == o.rad
+        // SAFETY: both initialised.
+        unsafe { arb_equal(&self.b, &o.b) != 0 }
     }
-}
-
-impl PartialOrd for Ball {
-    /// Midpoint order, for control flow only (see the module docs); certified comparisons are
-    /// [`Ball::certainly_lt`] and [`Ball::certainly_le`].
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        self.mid.partial_cmp(&o.mid)
-    }
-}
-
-/// Error bound of a round-to-nearest result `r` at `p` bits when MPFR's ternary value is `t`:
-/// `ulp/2 ≤ 2^(EXP(r) − p)`. At the bottom of MPFR's exponent range (underflow to 0 or to the
-/// smallest positive number) the error is at most `2^emin`, which a `Mag` still represents;
-/// an overflow (±∞) encloses nothing.
-#[inline]
-fn rounding_error(r: &Float, t: i32) -> Mag {
-    if t == 0 {
-        return Mag::ZERO;
-    }
-    if !r.is_finite() {
-        return Mag::INF;
-    }
-    if r.is_zero() {
-        // SAFETY: reading MPFR's current minimum exponent has no preconditions.
-        return Mag::pow2(unsafe { mpfr::get_emin() });
-    }
-    // SAFETY: `r` is finite and nonzero, so its exponent field is its true exponent; reading
-    // MPFR's current minimum exponent has no preconditions.
-    let (e, emin) = unsafe { ((*r.as_raw()).exp, mpfr::get_emin()) };
-    debug_assert!(e >= emin, "MPFR exponent {e} below emin {emin}");
-    let err = Mag::pow2(e - r.prec() as i64);
-    // Away from the bottom of the exponent range no underflow is possible. At its bottom a
-    // result may have underflowed to the smallest positive number `2^(emin−1)`: the error is
-    // then below `2^emin`, which the radius adds.
-    if e > emin + 1 {
-        err
-    } else {
-        err.add(Mag::pow2(emin))
-    }
-}
-
-/// `2/√π ≈ 1.128379` rounded up, the global bound of `|erf'|`.
-const TWO_OVER_SQRT_PI_UP: f64 = 1.13;
-/// `1/√(2π) ≈ 0.398942` rounded up, the global bound of `φ`.
-const INV_SQRT_2PI_UP: f64 = 0.39895;
-/// `max_t GeLU'(t) ≈ 1.1289` (at `t = √2`), rounded up.
-const GELU_DERIV_MAX: f64 = 1.13;
-/// `max_t SiLU'(t) ≈ 1.0998` (at `t ≈ 2.40`), rounded up.
-const SILU_DERIV_MAX: f64 = 1.1;
-
-fn up(x: f64) -> Mag {
-    // The f64 constants above are already rounded up; `from_f64_up` is exact on them.
-    Mag::from_f64_up(x)
 }
 
 impl Ball {
+    /// The exact ball `{0}` at `prec` bits, without a call into Arb.
+    #[inline]
+    fn zero_ball(prec: u32) -> Ball {
+        Ball {
+            b: arb_struct {
+                mid: ZERO_ARF,
+                rad: mag_struct { exp: 0, man: 0 },
+            },
+            prec,
+        }
+    }
+    #[inline]
+    fn raw(&self) -> arb_srcptr {
+        &self.b
+    }
+    #[inline]
+    fn raw_mut(&mut self) -> arb_ptr {
+        &mut self.b
+    }
+    #[inline]
+    fn slong(prec: u32) -> slong {
+        prec as slong
+    }
+    /// Round the midpoint to the working precision (the error goes into the radius).
+    fn round_to_prec(&mut self) {
+        let p = Self::slong(self.prec);
+        let s = self.raw_mut();
+        // SAFETY: initialised; aliasing allowed.
+        unsafe { arb_set_round(s, s, p) };
+    }
+
     /// The exact ball `{x}` at `prec` bits (rounding `x` to `prec`, with the error enclosed).
     pub fn from_float(x: &Float, prec: u32) -> Ball {
-        let mut mid = Float::new(prec);
-        let t = mid.assign_round(x, Round::Nearest);
-        let rad = rounding_error(&mid, t as i32);
-        Ball { mid, rad }
+        let mut r = Ball::zero_ball(prec);
+        // SAFETY: `x` is an initialised MPFR float; the arf is initialised.
+        unsafe { arf_set_mpfr(&mut r.b.mid, x.as_raw()) };
+        r.round_to_prec();
+        r
     }
     /// `[mid − rad, mid + rad]` from an exact midpoint (rounded to `prec` with the error added).
     pub fn with_radius(mid: &Float, rad: Mag, prec: u32) -> Ball {
         let mut b = Ball::from_float(mid, prec);
-        b.rad = b.rad.add(rad);
+        b.add_rad(rad);
         b
     }
-    /// A ball (at `prec`) containing `[lo, hi]`: midpoint near `(lo + hi)/2`, radius
-    /// `max(hi − mid, mid − lo)` rounded up (valid whatever the midpoint's rounding).
+    /// A ball (at `prec`) containing `[lo, hi]`.
     pub fn from_endpoints(lo: &Float, hi: &Float, prec: u32) -> Ball {
-        let wp = lo.prec().max(hi.prec()).max(prec) + 2;
-        let mut m = Float::with_val(wp, lo + hi);
-        m /= 2;
-        let mut mid = Float::new(prec);
-        mid.assign_round(&m, Round::Nearest);
-        let mut up_gap = Float::new(64);
-        up_gap.assign_round(hi - &mid, Round::Up);
-        let mut down_gap = Float::new(64);
-        down_gap.assign_round(&mid - lo, Round::Up);
-        let rad = Mag::from_float_up(&up_gap).max(Mag::from_float_up(&down_gap));
-        Ball { mid, rad }
+        let mut r = Ball::zero_ball(prec);
+        // SAFETY: initialised MPFR floats and arb.
+        unsafe { arb_set_interval_mpfr(r.raw_mut(), lo.as_raw(), hi.as_raw(), Self::slong(prec)) };
+        r
     }
 
+    /// The radius (exact: Arb's 30-bit radius mantissa fits a [`Mag`]).
     pub fn rad(&self) -> Mag {
-        self.rad
+        mag_to_mag(&self.b.rad)
     }
-    pub fn mid(&self) -> &Float {
-        &self.mid
+    /// Replace the radius by (an upper bound of) `rad`.
+    pub fn set_rad(&mut self, rad: Mag) {
+        set_mag(&mut self.b.rad, rad);
+    }
+    /// Add (an upper bound of) `rad` to the radius.
+    pub fn add_rad(&mut self, rad: Mag) {
+        let mut m = mag_struct { exp: 0, man: 0 };
+        set_mag(&mut m, rad);
+        // SAFETY: initialised arb and mag (a mag with an inline exponent needs no clearing).
+        unsafe { arb_add_error_mag(self.raw_mut(), &m) };
+    }
+    /// The midpoint, exactly, as an MPFR float (at least `precision()` bits; a midpoint outside
+    /// MPFR's exponent range becomes 0 or ±∞).
+    pub fn mid(&self) -> Float {
+        // SAFETY: an initialised arf.
+        let bits = unsafe { arf_bits(&self.b.mid) }.clamp(1, u32::MAX as i64 / 2) as u32;
+        let mut f = Float::new(bits.max(self.prec).max(1));
+        // SAFETY: `f` is initialised with enough bits to hold the midpoint exactly.
+        unsafe { arf_get_mpfr(f.as_raw_mut(), &self.b.mid, mpfr::rnd_t::RNDN) };
+        f
     }
     /// Radius as an f64 (for reports).
     pub fn rad_f64(&self) -> f64 {
-        self.rad.to_f64()
+        self.rad().to_f64()
     }
-    /// The certified upper end `mid + rad`, rounded up (64 guard bits above the midpoint).
+    /// The certified upper end `mid + rad`, rounded up (64 guard bits above the precision).
     pub fn upper(&self) -> Float {
-        let mut u = Float::new(self.mid.prec() + 64);
-        u.assign_round(&self.mid, Round::Up);
-        let r = self.rad.to_float();
-        u.add_assign_round(&r, Round::Up);
-        u
+        self.end(true)
     }
     /// The certified lower end `mid − rad`, rounded down.
     pub fn lower(&self) -> Float {
-        let mut l = Float::new(self.mid.prec() + 64);
-        l.assign_round(&self.mid, Round::Down);
-        let r = self.rad.to_float();
-        l.sub_assign_round(&r, Round::Down);
-        l
+        self.end(false)
+    }
+    fn end(&self, upper: bool) -> Float {
+        let wp = self.prec + 64;
+        let mut a = Arf::new();
+        let mut f = Float::new(wp);
+        // SAFETY: initialised arb, arf and MPFR float.
+        unsafe {
+            if upper {
+                arb_get_ubound_arf(&mut a.0, self.raw(), Self::slong(wp));
+                arf_get_mpfr(f.as_raw_mut(), &a.0, mpfr::rnd_t::RNDU);
+            } else {
+                arb_get_lbound_arf(&mut a.0, self.raw(), Self::slong(wp));
+                arf_get_mpfr(f.as_raw_mut(), &a.0, mpfr::rnd_t::RNDD);
+            }
+        }
+        f
     }
     /// An upper bound of `|x|` over the ball.
     pub fn mag_up(&self) -> Mag {
-        Mag::from_float_up(&self.mid).add(self.rad)
+        let mut m = mag_struct { exp: 0, man: 0 };
+        // SAFETY: initialised arb and mag.
+        unsafe { arb_get_mag(&mut m, self.raw()) };
+        mag_to_mag(&m)
     }
     /// A lower bound of `|x|` over the ball (0 if it contains 0).
     pub fn mag_down(&self) -> Mag {
-        Mag::from_float_down(&self.mid).sub_down(self.rad)
+        let mut m = mag_struct { exp: 0, man: 0 };
+        // SAFETY: initialised arb and mag.
+        unsafe { arb_get_mag_lower(&mut m, self.raw()) };
+        if fmpz_is_mpz(m.exp) {
+            return Mag::ZERO;
+        }
+        mag_to_mag(&m)
     }
     /// Does the ball contain `x`?
     pub fn contains(&self, x: &Float) -> bool {
-        if self.mid.is_nan() || x.is_nan() {
+        if self.is_nan() || x.is_nan() {
             return false;
         }
-        if self.rad.is_inf() {
-            return true;
+        let mut a = Arf::new();
+        // SAFETY: initialised MPFR float, arf and arb.
+        unsafe {
+            arf_set_mpfr(&mut a.0, x.as_raw());
+            arb_contains_arf(self.raw(), &a.0) != 0
         }
-        let d = Float::with_val(self.mid.prec().max(x.prec()) + 64, &self.mid - x).abs();
-        d <= self.rad.to_float()
     }
     /// Does the ball contain the rational `q`? (Exact comparison.)
     pub fn contains_rational(&self, q: &Rational) -> bool {
-        if !self.mid.is_finite() {
-            return self.rad.is_inf() && !self.mid.is_nan();
+        if self.is_nan() {
+            return false;
         }
-        if self.rad.is_inf() {
+        if self.rad().is_inf() {
             return true;
         }
-        let m = self.mid.to_rational().expect("finite");
-        let r = self.rad.to_float().to_rational().expect("finite");
-        (m - q).abs() <= r
-    }
-    /// The sign of `mid − rad` (`lower`), or of `mid + rad` (`!lower`), decided exactly on
-    /// the midpoint and the radius's `man · 2^exp` without allocating: what comparing
-    /// [`Ball::lower`] or [`Ball::upper`] with 0 gives. `None` (the caller compares the ends)
-    /// for a NaN midpoint, an infinite radius or an exponent far outside MPFR's range.
-    #[inline]
-    fn end_sign(&self, lower: bool) -> Option<Ordering> {
-        if self.mid.is_nan() || self.rad.is_inf() {
-            return None;
-        }
-        if self.rad.is_zero() {
-            return self.mid.cmp0();
-        }
-        let (man, exp) = self.rad.parts();
-        if exp.unsigned_abs() > 1 << 29 {
-            return None;
-        }
-        // SAFETY: an initialised float; MPFR compares it with ±man·2^exp exactly.
-        let c = unsafe {
-            if lower {
-                mpfr::cmp_ui_2exp(self.mid.as_raw(), man as _, exp as _)
-            } else {
-                mpfr::cmp_si_2exp(self.mid.as_raw(), -(man as i64) as _, exp as _)
-            }
+        let Some(m) = self.mid().to_rational() else {
+            return false;
         };
-        Some(c.cmp(&0))
+        let r = self.rad().to_float().to_rational().expect("finite radius");
+        (m - q).abs() <= r
     }
     /// Certainly `self < o` for every pair of points of the two balls.
     pub fn certainly_lt(&self, o: &Ball) -> bool {
-        self.upper() < o.lower()
+        // SAFETY: initialised arbs.
+        unsafe { arb_lt(self.raw(), o.raw()) != 0 }
     }
     /// Certainly `self ≤ o` for every pair of points.
     pub fn certainly_le(&self, o: &Ball) -> bool {
-        self.upper() <= o.lower()
+        // SAFETY: initialised arbs.
+        unsafe { arb_le(self.raw(), o.raw()) != 0 }
     }
     /// Certainly positive.
     pub fn certainly_positive(&self) -> bool {
-        self.lower() > 0
+        // SAFETY: initialised arb.
+        unsafe { arb_is_positive(self.raw()) != 0 }
     }
     /// Certainly negative.
     pub fn certainly_negative(&self) -> bool {
-        self.upper() < 0
+        // SAFETY: initialised arb.
+        unsafe { arb_is_negative(self.raw()) != 0 }
     }
     /// Certainly nonnegative.
     pub fn certainly_nonnegative(&self) -> bool {
-        match self.end_sign(true) {
-            Some(o) => o != Ordering::Less,
-            None => self.lower() >= 0,
-        }
+        // SAFETY: initialised arb.
+        unsafe { arb_is_nonnegative(self.raw()) != 0 }
     }
     /// Contains zero (or is NaN).
     pub fn contains_zero(&self) -> bool {
@@ -271,83 +301,123 @@ impl Ball {
     }
 
     #[inline]
-    fn widen_to(&mut self, prec: u32) {
-        if prec > self.mid.prec() {
-            self.mid.set_prec(prec);
-        }
+    fn mid_is_zero(&self) -> bool {
+        self.b.mid.size == 0 && self.b.mid.exp == ARF_EXP_ZERO
     }
     #[inline]
-    fn add_err(&mut self, t: i32) {
-        if t != 0 {
-            self.rad = self.rad.add(rounding_error(&self.mid, t));
-        }
+    fn rad_is_zero(&self) -> bool {
+        self.b.rad.man == 0 && self.b.rad.exp == 0
+    }
+    /// Exactly 1 (midpoint `0.1₂ · 2^1`, one limb, radius 0).
+    #[inline]
+    fn exact_one(&self) -> bool {
+        self.rad_is_zero()
+            && self.b.mid.size == 2
+            && self.b.mid.exp == 1
+            // SAFETY: one limb is stored inline.
+            && unsafe { self.b.mid.d.noptr[0] } == 1 << 63
     }
     #[inline]
+    fn finite(&self) -> bool {
+        let m = &self.b.mid;
+        (m.size != 0 || m.exp == ARF_EXP_ZERO)
+            && !(self.b.rad.man == 0 && self.b.rad.exp == MAG_EXP_POS_INF)
+    }
+    /// `a·b` is an exact zero: one factor exactly 0, the other finite.
+    #[inline]
+    fn product_is_exact_zero(a: &Ball, b: &Ball) -> bool {
+        (a.is_zero() && b.finite()) || (b.is_zero() && a.finite())
+    }
     fn nan(&mut self) {
-        self.mid.assign(rug::float::Special::Nan);
-        self.rad = Mag::INF;
+        // SAFETY: initialised arb.
+        unsafe { arb_indeterminate(self.raw_mut()) }
     }
-
-    /// Replace `self` by `f(self)` given `f(mid)` computed by `point` (a ball around the exact
-    /// value at the midpoint) and `deriv`, an upper bound of `|f'|` over the whole input ball.
-    fn finish_unary(&mut self, point: Ball, deriv: Mag) {
-        let r = self.rad;
-        let p = self.mid.prec();
-        let t = self.mid.assign_round(&point.mid, Round::Nearest) as i32;
-        self.rad = point.rad;
-        self.add_err(t);
-        debug_assert_eq!(self.mid.prec(), p);
-        if !r.is_zero() {
-            self.rad = self.rad.add(deriv.mul(r));
-        }
-    }
-
     /// The midpoint as an exact ball at `extra` guard bits above the working precision.
     fn point(&self, extra: u32) -> Ball {
-        let wp = self.mid.prec() + extra;
-        Ball {
-            mid: Float::with_val(wp, &self.mid),
-            rad: Mag::ZERO,
+        let mut p = Ball::zero_ball(self.prec + extra);
+        // SAFETY: initialised arbs.
+        unsafe {
+            arb_set(p.raw_mut(), self.raw());
+        }
+        p.set_rad(Mag::ZERO);
+        p
+    }
+    /// `self ← f(mid)` rounded to the working precision, with `f` evaluated on the exact
+    /// midpoint with `guard` extra bits.
+    fn at_midpoint(&mut self, guard: u32, f: impl Fn(&mut Ball)) {
+        let mut p = self.point(guard);
+        f(&mut p);
+        let prec = Self::slong(self.prec);
+        // SAFETY: initialised arbs.
+        unsafe { arb_set_round(self.raw_mut(), p.raw(), prec) };
+    }
+    /// `self ← f(self)` for a nondecreasing `f` (given by its ball arithmetic on exact points):
+    /// the union of the balls of `f` at the two ends encloses `f([lo, hi])`.
+    fn monotone(&mut self, guard: u32, f: impl Fn(&mut Ball)) {
+        if self.rad_is_zero() || self.is_nan() {
+            return self.at_midpoint(guard, f);
+        }
+        if !self.finite() {
+            return self.nan();
+        }
+        let wp = self.prec + guard;
+        let (mut lo, mut hi) = (Ball::zero_ball(wp), Ball::zero_ball(wp));
+        // SAFETY: initialised arbs; the bounds are written into their (exact) midpoints.
+        unsafe {
+            arb_get_lbound_arf(&mut lo.b.mid, self.raw(), Self::slong(wp));
+            arb_get_ubound_arf(&mut hi.b.mid, self.raw(), Self::slong(wp));
+        }
+        f(&mut lo);
+        f(&mut hi);
+        let prec = Self::slong(self.prec);
+        // SAFETY: initialised arbs.
+        unsafe { arb_union(self.raw_mut(), lo.raw(), hi.raw(), prec) };
+    }
+    /// `self ← f(self)` by the mean-value form `f(mid) + f'(X)·[−r, r]`, `f'(X)` the ball
+    /// enclosure of the derivative over the whole input ball `X`.
+    fn mean_value(&mut self, guard: u32, f: impl Fn(&mut Ball), deriv: impl Fn(&mut Ball)) {
+        if self.rad_is_zero() || self.is_nan() {
+            return self.at_midpoint(guard, f);
+        }
+        if !self.finite() {
+            return self.nan();
+        }
+        let r = self.rad();
+        let mut d = self.clone();
+        deriv(&mut d);
+        self.at_midpoint(guard, f);
+        self.add_rad(d.mag_up().mul(r));
+    }
+}
+
+/// Our [`Mag`] from Arb's `mag_t` (exact; an exponent beyond 2^62 is read as `+∞`).
+#[inline]
+fn mag_to_mag(m: &mag_struct) -> Mag {
+    if m.man == 0 {
+        return if m.exp == MAG_EXP_POS_INF {
+            Mag::INF
+        } else {
+            Mag::ZERO
+        };
+    }
+    if fmpz_is_mpz(m.exp) {
+        return Mag::INF;
+    }
+    // a normalised 30-bit mantissa shifted to our 32 bits: exact
+    Mag::from_normalized(m.man << 2, m.exp - MAG_BITS - 2)
+}
+
+/// Arb's `mag_t` from our [`Mag`], rounded up.
+fn set_mag(dst: &mut mag_struct, m: Mag) {
+    // SAFETY: an initialised mag.
+    unsafe {
+        if m.is_inf() {
+            mag_inf(dst);
+        } else {
+            let (man, exp) = m.parts();
+            mag_set_ui_2exp_si(dst, man, exp);
         }
     }
-
-    /// Upper end `mid + rad` as a Float (rounded up), for derivative bounds.
-    fn hi(&self) -> Float {
-        self.upper()
-    }
-    /// Lower end `mid − rad` (rounded down).
-    fn lo(&self) -> Float {
-        self.lower()
-    }
-}
-
-/// `e^{-x²/2}`-type factors at low precision, rounded up; `x` is exact.
-fn exp_neg_sq_up(x: &Float, half: bool) -> Mag {
-    let mut s = Float::new(64);
-    s.assign_round(x * x, Round::Down);
-    if half {
-        s /= 2;
-    }
-    s.neg_assign_fix();
-    s.exp_round(Round::Up);
-    Mag::from_float_up(&s)
-}
-
-trait NegFix {
-    fn neg_assign_fix(&mut self);
-}
-impl NegFix for Float {
-    fn neg_assign_fix(&mut self) {
-        rug::ops::NegAssign::neg_assign(self);
-    }
-}
-
-/// `e^{x}` rounded up for an exact `x`.
-fn exp_up(x: &Float) -> Mag {
-    let mut s = Float::new(64);
-    s.assign_round(x, Round::Up);
-    s.exp_round(Round::Up);
-    Mag::from_float_up(&s)
 }
 
 impl Scalar for Ball {
@@ -355,7 +425,7 @@ impl Scalar for Ball {
 
     #[inline]
     fn precision(&self) -> u32 {
-        self.mid.prec()
+        self.prec
     }
     fn ulp_of_one(prec: u32) -> f64 {
         2f64.powi(1 - prec as i32)
@@ -364,394 +434,331 @@ impl Scalar for Ball {
         prec
     }
     fn from_f64(x: f64, prec: u32) -> Self {
-        Ball::from_float(&Float::with_val(53, x), prec)
+        let mut r = Ball::zero_ball(prec);
+        r.set_f64(x);
+        r
     }
     fn from_i64(x: i64, prec: u32) -> Self {
-        Ball::from_float(&Float::with_val(64, x), prec)
+        let mut r = Ball::zero_ball(prec);
+        r.set_i64(x);
+        r
     }
     fn from_ratio(num: i64, den: i64, prec: u32) -> Self {
-        let mut mid = Float::new(prec);
-        let t = mid.assign_round(Rational::from((num, den)), Round::Nearest) as i32;
-        let rad = rounding_error(&mid, t);
-        Ball { mid, rad }
+        let mut r = Ball::zero_ball(prec);
+        // SAFETY: initialised arb; aliasing allowed.
+        unsafe {
+            arb_set_si(r.raw_mut(), num);
+            let s = r.raw_mut();
+            arb_div_si(s, s, den, Ball::slong(prec));
+        }
+        r
     }
     fn from_real(x: &Real, prec: u32) -> Self {
         Ball::from_float(&x.0, prec)
     }
     /// The midpoint (the radius is dropped: use [`Ball::upper`]/[`Ball::lower`] to keep it).
     fn to_real(&self) -> Real {
-        Real(self.mid.clone())
+        Real(self.mid())
     }
     fn to_f64(&self) -> f64 {
-        self.mid.to_f64()
+        // SAFETY: an initialised arf.
+        unsafe { arf_get_d(&self.b.mid, ARF_RND_NEAR) }
     }
     fn pi(prec: u32) -> Self {
-        let mut mid = Float::new(prec);
-        let t = mid.assign_round(Constant::Pi, Round::Nearest) as i32;
-        let rad = rounding_error(&mid, t);
-        Ball { mid, rad }
+        let mut r = Ball::zero_ball(prec);
+        // SAFETY: initialised arb.
+        unsafe { arb_const_pi(r.raw_mut(), Ball::slong(prec)) };
+        r
     }
     fn sqrt_half_pi(prec: u32) -> Self {
-        let mut b = Ball::pi(prec + 32);
-        b.mul_assign_s(&Ball::from_ratio(1, 2, prec + 32));
-        b.sqrt_mut();
-        let mut out = Ball::zero(prec);
-        out.finish_unary(b, Mag::ZERO);
-        out
+        let mut r = Ball::pi(prec + 32);
+        // SAFETY: initialised arb; aliasing allowed.
+        unsafe {
+            let s = r.raw_mut();
+            arb_mul_2exp_si(s, s, -1);
+            arb_sqrt(s, s, Ball::slong(prec + 32));
+        }
+        r.prec = prec;
+        r.round_to_prec();
+        r
     }
     #[inline]
     fn set(&mut self, other: &Self) {
-        self.widen_to(other.mid.prec());
-        self.mid.assign(&other.mid);
-        self.rad = other.rad;
+        self.prec = self.prec.max(other.prec);
+        // SAFETY: initialised arbs.
+        unsafe { arb_set(self.raw_mut(), other.raw()) };
     }
     fn set_f64(&mut self, x: f64) {
-        let t = self.mid.assign_round(x, Round::Nearest) as i32;
-        self.rad = Mag::ZERO;
-        self.add_err(t);
+        // SAFETY: initialised arb.
+        unsafe { arb_set_d(self.raw_mut(), x) };
+        if self.prec < 53 {
+            self.round_to_prec();
+        }
     }
     fn set_i64(&mut self, x: i64) {
-        let t = self.mid.assign_round(x, Round::Nearest) as i32;
-        self.rad = Mag::ZERO;
-        self.add_err(t);
+        // SAFETY: initialised arb.
+        unsafe { arb_set_si(self.raw_mut(), x) };
+        if self.prec < 64 {
+            self.round_to_prec();
+        }
     }
     #[inline]
     fn add_assign_s(&mut self, o: &Self) {
-        self.widen_to(o.mid.prec());
-        // SAFETY: initialised floats; MPFR allows the output to alias an input.
-        let t = unsafe {
-            let s = self.mid.as_raw_mut();
-            mpfr::add(s, s, o.mid.as_raw(), RNDN)
-        };
-        self.rad = self.rad.add(o.rad);
-        self.add_err(t);
+        self.prec = self.prec.max(o.prec);
+        let s = self.raw_mut();
+        // SAFETY: initialised arbs; Arb allows the output to alias an input.
+        unsafe { arb_add(s, s, o.raw(), self.prec as slong) };
     }
     #[inline]
     fn sub_assign_s(&mut self, o: &Self) {
-        self.widen_to(o.mid.prec());
+        self.prec = self.prec.max(o.prec);
+        let s = self.raw_mut();
         // SAFETY: as above.
-        let t = unsafe {
-            let s = self.mid.as_raw_mut();
-            mpfr::sub(s, s, o.mid.as_raw(), RNDN)
-        };
-        self.rad = self.rad.add(o.rad);
-        self.add_err(t);
+        unsafe { arb_sub(s, s, o.raw(), self.prec as slong) };
     }
     #[inline]
     fn mul_assign_s(&mut self, o: &Self) {
-        self.widen_to(o.mid.prec());
-        // |xy − m_x m_y| ≤ |m_x| r_y + |m_y| r_x + r_x r_y
-        let rad = Mag::from_float_up(&self.mid)
-            .mul(o.rad)
-            .add(Mag::from_float_up(&o.mid).mul(self.rad))
-            .add(self.rad.mul(o.rad));
+        self.prec = self.prec.max(o.prec);
+        let s = self.raw_mut();
         // SAFETY: as above.
-        let t = unsafe {
-            let s = self.mid.as_raw_mut();
-            mpfr::mul(s, s, o.mid.as_raw(), RNDN)
-        };
-        self.rad = rad;
-        self.add_err(t);
+        unsafe { arb_mul(s, s, o.raw(), self.prec as slong) };
     }
     fn div_assign_s(&mut self, o: &Self) {
-        self.widen_to(o.mid.prec());
-        let den_lo = o.mag_down();
-        if den_lo.is_zero() {
-            self.nan();
-            return;
-        }
-        let r_num = self.rad;
+        self.prec = self.prec.max(o.prec);
+        let s = self.raw_mut();
         // SAFETY: as above.
-        let t = unsafe {
-            let s = self.mid.as_raw_mut();
-            mpfr::div(s, s, o.mid.as_raw(), RNDN)
-        };
-        // |x/y − m_x/m_y| ≤ (r_x + |m_x/m_y| r_y) / (|m_y| − r_y), |m_x/m_y| ≤ |q| + err(q)
-        let err = rounding_error(&self.mid, t);
-        let q = Mag::from_float_up(&self.mid).add(err);
-        self.rad = r_num.add(q.mul(o.rad)).div(den_lo).add(err);
+        unsafe { arb_div(s, s, o.raw(), self.prec as slong) };
     }
+    /// `self + a·b` (Arb's `arb_addmul`); an exact-zero product leaves `self` unchanged.
     #[inline]
     fn mul_add_assign(&mut self, a: &Self, b: &Self) {
-        self.widen_to(a.mid.prec().max(b.mid.prec()));
-        let rad = Mag::from_float_up(&a.mid)
-            .mul(b.rad)
-            .add(Mag::from_float_up(&b.mid).mul(a.rad))
-            .add(a.rad.mul(b.rad))
-            .add(self.rad);
-        // SAFETY: as above; fma rounds s + a·b once.
-        let t = unsafe {
-            let s = self.mid.as_raw_mut();
-            mpfr::fma(s, a.mid.as_raw(), b.mid.as_raw(), s, RNDN)
-        };
-        self.rad = rad;
-        self.add_err(t);
+        self.prec = self.prec.max(a.prec).max(b.prec);
+        if Ball::product_is_exact_zero(a, b) {
+            return;
+        }
+        let s = self.raw_mut();
+        // SAFETY: as above.
+        unsafe { arb_addmul(s, a.raw(), b.raw(), self.prec as slong) };
     }
+    /// `self·a + b·c` as `arb_mul` then `arb_addmul` (two roundings of the midpoint, both
+    /// enclosed); an exact-one `a` and an exact-zero product are skipped.
     #[inline]
     fn mul_add_mul_assign(&mut self, a: &Self, b: &Self, c: &Self) {
-        self.widen_to(a.mid.prec().max(b.mid.prec()).max(c.mid.prec()));
-        let rad = Mag::from_float_up(&self.mid)
-            .mul(a.rad)
-            .add(Mag::from_float_up(&a.mid).mul(self.rad))
-            .add(self.rad.mul(a.rad))
-            .add(Mag::from_float_up(&b.mid).mul(c.rad))
-            .add(Mag::from_float_up(&c.mid).mul(b.rad))
-            .add(b.rad.mul(c.rad));
-        // SAFETY: as above; fmma rounds s·a + b·c once.
-        let t = unsafe {
-            let s = self.mid.as_raw_mut();
-            mpfr::fmma(s, s, a.mid.as_raw(), b.mid.as_raw(), c.mid.as_raw(), RNDN)
-        };
-        self.rad = rad;
-        self.add_err(t);
+        self.prec = self.prec.max(a.prec).max(b.prec).max(c.prec);
+        let p = self.prec as slong;
+        let s = self.raw_mut();
+        // SAFETY: as above.
+        unsafe {
+            if !a.exact_one() {
+                arb_mul(s, s, a.raw(), p);
+            }
+            if !Ball::product_is_exact_zero(b, c) {
+                arb_addmul(s, b.raw(), c.raw(), p);
+            }
+        }
     }
     #[inline]
     fn neg_mut(&mut self) {
-        rug::ops::NegAssign::neg_assign(&mut self.mid);
+        let s = self.raw_mut();
+        // SAFETY: as above.
+        unsafe { arb_neg(s, s) };
     }
-    /// `|·|` is 1-Lipschitz, so `|mid| ± rad` encloses `|x|` even across 0.
     #[inline]
     fn abs_mut(&mut self) {
-        self.mid.abs_mut();
+        let s = self.raw_mut();
+        // SAFETY: as above.
+        unsafe { arb_abs(s, s) };
     }
-    /// `|e^t − e^m| ≤ e^m (e^r − 1) ≤ e^m · r e^r` for `|t − m| ≤ r`, and `e^m ≤ |mid'| + err`.
     #[inline]
     fn exp_mut(&mut self) {
-        let r = self.rad;
+        let s = self.raw_mut();
         // SAFETY: as above.
-        let t = unsafe {
-            let s = self.mid.as_raw_mut();
-            mpfr::exp(s, s, RNDN)
-        };
-        let err = rounding_error(&self.mid, t);
-        self.rad = err;
-        if !r.is_zero() {
-            // e^r ≤ 1 + 2r for r ≤ 1 (no allocation in the common case).
-            let er = if r <= Mag::pow2(-1) {
-                Mag::pow2(0).add(r.mul_2exp(1))
-            } else {
-                r.exp_up()
-            };
-            let em = Mag::from_float_up(&self.mid).add(err);
-            self.rad = self.rad.add(em.mul(r).mul(er));
-        }
+        unsafe { arb_exp(s, s, self.prec as slong) };
     }
-    /// `|ln' | = 1/t ≤ 1/(m − r)` over the ball; NaN unless the ball is certainly positive.
+    /// Arb's `arb_log`: indeterminate unless the ball is certainly positive.
     fn ln_mut(&mut self) {
-        let lo = if self.mid.is_sign_positive() {
-            self.mag_down()
-        } else {
-            Mag::ZERO
-        };
-        if lo.is_zero() {
-            self.nan();
-            return;
-        }
-        let mut p = self.point(0);
-        p.add_err_after(|m| m.ln_round(Round::Nearest) as i32);
-        self.finish_unary(p, Mag::pow2(0).div(lo));
+        let s = self.raw_mut();
+        // SAFETY: as above.
+        unsafe { arb_log(s, s, self.prec as slong) };
     }
-    /// `ln1p' = 1/(1+t) ≤ 1/(1 + m − r)`; NaN unless `1 + m − r > 0`.
     fn ln_1p_mut(&mut self) {
-        let mut one_plus = Float::new(self.mid.prec() + 2);
-        one_plus.assign_round(&self.mid + 1u32, Round::Down);
-        let lo = if one_plus.is_sign_positive() && !one_plus.is_zero() {
-            Mag::from_float_down(&one_plus).sub_down(self.rad)
-        } else {
-            Mag::ZERO
-        };
-        if lo.is_zero() {
-            self.nan();
-            return;
-        }
-        let mut p = self.point(0);
-        p.add_err_after(|m| m.ln_1p_round(Round::Nearest) as i32);
-        self.finish_unary(p, Mag::pow2(0).div(lo));
+        let s = self.raw_mut();
+        // SAFETY: as above.
+        unsafe { arb_log1p(s, s, self.prec as slong) };
     }
-    /// `sqrt' = 1/(2√t) ≤ 1/(2√(m − r))`; a ball reaching `[0, hi]` encloses `[0, √hi]`;
-    /// NaN if the ball reaches below 0.
+    /// Arb's `arb_sqrt`: indeterminate if the ball reaches below 0.
     fn sqrt_mut(&mut self) {
-        let lo = self.lo();
-        if lo.is_sign_negative() && !lo.is_zero() {
-            if self.rad.is_zero() || self.hi().is_sign_negative() {
-                self.nan();
-                return;
-            }
-            // Part of the ball is negative: NaN (as Arb), the exact result is not real there.
-            self.nan();
-            return;
-        }
-        if self.rad.is_zero() {
-            let t = self.mid.sqrt_round(Round::Nearest) as i32;
-            self.add_err(t);
-            return;
-        }
-        if lo.is_zero() {
-            // [0, hi]: ball (√hi/2) ± (√hi/2)
-            let mut h = self.hi();
-            h.sqrt_round(Round::Up);
-            h /= 2;
-            let p = self.mid.prec();
-            *self = Ball::with_radius(&h, Mag::from_float_up(&h), p);
-            return;
-        }
-        let mut s = Float::new(64);
-        s.assign_round(&lo, Round::Down);
-        s.sqrt_round(Round::Down);
-        let deriv = Mag::pow2(-1).div(Mag::from_float_down(&s));
-        let mut p = self.point(0);
-        p.add_err_after(|m| m.sqrt_round(Round::Nearest) as i32);
-        self.finish_unary(p, deriv);
+        let s = self.raw_mut();
+        // SAFETY: as above.
+        unsafe { arb_sqrt(s, s, self.prec as slong) };
     }
-    /// `|erf'(t)| = (2/√π) e^{−t²} ≤ (2/√π) e^{−lo²}`, `lo = max(0, |m| − r)`.
     fn erf_mut(&mut self) {
-        let deriv = up(TWO_OVER_SQRT_PI_UP).mul(exp_neg_sq_up(&self.mag_down().to_float(), false));
-        let mut p = self.point(0);
-        p.add_err_after(|m| m.erf_round(Round::Nearest) as i32);
-        self.finish_unary(p, deriv);
+        let s = self.raw_mut();
+        // SAFETY: as above.
+        unsafe { arb_hypgeom_erf(s, s, self.prec as slong) };
     }
-    /// Same derivative bound as `erf`.
     fn erfc_mut(&mut self) {
-        let deriv = up(TWO_OVER_SQRT_PI_UP).mul(exp_neg_sq_up(&self.mag_down().to_float(), false));
-        let mut p = self.point(0);
-        p.add_err_after(|m| m.erfc_round(Round::Nearest) as i32);
-        self.finish_unary(p, deriv);
+        let s = self.raw_mut();
+        // SAFETY: as above.
+        unsafe { arb_hypgeom_erfc(s, s, self.prec as slong) };
     }
     #[inline]
     fn is_finite(&self) -> bool {
-        self.mid.is_finite() && !self.rad.is_inf()
+        self.finite()
     }
     #[inline]
     fn is_nan(&self) -> bool {
-        self.mid.is_nan()
+        self.b.mid.size == 0 && self.b.mid.exp == ARF_EXP_NAN
     }
     /// Exactly zero (radius 0 too).
     #[inline]
     fn is_zero(&self) -> bool {
-        self.mid.is_zero() && self.rad.is_zero()
+        self.mid_is_zero() && self.rad_is_zero()
     }
+    /// The midpoint is negative (control flow only).
+    #[inline]
     fn is_sign_negative(&self) -> bool {
-        self.mid.is_sign_negative() && !self.mid.is_zero()
+        let m = &self.b.mid;
+        if m.size == 0 {
+            m.exp == ARF_EXP_NEG_INF
+        } else {
+            m.size & 1 == 1
+        }
     }
+    /// Arb has no `−0`: the midpoint's sign.
     #[inline]
     fn sign_bit(&self) -> bool {
-        self.mid.is_sign_negative()
+        self.is_sign_negative()
     }
     #[inline]
     fn is_one(&self) -> bool {
-        self.mid == 1 && self.rad.is_zero()
+        self.exact_one()
+    }
+    fn mid_cmp(&self, o: &Self) -> Option<Ordering> {
+        if self.is_nan() || o.is_nan() {
+            return None;
+        }
+        // SAFETY: initialised arfs, neither NaN.
+        Some(unsafe { arf_cmp(&self.b.mid, &o.b.mid) }.cmp(&0))
+    }
+    fn certainly_gt(&self, o: &Self) -> bool {
+        // SAFETY: initialised arbs.
+        unsafe { arb_gt(self.raw(), o.raw()) != 0 }
+    }
+    fn certainly_ge(&self, o: &Self) -> bool {
+        // SAFETY: initialised arbs.
+        unsafe { arb_ge(self.raw(), o.raw()) != 0 }
     }
     fn log10_abs(&self) -> f64 {
-        Real(self.mid.clone()).log10_abs()
-    }
-    /// `max` is 1-Lipschitz in each argument: `max(m_a, m_b) ± max(r_a, r_b)` encloses it.
-    fn max_s(&self, o: &Self) -> Self {
-        let mut r = if o.mid > self.mid {
-            o.clone()
-        } else {
-            self.clone()
+        let m = &self.b.mid;
+        if m.size == 0 {
+            return match m.exp {
+                ARF_EXP_ZERO => f64::NEG_INFINITY,
+                ARF_EXP_NAN => f64::NAN,
+                _ => f64::INFINITY,
+            };
+        }
+        if fmpz_is_mpz(m.exp) {
+            return self.mid().to_f64().abs().log10();
+        }
+        // |mid| = 0.top… · 2^exp, the top limb normalised (its high bit set).
+        let limbs = (m.size >> 1) as usize;
+        // SAFETY: `limbs` limbs are stored inline (≤ 2) or behind the pointer.
+        let top = unsafe {
+            if limbs <= 2 {
+                m.d.noptr[limbs - 1]
+            } else {
+                *m.d.ptr.d.add(limbs - 1)
+            }
         };
-        r.rad = self.rad.max(o.rad);
+        ((top as f64).log2() - 64.0 + m.exp as f64) * std::f64::consts::LOG10_2
+    }
+    /// Arb's `arb_max`: an enclosure of `max` over both balls.
+    fn max_s(&self, o: &Self) -> Self {
+        let mut r = Ball::zero_ball(self.prec.max(o.prec));
+        // SAFETY: initialised arbs.
+        unsafe { arb_max(r.raw_mut(), self.raw(), o.raw(), r.prec as slong) };
         r
     }
     fn min_s(&self, o: &Self) -> Self {
-        let mut r = if o.mid < self.mid {
-            o.clone()
-        } else {
-            self.clone()
-        };
-        r.rad = self.rad.max(o.rad);
+        let mut r = Ball::zero_ball(self.prec.max(o.prec));
+        // SAFETY: initialised arbs.
+        unsafe { arb_min(r.raw_mut(), self.raw(), o.raw(), r.prec as slong) };
         r
     }
-    /// Exact on a ball that is certainly ≥ 0 or ≤ 0; across 0, the ball of `[0, hi]`.
+    /// Arb's `arb_nonnegative_part`: exact on a ball that is certainly ≥ 0, zero on one
+    /// certainly < 0, and `[r/2 ± r/2]` (`r` the upper end) across 0.
     fn relu_mut(&mut self) {
-        if self.certainly_nonnegative() {
-            return;
-        }
-        let nonpositive = match self.end_sign(false) {
-            Some(o) => o != Ordering::Greater,
-            None => self.upper() <= 0,
-        };
-        if nonpositive {
-            self.set_i64(0);
-            return;
-        }
-        let mut h = self.hi();
-        h /= 2;
-        let p = self.mid.prec();
-        *self = Ball::with_radius(&h, Mag::from_float_up(&h), p);
+        let s = self.raw_mut();
+        // SAFETY: as above.
+        unsafe { arb_nonnegative_part(s, s) };
     }
-    /// `σ' = σ(t)σ(−t) ≤ min(1/4, e^{−|t|})`.
+    /// Nondecreasing: the union of the ends' images.
     fn sigmoid_mut(&mut self) {
-        let deriv = up(0.25).min(exp_up(&neg(&self.mag_down().to_float())));
-        let mut p = self.point(16);
-        sigmoid_point(&mut p);
-        self.finish_unary(p, deriv);
+        self.monotone(16, sigmoid_point);
     }
-    /// `softplus' = σ(t) ≤ min(1, e^{hi})`.
+    /// Nondecreasing: the union of the ends' images.
     fn softplus_mut(&mut self) {
-        let deriv = up(1.0).min(exp_up(&self.hi()));
-        let mut p = self.point(16);
-        softplus_point(&mut p);
-        self.finish_unary(p, deriv);
+        self.monotone(16, softplus_point);
     }
-    /// `|SiLU'| ≤ 1.1` everywhere; for `t ≤ hi ≤ −1`, `|SiLU'(t)| = σ(t)|1 + tσ(−t)| ≤
-    /// (1 + |t|)e^{t} ≤ (1 + |hi|)e^{hi}` (increasing in `t` there).
+    /// Mean-value form with `SiLU'(t) = σ(t)(1 + t(1 − σ(t)))`.
     fn silu_mut(&mut self) {
-        let hi = self.hi();
-        let deriv = if hi <= -1 {
-            let a = Mag::from_float_up(&hi);
-            Mag::pow2(0).add(a).mul(exp_up(&hi)).min(up(SILU_DERIV_MAX))
-        } else {
-            up(SILU_DERIV_MAX)
-        };
-        let mut p = self.point(16);
-        let x = p.clone();
-        sigmoid_point(&mut p);
-        p.mul_assign_s(&x);
-        self.finish_unary(p, deriv);
+        self.mean_value(
+            16,
+            |x| {
+                let t = x.clone();
+                sigmoid_point(x);
+                x.mul_assign_s(&t);
+            },
+            |x| {
+                let t = x.clone();
+                sigmoid_point(x);
+                let mut one_minus = Ball::one(x.prec);
+                one_minus.sub_assign_s(x);
+                one_minus.mul_assign_s(&t);
+                one_minus.add_assign_s(&Ball::one(x.prec));
+                x.mul_assign_s(&one_minus);
+            },
+        );
     }
-    /// `|GeLU'| ≤ 1.13` everywhere; for `t ≤ hi ≤ −1`, `|GeLU'(t)| = |Φ(t) + tφ(t)| ≤ |t|φ(t)
-    /// ≤ |hi|φ(hi)` (`Φ(t) ≤ φ(t)/|t|`, and `|t|φ(t)` decreases for `|t| ≥ 1`). The midpoint
-    /// value is formed with `2·log2|x| + 16` guard bits (erfc amplifies its argument's error).
+    /// Mean-value form with `GeLU'(t) = Φ(t) + t φ(t)`. The midpoint value is formed with
+    /// `2·log2|x| + 16` guard bits (erfc amplifies its argument's error).
     fn gelu_mut(&mut self) {
-        let hi = self.hi();
-        let deriv = if hi <= -1 {
-            let a = Mag::from_float_up(&hi);
-            a.mul(up(INV_SQRT_2PI_UP))
-                .mul(exp_neg_sq_up(&hi, true))
-                .min(up(GELU_DERIV_MAX))
-        } else {
-            up(GELU_DERIV_MAX)
-        };
-        let mag = self.mid.get_exp().unwrap_or(0).max(0) as u32;
-        let mut p = self.point(2 * mag + 16);
-        let x = p.clone();
-        normal_cdf_point(&mut p);
-        p.mul_assign_s(&x);
-        self.finish_unary(p, deriv);
+        let guard = self.cdf_guard();
+        self.mean_value(
+            guard,
+            |x| {
+                let t = x.clone();
+                normal_cdf_point(x);
+                x.mul_assign_s(&t);
+            },
+            |x| {
+                let mut density = x.clone();
+                normal_density(&mut density);
+                density.mul_assign_s(x);
+                normal_cdf_point(x);
+                x.add_assign_s(&density);
+            },
+        );
     }
-    /// `Φ' = φ(t) ≤ φ(lo)`, `lo = max(0, |m| − r)`.
+    /// Nondecreasing: the union of the ends' images.
     fn normal_cdf(&self) -> Self {
-        let deriv = up(INV_SQRT_2PI_UP).mul(exp_neg_sq_up(&self.mag_down().to_float(), true));
-        let mag = self.mid.get_exp().unwrap_or(0).max(0) as u32;
-        let mut p = self.point(2 * mag + 16);
-        normal_cdf_point(&mut p);
         let mut out = self.clone();
-        out.finish_unary(p, deriv);
+        out.monotone(self.cdf_guard(), normal_cdf_point);
         out
     }
 }
 
-fn neg(x: &Float) -> Float {
-    Float::with_val(x.prec(), -x)
-}
-
 impl Ball {
-    /// Apply an MPFR in-place function (returning its ternary value) to an exact point ball.
-    fn add_err_after(&mut self, f: impl FnOnce(&mut Float) -> i32) {
-        let t = f(&mut self.mid);
-        self.add_err(t);
+    /// Guard bits for `Φ` at this ball: `2·log2|mid| + 16`.
+    fn cdf_guard(&self) -> u32 {
+        let l = self.log10_abs() / std::f64::consts::LOG10_2;
+        let mag = if l.is_finite() && l > 0.0 {
+            (l.ceil() as u32).min(1 << 20)
+        } else {
+            0
+        };
+        2 * mag + 16
     }
 }
 
@@ -775,7 +782,7 @@ fn sigmoid_point(x: &mut Ball) {
 
 /// `ln(1 + e^x)` by ball arithmetic.
 fn softplus_point(x: &mut Ball) {
-    if x.is_sign_negative() || x.mid.is_zero() {
+    if x.is_sign_negative() || x.mid_is_zero() {
         x.exp_mut();
         x.ln_1p_mut();
     } else {
@@ -795,4 +802,17 @@ fn normal_cdf_point(x: &mut Ball) {
     x.div_assign_s(&sqrt2);
     x.erfc_mut();
     x.mul_assign_s(&Ball::from_ratio(1, 2, p));
+}
+
+/// `φ(x) = e^{−x²/2}/√(2π)` by ball arithmetic.
+fn normal_density(x: &mut Ball) {
+    let p = x.precision();
+    let t = x.clone();
+    x.mul_assign_s(&t);
+    x.mul_assign_s(&Ball::from_ratio(-1, 2, p));
+    x.exp_mut();
+    let mut two_pi = Ball::pi(p);
+    two_pi.mul_assign_s(&Ball::from_i64(2, p));
+    two_pi.sqrt_mut();
+    x.div_assign_s(&two_pi);
 }

@@ -73,7 +73,7 @@ impl Mag {
 
     /// [`Mag::normalize`] for a nonzero mantissa below `2^64` (the common case: products of two
     /// 32-bit mantissas, sums of nearby magnitudes).
-    #[inline]
+    #[inline(always)]
     fn normalize64(m: u64, e: i64, up: bool) -> Mag {
         let bits = 64 - m.leading_zeros();
         let (mut man, mut e) = if bits > BITS {
@@ -94,6 +94,13 @@ impl Mag {
             return if up { Mag::INF } else { Mag { man, exp: e } };
         }
         Mag { man, exp: e }
+    }
+
+    /// `man · 2^exp` for a mantissa already in `[2^31, 2^32)` (exact, no normalisation).
+    #[inline(always)]
+    pub(crate) fn from_normalized(man: u64, exp: i64) -> Mag {
+        debug_assert!((TOP..1 << BITS).contains(&man));
+        Mag { man, exp }
     }
 
     /// `2^e` (exact).
@@ -226,16 +233,28 @@ impl Mag {
         } else {
             (o, self)
         };
+        // At big's scale the sum is big.man + small.man/2^diff; rounded up to 32 bits that is
+        // big.man + ⌈small.man/2^diff⌉ (≥ 1; small.man < 2^32 gives 1 for diff ≥ 32), then
+        // halved (rounding up) if it carried past 32 bits: the exact sum rounded up.
         let diff = big.exp - small.exp;
-        if diff >= 64 {
-            // small < 2^-32 · big's last place: one unit up covers it.
-            return Mag::normalize(big.man as u128 + 1, big.exp, true);
+        let part = if diff >= 32 {
+            1
+        } else {
+            (small.man + (1 << diff) - 1) >> diff
+        };
+        let (mut man, mut exp) = (big.man + part, big.exp);
+        if man >> BITS != 0 {
+            man = (man + 1) >> 1;
+            exp += 1;
+            if man >> BITS != 0 {
+                man >>= 1;
+                exp += 1;
+            }
         }
-        Mag::normalize(
-            ((big.man as u128) << diff) + small.man as u128,
-            small.exp,
-            true,
-        )
+        if exp >= INF_EXP - 64 {
+            return Mag::INF;
+        }
+        Mag { man, exp }
     }
 
     #[inline]
@@ -246,11 +265,20 @@ impl Mag {
         if self.is_inf() || o.is_inf() {
             return Mag::INF;
         }
-        Mag::normalize(
-            self.man as u128 * o.man as u128,
-            self.exp.saturating_add(o.exp),
-            true,
-        )
+        // two mantissas in [2^31, 2^32): the product is in [2^62, 2^64); keep its top 32 bits,
+        // rounded up
+        let prod = self.man * o.man;
+        let shift = 31 + (prod >> 63) as u32;
+        let mut man = (prod >> shift) + (prod & ((1u64 << shift) - 1) != 0) as u64;
+        let mut exp = self.exp.saturating_add(o.exp).saturating_add(shift as i64);
+        if man >> BITS != 0 {
+            man = TOP;
+            exp = exp.saturating_add(1);
+        }
+        if exp >= INF_EXP - 64 {
+            return Mag::INF;
+        }
+        Mag { man, exp }
     }
 
     /// `self / o` rounded up (`+∞` when `o` is zero).

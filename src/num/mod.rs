@@ -6,6 +6,7 @@
 //! carry it, and an operation between two precisions widens to the larger one (widening is exact).
 //! In-place methods (`*_assign`, `*_mut`) never allocate for MPFR values whose precision already fits.
 
+mod arb_sys;
 mod ball;
 mod mag;
 mod precision;
@@ -17,10 +18,11 @@ pub use mag::Mag;
 pub use precision::{parse_precision, Arith, Precision, MAX_PRACTICAL_BITS};
 pub use real::Real;
 
+use std::cmp::Ordering;
 use std::fmt::Debug;
 
 /// A real number type the constructions run in.
-pub trait Scalar: Clone + Debug + Send + Sync + PartialEq + PartialOrd + 'static {
+pub trait Scalar: Clone + Debug + Send + Sync + PartialEq + 'static {
     /// Short name for reports (`f64` or `mpfr`).
     const KIND: &'static str;
     /// Whether hot loops may skip operations that are exact identities ([`fma_is_identity`]).
@@ -96,6 +98,27 @@ pub trait Scalar: Clone + Debug + Send + Sync + PartialEq + PartialOrd + 'static
     fn same_repr(&self, o: &Self) -> bool {
         self == o && self.sign_bit() == o.sign_bit() && self.precision() == o.precision()
     }
+    /// Midpoint order, for control flow only (a branch between formulas that are all valid):
+    /// the values' order for `f64` and [`Real`], the midpoints' for [`Ball`]. `None` with a NaN.
+    /// There is no `PartialOrd`, so no generic `<` can silently drop a ball's radius.
+    fn mid_cmp(&self, o: &Self) -> Option<Ordering>;
+    /// `mid_cmp` is `Greater`.
+    fn mid_gt(&self, o: &Self) -> bool {
+        self.mid_cmp(o) == Some(Ordering::Greater)
+    }
+    /// `mid_cmp` is `Less`.
+    fn mid_lt(&self, o: &Self) -> bool {
+        self.mid_cmp(o) == Some(Ordering::Less)
+    }
+    /// `mid_cmp` is `Less` or `Equal`.
+    fn mid_le(&self, o: &Self) -> bool {
+        matches!(self.mid_cmp(o), Some(Ordering::Less | Ordering::Equal))
+    }
+    /// Certainly `self > o`: for a ball, every point of `self` exceeds every point of `o`;
+    /// for `f64` and [`Real`], the held values compare so.
+    fn certainly_gt(&self, o: &Self) -> bool;
+    /// Certainly `self ≥ o` (same sense as [`Scalar::certainly_gt`]).
+    fn certainly_ge(&self, o: &Self) -> bool;
     /// `log10 |self|`, finite even far outside f64's range (`-inf` for zero).
     fn log10_abs(&self) -> f64;
 
@@ -160,15 +183,17 @@ pub trait Scalar: Clone + Debug + Send + Sync + PartialEq + PartialOrd + 'static
         r.erfc_mut();
         r
     }
+    /// The larger value (for a ball, an enclosure of the max over both balls).
     fn max_s(&self, o: &Self) -> Self {
-        if o > self {
+        if o.mid_gt(self) {
             o.clone()
         } else {
             self.clone()
         }
     }
+    /// The smaller value (for a ball, an enclosure of the min over both balls).
     fn min_s(&self, o: &Self) -> Self {
-        if o < self {
+        if o.mid_lt(self) {
             o.clone()
         } else {
             self.clone()

@@ -229,6 +229,15 @@ impl Scalar for Real {
     fn is_one(&self) -> bool {
         self.0 == 1
     }
+    fn mid_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        self.0.partial_cmp(&o.0)
+    }
+    fn certainly_gt(&self, o: &Self) -> bool {
+        self.0 > o.0
+    }
+    fn certainly_ge(&self, o: &Self) -> bool {
+        self.0 >= o.0
+    }
     fn log10_abs(&self) -> f64 {
         if self.0.is_zero() {
             return f64::NEG_INFINITY;

@@ -127,6 +127,15 @@ impl Scalar for f64 {
     fn is_one(&self) -> bool {
         *self == 1.0
     }
+    fn mid_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        self.partial_cmp(o)
+    }
+    fn certainly_gt(&self, o: &Self) -> bool {
+        self > o
+    }
+    fn certainly_ge(&self, o: &Self) -> bool {
+        self >= o
+    }
     fn log10_abs(&self) -> f64 {
         self.abs().log10()
     }

@@ -737,7 +737,7 @@ mod tests {
 
     fn ball(mid: f64, rad_log2: i64) -> Ball {
         let mut x = Ball::from_f64(mid, 128);
-        x.rad = crate::num::Mag::pow2(rad_log2);
+        x.set_rad(crate::num::Mag::pow2(rad_log2));
         x
     }
 
