@@ -1,5 +1,5 @@
 //! The number type: one trait, [`Scalar`], over `f64`, [`Real`] (an MPFR float) and [`Ball`]
-//! (a certified midpoint–radius enclosure on MPFR, radius a [`Mag`]).
+//! (a certified midpoint–radius enclosure: Arb's `arb_t`, its radius read out as a [`Mag`]).
 //!
 //! Every model and gadget is generic over `Scalar`, so the same construction runs in IEEE double
 //! and in correctly rounded arbitrary precision. Precision is explicit: constructors take it, values
@@ -299,8 +299,8 @@ pub trait Scalar: Clone + Debug + Send + Sync + PartialEq + 'static {
 
 /// `acc + z·w` (one rounding) equals `acc` exactly, in every arithmetic: `z` is an exact zero,
 /// `w` finite (so `z·w` is `±0`), neither would widen `acc`'s precision, and `acc` is not `−0`
-/// (`−0 + +0 = +0`). For a ball every radius term is a product with `z`'s zero midpoint or
-/// radius, so the radius is unchanged too. Hot loops skip such operations: their cost then
+/// (`−0 + +0 = +0`). A ball skips such a product inside its own operation too (Arb would round
+/// the radius up), so the dense loop gives the same ball. Hot loops skip such operations: their cost then
 /// follows the nonzeros, with results identical bit for bit to the dense loop.
 #[inline]
 pub fn fma_is_identity<S: Scalar>(acc: &S, z: &S, w: &S) -> bool {
@@ -313,8 +313,8 @@ pub fn fma_is_identity<S: Scalar>(acc: &S, z: &S, w: &S) -> bool {
 }
 
 /// `h·a + z·w` (one rounding) equals `h` exactly: `a` is exactly 1 and `h + z·w` is an
-/// identity ([`fma_is_identity`]), `a` not wider than `h`. For a ball, `|a|·rad(h)` is
-/// `rad(h)` exactly (an exact 1 has an exact magnitude).
+/// identity ([`fma_is_identity`]), `a` not wider than `h`. A ball skips the multiplication by
+/// an exact 1 inside its own operation too (its midpoint has at most its precision's bits).
 #[inline]
 pub fn fmma_is_identity<S: Scalar>(h: &S, a: &S, z: &S, w: &S) -> bool {
     a.is_one() && a.precision() <= h.precision() && fma_is_identity(h, z, w)
