@@ -8,6 +8,7 @@ pub mod export;
 pub mod gadgets;
 pub mod io;
 pub mod lower;
+pub mod measure;
 pub mod memory;
 pub mod model;
 pub mod num;

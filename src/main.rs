@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use freelunch::claims::{self, Mode, RunConfig};
 use freelunch::error::{Error, Result};
 use freelunch::num::{parse_precision, Arith};
-use freelunch::report::{render_table, write_atomic, ClaimReport, Status};
+use freelunch::report::{render_table, write_atomic, ClaimReport};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -227,8 +227,8 @@ struct RunArgs {
     precision: Option<Arith>,
     /// `exact` (default: ln(1+e^x) at the working precision) or `torch` (the identity above 20,
     /// as PyTorch's softplus in `selective_scan_ref` and the CUDA kernel).
-    #[arg(long, default_value = "exact")]
-    softplus: String,
+    #[arg(long, value_enum, default_value = "exact")]
+    softplus: SoftplusArg,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -246,6 +246,37 @@ enum TargetAct {
     Silu,
     Relu,
     Gelu,
+}
+
+impl TargetAct {
+    /// The activation asked for (`None`: the model's natural one).
+    fn activation(self) -> Option<freelunch::model::Activation> {
+        use freelunch::model::Activation;
+        match self {
+            TargetAct::Auto => None,
+            TargetAct::Silu => Some(Activation::Silu),
+            TargetAct::Relu => Some(Activation::Relu),
+            TargetAct::Gelu => Some(Activation::Gelu),
+        }
+    }
+}
+
+/// How SSM layers evaluate Δ's softplus.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum SoftplusArg {
+    /// ln(1+e^x) at the working precision.
+    Exact,
+    /// The identity above 20, as PyTorch's softplus in `selective_scan_ref` and the CUDA kernel.
+    Torch,
+}
+
+impl From<SoftplusArg> for freelunch::model::Softplus {
+    fn from(s: SoftplusArg) -> Self {
+        match s {
+            SoftplusArg::Exact => freelunch::model::Softplus::Exact,
+            SoftplusArg::Torch => freelunch::model::Softplus::Torch,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -281,109 +312,24 @@ struct LowerArgs {
     seed: u64,
 }
 
-/// A file-name slug of a model name.
-fn slug(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    s.split('-')
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join("-")
-}
-
-/// Lower an exported model with `freelunch lower`'s defaults; one line saying what was written.
+/// `freelunch lower`'s defaults ([`freelunch::export::lowering::lower_default`]; kept by name
+/// for the `dp --hf` code).
 fn lower_default(json: &serde_json::Value, dir: &Path) -> Result<String> {
-    use freelunch::export::{hf, hf_nemotron};
-    let mut lower = freelunch::lower::LowerOptions::new(1);
-    lower.act = freelunch::lower::natural_activation(json)?;
-    let req = hf::Request {
-        lower,
-        cases: 10,
-        seed: 2410_03810,
-    };
-    let has_attention = (json["layers"].as_array().into_iter().flatten())
-        .any(|l| l["kind"].as_str() == Some("attention"));
-    let (target, blocks, cases, block_cases, tol) = if has_attention {
-        let w = hf_nemotron::lower_export_nemotron_h(json, dir, &req)?;
-        let n = w.lowered.model.blocks.len();
-        (
-            "NemotronHForCausalLM",
-            n,
-            w.cases,
-            w.block_cases,
-            w.usage.tolerance,
-        )
-    } else {
-        let w = hf::lower_export(json, dir, &req)?;
-        let n = w.lowered.model.blocks.len();
-        (
-            "MambaForCausalLM",
-            n,
-            w.cases,
-            w.block_cases,
-            w.usage.tolerance,
-        )
-    };
-    let agree = if block_cases.is_empty() {
-        let n = cases
-            .iter()
-            .filter(|c| c.lowered == c.expected && c.certified)
-            .count();
-        format!(
-            "{n}/{} inputs decode like the abstract model, certified",
-            cases.len()
-        )
-    } else {
-        let n = (block_cases.iter())
-            .filter(|c| hf::block_agrees(c.lowered, c.expected, tol))
-            .count();
-        format!(
-            "{n}/{} input sequences read like the abstract block",
-            block_cases.len()
-        )
-    };
-    Ok(format!(
-        "{target} checkpoint in {} ({blocks} blocks; freelunch's run of it: {agree})",
-        dir.display()
-    ))
+    freelunch::export::lowering::lower_default(json, dir)
 }
 
 fn run_lower(a: &LowerArgs) -> Result<ExitCode> {
-    use freelunch::export::hf;
-    use freelunch::model::Activation;
-    for (name, v) in [("--shift", a.shift), ("--lambda", a.lambda)] {
-        if let Some(v) = v {
-            freelunch::error::require_finite(name, v)?;
-            if v <= 0.0 {
-                return Err(Error::input(format!("{name} must be positive, got {v}")));
-            }
-        }
-    }
-    let text = std::fs::read_to_string(&a.model)
-        .map_err(|e| Error::io(format!("cannot read {}: {e}", a.model.display())))?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::input(format!("{} is not JSON: {e}", a.model.display())))?;
-    let json = freelunch::export::pick(v, a.pick.as_deref())?;
-    let mut lower = freelunch::lower::LowerOptions::new(1);
-    lower.act = match a.act {
-        TargetAct::Auto => freelunch::lower::natural_activation(&json)?,
-        TargetAct::Silu => Activation::Silu,
-        TargetAct::Relu => Activation::Relu,
-        TargetAct::Gelu => Activation::Gelu,
+    use freelunch::export::{hf, lowering};
+    let overrides = lowering::Overrides {
+        act: a.act.activation(),
+        shift: a.shift,
+        lambda: a.lambda,
+        eps_log2: a.eps_log2,
     };
-    lower.shift = a.shift;
-    lower.lambda = a.lambda;
-    lower.eps_log2 = a.eps_log2;
+    lowering::check_overrides(&overrides)?;
+    let json = lowering::read_export(&a.model, a.pick.as_deref())?;
     let req = hf::Request {
-        lower,
+        lower: lowering::options(&json, &overrides)?,
         cases: a.cases,
         seed: a.seed,
     };
@@ -723,36 +669,13 @@ fn parse_count(s: &str) -> std::result::Result<usize, String> {
     usize::try_from(v).map_err(|_| format!("the value `{s}` is too large"))
 }
 
-/// Teacher-forced check of the reference chain of thought: the smallest
-/// `logit[reference] − max other logit` over the generated positions (negative where the model
-/// would decode another token) and that position (0-based among the generated tokens).
+/// Teacher-forced check of the reference chain of thought ([`freelunch::measure::reference_margin`]).
 fn reference_margin<S: freelunch::num::Scalar>(
     m: &freelunch::model::Model<S>,
     prompt: &[usize],
     expected: &[usize],
 ) -> (f64, usize) {
-    let mut run = m.runner();
-    for &tok in prompt {
-        run.feed(tok);
-    }
-    let mut worst = (f64::INFINITY, 0);
-    for (k, &want) in expected.iter().enumerate() {
-        if k > 0 {
-            run.feed(expected[k - 1]);
-        }
-        let best_other = run
-            .logits
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != want)
-            .map(|(_, l)| l.to_f64())
-            .fold(f64::NEG_INFINITY, f64::max);
-        let margin = run.logits[want].to_f64() - best_other;
-        if margin < worst.0 {
-            worst = (margin, k);
-        }
-    }
-    worst
+    freelunch::measure::reference_margin(m, prompt, expected)
 }
 
 fn models_len(v: &serde_json::Value) -> usize {
@@ -769,18 +692,13 @@ fn write_json(path: &Path, v: &serde_json::Value, what: &str) -> Result<()> {
 
 /// Load an export (one model of a collection with --pick) and plan the run.
 fn prepare(a: &RunArgs) -> Result<freelunch::export::run::Plan> {
-    freelunch::export::limits::check_file_size(&a.model)?;
-    let text = std::fs::read_to_string(&a.model)
-        .map_err(|e| Error::io(format!("cannot read {}: {e}", a.model.display())))?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::input(format!("{} is not JSON: {e}", a.model.display())))?;
     let plan = freelunch::export::run::Plan::new(
-        freelunch::export::pick(v, a.pick.as_deref())?,
+        freelunch::export::lowering::read_export(&a.model, a.pick.as_deref())?,
         &freelunch::export::run::Options {
             input: a.input.as_deref(),
             generate: a.generate,
             arith: a.precision,
-            softplus: freelunch::export::run::parse_softplus(&a.softplus)?,
+            softplus: a.softplus.into(),
         },
     )?;
     warn_if_slow(plan.arith);
@@ -998,11 +916,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             check_json_target("the weights", &export)?;
             if let Some(dir) = &hf {
                 let mut failed = false;
-                for (k, (name, run)) in c.runnable_examples().into_iter().enumerate() {
-                    let (model, decoding) = run?;
-                    let v = freelunch::export::to_json(&model, decoding.as_ref());
-                    let sub = dir.join(format!("{k}-{}", slug(&model.name)));
-                    match lower_default(&v, &sub) {
+                for (name, lowered) in claims::lower_examples(c.as_ref(), dir)? {
+                    match lowered {
                         Ok(line) => outln!("{name}: {line}"),
                         Err(e) => {
                             failed = true;
@@ -1019,25 +934,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
             if let Some(path) = &export {
-                let examples = c.runnable_examples();
-                if examples.is_empty() {
-                    return Err(Error::input(format!(
-                        "claim `{claim}` has no example construction to export (try `freelunch dp ... --export` for the DP models)"
-                    )));
-                }
-                let mut models = Vec::new();
-                for (name, run) in examples {
-                    let (model, decoding) = run?;
-                    let mut v = freelunch::export::to_json(&model, decoding.as_ref());
-                    v["example"] = serde_json::json!(name);
-                    models.push(v);
-                }
-                let all = serde_json::json!({
-                    "format": freelunch::export::COLLECTION_FORMAT,
-                    "schema_version": freelunch::export::SCHEMA_VERSION,
-                    "claim": claim,
-                    "models": models,
-                });
+                let all = claims::export_collection(c.as_ref())?;
                 write_json(path, &all, "the weights")?;
                 let n = models_len(&all);
                 let plural = if n == 1 { "" } else { "s" };
@@ -1064,15 +961,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 Mode::Default
             };
-            let mut seen = std::collections::BTreeSet::new();
-            let selected = if ids.is_empty() {
-                claims::registry()
-            } else {
-                ids.iter()
-                    .filter(|i| seen.insert(i.as_str()))
-                    .map(|i| claims::find(i))
-                    .collect::<Result<Vec<_>>>()?
-            };
+            let selected = claims::select(&ids)?;
             if let Some(arith) = precision {
                 warn_if_slow(arith);
                 if arith.bits() < 53 {
@@ -1198,55 +1087,18 @@ fn verify(selected: &[Box<dyn claims::Claim>], cfg: &RunConfig) -> Result<Vec<Cl
     Ok(reports)
 }
 
-/// The reports as JSON (docs/report-json.md): deterministic for a seed unless `timings`.
-fn report_json(reports: &[ClaimReport], timings: bool) -> Result<String> {
-    let mut v = serde_json::to_value(reports)
-        .map_err(|e| Error::compute(format!("cannot serialise the report: {e}")))?;
-    if !timings {
-        strip_seconds(&mut v);
-    }
-    let mut s = serde_json::to_string_pretty(&v)
-        .map_err(|e| Error::compute(format!("cannot serialise the report: {e}")))?;
-    s.push('\n');
-    Ok(s)
-}
-
-/// Remove every `seconds` field (claim run times, certificate search times), at any depth.
-fn strip_seconds(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(o) => {
-            o.remove("seconds");
-            o.values_mut().for_each(strip_seconds);
-        }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_seconds),
-        _ => {}
-    }
-}
-
 /// Write the JSON report (if asked) and the summary line; the exit code.
 fn finish(reports: &[ClaimReport], json: Option<&Path>, timings: bool) -> Result<ExitCode> {
     if let Some(p) = json {
-        write_atomic(p, report_json(reports, timings)?.as_bytes())?;
+        write_atomic(p, freelunch::report::to_json(reports, timings)?.as_bytes())?;
         outln!("report written to {}", p.display());
     }
-    let failed: Vec<&str> = reports
-        .iter()
-        .filter(|r| r.status == Status::Failed)
-        .map(|r| r.id.as_str())
-        .collect();
-    let not_built = reports
-        .iter()
-        .filter(|r| r.status == Status::NotBuilt)
-        .count();
-    let passed = reports
-        .iter()
-        .filter(|r| r.status == Status::Passed)
-        .count();
-    let undecided: Vec<&str> = reports
-        .iter()
-        .filter(|r| r.status == Status::Undecided)
-        .map(|r| r.id.as_str())
-        .collect();
+    let freelunch::report::Summary {
+        passed,
+        failed,
+        undecided,
+        not_built,
+    } = freelunch::report::Summary::of(reports);
     outln!(
         "{passed} passed, {} failed, {} undecided, {not_built} not built yet",
         failed.len(),
@@ -1268,36 +1120,16 @@ fn finish(reports: &[ClaimReport], json: Option<&Path>, timings: bool) -> Result
     }
 }
 
-/// Precisions above this many bits get a measured slowdown warning.
-const SLOW_BITS: u32 = 4096;
-
 /// Warn (with a measured estimate) when MPFR at `arith` will be very slow.
 fn warn_if_slow(arith: Arith) {
     let Arith::Mpfr(p) = arith else { return };
-    if p.bits() <= SLOW_BITS {
-        return;
+    if let Some((slow, ratio)) = freelunch::measure::bench::mpfr_slowdown(p.bits()) {
+        eprintln!(
+            "warning: at {} bits one MPFR multiply/divide takes {:.1} µs here, {ratio:.0}× its cost at 256 bits; a sweep that takes a minute at 256 bits would take about {ratio:.0} minutes",
+            p.bits(),
+            slow * 1e6,
+        );
     }
-    let per_mul = |bits: u32| {
-        let x = rug::Float::with_val(bits, 2).sqrt();
-        let mut y = rug::Float::with_val(bits, 3).sqrt();
-        let reps = 200;
-        let t0 = std::time::Instant::now();
-        for _ in 0..reps {
-            y *= &x;
-            y /= &x;
-        }
-        std::hint::black_box(&y);
-        t0.elapsed().as_secs_f64() / (2 * reps) as f64
-    };
-    let base = per_mul(256).max(1e-9);
-    let slow = per_mul(p.bits());
-    eprintln!(
-        "warning: at {} bits one MPFR multiply/divide takes {:.1} µs here, {:.0}× its cost at 256 bits; a sweep that takes a minute at 256 bits would take about {:.0} minutes",
-        p.bits(),
-        slow * 1e6,
-        slow / base,
-        slow / base
-    );
 }
 
 fn figures(out: &Path, cfg: &RunConfig) -> Result<()> {

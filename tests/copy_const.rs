@@ -114,10 +114,10 @@ fn score_below_necessary_threshold_fails_on_adversarial_instance() {
         let th = thresholds(&pr);
         let below = th.necessary_log10 + (0.999f64).log10();
         let e = pr.error_normalised(&exp10_real(below, BITS + 64));
-        let case = freelunch::report::Case::from_log10(
+        let case = freelunch::report::Case::from_reals(
             "below necessary",
-            e.log10_abs(),
-            sp.eps.log10(),
+            &e,
+            &freelunch::num::Real::from_f64(sp.eps, BITS),
             freelunch::report::Relation::AtMost,
         );
         assert!(

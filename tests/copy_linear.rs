@@ -149,11 +149,21 @@ fn bad_tasks_are_rejected() {
             assert!(
                 matches!(
                     build_copy_model::<f64>(kind, task, 53),
-                    Err(Error::Input(_))
+                    Err(ref e) if e.kind() == freelunch::error::ErrorKind::Input
                 ),
                 "{task:?} accepted"
             );
         }
+    }
+    // a size out of range is refused with its name, value and range (structured, not a sentence)
+    match build_copy_model::<f64>(MemoryKind::Slot, &CopyTask::copy_all(1, 4), 53) {
+        Err(Error::OutOfRange { name, value, .. }) => {
+            assert!(name.contains('T') && value == "1", "{name} = {value}")
+        }
+        other => panic!(
+            "T = 1 accepted or refused otherwise: {:?}",
+            other.map(|_| ())
+        ),
     }
     let task = CopyTask::copy_all(4, 4);
     let cm = build_copy_model::<f64>(MemoryKind::Slot, &task, 53).unwrap();
@@ -187,4 +197,27 @@ fn minimal_precision_is_set_by_the_vocabulary_not_by_t() {
             "{kind:?}: V=64 needs {large_v}, V=4 needs {small_t}"
         );
     }
+}
+
+/// The one decoding probe counts what it is shown: a right reference has a positive margin
+/// everywhere; one wrong reference token gives a negative margin at its position, and greedy
+/// decoding against it counts exactly one wrong output.
+#[test]
+fn the_probe_tallies_wrong_tokens_and_negative_margins() {
+    use freelunch::measure::{probe, reference_margin, Feed, Tally};
+    let task = CopyTask::copy_all(16, 16);
+    let prompt: Vec<usize> = (0..16).map(|i| (i * 5) % 16).collect();
+    let cm = build_copy_model::<f64>(MemoryKind::PositionKey, &task, 53).unwrap();
+    let (m, _) = reference_margin(&cm.model, &prompt, &prompt);
+    assert!(m > 0.0, "{m}");
+    let mut bad = prompt.clone();
+    bad[3] = (bad[3] + 1) % 16;
+    let (m, at) = reference_margin(&cm.model, &prompt, &bad);
+    assert!(m < 0.0 && at == 3, "{m} at {at}");
+    let mut tally = Tally::new(bad.len(), 64);
+    probe(&cm.model, &prompt, &bad, Feed::Greedy, |q, r, w| {
+        tally.measure(q, r, w)
+    });
+    assert_eq!(tally.wrong, 1);
+    assert!(!tally.exact());
 }

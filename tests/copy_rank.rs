@@ -142,11 +142,31 @@ fn claim_cases_are_the_step_and_its_attainment() {
         })
         .unwrap();
     assert_eq!(r.status, Status::Passed);
-    assert!(r.cases.iter().any(|c| c.label.starts_with("step: N < T")));
+    // every case is one of the three checks, found by its key (not its label)
+    let steps: Vec<_> = r.cases.iter().filter(|c| c.is("step")).collect();
+    assert!(!steps.is_empty());
+    for c in &steps {
+        let k = c.key.as_ref().unwrap();
+        assert!(
+            k.size_u64("N").unwrap() < k.size_u64("T").unwrap(),
+            "{}",
+            c.id
+        );
+    }
+    assert!(r.cases.iter().any(|c| c.is("full-rank")));
+    let attained: Vec<_> = r.cases.iter().filter(|c| c.is("step-attained")).collect();
+    // attainment is checked on both sides of the step: N < T and N ≥ T
+    let n_vs_t = |c: &&freelunch::report::Case| {
+        let k = c.key.as_ref().unwrap();
+        k.size_u64("N").unwrap() < k.size_u64("T").unwrap()
+    };
+    assert!(attained.iter().any(n_vs_t) && !attained.iter().all(n_vs_t));
     assert!(r
         .cases
         .iter()
-        .any(|c| c.label.starts_with("r < 1 ⇒ rank M = T")));
-    assert!(r.cases.iter().any(|c| c.label.starts_with("step attained")));
-    assert!(r.cases.iter().all(|c| !c.label.contains("trivial")));
+        .all(|c| c.is("step") || c.is("full-rank") || c.is("step-attained")));
+    // ids are the keys': unique and stable
+    let ids: std::collections::BTreeSet<_> = r.cases.iter().map(|c| &c.id).collect();
+    assert_eq!(ids.len(), r.cases.len());
+    assert!(steps[0].id.starts_with("copy-rank/step/"));
 }

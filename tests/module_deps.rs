@@ -62,6 +62,7 @@ const LAYERS: &[&[&str]] = &[
     &["error", "rng"],
     &["io", "num"],
     &["model", "report"],
+    &["measure"],
     &["gadgets", "lower"],
     &["memory"],
     &["copy", "dp"],

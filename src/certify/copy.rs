@@ -5,8 +5,9 @@
 use super::worst::sharp_slack;
 use crate::copy::linear::{build_copy_model, CopyModel, CopyTask, MemoryKind};
 use crate::error::Result;
+use crate::measure::{minimal_bits, probe, Feed, Tally};
 use crate::num::{Ball, Scalar};
-use crate::report::Case;
+use crate::report::{Case, CaseKey, Relation};
 use rug::Float;
 
 /// The outcome of one certified run.
@@ -19,6 +20,8 @@ pub struct CertifiedCopy {
     pub certainly_wrong: usize,
     /// Smallest lower end of `logit_want − logit_j` over queries and `j ≠ want`.
     pub min_margin_lower: Float,
+    /// An enclosure of the smallest `logit_want − logit_j` ([`Tally::min_margin`]).
+    pub min_margin: Ball,
     /// Largest upper end of `|read − u_p|`.
     pub max_read_error_upper: Float,
     /// Queries whose read error is certainly within the model's exact-arithmetic read bound.
@@ -32,7 +35,7 @@ pub struct CertifiedCopy {
     pub read_exact_within_cap: usize,
     /// The builder's f64 read bound (for reports).
     pub read_bound: f64,
-    /// The same formula evaluated in ball arithmetic ([`copy_read_bound`]): what is certified
+    /// The same formula evaluated in ball arithmetic ([`CopyModel::read_bound_ball`]): what is certified
     /// against is its lower end (times `1 + 2^{−⌈p/2⌉}` when the bound is attained).
     pub read_bound_ball: Ball,
     /// The read bound is attained in exact arithmetic (a sharp bound: the slack is stated).
@@ -61,38 +64,19 @@ pub fn exact_value_enclosed(err: &Ball, value: i64, prec: u32) -> bool {
     err.contains_zero() && err.abs().upper() <= cap.lower()
 }
 
-/// Exact-arithmetic read bounds of the O(T) memories with ReLU units and exact one-hot queries,
-/// evaluated in ball arithmetic at `prec` bits from the same parameters as the builders (the
-/// f64 values the weights are made of), so their lower ends are certified lower bounds of the
-/// formulas (an f64 evaluation of a formula, rounded to nearest, is not).
+/// The DP certificate's (`certify/dp.rs`) view of the memory bounds, kept so that file builds
+/// unchanged: each function is the memory's one generic formula evaluated in ball arithmetic
+/// (no second implementation). `agrees` compares that enclosure with the compiler's f64 value of
+/// the same formula. The COPY certificates take the bound from the built model instead
+/// ([`CopyModel::read_bound_ball`]).
 pub mod bounds {
     use crate::error::{Error, Result};
     use crate::gadgets::relu::ReluUnit;
-    use crate::gadgets::select;
-    use crate::memory::slot::SlotParams;
+    use crate::memory::slot::{read_bound, SlotParams};
+    use crate::memory::AttentionParams;
     use crate::num::{Ball, Scalar};
 
-    fn b(x: f64, prec: u32) -> Ball {
-        Ball::from_f64(x, prec)
-    }
-
-    /// Position-key memory with `a = 1 − η`: `σ(1 − (1−η)^n)` (attained: a value σ read at
-    /// distance n); `η = 0` gives the exact read, bound 0.
-    pub fn position(sigma: f64, eta: f64, n: usize, prec: u32) -> Ball {
-        if eta == 0.0 || n == 0 {
-            return Ball::zero(prec);
-        }
-        let kept = b(-eta, prec)
-            .ln_1p()
-            .mul(&Ball::from_i64(n as i64, prec))
-            .exp();
-        Ball::one(prec).sub(&kept).mul(&b(sigma, prec))
-    }
-
-    /// Selective-slot memory (ReLU select gates, exact queries):
-    /// `σ/(e^{Δ_big} − 1) + n·δ·σ·(1 + 1/Δ_big) + m·select::error_bound(M', 1, ⌈M'⌉)` with
-    /// `Δ_big = softplus(K − K0)`, `δ = softplus(−K0)`, `M' = max(H, σ + ε_slot)` (the select
-    /// term is 0 with ReLU once its hypothesis holds, an error otherwise).
+    /// Selective-slot memory with ReLU units and exact queries ([`read_bound`]).
     pub fn slot(
         sigma: f64,
         n: usize,
@@ -100,46 +84,16 @@ pub mod bounds {
         slots: usize,
         prec: u32,
     ) -> Result<Ball> {
-        let (k, k0, sg) = (b(params.k, prec), b(params.k0, prec), b(sigma, prec));
-        let big = k.sub(&k0).softplus();
-        let small = k0.neg().softplus();
-        let one = Ball::one(prec);
-        let exact = sg.div(&big.exp().sub(&one)).add(
-            &Ball::from_i64(n as i64, prec)
-                .mul(&small)
-                .mul(&sg)
-                .mul(&one.add(&one.div(&big))),
-        );
-        // M' as the builder forms it (in f64: it only sets the gate's gain, which the
-        // hypothesis K_sel·1 ≥ M' then checks in ball arithmetic).
-        let range = params
-            .content_bound(sigma)
-            .max(sigma + params.error_bound(sigma, n));
-        let gain = range.ceil().max(1.0);
-        let per_gate = select::error_bound(
-            &b(range, prec),
-            &one,
-            &b(gain, prec),
-            &ReluUnit::<Ball>::exact(prec),
-        )?;
-        let total = exact.add(&per_gate.mul(&Ball::from_i64(slots as i64, prec)));
-        if total.is_nan() {
-            return Err(Error::compute("the slot bound has no enclosure"));
-        }
-        Ok(total)
+        read_bound(params, sigma, n, slots, 0.0, &ReluUnit::<Ball>::exact(prec))
     }
 
-    /// Attention memory: `σ·2e^{−λ}/(1 − e^{−λ})`.
+    /// Attention memory ([`AttentionParams::error_bound_in`]).
     pub fn attention(sigma: f64, lambda: f64, prec: u32) -> Ball {
-        let e = b(-lambda, prec).exp();
-        b(sigma, prec)
-            .mul(&Ball::from_i64(2, prec))
-            .mul(&e)
-            .div(&Ball::one(prec).sub(&e))
+        AttentionParams { lambda }.error_bound_in(&Ball::from_f64(sigma, prec))
     }
 
-    /// The ball formula must be the builder's formula: its midpoint agrees with the builder's
-    /// f64 value to 1e-9 relative (a guard against the two drifting apart).
+    /// The enclosure's midpoint agrees with an f64 evaluation of the same formula to 1e-9
+    /// relative.
     pub fn agrees(ball: &Ball, f: f64, what: &str) -> Result<()> {
         let m = ball.to_f64();
         if (m - f).abs() <= 1e-9 * f.abs().max(1e-300) || (m == 0.0 && f == 0.0) {
@@ -150,32 +104,6 @@ pub mod bounds {
             )))
         }
     }
-}
-
-/// The exact-arithmetic read bound of the copy-linear model for `kind` and `task`, in ball
-/// arithmetic, and whether it is attained (the decaying position key: every read of a value
-/// σ at the largest distance).
-pub fn copy_read_bound(kind: MemoryKind, task: &CopyTask, prec: u32) -> Result<(Ball, bool)> {
-    let sigma = (task.vocab - 1) as f64;
-    let n = task
-        .queries()
-        .iter()
-        .filter(|q| q.target <= task.length)
-        .map(|q| q.at - q.target)
-        .max()
-        .unwrap_or(0);
-    Ok(match kind {
-        MemoryKind::PositionKey => (Ball::zero(prec), false),
-        MemoryKind::PositionKeyEta => {
-            // η as build_copy_model picks it (ε = 1/4 over the longest write–read distance).
-            let eta = 0.25 / (sigma * task.max_steps() as f64);
-            (bounds::position(sigma, eta, n, prec), true)
-        }
-        MemoryKind::Slot => {
-            let params = crate::memory::slot::SlotParams::for_accuracy(sigma, n, 0.25)?;
-            (bounds::slot(sigma, n, &params, task.length, prec)?, false)
-        }
-    })
 }
 
 impl CertifiedCopy {
@@ -194,10 +122,8 @@ pub fn run(
     prec: u32,
 ) -> Result<CertifiedCopy> {
     let cm = build_copy_model::<Ball>(kind, task, prec)?;
-    let bp = prec.max(64) + 64;
-    let (bound_ball, attained) = copy_read_bound(kind, task, bp)?;
-    bounds::agrees(&bound_ball, cm.read_bound, "copy read")?;
-    Ok(run_model(&cm, task, prompt, bound_ball, attained))
+    let (bound, attained) = (cm.read_bound_ball.clone(), cm.read_bound_attained);
+    Ok(run_model(&cm, task, prompt, bound, attained))
 }
 
 /// [`run`] on an already built model, against the read bound `bound_ball` (a certified
@@ -216,105 +142,57 @@ pub fn run_model(
     } else {
         bound_ball.clone()
     };
-    let mut r = cm.model.runner();
-    for &tok in prompt {
-        r.feed(tok);
-    }
     let wp = prec + 64;
-    let mut out = CertifiedCopy {
-        outputs: task.targets.len(),
-        certified: 0,
-        certainly_wrong: 0,
-        min_margin_lower: Float::with_val(wp, rug::float::Special::Infinity),
-        max_read_error_upper: Float::with_val(wp, 0),
-        read_within_bound: 0,
-        read_exceeds: 0,
-        read_contains_zero: 0,
-        read_exact_within_cap: 0,
+    let wants: Vec<usize> = task.targets.iter().map(|&p| prompt[p - 1]).collect();
+    let mut tally = Tally::new(wants.len(), wp);
+    let (mut within, mut exceeds, mut contains_zero, mut exact_within_cap) = (0, 0, 0, 0);
+    probe(&cm.model, prompt, &wants, Feed::Teacher, |_, r, want| {
+        let e = r.residual[cm.read]
+            .sub(&Ball::from_i64(want as i64, prec))
+            .abs();
+        tally.certify_read(&e);
+        if e.lower() <= 0 {
+            contains_zero += 1;
+        }
+        if exact_value_enclosed(&e, want as i64, prec) {
+            exact_within_cap += 1;
+        }
+        if e.certainly_le(&bound) {
+            within += 1;
+        } else if bound.certainly_lt(&e) {
+            exceeds += 1;
+        }
+        tally.certify(r, want);
+    });
+    CertifiedCopy {
+        outputs: tally.outputs,
+        certified: tally.certified,
+        certainly_wrong: tally.certainly_wrong,
+        min_margin: tally.min_margin(),
+        min_margin_lower: tally.min_margin_lower,
+        max_read_error_upper: tally.max_read_error_upper,
+        read_within_bound: within,
+        read_exceeds: exceeds,
+        read_contains_zero: contains_zero,
+        read_exact_within_cap: exact_within_cap,
         read_bound: cm.read_bound,
         read_bound_ball: bound_ball,
         read_bound_attained: attained,
         prec,
-    };
-    for (q, &p) in task.targets.iter().enumerate() {
-        let want = prompt[p - 1];
-        let e = r.residual[cm.read]
-            .sub(&Ball::from_i64(want as i64, prec))
-            .abs();
-        let up = e.upper();
-        if up > out.max_read_error_upper {
-            out.max_read_error_upper = up;
-        }
-        if e.lower() <= 0 {
-            out.read_contains_zero += 1;
-        }
-        if exact_value_enclosed(&e, want as i64, prec) {
-            out.read_exact_within_cap += 1;
-        }
-        if e.certainly_le(&bound) {
-            out.read_within_bound += 1;
-        } else if bound.certainly_lt(&e) {
-            out.read_exceeds += 1;
-        }
-        let mut min_lower: Option<Float> = None;
-        let mut wrong = false;
-        for (j, l) in r.logits.iter().enumerate() {
-            if j == want {
-                continue;
-            }
-            let m = r.logits[want].sub(l);
-            wrong |= m.certainly_negative();
-            let lo = m.lower();
-            if min_lower.as_ref().is_none_or(|x| lo < *x) {
-                min_lower = Some(lo);
-            }
-        }
-        let min_lower = min_lower.unwrap_or_else(|| Float::with_val(wp, 1));
-        if min_lower > 0 {
-            out.certified += 1;
-        }
-        if wrong {
-            out.certainly_wrong += 1;
-        }
-        if min_lower < out.min_margin_lower {
-            out.min_margin_lower = min_lower;
-        }
-        if q + 1 < task.targets.len() {
-            r.feed(want);
-        }
     }
-    out
 }
 
-/// Smallest precision (from 8 bits, doubling then bisecting, up to `max_bits`) at which decoding
-/// is certified; `None` if not even at `max_bits`.
+/// Smallest precision (up to `max_bits`, by [`minimal_bits`]) at which decoding is certified;
+/// `None` if not even at `max_bits`.
 pub fn minimal_certified_bits(
     kind: MemoryKind,
     task: &CopyTask,
     prompt: &[usize],
     max_bits: u32,
 ) -> Result<Option<u32>> {
-    let ok = |p: u32| -> Result<bool> { Ok(run(kind, task, prompt, p)?.decoding_certified()) };
-    let mut hi = 8;
-    while !ok(hi)? {
-        if hi >= max_bits {
-            return Ok(None);
-        }
-        hi = (hi * 2).min(max_bits);
-    }
-    let mut lo = hi / 2;
-    if lo < 2 || hi == 8 {
-        lo = 1;
-    }
-    while hi - lo > 1 {
-        let mid = (lo + hi) / 2;
-        if ok(mid)? {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    Ok(Some(hi))
+    minimal_bits(2, max_bits, |p| {
+        Ok(run(kind, task, prompt, p)?.decoding_certified())
+    })
 }
 
 /// Cases of one certified run: certified exact decoding, and certified read error ≤ the
@@ -326,20 +204,27 @@ pub fn cases(kind: MemoryKind, task: &CopyTask, prompt: &[usize], prec: u32) -> 
         kind.name(),
         task.length
     );
-    let dec_undecided = !c.decoding_certified() && c.certainly_wrong == 0;
+    let zero = Ball::zero(c.min_margin.mid().prec());
     Ok(vec![
-        Case::certificate(
+        Case::certified(
             format!("certified exact greedy copy, {label}"),
-            c.decoding_certified(),
-            dec_undecided,
-            format!(
-                "{} of {} queries certified (correct logit certainly largest), {} certainly wrong; min certified margin {:.3e}",
-                c.certified,
-                c.outputs,
-                c.certainly_wrong,
-                c.min_margin_lower.to_f64()
-            ),
+            &c.min_margin,
+            &zero,
+            Relation::Above,
         )
+        .keyed(
+            CaseKey::new("certified-decoding")
+                .arith(format!("ball {prec} bits"))
+                .size("T", task.length)
+                .size("memory", kind.name()),
+        )
+        .with_note(format!(
+            "{} of {} queries certified (correct logit certainly largest), {} certainly wrong; min certified margin {:.3e}",
+            c.certified,
+            c.outputs,
+            c.certainly_wrong,
+            c.min_margin_lower.to_f64()
+        ))
         .param("certified", c.certified)
         .param("outputs", c.outputs),
         read_case(&c, &label),
@@ -427,10 +312,11 @@ pub fn copy_linear_cases_at(
     };
     let rng = crate::rng::Rng::new(seed);
     let mut out = Vec::new();
-    for (k, kind) in kinds.into_iter().enumerate() {
+    for kind in kinds {
         for &t in ts {
             let task = CopyTask::copy_all(t, VOCAB);
-            let prompt = random_prompt(&mut rng.fork(5000 + 10 * k as u64 + t as u64), t);
+            let stream = format!("copy-linear/certified/{kind:?}/T={t}");
+            let prompt = random_prompt(&mut rng.stream(&stream), t);
             let prec = bits.unwrap_or(128);
             out.extend(super::or_failed_case(
                 cases(kind, &task, &prompt, prec),
@@ -438,7 +324,10 @@ pub fn copy_linear_cases_at(
             )?);
         }
         let task = CopyTask::copy_all(64, VOCAB);
-        let prompt = random_prompt(&mut rng.fork(6000 + k as u64), 64);
+        let prompt = random_prompt(
+            &mut rng.stream(&format!("copy-linear/min-certified/{kind:?}")),
+            64,
+        );
         let min = minimal_certified_bits(kind, &task, &prompt, 1024)?;
         out.push(
             Case::certificate(
@@ -509,7 +398,7 @@ mod tests {
     }
 
     #[test]
-    fn the_read_bounds_are_the_builders_formulas_in_ball_arithmetic() {
+    fn the_read_bound_enclosure_and_the_f64_bound_are_one_formula() {
         let task = CopyTask::copy_all(64, 16);
         for kind in [
             MemoryKind::PositionKey,
@@ -517,16 +406,29 @@ mod tests {
             MemoryKind::Slot,
         ] {
             let cm = build_copy_model::<f64>(kind, &task, 53).unwrap();
-            let (ball, attained) = copy_read_bound(kind, &task, 192).unwrap();
-            bounds::agrees(&ball, cm.read_bound, "copy").unwrap();
-            assert_eq!(attained, kind == MemoryKind::PositionKeyEta);
+            let ball = &cm.read_bound_ball;
+            // the f64 bound is the same formula in f64 (rounded up for the attained bound):
+            // within a few ulps of the enclosure
+            let gap = ball.sub(&Ball::from_f64(cm.read_bound, 128)).abs();
+            let ulps = Ball::from_f64(cm.read_bound.abs() * 1e-14, 128);
             assert!(
-                ball.rad().log2() < -150.0 || ball.is_zero(),
+                gap.certainly_le(&ulps) || ball.is_zero(),
+                "{kind:?}: {ball:?}"
+            );
+            assert_eq!(cm.read_bound == 0.0, ball.is_zero(), "{kind:?}");
+            assert_eq!(cm.read_bound_attained, kind == MemoryKind::PositionKeyEta);
+            assert!(
+                ball.rad().log2() < -100.0 || ball.is_zero(),
                 "{kind:?}: {ball:?}"
             );
         }
-        // A drifted formula is caught.
-        assert!(bounds::agrees(&Ball::from_f64(1.0, 64), 1.0 + 1e-6, "x").is_err());
+        // The slot formula's hypothesis (select gain K·α ≥ M') fails for a query flag far from
+        // one: the bound is refused, not returned.
+        let p = crate::memory::SlotParams::for_accuracy(15.0, 64, 0.25).unwrap();
+        let unit = crate::gadgets::relu::ReluUnit::<Ball>::exact(128);
+        assert!(crate::memory::slot::read_bound(&p, 15.0, 64, 64, 0.0, &unit).is_ok());
+        assert!(crate::memory::slot::read_bound(&p, 15.0, 64, 64, 0.4, &unit).is_err());
+        let task = CopyTask::copy_all(64, 16);
         // The attained position-key bound is certified only with its stated slack: the
         // largest read error reaches past the bound's lower end at 128 bits.
         let prompt: Vec<usize> = (0..64).map(|i| 15 - (i % 2)).collect();
@@ -541,7 +443,7 @@ mod tests {
         let prompt: Vec<usize> = (0..32).map(|i| (i * 7) % 16).collect();
         // Slot memory: positive read bound, certified; refuted at 0.99 × the attained error.
         let cm = build_copy_model::<Ball>(MemoryKind::Slot, &task, 128).unwrap();
-        let (bound, attained) = copy_read_bound(MemoryKind::Slot, &task, 192).unwrap();
+        let (bound, attained) = (cm.read_bound_ball.clone(), cm.read_bound_attained);
         let c = run_model(&cm, &task, &prompt, bound, attained);
         assert!(c.read_bound > 0.0 && read_case(&c, "slot").passed, "{c:?}");
         let tight =

@@ -82,8 +82,10 @@ impl Worst {
     }
     /// An `AtMost` case at the worst point; it fails when any point exceeded its bound exactly.
     pub fn case(&self, label: impl Into<String>) -> Case {
-        let mut c = Case::from_log10(
+        // Decided on the values (exact comparisons counted in `exceeded`), not on log10.
+        let c = Case::decided(
             label,
+            self.exceeded == 0 && self.points > 0,
             self.measured_log10,
             self.bound_log10,
             Relation::AtMost,
@@ -94,9 +96,25 @@ impl Worst {
             "worst measured/bound = 10^{:.3} at {} ({} points, {} above the bound exactly)",
             self.ratio_log10, self.at, self.points, self.exceeded
         ));
-        // Decided on the values (exact comparisons counted in `exceeded`), not on log10.
-        c.passed = self.exceeded == 0 && self.points > 0;
         c
+    }
+    /// An `Above` case: some point's measured value is strictly above its bound (decided on the
+    /// values, counted in `exceeded`), shown at the worst point (e.g. f64 rounding that swamps a
+    /// mathematical bound).
+    pub fn exceeds_case(&self, label: impl Into<String>) -> Case {
+        Case::decided(
+            label,
+            self.exceeded > 0,
+            self.measured_log10,
+            self.bound_log10,
+            Relation::Above,
+        )
+        .param("points", self.points)
+        .param("exceeded", self.exceeded)
+        .with_note(format!(
+            "worst measured/bound = 10^{:.2} at {} ({} of {} points strictly above the bound)",
+            self.ratio_log10, self.at, self.exceeded, self.points
+        ))
     }
 }
 
@@ -179,7 +197,8 @@ impl BallWorst {
     /// One case over all points: certified pass, certified failure, or undecided.
     pub fn case(&self, label: impl Into<String>) -> Case {
         let w = &self.worst;
-        let mut c = Case::from_log10(label, w.measured_log10, w.bound_log10, Relation::AtMost)
+        let passed = self.exceeded == 0 && self.undecided == 0 && w.points > 0;
+        let mut c = Case::decided(label, passed, w.measured_log10, w.bound_log10, Relation::AtMost)
             .param("points", w.points)
             .param("worst_at", &w.at)
             .param("undecided", self.undecided)
@@ -188,7 +207,6 @@ impl BallWorst {
                 "certified: upper(error)/lower(bound) ≤ 10^{:.3} at worst ({}; {} points, {} certainly above, {} undecided, widest error radius {:.2e})",
                 w.ratio_log10, w.at, w.points, self.exceeded, self.undecided, self.widest.to_f64()
             ));
-        c.passed = self.exceeded == 0 && self.undecided == 0 && w.points > 0;
         c.enclosure = self
             .worst_pair
             .as_ref()
@@ -233,11 +251,14 @@ pub fn or_failed_case(
     label: impl FnOnce() -> String,
 ) -> crate::error::Result<Vec<Case>> {
     match cases {
-        Err(crate::error::Error::Compute(msg)) => Ok(vec![Case::boolean(
-            label(),
-            false,
-            format!("could not be run: {msg}"),
-        )]),
+        Err(e) if e.is_case_outcome() => {
+            let c = Case::boolean(label(), false, format!("could not be run: {e}"));
+            Ok(vec![if e.kind() == crate::error::ErrorKind::Undecided {
+                c.with_verdict(Verdict::Undecided)
+            } else {
+                c
+            }])
+        }
         other => other,
     }
 }

@@ -230,17 +230,8 @@ impl Claim for CopyAttn {
             let ok = |b: u32| -> Result<bool> {
                 Ok(quadratic_error_log10::<Real>(&vals[..t - 1], t / 2, 1e-2, b)? <= -2.0)
             };
-            let (mut lo, mut hi) = (4u32, 160u32);
-            if ok(hi)? {
-                while hi - lo > 1 {
-                    let mid = (lo + hi) / 2;
-                    if ok(mid)? {
-                        hi = mid;
-                    } else {
-                        lo = mid;
-                    }
-                }
-                bits_row.push(format!("T={t}: {hi}"));
+            if let Some(bits) = crate::measure::minimal_bits(4, 160, ok)? {
+                bits_row.push(format!("T={t}: {bits}"));
             }
         }
         notes.push(format!(

@@ -22,6 +22,13 @@ pub fn random_prompt(rng: &mut Rng, len: usize, vocab: usize) -> Vec<usize> {
     (0..len).map(|_| rng.below(vocab)).collect()
 }
 
+/// The prompt of the minimal-precision search for `kind` at `T` (shared by `verify` and the
+/// figure, whose searches are the same and cached).
+fn precision_prompt(rng: &Rng, kind: MemoryKind, t: usize) -> Vec<usize> {
+    let mut r = rng.stream(&format!("copy-linear/precision/{kind:?}/T={t}"));
+    random_prompt(&mut r, t, VOCAB)
+}
+
 /// Measured outcome plus the model's size, at one arithmetic.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct LinearRun {
@@ -43,20 +50,15 @@ pub fn run_linear<S: Scalar>(
 ) -> Result<LinearRun> {
     let cm = build_copy_model::<S>(kind, task, prec)?;
     let outcome = run_copy(&cm, task, prompt)?;
-    let size = cm.model.size();
+    let size = crate::measure::SizeMeasure::of(&cm.model, task.length);
     Ok(LinearRun {
         outcome,
         read_bound: cm.read_bound,
-        state: size.ssm_state,
+        state: size.state,
         max_abs_param: size.max_abs_param,
-        memory_max_abs_param: cm
-            .model
-            .layers
-            .iter()
-            .map(|l| l.max_abs_param())
-            .fold(0.0, f64::max),
-        nonzeros: size.nonzero_params,
-        ops_per_token: cm.model.ops_at(task.length),
+        memory_max_abs_param: size.layers_max_abs_param,
+        nonzeros: size.nonzeros,
+        ops_per_token: size.ops_per_token,
     })
 }
 
@@ -72,8 +74,8 @@ pub fn run_linear_at(
     }
 }
 
-/// Smallest MPFR precision (bits, from 2 upwards) at which greedy decoding is exact, and whether
-/// the next `confirm` precisions are exact as well.
+/// Smallest MPFR precision (bits, in `2..=max_bits`, by [`crate::measure::minimal_bits`]) at which
+/// greedy decoding is exact, and whether the next `confirm` precisions are exact as well.
 pub fn minimal_bits(
     kind: MemoryKind,
     task: &CopyTask,
@@ -94,21 +96,19 @@ fn minimal_bits_uncached(
     max_bits: u32,
     confirm: u32,
 ) -> Result<Option<(u32, bool)>> {
-    for p in 2..=max_bits {
-        if run_linear_at(kind, task, prompt, Arith::mpfr(p))?
+    let exact = |p: u32| -> Result<bool> {
+        Ok(run_linear_at(kind, task, prompt, Arith::mpfr(p))?
             .outcome
-            .exact()
-        {
-            let mut stable = true;
-            for q in p + 1..=p + confirm {
-                stable &= run_linear_at(kind, task, prompt, Arith::mpfr(q))?
-                    .outcome
-                    .exact();
-            }
-            return Ok(Some((p, stable)));
-        }
+            .exact())
+    };
+    let Some(p) = crate::measure::minimal_bits(2, max_bits, exact)? else {
+        return Ok(None);
+    };
+    let mut stable = true;
+    for q in p + 1..=p + confirm {
+        stable &= exact(q)?;
     }
-    Ok(None)
+    Ok(Some((p, stable)))
 }
 
 struct Plan {
@@ -228,9 +228,8 @@ impl Claim for CopyLinear {
             use rayon::prelude::*;
             pl.exact
                 .par_iter()
-                .enumerate()
-                .map(|(k, &(kind, t, arith))| {
-                    let mut r = rng.fork(k as u64);
+                .map(|&(kind, t, arith)| {
+                    let mut r = rng.stream(&format!("copy-linear/exact/{kind:?}/T={t}/{arith}"));
                     let task = CopyTask::copy_all(t, VOCAB);
                     let prompt = random_prompt(&mut r, t, VOCAB);
                     let run = run_linear_at(kind, &task, &prompt, arith)?;
@@ -283,9 +282,9 @@ impl Claim for CopyLinear {
             });
         }
         // Random target maps (any p(q) ≤ T), every memory.
-        for (k, kind) in KINDS.into_iter().enumerate() {
+        for kind in KINDS {
             for m in 0..pl.random_maps {
-                let mut r = rng.fork(1000 + 10 * k as u64 + m as u64);
+                let mut r = rng.stream(&format!("copy-linear/random-map/{kind:?}/{m}"));
                 let t = 64 + r.below(192);
                 let q = 1 + r.below(2 * t);
                 let task = CopyTask {
@@ -307,19 +306,17 @@ impl Claim for CopyLinear {
             }
         }
         // Minimal precision vs T (the searches in parallel, read in order).
-        let searches: Vec<(usize, MemoryKind, usize)> = KINDS
+        let searches: Vec<(MemoryKind, usize)> = KINDS
             .into_iter()
-            .enumerate()
-            .flat_map(|(k, kind)| pl.precision_ts.iter().map(move |&t| (k, kind, t)))
+            .flat_map(|kind| pl.precision_ts.iter().map(move |&t| (kind, t)))
             .collect();
         let mut found_all = {
             use rayon::prelude::*;
             searches
                 .par_iter()
-                .map(|&(k, kind, t)| {
-                    let mut r = rng.fork(2000 + 10 * k as u64);
+                .map(|&(kind, t)| {
                     let task = CopyTask::copy_all(t, VOCAB);
-                    let prompt = random_prompt(&mut r, t, VOCAB);
+                    let prompt = precision_prompt(&rng, kind, t);
                     minimal_bits(kind, &task, &prompt, 96, 2)
                 })
                 .collect::<Vec<_>>()
@@ -392,9 +389,8 @@ impl Claim for CopyLinear {
             let mut params = Vec::new();
             for &t in &ts {
                 // the prompts of verify's precision cases (its searches are reused)
-                let mut r = rng.fork(2000 + 10 * k as u64);
                 let task = CopyTask::copy_all(t, VOCAB);
-                let prompt = random_prompt(&mut r, t, VOCAB);
+                let prompt = precision_prompt(&rng, kind, t);
                 // no exact decoding up to 96 bits is a failure of the figure, not a gap in it
                 let bits =
                     minimal_bits(kind, &task, &prompt, 96, 2)?.map_or(f64::NAN, |b| b.0 as f64);

@@ -8,7 +8,7 @@ use crate::copy::rank::{
 };
 use crate::error::Result;
 use crate::plot::{write_chart, Chart, Series, Style};
-use crate::report::{Case, ClaimReport, ConstructionSize};
+use crate::report::{Case, CaseKey, ClaimReport, ConstructionSize};
 use crate::rng::Rng;
 use std::path::{Path, PathBuf};
 
@@ -18,12 +18,20 @@ pub struct CopyRank;
 /// and `r < 1 ⇒ rank M = T` where the measured r is below 1. The stated bound itself is not a
 /// case: with its hypothesis r ≤ 1 it follows from the step (proofs/copy-rank.md).
 pub fn step_cases(label: &str, rep: &RankReport) -> Vec<Case> {
-    let case = |what: &str, ok: bool, note: String| {
-        Case::boolean(format!("{what}, {label}"), ok, note).param("report", rep)
+    let case = |check: &str, what: &str, ok: bool, note: String| {
+        Case::boolean(format!("{what}, {label}"), ok, note)
+            .keyed(
+                CaseKey::new(check)
+                    .size("T", rep.t)
+                    .size("N", rep.state)
+                    .size("construction", label),
+            )
+            .param("report", rep)
     };
     let mut v = Vec::new();
     if rep.state < rep.t {
         v.push(case(
+            "step",
             "step: N < T ⇒ r ≥ 1",
             step_holds(rep),
             format!("N={}, T={}, measured r={:.4}", rep.state, rep.t, rep.r),
@@ -31,6 +39,7 @@ pub fn step_cases(label: &str, rep: &RankReport) -> Vec<Case> {
     }
     if rep.r < 1.0 {
         v.push(case(
+            "full-rank",
             "r < 1 ⇒ rank M = T",
             neumann_holds(rep),
             format!("r={:.4}, rank {} of T={}", rep.r, rep.rank, rep.t),
@@ -61,6 +70,11 @@ pub fn tight_case(reach: &Reach) -> Case {
         ),
         reach.best_r == want,
         format!("best r = {:e} by {}", reach.best_r, reach.best_by),
+    )
+    .keyed(
+        CaseKey::new("step-attained")
+            .size("T", reach.t)
+            .size("N", reach.n),
     )
     .param("reach", reach)
 }

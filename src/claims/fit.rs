@@ -1,36 +1,3 @@
-//! Least-squares slopes for the claims' growth-rate checks.
-
-/// Least-squares slope of `y` against `x`.
-pub fn slope(points: &[(f64, f64)]) -> f64 {
-    let n = points.len() as f64;
-    let (sx, sy) = points
-        .iter()
-        .fold((0.0, 0.0), |a, p| (a.0 + p.0, a.1 + p.1));
-    let (mx, my) = (sx / n, sy / n);
-    let (num, den) = points.iter().fold((0.0, 0.0), |a, p| {
-        let dx = p.0 - mx;
-        (a.0 + dx * (p.1 - my), a.1 + dx * dx)
-    });
-    num / den
-}
-
-/// Least-squares slope of `ln y` against `ln x`.
-pub fn loglog_slope(points: &[(f64, f64)]) -> f64 {
-    let logs: Vec<(f64, f64)> = points.iter().map(|p| (p.0.ln(), p.1.ln())).collect();
-    slope(&logs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slopes_of_exact_lines_and_powers() {
-        let line: Vec<(f64, f64)> = (0..5).map(|k| (k as f64, 3.0 * k as f64 - 7.0)).collect();
-        assert!((slope(&line) - 3.0).abs() < 1e-12);
-        let down: Vec<(f64, f64)> = (0..5).map(|k| (k as f64, -(k as f64))).collect();
-        assert!((slope(&down) + 1.0).abs() < 1e-12);
-        let cube: Vec<(f64, f64)> = (1..6).map(|k| (k as f64, (k as f64).powi(3))).collect();
-        assert!((loglog_slope(&cube) - 3.0).abs() < 1e-12);
-    }
-}
+//! The law fits of the claims live in the measure layer ([`crate::measure::fit`]); re-exported
+//! here for the DP claims' imports.
+pub use crate::measure::fit::{loglog_slope, slope, SLOPE_TOL};

@@ -8,7 +8,7 @@ use crate::gadgets::gate::{self, GateMul};
 use crate::gadgets::residual;
 use crate::num::{Arith, Ball, Real, Scalar};
 use crate::plot::{Chart, Series, Style};
-use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
+use crate::report::{ClaimReport, ConstructionSize};
 use std::path::{Path, PathBuf};
 
 pub struct GateMulClaim;
@@ -174,18 +174,9 @@ impl Claim for GateMulClaim {
         // f64 cannot resolve the error once e^{−(K−M)} is below its rounding of K|y|.
         let pts = points(1.0, n);
         let w64 = measured(1.0, 40.0, &pts, Arith::F64)?;
-        cases.push(
-            Case::from_log10(
-                "M=1 K=40: f64 error exceeds the mathematical bound (rounding of K·y dominates)",
-                w64.measured_log10,
-                w64.bound_log10,
-                Relation::AtLeast,
-            )
-            .with_note(format!(
-                "f64 worst measured/bound = 10^{:.2}",
-                w64.ratio_log10
-            )),
-        );
+        cases.push(w64.exceeds_case(
+            "M=1 K=40: f64 error exceeds the mathematical bound (rounding of K·y dominates)",
+        ));
         cases.extend(crate::certify::mark_fixed_precision(
             crate::certify::gate_lemma(cfg.mode)?,
             Some(crate::certify::CERT_PREC),

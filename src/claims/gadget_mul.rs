@@ -1,12 +1,12 @@
 //! `mlp-mul` (proofs/mlp-mul.md, v1 Lemma 1): four GeLU units multiply on `[−M,M]²`, with the rigorous
 //! bound of `gadgets::mul`; the cancellation costs `log2(λ/M)` bits, so f64 breaks where MPFR holds.
 
-use super::fit;
 use super::gadget_common::{abs_diff, linspace, rl, BallWorst, Worst};
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::certify::worst::escalate;
 use crate::error::Result;
 use crate::gadgets::{eval_mlp, mul, residual};
+use crate::measure::fit;
 use crate::num::{Arith, Ball, Real, Scalar};
 use crate::plot::{write_chart, Chart, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
@@ -125,7 +125,7 @@ pub fn bits_lost(arith: Arith, lambda: f64, pts: &[(f64, f64)]) -> Result<f64> {
     Ok((arith.bits() as f64 - correct).clamp(0.0, arith.bits() as f64))
 }
 
-/// Smallest MPFR precision (bits, by bisection in `[8, 2048]`) at which the network's max error
+/// Smallest MPFR precision (bits, in `[8, 2048]` by [`crate::measure::minimal_bits`]) at which the network's max error
 /// over `pts` stays within twice the mathematical bound `2M⁴/(3λ²)` (rounding ≤ the math error).
 pub fn min_precision(m: f64, lambda: f64, pts: &[(f64, f64)]) -> Result<u32> {
     let bound = mul::uniform_bound(&rl(m, 256), &rl(lambda, 256))?.mul(&rl(2.0, 256));
@@ -136,19 +136,7 @@ pub fn min_precision(m: f64, lambda: f64, pts: &[(f64, f64)]) -> Result<u32> {
             abs_diff(o, &exact) <= bound
         }))
     };
-    let (mut lo, mut hi) = (8u32, 2048u32);
-    if !ok(hi)? {
-        return Ok(u32::MAX);
-    }
-    while hi - lo > 1 {
-        let mid = (lo + hi) / 2;
-        if ok(mid)? {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    Ok(hi)
+    Ok(crate::measure::minimal_bits(8, 2048, ok)?.unwrap_or(u32::MAX))
 }
 
 fn lambda_exponents(mode: Mode) -> Vec<i32> {
@@ -260,16 +248,9 @@ impl Claim for MlpMul {
             });
         }
         cases.push(
-            Case::from_log10(
+            f64_ratio.exceeds_case(
                 "λ=2^20, M=1: f64 error exceeds the mathematical bound (cancellation)",
-                f64_ratio.measured_log10,
-                f64_ratio.bound_log10,
-                Relation::AtLeast,
-            )
-            .with_note(format!(
-                "f64 worst measured/bound = 10^{:.2}",
-                f64_ratio.ratio_log10
-            )),
+            ),
         );
         cases.push(escalate(128, |b| {
             Ok(check(1.0, lambda, &pts, Arith::mpfr(b))?

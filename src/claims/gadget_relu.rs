@@ -12,7 +12,7 @@ use crate::gadgets::{eval_mlp, residual};
 use crate::model::Activation;
 use crate::num::{Arith, Ball, Real, Scalar};
 use crate::plot::{write_chart, Chart, Series, Style};
-use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
+use crate::report::{Case, CaseKey, ClaimReport, ConstructionSize, Relation};
 use crate::rng::Rng;
 use std::path::{Path, PathBuf};
 
@@ -190,17 +190,24 @@ impl Claim for MlpRelu {
                         &sharp_slack(&c_ball, p),
                         Relation::AtMost,
                     )
+                    .keyed(
+                        CaseKey::new("sup-error")
+                            .arith(format!("{p}-bit MPFR"))
+                            .requested(cfg.arith.filter(|a| *a != Arith::mpfr(p)))
+                            .size("activation", name)
+                            .size("lambda", lambda),
+                    )
                     .param("lambda", lambda)
                     .param("worst_z", at_ball)
                     .with_arith(raised),
                 );
                 cases.push(
-                    Case::from_log10(
+                    Case::from_reals(
                         format!(
                             "{name} λ={lambda}: the sup c/λ is attained (within 0.1%), {ran_at}"
                         ),
-                        err.log10_abs(),
-                        bound.log10_abs(),
+                        &err,
+                        &bound,
                         Relation::Within { rel_tol: 1e-3 },
                     )
                     .with_arith(raised),

@@ -169,6 +169,59 @@ pub fn find(id: &str) -> Result<Box<dyn Claim>> {
         })
 }
 
+/// A claim's runnable example models as one collection (docs/export.md), each with its
+/// `example` name: what `explain <claim> --export` writes. An error when the claim has none.
+pub fn export_collection(claim: &dyn Claim) -> Result<serde_json::Value> {
+    let id = claim.info().id;
+    let examples = claim.runnable_examples();
+    if examples.is_empty() {
+        return Err(Error::input(format!(
+            "claim `{id}` has no example construction to export (try `freelunch dp ... --export` for the DP models)"
+        )));
+    }
+    let mut models = Vec::new();
+    for (name, run) in examples {
+        let (model, decoding) = run?;
+        let mut v = crate::export::to_json(&model, decoding.as_ref());
+        v["example"] = serde_json::json!(name);
+        models.push(v);
+    }
+    Ok(serde_json::json!({
+        "format": crate::export::COLLECTION_FORMAT,
+        "schema_version": crate::export::SCHEMA_VERSION,
+        "claim": id,
+        "models": models,
+    }))
+}
+
+/// Lower each of a claim's example models with the defaults into `dir/<k>-<slug>`: per example,
+/// its name and the outcome line (or why it was not lowered). An example that cannot be built
+/// is an error.
+pub fn lower_examples(claim: &dyn Claim, dir: &Path) -> Result<Vec<(String, Result<String>)>> {
+    use crate::export::lowering::{file_slug, lower_default};
+    let mut out = Vec::new();
+    for (k, (name, run)) in claim.runnable_examples().into_iter().enumerate() {
+        let (model, decoding) = run?;
+        let v = crate::export::to_json(&model, decoding.as_ref());
+        let sub = dir.join(format!("{k}-{}", file_slug(&model.name)));
+        out.push((name, lower_default(&v, &sub)));
+    }
+    Ok(out)
+}
+
+/// The claims named by `ids` in order, each once (every claim when `ids` is empty); an unknown
+/// id is an input error.
+pub fn select(ids: &[String]) -> Result<Vec<Box<dyn Claim>>> {
+    if ids.is_empty() {
+        return Ok(registry());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    ids.iter()
+        .filter(|i| seen.insert(i.as_str()))
+        .map(|i| find(i))
+        .collect()
+}
+
 /// Summaries of a claim's example constructions, as printed by `explain`.
 pub fn example_summaries(claim: &dyn Claim) -> String {
     let mut out = String::new();
@@ -185,13 +238,14 @@ pub fn example_summaries(claim: &dyn Claim) -> String {
 
 /// Run a claim and time it. A computation that cannot be carried out inside the claim (an
 /// [`Error::Compute`], e.g. a construction that needs an exact weight the requested precision
-/// cannot hold) becomes a failed case of that claim, so one claim never aborts a `verify` run;
-/// user-input and file errors are returned.
+/// cannot hold) becomes a failed case of that claim, and an [`Error::Undecided`] an undecided
+/// one ([`Error::is_case_outcome`]), so one claim never aborts a `verify` run; user-input and
+/// file errors are returned.
 pub fn run_timed(claim: &dyn Claim, cfg: &RunConfig) -> Result<ClaimReport> {
     let start = std::time::Instant::now();
     let mut r = match claim.run(cfg) {
         Ok(r) => r,
-        Err(Error::Compute(msg)) => construction_failed(claim.info(), cfg, &msg),
+        Err(e) if e.is_case_outcome() => construction_failed(claim.info(), cfg, &e),
         Err(e) => return Err(e),
     };
     r.seconds = start.elapsed().as_secs_f64();
@@ -199,16 +253,19 @@ pub fn run_timed(claim: &dyn Claim, cfg: &RunConfig) -> Result<ClaimReport> {
 }
 
 /// The report of a claim whose run stopped on a computation error: one failed case with the
-/// error's sentence.
-pub fn construction_failed(info: ClaimInfo, cfg: &RunConfig, msg: &str) -> ClaimReport {
+/// error's sentence (undecided for an [`Error::Undecided`]).
+pub fn construction_failed(info: ClaimInfo, cfg: &RunConfig, err: &Error) -> ClaimReport {
     let at = cfg
         .arith
         .map_or_else(|| "its own precisions".to_string(), |a| a.to_string());
-    let case = Case::boolean(
+    let mut case = Case::boolean(
         format!("the construction runs at {at}"),
         false,
-        format!("the run stopped: {msg}"),
+        format!("the run stopped: {err}"),
     );
+    if err.kind() == crate::error::ErrorKind::Undecided {
+        case = case.with_verdict(crate::report::Verdict::Undecided);
+    }
     let size = ConstructionSize {
         description: "construction failed".to_string(),
         ..ConstructionSize::default()
@@ -250,6 +307,10 @@ mod tests {
             .unwrap()
             .contains("K is not exact"));
         assert!(run_timed(&Failing(|| Error::input("bad claim id")), &cfg).is_err());
+        assert!(run_timed(&Failing(|| Error::io("disk full")), &cfg).is_err());
+        // an undecided certificate is an undecided claim, not a failure and not an abort
+        let r = run_timed(&Failing(|| Error::undecided("too wide")), &cfg).unwrap();
+        assert_eq!(r.status, crate::report::Status::Undecided);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::model::ssm::{SsmLayer, StepInputs, UnrolledForm};
 use crate::num::{Arith, Real, Scalar};
 use crate::plot::{write_chart, Chart, Series, Style};
-use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
+use crate::report::{Case, CaseKey, ClaimReport, ConstructionSize, Relation};
 use crate::rng::Rng;
 use rug::Float;
 use serde::Serialize;
@@ -168,7 +168,7 @@ pub fn rounding_scales_case(label: &str, diffs: &[(u32, f64)]) -> Option<Case> {
         .iter()
         .map(|&(p, d)| (p as f64, d / std::f64::consts::LOG10_2))
         .collect();
-    let slope = super::fit::slope(&pts);
+    let slope = crate::measure::fit::slope(&pts);
     let bits: Vec<String> = diffs.iter().map(|d| d.0.to_string()).collect();
     Some(
         Case::from_values(
@@ -179,6 +179,7 @@ pub fn rounding_scales_case(label: &str, diffs: &[(u32, f64)]) -> Option<Case> {
                 rel_tol: SCALING_TOL,
             },
         )
+        .keyed(CaseKey::new("rounding-scales").size("run", label))
         .with_note(format!(
             "{label}: fitted slope of log2 max|scan − unrolled| vs p over p = {} bits: {slope:.4} (want −1 ± {SCALING_TOL})",
             bits.join(", ")

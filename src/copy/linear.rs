@@ -9,11 +9,12 @@
 
 use crate::error::{Error, Result};
 use crate::gadgets::relu::ReluUnit;
+use crate::measure::{probe, Feed, Tally};
 use crate::memory::{
     KeyDecay, Memory, MemoryIo, PositionKeyMemory, QueryFeed, ReadPlan, Residual, SlotMemory,
 };
 use crate::model::{Activation, Layout, Model, PosKind, PositionalFeature, SparseMatrix};
-use crate::num::Scalar;
+use crate::num::{Ball, Scalar};
 use serde::Serialize;
 
 /// A read: the token at position `at` asks for the value written at position `target`.
@@ -88,26 +89,29 @@ impl CopyTask {
     }
     pub fn validate(&self) -> Result<()> {
         if self.length < 2 {
-            return Err(Error::input(format!(
-                "the sequence length T must be at least 2 (got {})",
-                self.length
-            )));
+            return Err(Error::out_of_range(
+                "the sequence length T",
+                self.length,
+                "at least 2",
+            ));
         }
         if self.vocab < 2 {
-            return Err(Error::input(format!(
-                "the vocabulary needs at least 2 values (got {})",
-                self.vocab
-            )));
+            return Err(Error::out_of_range(
+                "the vocabulary size V",
+                self.vocab,
+                "at least 2 values",
+            ));
         }
         if self.targets.is_empty() {
             return Err(Error::input("the COPY task needs at least one target"));
         }
         for &p in &self.targets {
             if p == 0 || p > self.length {
-                return Err(Error::input(format!(
-                    "target position {p} is beyond the prompt 1..={}",
-                    self.length
-                )));
+                return Err(Error::out_of_range(
+                    "the target position",
+                    p,
+                    &format!("the prompt's positions 1..={}", self.length),
+                ));
             }
         }
         Ok(())
@@ -135,9 +139,21 @@ pub struct CopyModel<S> {
     pub model: Model<S>,
     pub kind: MemoryKind,
     pub read: usize,
-    /// Exact-arithmetic bound on |read − u_p|.
+    /// Exact-arithmetic bound on |read − u_p| (the memory's formula in f64).
     pub read_bound: f64,
+    /// The same formula in ball arithmetic at [`bound_bits`]`(prec)` bits: a certified enclosure
+    /// of the exact-arithmetic bound.
+    pub read_bound_ball: Ball,
+    /// The bound is attained in exact arithmetic (the decaying position key: a value σ read at
+    /// the largest distance), so it is certified with a stated slack.
+    pub read_bound_attained: bool,
     pub memory_slots: usize,
+}
+
+/// Working precision of the ball enclosure of the read bound for a model run at `prec` bits:
+/// 64 bits above the run (and at least 128), so the bound's own width is negligible.
+pub fn bound_bits(prec: u32) -> u32 {
+    prec.max(64) + 64
 }
 
 /// Build the COPY model: embedding `value = v` for token v, one memory block, readout
@@ -205,6 +221,8 @@ pub fn build_copy_model_with<S: Scalar>(
     let width = layout.width();
     let layers = mem.layers(width, &ReluUnit::<S>::exact(prec))?;
     let read_bound = mem.error_bound(Activation::Relu, 1.0);
+    let read_bound_ball = mem.certified_error_bound(bound_bits(prec))?;
+    let read_bound_attained = mem.bound_attained();
     let slots = match kind {
         MemoryKind::Slot => capacity,
         _ => plan.len,
@@ -244,6 +262,8 @@ pub fn build_copy_model_with<S: Scalar>(
         kind,
         read,
         read_bound,
+        read_bound_ball,
+        read_bound_attained,
         memory_slots: slots,
     })
 }
@@ -284,43 +304,20 @@ pub fn run_copy<S: Scalar>(
             task.vocab
         )));
     }
-    let mut r = cm.model.runner();
-    for &tok in prompt {
-        r.feed(tok);
-    }
-    let mut out = CopyOutcome {
-        wrong: 0,
-        outputs: task.targets.len(),
-        max_read_error_log10: f64::NEG_INFINITY,
-        min_margin_log10: f64::INFINITY,
-        ops: 0,
-    };
     let prec = cm.model.prec;
-    for (q, &p) in task.targets.iter().enumerate() {
-        let want = prompt[p - 1];
+    let wants: Vec<usize> = task.targets.iter().map(|&p| prompt[p - 1]).collect();
+    let mut tally = Tally::new(wants.len(), 64);
+    let (_, ops) = probe(&cm.model, prompt, &wants, Feed::Greedy, |q, r, want| {
         let mut e = r.residual[cm.read].clone();
         e.sub_assign_s(&S::from_i64(want as i64, prec));
-        let el = if e.is_finite() {
-            e.log10_abs()
-        } else {
-            f64::INFINITY
-        };
-        out.max_read_error_log10 = out.max_read_error_log10.max(el);
-        let (tok, margin) = r.argmax();
-        // an overlap of the top two (a ball margin reaching 0) is no margin
-        let ml = if !margin.certainly_gt(&S::zero(margin.precision())) {
-            f64::NEG_INFINITY
-        } else {
-            margin.log10_abs()
-        };
-        out.min_margin_log10 = out.min_margin_log10.min(ml);
-        if tok != want {
-            out.wrong += 1;
-        }
-        if q + 1 < task.targets.len() {
-            r.feed(tok);
-        }
-    }
-    out.ops = r.ops;
-    Ok(out)
+        tally.measure_read(&e);
+        tally.measure(q, r, want);
+    });
+    Ok(CopyOutcome {
+        wrong: tally.wrong,
+        outputs: tally.outputs,
+        max_read_error_log10: tally.max_read_error_log10,
+        min_margin_log10: tally.min_margin_log10,
+        ops,
+    })
 }

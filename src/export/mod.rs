@@ -9,6 +9,7 @@ pub mod examples;
 pub mod hf;
 pub mod hf_nemotron;
 pub mod limits;
+pub mod lowering;
 pub mod run;
 pub mod trace;
 

@@ -15,7 +15,7 @@ use crate::model::{
     Activation, AttentionHead, AttentionLayer, Coord, Layer, PosKind, PositionalFeature,
     SparseMatrix,
 };
-use crate::num::Scalar;
+use crate::num::{Ball, Scalar};
 
 /// The score scale λ.
 #[derive(Clone, Copy, Debug)]
@@ -35,10 +35,18 @@ impl AttentionParams {
             lambda: (2.0 + 2.0 * sigma / eps).ln(),
         })
     }
-    /// `σ·2e^{−λ}/(1 − e^{−λ})`.
+    /// `σ·2e^{−λ}/(1 − e^{−λ})` in f64.
     pub fn error_bound(&self, sigma: f64) -> f64 {
-        let e = (-self.lambda).exp();
-        sigma * 2.0 * e / (1.0 - e)
+        self.error_bound_in(&sigma)
+    }
+    /// The one formula of the bound, in any arithmetic: `σ·2e^{−λ}/(1 − e^{−λ})`.
+    pub fn error_bound_in<T: Scalar>(&self, sigma: &T) -> T {
+        let prec = sigma.precision();
+        let e = T::from_f64(-self.lambda, prec).exp();
+        sigma
+            .mul(&T::from_i64(2, prec))
+            .mul(&e)
+            .div(&T::one(prec).sub(&e))
     }
 }
 
@@ -200,6 +208,12 @@ impl<S: Scalar> Memory<S> for AttentionMemory {
     fn error_bound(&self, _act: Activation, _lambda: f64) -> f64 {
         let p = self.planned();
         p.params.error_bound(p.io.value_bound)
+    }
+
+    fn certified_error_bound(&self, prec: u32) -> Result<Ball> {
+        let p = self.planned();
+        Ok(p.params
+            .error_bound_in(&Ball::from_f64(p.io.value_bound, prec)))
     }
 
     fn params(&self) -> (f64, f64) {

@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::gadgets::relu::ReluUnit;
 use crate::gadgets::{Circuit, Lin};
 use crate::model::{Activation, Block, Coord, Layer, Layout, PosKind, PositionalFeature};
-use crate::num::Scalar;
+use crate::num::{Ball, Scalar};
 
 /// Which position each read port reads at each fed position.
 #[derive(Clone, Debug)]
@@ -137,6 +137,15 @@ pub trait Memory<S: Scalar> {
     /// Bound on `|read − value read|` in exact arithmetic, with units of `act` at `lambda`
     /// (∞ when a hypothesis of the bound fails).
     fn error_bound(&self, act: Activation, lambda: f64) -> f64;
+    /// The same bound with exact ReLU units, evaluated by the same generic formula in ball
+    /// arithmetic at `prec` bits: a certified enclosure of the exact-arithmetic bound (an error
+    /// when a hypothesis of the bound fails).
+    fn certified_error_bound(&self, prec: u32) -> Result<Ball>;
+    /// Whether the bound is attained in exact arithmetic (a sharp bound: certified only with a
+    /// stated slack).
+    fn bound_attained(&self) -> bool {
+        false
+    }
     /// The memory's two scalar parameters for reports (slot `(K, K0)`, attention `(λ, 0)`).
     fn params(&self) -> (f64, f64);
     /// Recurrent state per layer summed (for reports); 0 for attention.

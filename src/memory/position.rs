@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::gadgets::relu::ReluUnit;
 use crate::gadgets::Circuit;
 use crate::model::{Activation, Block, Layer, PosKind, PositionalFeature, SparseMatrix, SsmLayer};
-use crate::num::{zeros, Real, Scalar};
+use crate::num::{zeros, Ball, Real, Scalar};
 use rug::Float;
 use serde::Serialize;
 
@@ -106,14 +106,24 @@ impl PositionKeyMemory {
     }
 }
 
-/// `σ(1 − (1−η)^n)`, evaluated at 256 bits, rounded up to f64 and widened by a relative `2^−49`
-/// (a few f64 ulps): the bound is attained (a value σ read at the largest distance), so a bound
-/// rounded to nearest could be failed by the last bit, and the claims compare log10 values in f64.
+/// The one formula of the decay bound, in any arithmetic: `σ(1 − (1−η)^n)` (0 for `n = 0` or
+/// `η = 0`), with `(1−η)^n = e^{n·ln(1−η)}`.
+pub fn decay_read_bound<T: Scalar>(sigma: &T, eta: &T, n: usize) -> T {
+    let prec = sigma.precision();
+    if n == 0 || eta.is_zero() {
+        return T::zero(prec);
+    }
+    let kept = eta.neg().ln_1p().mul(&T::from_i64(n as i64, prec)).exp();
+    T::one(prec).sub(&kept).mul(sigma)
+}
+
+/// [`decay_read_bound`] as an f64 bound: the upper end of its ball enclosure at 256 bits, rounded
+/// up and widened by a relative `2^−49` (a few f64 ulps): the bound is attained (a value σ read
+/// at the largest distance), so a bound rounded to nearest could be failed by the last bit.
 fn decay_bound(sigma: f64, eta: f64, n: usize) -> f64 {
     let wp = 256;
-    let kept = (Float::with_val(wp, -eta).ln_1p() * Float::with_val(wp, n)).exp();
-    let b = (Float::with_val(wp, 1) - kept) * Float::with_val(wp, sigma);
-    b.to_f64_round(rug::float::Round::Up) * (1.0 + 2f64.powi(-49))
+    let b = decay_read_bound(&Ball::from_f64(sigma, wp), &Ball::from_f64(eta, wp), n);
+    b.upper().to_f64_round(rug::float::Round::Up) * (1.0 + 2f64.powi(-49))
 }
 
 impl<S: Scalar> Memory<S> for PositionKeyMemory {
@@ -167,6 +177,20 @@ impl<S: Scalar> Memory<S> for PositionKeyMemory {
             KeyDecay::Eta(eta) => decay_bound(sigma, eta, p.steps),
         };
         exact + p.len as f64 * sigma * p.query.entry_error(act, lambda)
+    }
+
+    fn certified_error_bound(&self, prec: u32) -> Result<Ball> {
+        // With ReLU units a decoded one-hot query is exact: the bound is the decay term alone.
+        let p = self.planned();
+        let sigma = Ball::from_f64(p.io.value_bound, prec);
+        Ok(match self.decay {
+            KeyDecay::None => Ball::zero(prec),
+            KeyDecay::Eta(eta) => decay_read_bound(&sigma, &Ball::from_f64(eta, prec), p.steps),
+        })
+    }
+
+    fn bound_attained(&self) -> bool {
+        matches!(self.decay, KeyDecay::Eta(_))
     }
 
     fn params(&self) -> (f64, f64) {

@@ -27,7 +27,7 @@ use crate::gadgets::{select, Circuit, Lin};
 use crate::model::{
     Activation, Block, Coord, Layer, PosKind, PositionalFeature, SparseMatrix, SsmLayer,
 };
-use crate::num::{zeros, Real, Scalar};
+use crate::num::{zeros, Ball, Real, Scalar};
 use rug::Float;
 use serde::Serialize;
 
@@ -62,12 +62,60 @@ impl SlotParams {
     pub fn content_bound(&self, sigma: f64) -> f64 {
         sigma / -(-self.delta_big()).exp_m1()
     }
-    /// Exact-arithmetic bound on `|slot − v|` after `steps` non-write steps:
-    /// `σ/(e^{Δ_big} − 1) + steps·δ·σ·(1 + 1/Δ_big)`.
+    /// Exact-arithmetic bound on `|slot − v|` after `steps` non-write steps, in f64
+    /// ([`SlotParams::error_bound_in`]).
     pub fn error_bound(&self, sigma: f64, steps: usize) -> f64 {
-        let db = self.delta_big();
-        sigma / db.exp_m1() + steps as f64 * self.delta_small() * sigma * (1.0 + 1.0 / db)
+        self.error_bound_in(&sigma, steps)
     }
+    /// The one formula of the slot bound, in any arithmetic:
+    /// `σ/(e^{Δ_big} − 1) + steps·δ·σ·(1 + 1/Δ_big)`, with `Δ_big = softplus(K − K0)` and
+    /// `δ = softplus(−K0)` formed in that arithmetic from the f64 parameters.
+    pub fn error_bound_in<T: Scalar>(&self, sigma: &T, steps: usize) -> T {
+        let prec = sigma.precision();
+        let (k, k0) = (T::from_f64(self.k, prec), T::from_f64(self.k0, prec));
+        let big = k.sub(&k0).softplus();
+        let small = k0.neg().softplus();
+        let one = T::one(prec);
+        sigma.div(&big.exp().sub(&one)).add(
+            &T::from_i64(steps as i64, prec)
+                .mul(&small)
+                .mul(sigma)
+                .mul(&one.add(&one.div(&big))),
+        )
+    }
+    /// `M' = max(H, σ + ε_slot)`: the largest |slot| the select gates see (it sets their gain
+    /// `⌈M'⌉`; the gate's hypothesis is then checked in the bound's arithmetic).
+    pub fn select_range(&self, sigma: f64, steps: usize) -> f64 {
+        self.content_bound(sigma)
+            .max(sigma + self.error_bound(sigma, steps))
+    }
+}
+
+/// The one formula of the selective-slot memory's read bound, in any arithmetic (module docs):
+/// `ε_slot + slots·select::error_bound(M', 1 − 2e_q, ⌈M'⌉)` for units `unit`, where `e_q` is the
+/// query's entry error.
+pub fn read_bound<T: Scalar>(
+    params: &SlotParams,
+    sigma: f64,
+    steps: usize,
+    slots: usize,
+    entry_error: f64,
+    unit: &ReluUnit<T>,
+) -> Result<T> {
+    let prec = unit.lambda.precision();
+    let exact = params.error_bound_in(&T::from_f64(sigma, prec), steps);
+    let range = params.select_range(sigma, steps);
+    let per_gate = select::error_bound(
+        &T::from_f64(range, prec),
+        &T::from_f64(1.0 - 2.0 * entry_error, prec),
+        &T::from_f64(range.ceil().max(1.0), prec),
+        unit,
+    )?;
+    let total = exact.add(&per_gate.mul(&T::from_i64(slots as i64, prec)));
+    if total.is_nan() {
+        return Err(Error::compute("the slot bound has no enclosure"));
+    }
+    Ok(total)
 }
 
 fn positive(name: &str, x: f64) -> Result<()> {
@@ -90,8 +138,6 @@ struct Planned {
     slot_out: Block,
     query: OneHotQuery,
     select: Circuit,
-    /// `M'`: the largest |slot| the select gates see.
-    select_range: f64,
 }
 
 /// The selective-slot memory (module docs).
@@ -231,9 +277,7 @@ impl<S: Scalar> Memory<S> for SlotMemory {
         });
         let query = OneHotQuery::plan(res, name, plan, m, self.feed, |p| (p - 1) % m)?;
         let sigma = io.value_bound;
-        let select_range = params
-            .content_bound(sigma)
-            .max(sigma + params.error_bound(sigma, steps));
+        let select_range = params.select_range(sigma, steps);
         let mut select = Circuit::new();
         let xs: Vec<Lin> = (slot_out.coords().enumerate())
             .map(|(d, c)| select.input(format!("slot{d}"), c, 0.0, select_range))
@@ -254,7 +298,6 @@ impl<S: Scalar> Memory<S> for SlotMemory {
             slot_out,
             query,
             select,
-            select_range,
         });
         Ok(())
     }
@@ -280,7 +323,6 @@ impl<S: Scalar> Memory<S> for SlotMemory {
 
     fn error_bound(&self, act: Activation, lambda: f64) -> f64 {
         let p = self.planned();
-        let exact = p.params.error_bound(p.io.value_bound, p.steps);
         let eq = p.query.entry_error(act, lambda);
         let unit = match act {
             Activation::Relu => ReluUnit::<f64>::exact(53),
@@ -289,11 +331,15 @@ impl<S: Scalar> Memory<S> for SlotMemory {
                 Err(_) => return f64::INFINITY,
             },
         };
-        let gain = p.select_range.ceil().max(1.0);
-        match select::error_bound(&p.select_range, &(1.0 - 2.0 * eq), &gain, &unit) {
-            Ok(per_gate) => exact + self.slots as f64 * per_gate,
-            Err(_) => f64::INFINITY,
-        }
+        let (sigma, steps) = (p.io.value_bound, p.steps);
+        read_bound(&p.params, sigma, steps, self.slots, eq, &unit).unwrap_or(f64::INFINITY)
+    }
+
+    fn certified_error_bound(&self, prec: u32) -> Result<Ball> {
+        // Exact ReLU units: a decoded one-hot query is exact (e_q = 0).
+        let p = self.planned();
+        let unit = ReluUnit::<Ball>::exact(prec);
+        read_bound(&p.params, p.io.value_bound, p.steps, self.slots, 0.0, &unit)
     }
 
     fn params(&self) -> (f64, f64) {

@@ -476,8 +476,7 @@ pub(crate) fn render_png(
             let root = BitMapBackend::new(&tmp, size).into_drawing_area();
             draw(root)?;
         }
-        let bytes = std::fs::read(&tmp)
-            .map_err(|e| Error::io(format!("cannot write {}: {e}", path.display())))?;
+        let bytes = std::fs::read(&tmp).map_err(|e| Error::io_at("write", path, e))?;
         write_file(path, &bytes)
     })();
     let _ = std::fs::remove_file(&tmp);

@@ -107,8 +107,7 @@ pub fn svg_title(svg: &str) -> Option<String> {
 /// The figure list: every `*.svg` in `dir`, sorted, with its title, named as the README links
 /// them (`figures/<name>`).
 pub fn figure_list(dir: &Path) -> Result<String> {
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(format!("cannot read {}: {e}", dir.display())))?;
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::io_at("read", dir, e))?;
     let mut names: Vec<String> = rd
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -118,8 +117,7 @@ pub fn figure_list(dir: &Path) -> Result<String> {
     let mut o = String::from("| figure | title |\n|---|---|\n");
     for n in names {
         let path = dir.join(&n);
-        let svg = std::fs::read_to_string(&path)
-            .map_err(|e| Error::io(format!("cannot read {}: {e}", path.display())))?;
+        let svg = std::fs::read_to_string(&path).map_err(|e| Error::io_at("read", &path, e))?;
         let title = svg_title(&svg).ok_or_else(|| {
             Error::input(format!(
                 "{} has no title (no <text> element)",
@@ -182,8 +180,7 @@ pub fn generate(figures: &Path, seed: u64) -> Result<Vec<(&'static str, String)>
 /// `freelunch readme [--check]`: rewrite (or, with `check`, compare) the generated sections of
 /// the README at `path`. Returns the names of the sections that differ (empty: up to date).
 pub fn command(path: &Path, figures: &Path, seed: u64, check: bool) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::io(format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io_at("read", path, e))?;
     let mut out = text.clone();
     let mut differ = Vec::new();
     for (name, content) in generate(figures, seed)? {

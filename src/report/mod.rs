@@ -22,6 +22,8 @@ pub enum Relation {
     AtMost,
     /// measured ≥ bound (a necessary threshold).
     AtLeast,
+    /// measured > bound, strictly (a positive margin: a certified decoding is `min margin > 0`).
+    Above,
     /// |measured − bound| ≤ tol·|bound| (a bound claimed tight).
     Within { rel_tol: f64 },
 }
@@ -88,7 +90,18 @@ pub struct Case {
     /// a fixed working precision), so nobody reads it off the label.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arith: Option<CaseArith>,
+    /// What the case is, structured (the check, the arithmetic, the sizes), when recorded: tests
+    /// and tools find a case by it instead of reading its label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<CaseKey>,
     pub params: BTreeMap<String, serde_json::Value>,
+    /// The measured value and the bound the decision compared (for a certified case, the ends it
+    /// used), when the case compares values; far outside f64's range they are ±∞ or 0 here and
+    /// the log10 fields and the enclosure carry them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bound: Option<f64>,
     pub measured_log10: Option<f64>,
     pub bound_log10: Option<f64>,
     pub relation: Relation,
@@ -110,6 +123,64 @@ pub enum CaseArith {
     OwnPrecision,
     /// MPFR at more bits than requested (the check needs at least this many).
     Raised(u32),
+}
+
+/// What a case checks, structured: a stable name of the check, the arithmetic it ran in, and the
+/// sizes that tell it from its siblings. It makes the case's id (`<claim>/<check>[/<arith>][/k=v…]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CaseKey {
+    /// The check, as a short stable name (`step`, `rounding-scales`, `sup-error`, …), not prose.
+    pub check: String,
+    /// The arithmetic the case ran in (`f64`, `53-bit MPFR`, `ball 128 bits`), when recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arith: Option<String>,
+    /// The arithmetic `--precision` asked for, when the case ran in another one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested: Option<String>,
+    /// Sizes and parameters, by name (T, N, λ, …).
+    pub sizes: BTreeMap<String, serde_json::Value>,
+}
+
+impl CaseKey {
+    pub fn new(check: &str) -> Self {
+        CaseKey {
+            check: check.to_string(),
+            ..CaseKey::default()
+        }
+    }
+    pub fn arith(mut self, a: impl std::fmt::Display) -> Self {
+        self.arith = Some(a.to_string());
+        self
+    }
+    pub fn requested(mut self, a: Option<impl std::fmt::Display>) -> Self {
+        self.requested = a.map(|a| a.to_string());
+        self
+    }
+    pub fn size(mut self, name: &str, v: impl Serialize) -> Self {
+        self.sizes.insert(
+            name.to_string(),
+            serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+        );
+        self
+    }
+    /// The id part: `<check>[/<arith>][/k=v,…]`, slugged.
+    pub fn id(&self) -> String {
+        let mut o = slug(&self.check);
+        if let Some(a) = &self.arith {
+            o = format!("{o}/{}", slug(a));
+        }
+        if !self.sizes.is_empty() {
+            let kv: Vec<String> = (self.sizes.iter())
+                .map(|(k, v)| format!("{k}={}", slug(v.to_string().trim_matches('"'))))
+                .collect();
+            o = format!("{o}/{}", kv.join(","));
+        }
+        o
+    }
+    /// The size `name` as an integer (when recorded as one).
+    pub fn size_u64(&self, name: &str) -> Option<u64> {
+        self.sizes.get(name).and_then(|v| v.as_u64())
+    }
 }
 
 /// The label as an identifier: lower case, runs of other characters as one `-`.
@@ -139,34 +210,29 @@ fn decimal(x: &rug::Float, up: bool) -> String {
 }
 
 impl Case {
-    /// Build a case from log10 values (`-inf` means exactly zero).
-    pub fn from_log10(
+    /// A case that shows `measured` and `bound` as log10 values (`-inf` means exactly zero) and
+    /// records `passed`, decided by the caller on the values themselves (never on these log10s).
+    pub fn decided(
         label: impl Into<String>,
+        passed: bool,
         measured_log10: f64,
         bound_log10: f64,
         relation: Relation,
     ) -> Self {
-        let margin = measured_log10 - bound_log10;
-        let passed = match relation {
-            Relation::AtMost => measured_log10 <= bound_log10,
-            Relation::AtLeast => measured_log10 >= bound_log10,
-            Relation::Within { rel_tol } => {
-                let m = 10f64.powf(margin);
-                (m - 1.0).abs() <= rel_tol
-            }
-        } && !measured_log10.is_nan()
-            && !bound_log10.is_nan();
         let label = label.into();
         Case {
             id: slug(&label),
             arith: None,
             label,
+            key: None,
             params: BTreeMap::new(),
+            measured: None,
+            bound: None,
             measured_log10: finite(measured_log10),
             bound_log10: finite(bound_log10),
             relation,
-            margin_log10: finite(margin),
-            passed,
+            margin_log10: finite(measured_log10 - bound_log10),
+            passed: passed && !measured_log10.is_nan() && !bound_log10.is_nan(),
             verdict: Verdict::Measured,
             enclosure: None,
             note: None,
@@ -207,12 +273,15 @@ impl Case {
             Relation::AtMost | Relation::AtLeast => {
                 (m.is_zero() || m.is_sign_positive()) && (b.is_zero() || b.is_sign_positive())
             }
+            // a margin compared with its threshold: any signs
+            Relation::Above => true,
         };
         let decided = !m.is_nan()
             && !b.is_nan()
             && match relation {
                 Relation::AtMost => m <= b,
                 Relation::AtLeast => m >= b,
+                Relation::Above => m > b,
                 Relation::Within { rel_tol } => {
                     let wp = m.prec().max(b.prec()) + 64;
                     let d = rug::Float::with_val(wp, m - b).abs();
@@ -220,8 +289,15 @@ impl Case {
                     d <= tol
                 }
             };
-        let mut c = Self::from_log10(label, measured.log10_abs(), bound.log10_abs(), relation);
-        c.passed = decided && signs_ok;
+        let mut c = Self::decided(
+            label,
+            decided && signs_ok,
+            measured.log10_abs(),
+            bound.log10_abs(),
+            relation,
+        );
+        c.measured = Some(m.to_f64());
+        c.bound = Some(b.to_f64());
         if !signs_ok {
             c.note = Some(format!(
                 "measured {} and bound {}: signs not comparable on a log scale",
@@ -249,6 +325,7 @@ impl Case {
         let (pass, fail) = match relation {
             Relation::AtMost => (mu <= bl, ml > bu),
             Relation::AtLeast => (ml >= bu, mu < bl),
+            Relation::Above => (ml > bu, mu <= bl),
             Relation::Within { .. } => {
                 let exact = measured.rad().is_zero() && bound.rad().is_zero();
                 let c = Self::from_reals("", &measured.to_real(), &bound.to_real(), relation);
@@ -260,11 +337,16 @@ impl Case {
         let abs_end =
             |x: &rug::Float| Real(rug::Float::with_val(x.prec(), x.abs_ref())).log10_abs();
         let (m_disp, b_disp) = match relation {
-            Relation::AtLeast => (abs_end(&ml), abs_end(&bu)),
+            Relation::AtLeast | Relation::Above => (abs_end(&ml), abs_end(&bu)),
             _ => (abs_end(&mu).max(abs_end(&ml)), abs_end(&bl)),
         };
-        let mut c = Self::from_log10(label, m_disp, b_disp, relation);
-        c.passed = pass && !nan;
+        let mut c = Self::decided(label, pass && !nan, m_disp, b_disp, relation);
+        let (m_end, b_end) = match relation {
+            Relation::AtLeast | Relation::Above => (&ml, &bu),
+            _ => (&mu, &bl),
+        };
+        c.measured = Some(m_end.to_f64());
+        c.bound = Some(b_end.to_f64());
         c.verdict = if pass || fail {
             Verdict::Certified
         } else {
@@ -291,7 +373,10 @@ impl Case {
             id: slug(&label),
             arith: None,
             label,
+            key: None,
             params: BTreeMap::new(),
+            measured: None,
+            bound: None,
             measured_log10: None,
             bound_log10: None,
             relation: Relation::AtMost,
@@ -341,6 +426,16 @@ impl Case {
     pub fn with_note(mut self, n: impl Into<String>) -> Self {
         self.note = Some(n.into());
         self
+    }
+    /// Record what the case is ([`CaseKey`]); its id becomes the key's.
+    pub fn keyed(mut self, key: CaseKey) -> Self {
+        self.id = key.id();
+        self.key = Some(key);
+        self
+    }
+    /// Whether the case makes check `check` (its [`CaseKey`]).
+    pub fn is(&self, check: &str) -> bool {
+        self.key.as_ref().is_some_and(|k| k.check == check)
     }
 }
 
@@ -448,6 +543,57 @@ impl ClaimReport {
     }
     pub fn failed_cases(&self) -> impl Iterator<Item = &Case> {
         self.cases.iter().filter(|c| !c.passed)
+    }
+}
+
+/// The reports as JSON (docs/report-json.md), pretty, with a final newline: deterministic for a
+/// seed unless `timings` (which keeps every `seconds` field).
+pub fn to_json(reports: &[ClaimReport], timings: bool) -> crate::error::Result<String> {
+    let err = |e: serde_json::Error| {
+        crate::error::Error::compute(format!("cannot serialise the report: {e}"))
+    };
+    let mut v = serde_json::to_value(reports).map_err(err)?;
+    if !timings {
+        strip_seconds(&mut v);
+    }
+    let mut s = serde_json::to_string_pretty(&v).map_err(err)?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// Remove every `seconds` field (claim run times, certificate search times), at any depth.
+fn strip_seconds(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(o) => {
+            o.remove("seconds");
+            o.values_mut().for_each(strip_seconds);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_seconds),
+        _ => {}
+    }
+}
+
+/// How many claims passed, and which failed or are undecided.
+#[derive(Clone, Debug, Default)]
+pub struct Summary<'a> {
+    pub passed: usize,
+    pub failed: Vec<&'a str>,
+    pub undecided: Vec<&'a str>,
+    pub not_built: usize,
+}
+
+impl<'a> Summary<'a> {
+    pub fn of(reports: &'a [ClaimReport]) -> Self {
+        let mut s = Summary::default();
+        for r in reports {
+            match r.status {
+                Status::Passed => s.passed += 1,
+                Status::Failed => s.failed.push(&r.id),
+                Status::Undecided => s.undecided.push(&r.id),
+                Status::NotBuilt => s.not_built += 1,
+            }
+        }
+        s
     }
 }
 
@@ -618,5 +764,38 @@ mod tests {
         assert!(!c.passed && c.verdict == Verdict::Undecided);
         let c = Case::certified("at least", &ball(2.0, -20), &bound, Relation::AtLeast);
         assert!(c.passed);
+    }
+
+    #[test]
+    fn the_strict_relation_fails_on_a_tie_and_is_undecided_on_a_straddling_margin() {
+        assert!(Case::from_values("m", 1e-300, 0.0, Relation::Above).passed);
+        assert!(!Case::from_values("tie", 0.0, 0.0, Relation::Above).passed);
+        assert!(!Case::from_values("below", -1.0, 0.0, Relation::Above).passed);
+        let zero = Ball::zero(64);
+        let ball = |x: f64, r: i64| {
+            Ball::with_radius(&rug::Float::with_val(64, x), crate::num::Mag::pow2(r), 64)
+        };
+        let c = Case::certified("margin", &ball(1.0, -10), &zero, Relation::Above);
+        assert!(c.passed && c.verdict == Verdict::Certified);
+        let c = Case::certified("straddles", &ball(0.0, -10), &zero, Relation::Above);
+        assert!(!c.passed && c.verdict == Verdict::Undecided);
+        let c = Case::certified("certainly not", &ball(-1.0, -10), &zero, Relation::Above);
+        assert!(!c.passed && c.verdict == Verdict::Certified);
+        // an exact tie is certainly not above
+        let c = Case::certified("exact tie", &zero, &zero, Relation::Above);
+        assert!(!c.passed && c.verdict == Verdict::Certified);
+    }
+
+    #[test]
+    fn a_keyed_case_takes_its_id_from_the_key() {
+        let c = Case::boolean("some prose, T=16", true, "").keyed(
+            CaseKey::new("step")
+                .arith("53-bit MPFR")
+                .size("T", 16)
+                .size("memory", "position-key a=1"),
+        );
+        assert_eq!(c.id, "step/53-bit-mpfr/T=16,memory=position-key-a-1");
+        assert!(c.is("step") && !c.is("full-rank"));
+        assert_eq!(c.key.as_ref().unwrap().size_u64("T"), Some(16));
     }
 }
