@@ -3,7 +3,7 @@
 //! gadget's bound holds and fails when its hypothesis does; parameters too small break decoding;
 //! positional features of m-local problems keep a width independent of T.
 
-use freelunch::dp::{self, problems::ProblemParams, DpProblem, MemoryKind, Options};
+use freelunch::dp::{self, DpProblem, MemoryKind, Options};
 use freelunch::lower::{lower_mamba, shift_error, LowerOptions, Lowered};
 use freelunch::model::mamba::MambaModel;
 use freelunch::model::{Activation, Model, Softplus};
@@ -11,11 +11,7 @@ use freelunch::num::{Ball, Real, Scalar};
 use freelunch::rng::Rng;
 
 fn problem(name: &str, n: usize) -> Box<dyn DpProblem> {
-    let p = ProblemParams {
-        n: Some(n),
-        ..Default::default()
-    };
-    dp::problem_by_name(name, &p).expect("catalog problem")
+    dp::catalog::at_size(name, n).expect("catalog problem")
 }
 
 fn compiled(p: &dyn DpProblem, memory: MemoryKind) -> Model<f64> {

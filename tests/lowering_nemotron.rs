@@ -3,7 +3,7 @@
 //! positional features computed inside the model (Mamba-2 counter, ReLU units) equal their tables
 //! at every position; parameters too small (eps, the counter's K) break decoding.
 
-use freelunch::dp::{self, problems::ProblemParams, DpProblem, MemoryKind, Options};
+use freelunch::dp::{self, DpProblem, MemoryKind, Options};
 use freelunch::lower::nemotron_h::{head_dim_for, lower_nemotron_h, LoweredNh};
 use freelunch::lower::position::FeatureProgram;
 use freelunch::lower::LowerOptions;
@@ -13,11 +13,7 @@ use freelunch::num::{Ball, Real, Scalar};
 use freelunch::rng::Rng;
 
 fn problem(name: &str, n: usize) -> Box<dyn DpProblem> {
-    let p = ProblemParams {
-        n: Some(n),
-        ..Default::default()
-    };
-    dp::problem_by_name(name, &p).expect("catalog problem")
+    dp::catalog::at_size(name, n).expect("catalog problem")
 }
 
 fn compiled(p: &dyn DpProblem, memory: MemoryKind) -> Model<f64> {

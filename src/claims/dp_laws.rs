@@ -11,9 +11,7 @@
 use super::dp::{minimal_precision, state_at};
 use super::fit::{loglog_slope, slope};
 use super::Mode;
-use crate::dp::{
-    compile, Compiled, DpProblem, Eca, EditDistance, LinRec, Lis, MemoryKind, Options,
-};
+use crate::dp::{compile, Compiled, DpProblem, MemoryKind, Options};
 use crate::error::{Error, Result};
 use crate::model::Activation;
 use crate::report::Case;
@@ -344,25 +342,44 @@ fn boxed<P: DpProblem + 'static>(p: Result<P>) -> Result<Box<dyn DpProblem>> {
 /// Edit distance n×n (alphabet 4, unit costs) at each n.
 pub fn edit_sweep(ns: &[usize]) -> Result<Vec<Box<dyn DpProblem>>> {
     ns.iter()
-        .map(|&n| boxed(EditDistance::new(n, n, 4, 1, 1, 1)))
+        .map(|&n| {
+            boxed(crate::dp::problem(
+                "edit",
+                &format!("n1={n} n2={n} sigma=4 ins=1 del=1 sub=1"),
+            ))
+        })
         .collect()
 }
 
 /// LIS of length n over 8 symbols at each n.
 pub fn lis_sweep(ns: &[usize]) -> Result<Vec<Box<dyn DpProblem>>> {
-    ns.iter().map(|&n| boxed(Lis::new(n, 8))).collect()
+    ns.iter()
+        .map(|&n| boxed(crate::dp::problem("lis", &format!("n={n} sigma=8"))))
+        .collect()
 }
 
 /// Rule 110 on a ring of width `w` for each number of rows.
 pub fn eca_rows_sweep(w: usize, rows: &[usize]) -> Result<Vec<Box<dyn DpProblem>>> {
-    rows.iter().map(|&r| boxed(Eca::new(110, w, r))).collect()
+    rows.iter()
+        .map(|&r| {
+            boxed(crate::dp::problem(
+                "eca",
+                &format!("rule=110 width={w} rows={r}"),
+            ))
+        })
+        .collect()
 }
 
 /// Rule 110 with `rows` rows on rings of each width (m = 2w grows, T grows with w).
 pub fn eca_width_sweep(widths: &[usize], rows: usize) -> Result<Vec<Box<dyn DpProblem>>> {
     widths
         .iter()
-        .map(|&w| boxed(Eca::new(110, w, rows)))
+        .map(|&w| {
+            boxed(crate::dp::problem(
+                "eca",
+                &format!("rule=110 width={w} rows={rows}"),
+            ))
+        })
         .collect()
 }
 
@@ -370,7 +387,12 @@ pub fn eca_width_sweep(widths: &[usize], rows: usize) -> Result<Vec<Box<dyn DpPr
 pub fn fib_sweep(terms: &[usize]) -> Result<Vec<Box<dyn DpProblem>>> {
     terms
         .iter()
-        .map(|&s| boxed(LinRec::new(vec![1, 1], 10, s)))
+        .map(|&s| {
+            boxed(crate::dp::problem(
+                "linrec",
+                &format!("coeffs=1,1 q=10 steps={s}"),
+            ))
+        })
         .collect()
 }
 
