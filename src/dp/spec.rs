@@ -1301,7 +1301,10 @@ struct RuleIr {
 #[derive(Clone)]
 pub struct SpecProblem {
     pub spec: Arc<Spec>,
+    /// Every parameter's value, in declaration order.
     pub params: Vec<(String, Val)>,
+    /// The parameters given explicitly (the others follow their defaults when resized).
+    given: Vec<(String, Val)>,
     n: usize,
     alphabet: usize,
     values: usize,
@@ -1607,6 +1610,7 @@ impl SpecProblem {
         let p = SpecProblem {
             spec: spec.clone(),
             params,
+            given: given.to_vec(),
             n,
             alphabet,
             values,
@@ -1696,7 +1700,7 @@ impl SpecProblem {
     /// The same problem with some parameters changed.
     pub fn with(&self, changes: &[(String, Val)]) -> Result<SpecProblem> {
         let mut given: Vec<(String, Val)> = self
-            .params
+            .given
             .iter()
             .filter(|(k, _)| !changes.iter().any(|(c, _)| c == k))
             .cloned()
@@ -1711,7 +1715,7 @@ impl SpecProblem {
             .map(|k| (k.clone(), Val::Int(size)))
             .collect();
         let mut given: Vec<(String, Val)> = self
-            .params
+            .given
             .iter()
             .filter(|(k, _)| !changes.iter().any(|(c, _)| c == k))
             .cloned()
