@@ -465,52 +465,33 @@ impl Claim for DpLocal {
 /// A labelled (problem, memory) configuration.
 pub type Labelled = (String, Box<dyn DpProblem>, MemoryKind);
 
-/// The §3.4 configurations: (label, problem at a size, memory).
+/// The §3.4 configurations of a catalog problem at a size: (label, problem, memory) for the
+/// slot memory (general or m-local, as derived from the reads), the position-key memory and
+/// attention. `edit` is at its defaults, `eca` at rule 110 on a ring of 8.
 pub fn comparison_series(size: usize, family: &str) -> Result<Vec<Labelled>> {
-    Ok(match family {
-        "edit" => {
-            let p = || -> Result<Box<dyn DpProblem>> {
-                Ok(Box::new(crate::dp::problem(
-                    "edit",
-                    &format!("n1={size} n2={size} sigma=4 ins=1 del=1 sub=1"),
-                )?))
-            };
-            vec![
-                (
-                    "edit, Mamba general (slot m=dist)".into(),
-                    p()?,
-                    MemoryKind::Slot,
-                ),
-                (
-                    "edit, Mamba position-key".into(),
-                    p()?,
-                    MemoryKind::Position,
-                ),
-                ("edit, attention".into(), p()?, MemoryKind::Attention),
-            ]
-        }
-        _ => {
-            let p = || -> Result<Box<dyn DpProblem>> {
-                Ok(Box::new(crate::dp::problem(
-                    "eca",
-                    &format!("rule=110 width=8 rows={size}"),
-                )?))
-            };
-            vec![
-                (
-                    "rule 110, Mamba m-local (slot)".into(),
-                    p()?,
-                    MemoryKind::Slot,
-                ),
-                (
-                    "rule 110, Mamba position-key".into(),
-                    p()?,
-                    MemoryKind::Position,
-                ),
-                ("rule 110, attention".into(), p()?, MemoryKind::Attention),
-            ]
-        }
-    })
+    let params = if family == "eca" {
+        "rule=110 width=8"
+    } else {
+        ""
+    };
+    let base = dp::problem(family, params)?;
+    let name = match base.param("rule") {
+        Some(dp::Val::Int(r)) if family == "eca" => format!("rule {r}"),
+        _ => family.to_string(),
+    };
+    let slot = if base.local() {
+        "Mamba m-local (slot)"
+    } else {
+        "Mamba general (slot m=dist)"
+    };
+    [
+        (slot, MemoryKind::Slot),
+        ("Mamba position-key", MemoryKind::Position),
+        ("attention", MemoryKind::Attention),
+    ]
+    .into_iter()
+    .map(|(what, memory)| Ok((format!("{name}, {what}"), base.resized(size)?, memory)))
+    .collect()
 }
 
 fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
