@@ -73,3 +73,32 @@ pub fn load_file(path: &std::path::Path) -> Result<Arc<Spec>> {
 pub fn at_size(id: &str, size: usize) -> Result<Box<dyn DpProblem>> {
     spec(id)?.instance(&[])?.resized(size)
 }
+
+/// The catalog as a markdown table, each problem at its default parameters: what it computes,
+/// its size parameter, T, the number of states, read ports and rules, the dependency distance m
+/// and the locality derived from the reads. The README's `dp-catalog` section and
+/// proofs/dp-problems.md hold this table (`freelunch readme`, `tests/dp_catalog.rs`).
+pub fn catalog_table() -> Result<String> {
+    let mut o = String::from(
+        "| problem | computes | size | parameters (defaults) | T | states | reads | rules | m | m-local |\n|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for spec in catalog()? {
+        let p = spec.instance(&[])?;
+        let params: Vec<String> = p.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let rules = p.rules();
+        o.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            spec.id,
+            spec.doc.replace('|', "\\|"),
+            spec.size.join(", "),
+            params.join(" "),
+            super::total_len(&p),
+            p.steps().len() - 2,
+            p.read_ports(),
+            rules[..rules.len() - 1].join(", "),
+            super::dependency_distance(&p),
+            if p.local() { "yes" } else { "no" },
+        ));
+    }
+    Ok(o)
+}
