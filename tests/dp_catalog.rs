@@ -488,3 +488,24 @@ fn locality_is_derived_from_the_reads() {
         .collect();
     assert_eq!(local, ["eca", "fib", "linrec"]);
 }
+
+#[test]
+fn the_catalog_table_in_the_proofs_is_current() {
+    let text = include_str!("../proofs/dp-problems.md");
+    let (b, e) = (
+        "<!-- BEGIN generated: dp-catalog -->\n",
+        "<!-- END generated: dp-catalog -->",
+    );
+    let start = text.find(b).expect("begin marker") + b.len();
+    let stop = text[start..].find(e).expect("end marker") + start;
+    let want = dp::catalog::catalog_table().unwrap();
+    assert_eq!(
+        &text[start..stop],
+        want,
+        "proofs/dp-problems.md's catalog table is stale; replace it by:\n{want}"
+    );
+    // every catalog problem is a row
+    for id in catalog_ids() {
+        assert!(want.contains(&format!("| `{id}` |")), "{id}");
+    }
+}

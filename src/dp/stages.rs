@@ -30,7 +30,7 @@ pub struct Plan<'a> {
     pub rules: Vec<String>,
     /// Dependency distance m.
     pub distance: usize,
-    /// Declared m-local.
+    /// m-local, derived from the reads ([`crate::dp::SpecProblem`]).
     pub local: bool,
     /// `pointers[t − 1][r]`: the position port r reads while t is fed (t itself when position
     /// t + 1 is not a generated step).
