@@ -34,6 +34,17 @@ fn main() {
             MemoryKind::Slot,
         ),
     ];
+    // every other catalog problem at its largest size with T ≤ 400, slot memory
+    let mut cases = cases;
+    for id in freelunch::dp::catalog::names().unwrap() {
+        if id == "edit" || id == "eca" {
+            continue;
+        }
+        let p = freelunch::dp::problem(&id, "").unwrap();
+        if let Some(&s) = freelunch::claims::dp_laws::catalog_sizes(&p, 1, 400).last() {
+            cases.push((p.resized(s).unwrap(), MemoryKind::Slot));
+        }
+    }
     println!(
         "{:<70} {:<10} {:>6} {:>6} {:>9} {:>11} {:>11} {:>6}",
         "instance", "memory", "bits", "T", "seconds", "tokens/s", "ops/s", "exact"
