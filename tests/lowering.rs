@@ -3,6 +3,8 @@
 //! gadget's bound holds and fails when its hypothesis does; parameters too small break decoding;
 //! positional features of m-local problems keep a width independent of T.
 
+mod common;
+
 use freelunch::dp::{self, DpProblem, MemoryKind, Options};
 use freelunch::lower::{lower_mamba, shift_error, LowerOptions, Lowered};
 use freelunch::model::mamba::MambaModel;
@@ -12,21 +14,6 @@ use freelunch::rng::Rng;
 
 fn problem(name: &str, n: usize) -> Box<dyn DpProblem> {
     dp::catalog::at_size(name, n).expect("catalog problem")
-}
-
-/// Every catalog problem at a small size (the four original ones at the sizes they had).
-fn catalog_cases(original: &[(&str, usize)]) -> Vec<(String, usize)> {
-    dp::catalog::names()
-        .expect("catalog")
-        .into_iter()
-        .map(|id| {
-            let n = original
-                .iter()
-                .find(|(o, _)| *o == id)
-                .map_or(3, |&(_, n)| n);
-            (id, n)
-        })
-        .collect()
 }
 
 fn compiled(p: &dyn DpProblem, memory: MemoryKind) -> Model<f64> {
@@ -70,7 +57,7 @@ fn agreement(p: &dyn DpProblem, m: &Model<f64>, low: &MambaModel<f64>, count: us
 
 #[test]
 fn every_catalog_problem_lowers_and_decodes_like_the_abstract_model_in_f64_mpfr_and_ball() {
-    for (name, n) in catalog_cases(&[("edit", 2), ("lis", 4), ("linrec", 6), ("eca", 3)]) {
+    for (name, n) in common::catalog_cases(&[("edit", 2), ("lis", 4), ("linrec", 6), ("eca", 3)]) {
         let p = problem(&name, n);
         for memory in [MemoryKind::Slot, MemoryKind::Position] {
             let m = compiled(p.as_ref(), memory);

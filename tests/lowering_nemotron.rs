@@ -3,6 +3,8 @@
 //! positional features computed inside the model (Mamba-2 counter, ReLU units) equal their tables
 //! at every position; parameters too small (eps, the counter's K) break decoding.
 
+mod common;
+
 use freelunch::dp::{self, DpProblem, MemoryKind, Options};
 use freelunch::lower::nemotron_h::{head_dim_for, lower_nemotron_h, LoweredNh};
 use freelunch::lower::position::FeatureProgram;
@@ -14,21 +16,6 @@ use freelunch::rng::Rng;
 
 fn problem(name: &str, n: usize) -> Box<dyn DpProblem> {
     dp::catalog::at_size(name, n).expect("catalog problem")
-}
-
-/// Every catalog problem at a small size (the four original ones at the sizes they had).
-fn catalog_cases(original: &[(&str, usize)]) -> Vec<(String, usize)> {
-    dp::catalog::names()
-        .expect("catalog")
-        .into_iter()
-        .map(|id| {
-            let n = original
-                .iter()
-                .find(|(o, _)| *o == id)
-                .map_or(3, |&(_, n)| n);
-            (id, n)
-        })
-        .collect()
 }
 
 fn compiled(p: &dyn DpProblem, memory: MemoryKind) -> Model<f64> {
@@ -74,7 +61,7 @@ const ATTENTION_DP: [(&str, usize); 4] = [("edit", 3), ("lis", 5), ("linrec", 8)
 
 #[test]
 fn every_catalog_problem_lowers_with_attention_and_decodes_like_the_abstract_model() {
-    for (name, n) in catalog_cases(&ATTENTION_DP) {
+    for (name, n) in common::catalog_cases(&ATTENTION_DP) {
         let (name, p) = (name.as_str(), problem(&name, n));
         let m = compiled(p.as_ref(), MemoryKind::Attention);
         let low = lowered(p.as_ref(), &m, |_| {});

@@ -820,6 +820,14 @@ impl Spec {
     /// Evaluate an index expression (parameters, indices, integer arithmetic).
     fn ival(&self, t: &Text, n: &Node, env: &[(String, Val)]) -> SResult<i64> {
         let e = |msg: String| self.err(t, n.at, SpecErrorKind::Range, msg);
+        let input_dependent = |what: &str| {
+            self.err(
+                t,
+                n.at,
+                SpecErrorKind::InputDependentRead,
+                format!("`{what}` cannot appear in an index or bound: {A2_INPUT_READ}"),
+            )
+        };
         let lookup = |name: &str| env.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v);
         Ok(match &n.e {
             Expr::Int(v) => *v,
@@ -829,12 +837,7 @@ impl Spec {
                     return Err(e(format!("`{name}` is a list: index it, `{name}[k]`")))
                 }
                 None if name == "input" || self.family(name).is_some() => {
-                    return Err(self.err(
-                        t,
-                        n.at,
-                        SpecErrorKind::InputDependentRead,
-                        format!("`{name}` cannot appear in an index or bound: {A2_INPUT_READ}"),
-                    ))
+                    return Err(input_dependent(name))
                 }
                 None => {
                     return Err(self.err(
@@ -854,12 +857,7 @@ impl Spec {
                         .ok_or_else(|| e(format!("index {k} is outside {name}[0..{}]", v.len())))?
                 }
                 _ if name == "input" || self.family(name).is_some() => {
-                    return Err(self.err(
-                        t,
-                        n.at,
-                        SpecErrorKind::InputDependentRead,
-                        format!("`{n}` cannot appear in an index or bound: {A2_INPUT_READ}"),
-                    ))
+                    return Err(input_dependent(&n.to_string()))
                 }
                 _ => {
                     return Err(self.err(
