@@ -1695,30 +1695,35 @@ impl SpecProblem {
         self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 
-    /// The same problem with some parameters changed.
-    pub fn with(&self, changes: &[(String, Val)]) -> Result<SpecProblem> {
-        let mut given: Vec<(String, Val)> = self
-            .given
-            .iter()
+    /// The given parameters with `changes` applied (the rest keep following their defaults).
+    fn given_with(&self, changes: &[(String, Val)]) -> Vec<(String, Val)> {
+        let mut given: Vec<(String, Val)> = (self.given.iter())
             .filter(|(k, _)| !changes.iter().any(|(c, _)| c == k))
             .cloned()
             .collect();
         given.extend(changes.iter().cloned());
-        Ok(SpecProblem::build(self.spec.clone(), &given, true)?)
+        given
+    }
+
+    /// The size parameters set to `size`.
+    fn size_changes(&self, size: i64) -> Vec<(String, Val)> {
+        (self.spec.size.iter())
+            .map(|k| (k.clone(), Val::Int(size)))
+            .collect()
+    }
+
+    /// The same problem with some parameters changed.
+    pub fn with(&self, changes: &[(String, Val)]) -> Result<SpecProblem> {
+        Ok(SpecProblem::build(
+            self.spec.clone(),
+            &self.given_with(changes),
+            true,
+        )?)
     }
 
     /// Dependency distance of the instance at `size`, without the value checks.
     fn distance_at(&self, size: i64) -> Option<usize> {
-        let changes: Vec<(String, Val)> = (self.spec.size.iter())
-            .map(|k| (k.clone(), Val::Int(size)))
-            .collect();
-        let mut given: Vec<(String, Val)> = self
-            .given
-            .iter()
-            .filter(|(k, _)| !changes.iter().any(|(c, _)| c == k))
-            .cloned()
-            .collect();
-        given.extend(changes);
+        let given = self.given_with(&self.size_changes(size));
         let p = SpecProblem::build(self.spec.clone(), &given, false).ok()?;
         Some(super::dependency_distance(&p))
     }
@@ -1942,10 +1947,7 @@ impl DpProblem for SpecProblem {
         *self.local.get_or_init(|| self.derive_local())
     }
     fn resized(&self, size: usize) -> Result<Box<dyn DpProblem>> {
-        let changes: Vec<(String, Val)> = (self.spec.size.iter())
-            .map(|k| (k.clone(), Val::Int(size as i64)))
-            .collect();
-        Ok(Box::new(self.with(&changes)?))
+        Ok(Box::new(self.with(&self.size_changes(size as i64))?))
     }
     fn size(&self) -> usize {
         match self.param(&self.spec.size[0]) {
