@@ -3,7 +3,6 @@
 //! from the built weights, so ops/s against the op count is the ratio to the arithmetic limit).
 
 use freelunch::dp::compiler::{compile, Compiled, MemoryKind, Options};
-use freelunch::dp::problems::{Eca, EditDistance};
 use freelunch::dp::DpProblem;
 use freelunch::model::Activation;
 use freelunch::num::Real;
@@ -13,19 +12,39 @@ use std::time::Instant;
 fn main() {
     let cases: Vec<(Box<dyn DpProblem>, MemoryKind)> = vec![
         (
-            Box::new(EditDistance::new(12, 12, 4, 1, 1, 1).unwrap()),
+            Box::new(
+                freelunch::dp::problem("edit", "n1=12 n2=12 sigma=4 ins=1 del=1 sub=1").unwrap(),
+            ),
             MemoryKind::Slot,
         ),
         (
-            Box::new(EditDistance::new(12, 12, 4, 1, 1, 1).unwrap()),
+            Box::new(
+                freelunch::dp::problem("edit", "n1=12 n2=12 sigma=4 ins=1 del=1 sub=1").unwrap(),
+            ),
             MemoryKind::Position,
         ),
         (
-            Box::new(EditDistance::new(12, 12, 4, 1, 1, 1).unwrap()),
+            Box::new(
+                freelunch::dp::problem("edit", "n1=12 n2=12 sigma=4 ins=1 del=1 sub=1").unwrap(),
+            ),
             MemoryKind::Attention,
         ),
-        (Box::new(Eca::new(110, 16, 130).unwrap()), MemoryKind::Slot),
+        (
+            Box::new(freelunch::dp::problem("eca", "rule=110 width=16 rows=130").unwrap()),
+            MemoryKind::Slot,
+        ),
     ];
+    // every other catalog problem at its largest size with T ≤ 400, slot memory
+    let mut cases = cases;
+    for id in freelunch::dp::catalog::names().unwrap() {
+        if id == "edit" || id == "eca" {
+            continue;
+        }
+        let p = freelunch::dp::problem(&id, "").unwrap();
+        if let Some(&s) = freelunch::claims::dp_laws::catalog_sizes(&p, 1, 400).last() {
+            cases.push((p.resized(s).unwrap(), MemoryKind::Slot));
+        }
+    }
     println!(
         "{:<70} {:<10} {:>6} {:>6} {:>9} {:>11} {:>11} {:>6}",
         "instance", "memory", "bits", "T", "seconds", "tokens/s", "ops/s", "exact"

@@ -142,35 +142,25 @@ enum Cmd {
 
 #[derive(clap::Args)]
 struct DpArgs {
-    /// edit, lis, linrec or eca.
-    problem: String,
-    /// Size: edit |a| (1..=100), lis length (1..=150), linrec terms, eca rows. Real limits: the
-    /// slot memory holds at most 4000 slots (edit |a| = |b| ≤ 61, lis ≤ 87), the position-key
-    /// memory at most T = 4000, and every chain of thought at most 20000 tokens (linrec with 2
-    /// coefficients ≤ 19995 terms, eca at width 8 ≤ 2498 rows); the message names the limit hit.
+    /// A catalog problem (`freelunch dp --list` lists them).
+    #[arg(required_unless_present_any = ["spec", "list"], conflicts_with = "spec")]
+    problem: Option<String>,
+    /// A DP spec file (proofs/dp-problems.md) instead of a catalog problem.
+    #[arg(long)]
+    spec: Option<PathBuf>,
+    /// List the catalog problems and their parameters, then exit.
+    #[arg(long)]
+    list: bool,
+    /// A problem parameter `name=value` (a list as `name=1,2,3`); repeatable. `--list` shows
+    /// each problem's parameters, defaults and ranges.
+    #[arg(long = "param", allow_hyphen_values = true)]
+    params: Vec<String>,
+    /// The size: sets the problem's size parameters (edit |a| = |b|, lis length, linrec terms,
+    /// eca rows, ...). Real limits: the slot memory holds at most 4000 slots, the position-key
+    /// memory at most T = 4000, and every chain of thought at most 20000 tokens; the message
+    /// names the limit hit.
     #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
     n: Option<usize>,
-    /// edit: |b| (default n).
-    #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
-    n2: Option<usize>,
-    /// Alphabet size (edit, lis).
-    #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
-    sigma: Option<usize>,
-    /// edit: costs `ins,del,sub`.
-    #[arg(long, allow_hyphen_values = true)]
-    costs: Option<String>,
-    /// linrec: coefficients `c1,c2,...` (order k = count).
-    #[arg(long, allow_hyphen_values = true)]
-    coeffs: Option<String>,
-    /// linrec: modulus.
-    #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
-    q: Option<usize>,
-    /// eca: ring width.
-    #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
-    width: Option<usize>,
-    /// eca: rule number.
-    #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
-    rule: Option<usize>,
     /// Input symbols s_1 … s_n: comma- or space-separated integers (`0,1,1`, `"0 1 1"`), or one
     /// digit string (`011`) when the alphabet has at most 10 symbols; edit takes a then b
     /// (|a| + |b| symbols). Default: random from --seed.
@@ -471,47 +461,38 @@ fn run_lower_nemotron_h(
     })
 }
 
-fn parse_list(name: &str, s: &str) -> Result<Vec<usize>> {
-    s.split(',')
-        .map(|x| {
-            x.trim().parse::<usize>().map_err(|_| {
-                Error::input(format!(
-                    "{name} `{s}` must be comma-separated non-negative integers"
-                ))
-            })
-        })
-        .collect()
-}
-
 fn run_dp(a: DpArgs) -> Result<ExitCode> {
-    use freelunch::dp::{self, problems::ProblemParams};
-    let costs = match &a.costs {
-        Some(c) => {
-            let v = parse_list("--costs", c)?;
-            if v.len() != 3 {
-                return Err(Error::input(format!(
-                    "--costs `{c}` must be three numbers ins,del,sub"
-                )));
+    use freelunch::dp::{self, DpProblem};
+    if a.list {
+        for spec in dp::catalog()? {
+            outln!("{:<12} {}", spec.id, spec.doc);
+            for line in spec.param_lines() {
+                outln!("{:<12}   --param {line}", "");
             }
-            Some((v[0], v[1], v[2]))
         }
-        None => None,
+        return Ok(ExitCode::SUCCESS);
+    }
+    let spec = match (&a.spec, &a.problem) {
+        (Some(path), _) => dp::catalog::load_file(path)?,
+        (None, Some(name)) => dp::catalog::spec(name)?,
+        (None, None) => {
+            return Err(Error::input(
+                "give a catalog problem, --spec FILE or --list",
+            ))
+        }
     };
-    let params = ProblemParams {
-        n: a.n,
-        n2: a.n2,
-        sigma: a.sigma,
-        costs,
-        coeffs: a
-            .coeffs
-            .as_deref()
-            .map(|c| parse_list("--coeffs", c))
-            .transpose()?,
-        q: a.q,
-        width: a.width,
-        rule: a.rule,
-    };
-    let problem = dp::problem_by_name(&a.problem, &params)?;
+    let mut given = (a.params.iter())
+        .map(|p| dp::parse_param(p))
+        .collect::<Result<Vec<_>>>()?;
+    // --n sets every size parameter that --param does not
+    if let Some(n) = a.n {
+        for s in &spec.size {
+            if !given.iter().any(|(k, _)| k == s) {
+                given.push((s.clone(), dp::Val::Int(n as i64)));
+            }
+        }
+    }
+    let problem: Box<dyn DpProblem> = Box::new(spec.instance(&given)?);
     let memory = dp::MemoryKind::parse(&a.memory)?;
     let act = freelunch::model::Activation::parse(&a.activation)?;
     if let Some(l) = a.lambda {

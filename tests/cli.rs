@@ -221,7 +221,7 @@ fn number_papercuts() {
     // Negative numbers: a sentence about the sign, not clap's "use -- -1" tip.
     for args in [
         vec!["dp", "edit", "--n", "-1"],
-        vec!["dp", "linrec", "--q", "-7"],
+        vec!["dp", "linrec", "--slots", "-7"],
         vec!["verify", "scan-unroll", "--seed", "-4"],
     ] {
         let (code, _, err) = run(&args);

@@ -35,8 +35,8 @@ fn good_runs_print_cot_answer_agreement_and_cost() {
     }
     let (code, out, err) = run(&[
         "eca",
-        "--width",
-        "5",
+        "--param",
+        "width=5",
         "--n",
         "4",
         "--input",
@@ -54,10 +54,10 @@ fn good_runs_print_cot_answer_agreement_and_cost() {
     );
     let (code, _, err) = run(&[
         "linrec",
-        "--coeffs",
-        "1,2,3",
-        "--q",
-        "7",
+        "--param",
+        "coeffs=1,2,3",
+        "--param",
+        "q=7",
         "--n",
         "30",
         "--memory",
@@ -86,17 +86,17 @@ fn bad_inputs_get_one_sentence_and_a_nonzero_exit() {
             "expects an input of 6 symbols",
         ),
         (
-            &["edit", "--n", "2", "--sigma", "3", "--input", "0139"],
+            &["edit", "--n", "2", "--param", "sigma=3", "--input", "0139"],
             "outside the alphabet",
         ),
         (
             &["lis", "--n", "3", "--input", "1,a,2"],
             "not a non-negative integer",
         ),
-        (&["edit", "--n", "0"], "between 1 and"),
-        (&["lis", "--n", "1000"], "between 1 and"),
+        (&["edit", "--n", "0"], "must be in 1..=100"),
+        (&["lis", "--n", "1000"], "must be in 1..=150"),
         (
-            &["eca", "--width", "8", "--n", "5000"],
+            &["eca", "--param", "width=8", "--n", "5000"],
             "more than the supported",
         ),
         (
@@ -104,17 +104,21 @@ fn bad_inputs_get_one_sentence_and_a_nonzero_exit() {
             "too large for the position-key memory",
         ),
         (
-            &["eca", "--width", "6", "--slots", "5"],
+            &["eca", "--param", "width=6", "--slots", "5"],
             "cannot hold reads at distance 12",
         ),
-        (&["knapsack"], "unknown DP problem"),
+        (&["no_such_problem"], "unknown DP problem"),
         (&["edit", "--memory", "tape"], "unknown memory"),
         (&["edit", "--activation", "tanh"], "unknown activation"),
-        (&["edit", "--costs", "1,2"], "three numbers"),
-        (&["linrec", "--coeffs", "1,x"], "comma-separated"),
+        (&["edit", "--param", "ins"], "must be name=value"),
+        (&["linrec", "--param", "coeffs=1,x"], "comma-separated"),
         (
-            &["linrec", "--coeffs", "1,12", "--q", "10"],
-            "below the modulus",
+            &["linrec", "--param", "coeffs=1,12", "--param", "q=10"],
+            "every entry of coeffs must be in 0..=9",
+        ),
+        (
+            &["--spec", "/nonexistent/x.toml"],
+            "cannot read the DP spec",
         ),
         (
             &["edit", "--activation", "gelu", "--lambda=-2"],
@@ -150,14 +154,9 @@ fn bad_inputs_get_one_sentence_and_a_nonzero_exit() {
             &["eca", "--memory", "attention", "--slots", "9"],
             "--slots applies to the slot memory only",
         ),
-        (
-            &["eca", "--sigma", "3"],
-            "--sigma does not apply to the eca",
-        ),
-        (&["linrec", "--costs", "1,1,1"], "--costs does not apply"),
-        (&["edit", "--width", "5"], "--width does not apply"),
-        (&["edit", "--rule", "30"], "--rule does not apply"),
-        (&["lis", "--q", "7"], "--q does not apply"),
+        (&["eca", "--param", "sigma=3"], "has no parameter `sigma`"),
+        (&["edit", "--param", "width=5"], "has no parameter `width`"),
+        (&["lis", "--param", "q=7"], "has no parameter `q`"),
         (
             &["edit", "--activation", "gelu", "--lambda", "NaN"],
             "finite",

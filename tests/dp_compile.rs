@@ -4,9 +4,7 @@
 mod common;
 use common::all_inputs;
 
-use freelunch::dp::{
-    compile, Compiled, DpProblem, Eca, EditDistance, LinRec, Lis, MemoryKind, Options,
-};
+use freelunch::dp::{compile, Compiled, DpProblem, MemoryKind, Options};
 use freelunch::model::Activation;
 use freelunch::num::{Ball, Real, Scalar};
 use freelunch::rng::Rng;
@@ -26,11 +24,11 @@ fn exact_on<S: Scalar>(p: &dyn DpProblem, opt: &Options, bits: u32, inputs: &[Ve
 #[test]
 fn exhaustive_tiny_instances_decode_exactly_in_f64_every_memory() {
     let probs: Vec<Box<dyn DpProblem>> = vec![
-        Box::new(EditDistance::new(2, 2, 2, 1, 1, 1).unwrap()),
-        Box::new(EditDistance::new(2, 3, 3, 2, 1, 3).unwrap()),
-        Box::new(Lis::new(4, 4).unwrap()),
-        Box::new(LinRec::new(vec![1, 2], 3, 6).unwrap()),
-        Box::new(Eca::new(110, 4, 3).unwrap()),
+        Box::new(freelunch::dp::problem("edit", "n1=2 n2=2 sigma=2 ins=1 del=1 sub=1").unwrap()),
+        Box::new(freelunch::dp::problem("edit", "n1=2 n2=3 sigma=3 ins=2 del=1 sub=3").unwrap()),
+        Box::new(freelunch::dp::problem("lis", "n=4 sigma=4").unwrap()),
+        Box::new(freelunch::dp::problem("linrec", "coeffs=1,2 q=3 steps=6").unwrap()),
+        Box::new(freelunch::dp::problem("eca", "rule=110 width=4 rows=3").unwrap()),
     ];
     for p in &probs {
         let inputs = all_inputs(p.as_ref());
@@ -48,8 +46,8 @@ fn exhaustive_tiny_instances_decode_exactly_in_f64_every_memory() {
 #[test]
 fn exhaustive_tiny_instances_decode_exactly_at_128_bits() {
     let probs: Vec<Box<dyn DpProblem>> = vec![
-        Box::new(EditDistance::new(2, 2, 2, 1, 1, 1).unwrap()),
-        Box::new(Eca::new(110, 3, 2).unwrap()),
+        Box::new(freelunch::dp::problem("edit", "n1=2 n2=2 sigma=2 ins=1 del=1 sub=1").unwrap()),
+        Box::new(freelunch::dp::problem("eca", "rule=110 width=3 rows=2").unwrap()),
     ];
     for p in &probs {
         let inputs = all_inputs(p.as_ref());
@@ -70,10 +68,10 @@ proptest! {
     fn random_instances_decode_exactly(seed in any::<u64>(), n in 1usize..6, mem in 0usize..3) {
         let mut rng = Rng::new(seed);
         let probs: Vec<Box<dyn DpProblem>> = vec![
-            Box::new(EditDistance::new(n, n + 2, 4, 1, 2, 2).unwrap()),
-            Box::new(Lis::new(n + 2, 7).unwrap()),
-            Box::new(LinRec::new(vec![1, 0, 3], 5, 10 * n).unwrap()),
-            Box::new(Eca::new(110, n + 3, 2 * n).unwrap()),
+            Box::new(freelunch::dp::problem("edit", &format!("n1={n} n2={} sigma=4 ins=1 del=2 sub=2", n + 2)).unwrap()),
+            Box::new(freelunch::dp::problem("lis", &format!("n={} sigma=7", n + 2)).unwrap()),
+            Box::new(freelunch::dp::problem("linrec", &format!("coeffs=1,0,3 q=5 steps={}", 10 * n)).unwrap()),
+            Box::new(freelunch::dp::problem("eca", &format!("rule=110 width={} rows={}", n + 3, 2 * n)).unwrap()),
         ];
         let opt = Options::new(MEMORIES[mem], Activation::Relu);
         for p in &probs {
@@ -91,9 +89,9 @@ proptest! {
 fn random_instances_decode_exactly_at_mpfr_precision() {
     let mut rng = Rng::new(7);
     let probs: Vec<Box<dyn DpProblem>> = vec![
-        Box::new(EditDistance::new(4, 5, 4, 1, 1, 2).unwrap()),
-        Box::new(Lis::new(6, 9).unwrap()),
-        Box::new(LinRec::new(vec![1, 1], 10, 60).unwrap()),
+        Box::new(freelunch::dp::problem("edit", "n1=4 n2=5 sigma=4 ins=1 del=1 sub=2").unwrap()),
+        Box::new(freelunch::dp::problem("lis", "n=6 sigma=9").unwrap()),
+        Box::new(freelunch::dp::problem("linrec", "coeffs=1,1 q=10 steps=60").unwrap()),
     ];
     for p in &probs {
         let inputs: Vec<Vec<usize>> = (0..2).map(|_| p.random_input(&mut rng)).collect();
@@ -112,7 +110,7 @@ fn random_instances_decode_exactly_at_mpfr_precision() {
 
 #[test]
 fn smooth_activations_with_the_prescribed_lambda_decode_exactly_and_a_small_lambda_fails() {
-    let p = EditDistance::new(2, 3, 3, 1, 2, 2).unwrap();
+    let p = freelunch::dp::problem("edit", "n1=2 n2=3 sigma=3 ins=1 del=2 sub=2").unwrap();
     let inputs = all_inputs(&p).into_iter().step_by(37).collect::<Vec<_>>();
     for act in [Activation::Gelu, Activation::Silu] {
         for m in [MemoryKind::Slot, MemoryKind::Position] {
@@ -158,7 +156,7 @@ fn smooth_activations_with_the_prescribed_lambda_decode_exactly_and_a_small_lamb
 
 #[test]
 fn lambda_outside_its_range_and_non_finite_weights_are_rejected() {
-    let p = EditDistance::new(2, 2, 3, 1, 1, 1).unwrap();
+    let p = freelunch::dp::problem("edit", "n1=2 n2=2 sigma=3 ins=1 del=1 sub=1").unwrap();
     for l in [1e308, 1e-300, 0.0, -1.0, f64::NAN, f64::INFINITY] {
         let opt = Options {
             lambda: Some(l),
@@ -181,7 +179,7 @@ fn lambda_outside_its_range_and_non_finite_weights_are_rejected() {
 
 #[test]
 fn memory_error_bound_holds_and_violated_slot_parameters_fail() {
-    let p = LinRec::new(vec![1, 1], 10, 40).unwrap();
+    let p = freelunch::dp::problem("linrec", "coeffs=1,1 q=10 steps=40").unwrap();
     let x = vec![3, 7];
     let good = Options::new(MemoryKind::Slot, Activation::Relu);
     let c: Compiled<Real> = compile(&p, &good, 128).unwrap();
@@ -217,7 +215,7 @@ fn memory_error_bound_holds_and_violated_slot_parameters_fail() {
 
 #[test]
 fn attention_with_too_small_a_score_scale_fails() {
-    let p = EditDistance::new(3, 3, 4, 1, 1, 1).unwrap();
+    let p = freelunch::dp::problem("edit", "n1=3 n2=3 sigma=4 ins=1 del=1 sub=1").unwrap();
     let x = vec![0, 1, 2, 2, 1, 0];
     let good = Options::new(MemoryKind::Attention, Activation::Relu);
     let c: Compiled<f64> = compile(&p, &good, 53).unwrap();
@@ -238,7 +236,7 @@ fn attention_with_too_small_a_score_scale_fails() {
 
 #[test]
 fn too_few_slots_is_an_input_error_and_too_low_precision_fails() {
-    let p = Eca::new(110, 6, 4).unwrap();
+    let p = freelunch::dp::problem("eca", "rule=110 width=6 rows=4").unwrap();
     let opt = Options {
         slots: Some(11),
         ..Options::new(MemoryKind::Slot, Activation::Relu)
@@ -255,7 +253,7 @@ fn too_few_slots_is_an_input_error_and_too_low_precision_fails() {
         compile(&p, &Options::new(MemoryKind::Slot, Activation::Relu), 3).unwrap();
     assert!(!c.run(&p, &[0, 1, 1, 0, 1, 0]).unwrap().exact);
     // the position memory refuses T beyond its limit
-    let big = LinRec::new(vec![1, 1], 10, 5000).unwrap();
+    let big = freelunch::dp::problem("linrec", "coeffs=1,1 q=10 steps=5000").unwrap();
     let e = compile::<f64>(
         &big,
         &Options::new(MemoryKind::Position, Activation::Relu),
@@ -270,8 +268,8 @@ fn too_few_slots_is_an_input_error_and_too_low_precision_fails() {
 #[test]
 fn a_wrong_model_is_caught_by_the_comparison() {
     // the model for substitution cost 1, compared against the solver for cost 2
-    let built = EditDistance::new(3, 3, 3, 1, 1, 1).unwrap();
-    let truth = EditDistance::new(3, 3, 3, 1, 1, 2).unwrap();
+    let built = freelunch::dp::problem("edit", "n1=3 n2=3 sigma=3 ins=1 del=1 sub=1").unwrap();
+    let truth = freelunch::dp::problem("edit", "n1=3 n2=3 sigma=3 ins=1 del=1 sub=2").unwrap();
     let c: Compiled<f64> = compile(
         &built,
         &Options::new(MemoryKind::Slot, Activation::Relu),
@@ -288,7 +286,12 @@ fn local_models_have_constant_state_and_cost_general_ones_grow() {
     let local: Vec<(usize, usize, u64)> = [10usize, 100, 400]
         .iter()
         .map(|&rows| {
-            let c: Compiled<f64> = compile(&Eca::new(110, 8, rows).unwrap(), &opt, 53).unwrap();
+            let c: Compiled<f64> = compile(
+                &freelunch::dp::problem("eca", &format!("rule=110 width=8 rows={rows}")).unwrap(),
+                &opt,
+                53,
+            )
+            .unwrap();
             (
                 c.info.total_len,
                 c.model.size().ssm_state,
@@ -303,8 +306,16 @@ fn local_models_have_constant_state_and_cost_general_ones_grow() {
     let general: Vec<usize> = [2usize, 4, 8]
         .iter()
         .map(|&n| {
-            let c: Compiled<f64> =
-                compile(&EditDistance::new(n, n, 4, 1, 1, 1).unwrap(), &opt, 53).unwrap();
+            let c: Compiled<f64> = compile(
+                &freelunch::dp::problem(
+                    "edit",
+                    &format!("n1={n} n2={n} sigma=4 ins=1 del=1 sub=1"),
+                )
+                .unwrap(),
+                &opt,
+                53,
+            )
+            .unwrap();
             c.model.size().ssm_state
         })
         .collect();
@@ -314,7 +325,7 @@ fn local_models_have_constant_state_and_cost_general_ones_grow() {
     );
     // attention: per-token cost grows with the position
     let c: Compiled<f64> = compile(
-        &Eca::new(110, 8, 10).unwrap(),
+        &freelunch::dp::problem("eca", "rule=110 width=8 rows=10").unwrap(),
         &Options::new(MemoryKind::Attention, Activation::Relu),
         53,
     )
@@ -324,7 +335,7 @@ fn local_models_have_constant_state_and_cost_general_ones_grow() {
 
 #[test]
 fn built_model_is_readable_and_exportable() {
-    let p = EditDistance::new(2, 2, 3, 1, 1, 1).unwrap();
+    let p = freelunch::dp::problem("edit", "n1=2 n2=2 sigma=3 ins=1 del=1 sub=1").unwrap();
     let c: Compiled<f64> =
         compile(&p, &Options::new(MemoryKind::Slot, Activation::Relu), 53).unwrap();
     let s = c.model.summary();
@@ -333,7 +344,7 @@ fn built_model_is_readable_and_exportable() {
         "read_raw",
         "next_is_cell",
         "boundary_value",
-        "ed.min_sub",
+        "edit.cell.min",
         "round0",
     ] {
         assert!(s.contains(want), "summary lacks {want}");
@@ -372,7 +383,7 @@ fn dp_claims_pass_in_quick_mode() {
 fn the_dp_memories_use_the_shared_parameterisation() {
     use freelunch::dp::compiler::MEMORY_ACCURACY;
     use freelunch::memory::{AttentionParams, SlotParams};
-    let p = EditDistance::new(3, 3, 4, 1, 1, 1).unwrap();
+    let p = freelunch::dp::problem("edit", "n1=3 n2=3 sigma=4 ins=1 del=1 sub=1").unwrap();
     let m = (p.values() - 1) as f64;
     let c: Compiled<f64> =
         compile(&p, &Options::new(MemoryKind::Slot, Activation::Relu), 53).unwrap();

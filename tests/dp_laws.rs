@@ -4,8 +4,9 @@
 //! m² along the m sweep, and a memory whose minimal precision grows with T.
 
 use freelunch::claims::dp_laws::{
-    eca_rows_sweep, eca_width_sweep, edit_sweep, fib_sweep, general_law_cases, local_law_cases,
-    precision_case, precision_points, Family, Law, GENERAL_LAWS, LOCAL_M_LAWS, LOCAL_T_LAWS,
+    catalog_families, catalog_sizes, general_law_cases, local_law_cases, param_sweep,
+    precision_case, precision_points, sweep, Family, Law, CATALOG_GENERAL_LAWS, GENERAL_LAWS,
+    LOCAL_M_LAWS, LOCAL_T_LAWS,
 };
 use freelunch::claims::Mode;
 use freelunch::dp::{self, DpProblem, MemoryKind, Options};
@@ -55,7 +56,7 @@ fn the_laws_hold_on_the_compiled_models() {
 
 #[test]
 fn local_laws_fail_on_a_position_key_memory() {
-    let p = eca_rows_sweep(8, &[4, 8, 16, 32]).unwrap();
+    let p = sweep("eca", "width=8 rule=110", &[4, 8, 16, 32]).unwrap();
     let fam = Family::sweep("control", &p, &|_| opt(MemoryKind::Position), SEED).unwrap();
     // every law of the local claim fails, max |param| included (pointers up to T)
     let failed = failing(&fam, &LOCAL_T_LAWS);
@@ -64,7 +65,7 @@ fn local_laws_fail_on_a_position_key_memory() {
 
 #[test]
 fn local_laws_fail_when_the_slots_grow_with_t() {
-    let p = fib_sweep(&[10, 20, 40, 80]).unwrap();
+    let p = sweep("linrec", "coeffs=1,1 q=10", &[10, 20, 40, 80]).unwrap();
     let fam = Family::sweep("control", &p, &slots(dp::total_len), SEED).unwrap();
     let failed = failing(&fam, &LOCAL_T_LAWS);
     assert!(
@@ -78,7 +79,7 @@ fn local_laws_fail_when_the_slots_grow_with_t() {
 
 #[test]
 fn general_laws_fail_when_the_slots_grow_as_t_squared() {
-    let p = edit_sweep(&[2, 3, 4, 5]).unwrap();
+    let p = sweep("edit", "", &[2, 3, 4, 5]).unwrap();
     let quadratic = |p: &dyn DpProblem| dp::total_len(p).pow(2) / 4;
     let fam = Family::sweep("control", &p, &slots(quadratic), SEED).unwrap();
     // state, total cost, width and nonzeros all grow one power of T too fast
@@ -88,7 +89,7 @@ fn general_laws_fail_when_the_slots_grow_as_t_squared() {
 
 #[test]
 fn m_laws_fail_when_the_slots_grow_as_m_squared() {
-    let p = eca_width_sweep(&[3, 4, 6, 8], 4).unwrap();
+    let p = param_sweep("eca", "rows=4 rule=110", "width", &[3, 4, 6, 8]).unwrap();
     let square = |p: &dyn DpProblem| dp::dependency_distance(p).pow(2);
     let fam = Family::sweep("control", &p, &slots(square), SEED).unwrap();
     // the state and the per-token cost grow as m²
@@ -98,7 +99,7 @@ fn m_laws_fail_when_the_slots_grow_as_m_squared() {
 
 #[test]
 fn precision_law_fails_on_a_memory_indexed_by_position() {
-    let p = eca_rows_sweep(8, &[2, 4, 8, 16, 32]).unwrap();
+    let p = sweep("eca", "width=8 rule=110", &[2, 4, 8, 16, 32]).unwrap();
     let slot = precision_points(&p, &opt(MemoryKind::Slot), SEED).unwrap();
     assert!(precision_case("slot", &slot).passed, "{slot:?}");
     // the position-key memory decodes pointers up to T, and a slot memory with T slots pointers
@@ -126,7 +127,7 @@ fn precision_law_fails_on_a_memory_indexed_by_position() {
 
 #[test]
 fn too_few_sizes_never_pass() {
-    let p = fib_sweep(&[10, 20, 40]).unwrap();
+    let p = sweep("linrec", "coeffs=1,1 q=10", &[10, 20, 40]).unwrap();
     let fam = Family::sweep("three sizes", &p, &|_| opt(MemoryKind::Slot), SEED).unwrap();
     assert_eq!(failing(&fam, &LOCAL_T_LAWS).len(), LOCAL_T_LAWS.len());
     assert!(!precision_case("two sizes", &[(10, 6), (20, 6)]).passed);
@@ -135,12 +136,47 @@ fn too_few_sizes_never_pass() {
 #[test]
 fn the_state_growth_law_fails_on_a_memory_whose_state_is_fixed() {
     // a fixed number of slots on a local problem: state does not grow with T
-    let p = fib_sweep(&[10, 20, 40, 80]).unwrap();
+    let p = sweep("linrec", "coeffs=1,1 q=10", &[10, 20, 40, 80]).unwrap();
     let fam = Family::sweep("control", &p, &|_| opt(MemoryKind::Slot), SEED).unwrap();
     assert!(!fam.state_grows_case().passed);
     // the position memory indexes every position: it passes
-    let p = edit_sweep(&[2, 3, 4, 6]).unwrap();
+    let p = sweep("edit", "", &[2, 3, 4, 6]).unwrap();
     let fam = Family::sweep("position", &p, &|_| opt(MemoryKind::Position), SEED).unwrap();
     let c = fam.state_grows_case();
     assert!(c.passed, "{:?}", c.note);
+}
+
+#[test]
+fn the_catalog_laws_cover_every_problem_and_fail_on_quadratic_slots() {
+    let general = catalog_families(false, (4, 300), SEED).unwrap();
+    let local = catalog_families(true, (4, 300), SEED).unwrap();
+    assert_eq!(
+        general.len() + local.len(),
+        dp::catalog::names().unwrap().len()
+    );
+    assert!(general.len() >= 8 && local.len() >= 3);
+    for fam in &general {
+        assert!(fam.points.len() >= 4, "{}", fam.name);
+        assert!(
+            failing(fam, &CATALOG_GENERAL_LAWS).is_empty(),
+            "{}",
+            fam.name
+        );
+    }
+    // the same sweeps with T² / 4 slots: the state grows one power of T too fast
+    let quadratic = |p: &dyn DpProblem| dp::total_len(p).pow(2) / 4;
+    for id in ["lcs", "knapsack", "binomial"] {
+        let p = dp::problem(id, "").unwrap();
+        let sizes = catalog_sizes(&p, 4, 120);
+        let problems = sizes
+            .iter()
+            .map(|&s| p.resized(s).unwrap())
+            .collect::<Vec<_>>();
+        let fam = Family::sweep("control", &problems, &slots(quadratic), SEED).unwrap();
+        let failed = failing(&fam, &CATALOG_GENERAL_LAWS);
+        assert!(
+            has(&failed, "state") && has(&failed, "total ops"),
+            "{id}: {failed:?}"
+        );
+    }
 }

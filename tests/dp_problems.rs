@@ -5,8 +5,7 @@ mod common;
 use common::all_inputs;
 
 use freelunch::dp::{
-    dependency_distance, interpret, parse_input, problem_by_name, problems::ProblemParams,
-    total_len, DpProblem, Eca, EditDistance, LinRec, Lis,
+    dependency_distance, interpret, parse_input, problem_by_name, total_len, DpProblem, SpecProblem,
 };
 use proptest::prelude::*;
 
@@ -47,10 +46,10 @@ fn edit_rec(
 #[test]
 fn cot_has_the_specified_shape() {
     let probs: Vec<Box<dyn DpProblem>> = vec![
-        Box::new(EditDistance::new(3, 4, 3, 1, 2, 3).unwrap()),
-        Box::new(Lis::new(5, 6).unwrap()),
-        Box::new(LinRec::new(vec![1, 2], 5, 7).unwrap()),
-        Box::new(Eca::new(110, 5, 3).unwrap()),
+        Box::new(freelunch::dp::problem("edit", "n1=3 n2=4 sigma=3 ins=1 del=2 sub=3").unwrap()),
+        Box::new(freelunch::dp::problem("lis", "n=5 sigma=6").unwrap()),
+        Box::new(freelunch::dp::problem("linrec", "coeffs=1,2 q=5 steps=7").unwrap()),
+        Box::new(freelunch::dp::problem("eca", "rule=110 width=5 rows=3").unwrap()),
     ];
     for p in &probs {
         let x: Vec<usize> = (0..p.input_len()).map(|i| i % p.alphabet()).collect();
@@ -69,12 +68,12 @@ fn cot_has_the_specified_shape() {
 #[test]
 fn exhaustive_tiny_instances_interpretation_matches_solver() {
     let probs: Vec<Box<dyn DpProblem>> = vec![
-        Box::new(EditDistance::new(2, 3, 2, 1, 1, 1).unwrap()),
-        Box::new(EditDistance::new(3, 2, 3, 2, 1, 3).unwrap()),
-        Box::new(Lis::new(4, 4).unwrap()),
-        Box::new(LinRec::new(vec![2, 1, 1], 3, 9).unwrap()),
-        Box::new(Eca::new(110, 4, 3).unwrap()),
-        Box::new(Eca::new(30, 5, 2).unwrap()),
+        Box::new(freelunch::dp::problem("edit", "n1=2 n2=3 sigma=2 ins=1 del=1 sub=1").unwrap()),
+        Box::new(freelunch::dp::problem("edit", "n1=3 n2=2 sigma=3 ins=2 del=1 sub=3").unwrap()),
+        Box::new(freelunch::dp::problem("lis", "n=4 sigma=4").unwrap()),
+        Box::new(freelunch::dp::problem("linrec", "coeffs=2,1,1 q=3 steps=9").unwrap()),
+        Box::new(freelunch::dp::problem("eca", "rule=110 width=4 rows=3").unwrap()),
+        Box::new(freelunch::dp::problem("eca", "rule=30 width=5 rows=2").unwrap()),
     ];
     for p in &probs {
         for x in all_inputs(p.as_ref()) {
@@ -90,11 +89,11 @@ fn exhaustive_tiny_instances_interpretation_matches_solver() {
 
 #[test]
 fn answers_agree_with_independent_solvers() {
-    let lis = Lis::new(5, 5).unwrap();
+    let lis = freelunch::dp::problem("lis", "n=5 sigma=5").unwrap();
     for x in all_inputs(&lis) {
         assert_eq!(*lis.solve(&x).last().unwrap(), lis_len(&x), "{x:?}");
     }
-    let ed = EditDistance::new(3, 3, 3, 1, 1, 1).unwrap();
+    let ed = freelunch::dp::problem("edit", "n1=3 n2=3 sigma=3 ins=1 del=1 sub=1").unwrap();
     for x in all_inputs(&ed) {
         let mut memo = Default::default();
         assert_eq!(
@@ -104,14 +103,14 @@ fn answers_agree_with_independent_solvers() {
         );
     }
     // rule 110 from a single live cell, ring of 8: known first rows
-    let eca = Eca::new(110, 8, 3).unwrap();
+    let eca = freelunch::dp::problem("eca", "rule=110 width=8 rows=3").unwrap();
     let seq = eca.solve(&[0, 0, 0, 0, 0, 0, 0, 1]);
     assert_eq!(
         &seq[9..33],
         &[0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 1]
     );
     // Fibonacci mod 10
-    let fib = LinRec::new(vec![1, 1], 10, 8).unwrap();
+    let fib = freelunch::dp::problem("linrec", "coeffs=1,1 q=10 steps=8").unwrap();
     assert_eq!(&fib.solve(&[0, 1])[3..11], &[1, 2, 3, 5, 8, 3, 1, 4]);
 }
 
@@ -121,10 +120,10 @@ proptest! {
     fn interpretation_matches_solver_on_random_inputs(seed in any::<u64>(), n in 1usize..7) {
         let mut rng = freelunch::rng::Rng::new(seed);
         let probs: Vec<Box<dyn DpProblem>> = vec![
-            Box::new(EditDistance::new(n, n + 1, 4, 2, 1, 1).unwrap()),
-            Box::new(Lis::new(n + 2, 9).unwrap()),
-            Box::new(LinRec::new(vec![3, 0, 2], 11, 5 * n).unwrap()),
-            Box::new(Eca::new(110, n + 3, n).unwrap()),
+            Box::new(freelunch::dp::problem("edit", &format!("n1={n} n2={} sigma=4 ins=2 del=1 sub=1", n + 1)).unwrap()),
+            Box::new(freelunch::dp::problem("lis", &format!("n={} sigma=9", n + 2)).unwrap()),
+            Box::new(freelunch::dp::problem("linrec", &format!("coeffs=3,0,2 q=11 steps={}", 5 * n)).unwrap()),
+            Box::new(freelunch::dp::problem("eca", &format!("rule=110 width={} rows={n}", n + 3)).unwrap()),
         ];
         for p in &probs {
             let x = p.random_input(&mut rng);
@@ -135,21 +134,21 @@ proptest! {
 
 #[test]
 fn general_problems_have_growing_distance_local_ones_do_not() {
-    let p = problem_by_name("edit", &ProblemParams::default()).unwrap();
+    let p = problem_by_name("edit", &[]).unwrap();
     let d: Vec<usize> = [2, 4, 8]
         .iter()
         .map(|&s| dependency_distance(p.resized(s).unwrap().as_ref()))
         .collect();
     assert!(d[0] < d[1] && d[1] < d[2], "{d:?}");
     assert!(!p.local());
-    let l = problem_by_name("lis", &ProblemParams::default()).unwrap();
+    let l = problem_by_name("lis", &[]).unwrap();
     let d: Vec<usize> = [3, 6, 9]
         .iter()
         .map(|&s| dependency_distance(l.resized(s).unwrap().as_ref()))
         .collect();
     assert!(d[0] < d[1] && d[1] < d[2], "{d:?}");
     for name in ["linrec", "eca"] {
-        let p = problem_by_name(name, &ProblemParams::default()).unwrap();
+        let p = problem_by_name(name, &[]).unwrap();
         assert!(p.local());
         let d: Vec<usize> = [5, 50, 500]
             .iter()
@@ -159,7 +158,9 @@ fn general_problems_have_growing_distance_local_ones_do_not() {
     }
     // order-k recurrence: m = k + 1 (the first terms read seeds across the SEP)
     assert_eq!(
-        dependency_distance(&LinRec::new(vec![1, 2, 3], 7, 20).unwrap()),
+        dependency_distance(
+            &freelunch::dp::problem("linrec", "coeffs=1,2,3 q=7 steps=20").unwrap()
+        ),
         4
     );
 }
@@ -171,7 +172,7 @@ fn general_problems_have_growing_distance_local_ones_do_not() {
 #[test]
 fn ring_automaton_distance_is_two_w_not_w_plus_one() {
     for w in [3usize, 8, 16] {
-        let p = Eca::new(110, w, 10).unwrap();
+        let p = freelunch::dp::problem("eca", &format!("rule=110 width={w} rows=10")).unwrap();
         assert_eq!(dependency_distance(&p), 2 * w);
         assert_ne!(dependency_distance(&p), w + 1);
     }
@@ -179,7 +180,7 @@ fn ring_automaton_distance_is_two_w_not_w_plus_one() {
 
 #[test]
 fn bad_inputs_and_parameters_are_rejected_with_a_sentence() {
-    let p = EditDistance::new(2, 2, 3, 1, 1, 1).unwrap();
+    let p = freelunch::dp::problem("edit", "n1=2 n2=2 sigma=3 ins=1 del=1 sub=1").unwrap();
     for (text, want) in [
         ("012", "expects an input of 4 symbols"),
         ("0135", "outside the alphabet"),
@@ -191,23 +192,25 @@ fn bad_inputs_and_parameters_are_rejected_with_a_sentence() {
     }
     assert_eq!(parse_input(&p, "0 1 2 0").unwrap(), vec![0, 1, 2, 0]);
     assert_eq!(parse_input(&p, "0120").unwrap(), vec![0, 1, 2, 0]);
-    assert!(EditDistance::new(0, 2, 3, 1, 1, 1)
+    assert!(
+        freelunch::dp::problem("edit", "n1=0 n2=2 sigma=3 ins=1 del=1 sub=1")
+            .unwrap_err()
+            .to_string()
+            .contains("must be in 1..=100")
+    );
+    assert!(freelunch::dp::problem("lis", "n=1000 sigma=3").is_err());
+    assert!(freelunch::dp::problem("linrec", "coeffs=1,12 q=10 steps=5")
         .unwrap_err()
         .to_string()
-        .contains("between 1 and"));
-    assert!(Lis::new(1000, 3).is_err());
-    assert!(LinRec::new(vec![1, 12], 10, 5)
-        .unwrap_err()
-        .to_string()
-        .contains("below the modulus"));
-    assert!(LinRec::new(vec![], 10, 5).is_err());
-    assert!(Eca::new(256, 8, 3).is_err());
-    assert!(Eca::new(110, 2, 3).is_err());
-    assert!(Eca::new(110, 8, 5000)
+        .contains("every entry of coeffs must be in 0..=9"));
+    assert!(freelunch::dp::problem("linrec", "coeffs= q=10 steps=5").is_err());
+    assert!(freelunch::dp::problem("eca", "rule=256 width=8 rows=3").is_err());
+    assert!(freelunch::dp::problem("eca", "rule=110 width=2 rows=3").is_err());
+    assert!(freelunch::dp::problem("eca", "rule=110 width=8 rows=5000")
         .unwrap_err()
         .to_string()
         .contains("more than the supported"));
-    assert!(problem_by_name("knapsack", &ProblemParams::default())
+    assert!(problem_by_name("no_such_problem", &[])
         .err()
         .unwrap()
         .to_string()
@@ -218,23 +221,23 @@ fn bad_inputs_and_parameters_are_rejected_with_a_sentence() {
 fn sequence_length_is_checked_before_the_steps_are_built() {
     // The arithmetic length of each constructor is the built one: T = 20 000 is accepted,
     // one step more is not.
-    let eca = Eca::new(110, 10, 1998).unwrap();
+    let eca = freelunch::dp::problem("eca", "rule=110 width=10 rows=1998").unwrap();
     assert_eq!(total_len(&eca), 19_993);
-    assert!(Eca::new(110, 10, 1999).is_err());
-    let lr = LinRec::new(vec![1], 10, 19_996).unwrap();
+    assert!(freelunch::dp::problem("eca", "rule=110 width=10 rows=1999").is_err());
+    let lr = freelunch::dp::problem("linrec", &format!("coeffs=1 q=10 steps={}", 19_996)).unwrap();
     assert_eq!(total_len(&lr), 20_000);
-    assert!(LinRec::new(vec![1], 10, 19_997).is_err());
-    let ed = EditDistance::new(3, 5, 3, 1, 2, 1).unwrap();
+    assert!(freelunch::dp::problem("linrec", &format!("coeffs=1 q=10 steps={}", 19_997)).is_err());
+    let ed = freelunch::dp::problem("edit", "n1=3 n2=5 sigma=3 ins=1 del=2 sub=1").unwrap();
     assert_eq!(total_len(&ed), 8 + 1 + 4 * 6 + 2);
     for n in 1..=20 {
-        let p = Lis::new(n, 4).unwrap();
+        let p = freelunch::dp::problem("lis", &format!("n={n} sigma=4")).unwrap();
         assert_eq!(total_len(&p), n + 1 + n * (n + 3) / 2 + 2, "lis n={n}");
     }
     // Far too large: rejected at once (the step list would need gigabytes), also on overflow.
     let t0 = std::time::Instant::now();
     for e in [
-        Eca::new(110, 512, 20_000).unwrap_err(),
-        LinRec::new(vec![1], 10, 20_000).unwrap_err(),
+        freelunch::dp::problem("eca", &format!("rule=110 width=512 rows={}", 20_000)).unwrap_err(),
+        freelunch::dp::problem("linrec", &format!("coeffs=1 q=10 steps={}", 20_000)).unwrap_err(),
     ] {
         assert!(e.to_string().contains("more than the supported"), "{e}");
     }
@@ -242,77 +245,36 @@ fn sequence_length_is_checked_before_the_steps_are_built() {
 }
 
 #[test]
-fn parameters_a_problem_does_not_use_are_rejected() {
-    let base = ProblemParams::default();
-    for (name, params, flag) in [
-        (
-            "edit",
-            ProblemParams {
-                width: Some(8),
-                ..base.clone()
-            },
-            "--width",
-        ),
-        (
-            "edit",
-            ProblemParams {
-                rule: Some(30),
-                ..base.clone()
-            },
-            "--rule",
-        ),
-        (
-            "eca",
-            ProblemParams {
-                sigma: Some(3),
-                ..base.clone()
-            },
-            "--sigma",
-        ),
-        (
-            "linrec",
-            ProblemParams {
-                costs: Some((1, 1, 1)),
-                ..base.clone()
-            },
-            "--costs",
-        ),
-        (
-            "lis",
-            ProblemParams {
-                q: Some(7),
-                ..base.clone()
-            },
-            "--q",
-        ),
+fn parameters_a_problem_does_not_have_are_rejected() {
+    for (name, param) in [
+        ("edit", "width=8"),
+        ("edit", "rule=30"),
+        ("eca", "sigma=3"),
+        ("lis", "q=7"),
     ] {
-        let e = problem_by_name(name, &params).err().unwrap().to_string();
+        let e = problem_by_name(name, &[param.to_string()])
+            .err()
+            .unwrap()
+            .to_string();
+        let key = param.split('=').next().unwrap();
         assert!(
-            e.contains(flag) && e.contains("does not apply"),
+            e.contains(&format!("has no parameter `{key}`")),
             "{name}: {e}"
         );
     }
-    // The same parameters on a problem that uses them are accepted.
-    assert!(problem_by_name(
-        "eca",
-        &ProblemParams {
-            width: Some(8),
-            rule: Some(30),
-            ..base.clone()
-        }
-    )
-    .is_ok());
+    // The same parameters on a problem that has them are accepted.
+    assert!(problem_by_name("eca", &["width=8".into(), "rule=30".into()]).is_ok());
 }
 
 /// A linear recurrence whose rule circuit is shifted by `shift`: its outputs are no token values.
 struct Shifted {
-    inner: LinRec,
+    inner: SpecProblem,
     shift: f64,
 }
 
 impl DpProblem for Shifted {
-    fn id(&self) -> &'static str {
-        "shifted"
+    fn id(&self) -> String {
+        "shifted".into()
     }
     fn describe(&self) -> String {
         format!("{} shifted by {}", self.inner.describe(), self.shift)
@@ -329,7 +291,7 @@ impl DpProblem for Shifted {
     fn read_ports(&self) -> usize {
         self.inner.read_ports()
     }
-    fn rules(&self) -> Vec<&'static str> {
+    fn rules(&self) -> Vec<String> {
         self.inner.rules()
     }
     fn steps(&self) -> Vec<freelunch::dp::Step> {
@@ -360,7 +322,7 @@ impl DpProblem for Shifted {
 
 #[test]
 fn interpret_rejects_circuit_outputs_that_are_not_token_values() {
-    let inner = LinRec::new(vec![1, 1], 10, 4).unwrap();
+    let inner = freelunch::dp::problem("linrec", "coeffs=1,1 q=10 steps=4").unwrap();
     let x = vec![3, 4];
     assert_eq!(interpret(&inner, &x).unwrap(), inner.solve(&x));
     for (shift, why) in [

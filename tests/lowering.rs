@@ -3,7 +3,9 @@
 //! gadget's bound holds and fails when its hypothesis does; parameters too small break decoding;
 //! positional features of m-local problems keep a width independent of T.
 
-use freelunch::dp::{self, problems::ProblemParams, DpProblem, MemoryKind, Options};
+mod common;
+
+use freelunch::dp::{self, DpProblem, MemoryKind, Options};
 use freelunch::lower::{lower_mamba, shift_error, LowerOptions, Lowered};
 use freelunch::model::mamba::MambaModel;
 use freelunch::model::{Activation, Model, Softplus};
@@ -11,11 +13,7 @@ use freelunch::num::{Ball, Real, Scalar};
 use freelunch::rng::Rng;
 
 fn problem(name: &str, n: usize) -> Box<dyn DpProblem> {
-    let p = ProblemParams {
-        n: Some(n),
-        ..Default::default()
-    };
-    dp::problem_by_name(name, &p).expect("catalog problem")
+    dp::catalog::at_size(name, n).expect("catalog problem")
 }
 
 fn compiled(p: &dyn DpProblem, memory: MemoryKind) -> Model<f64> {
@@ -58,9 +56,9 @@ fn agreement(p: &dyn DpProblem, m: &Model<f64>, low: &MambaModel<f64>, count: us
 }
 
 #[test]
-fn lowered_dp_models_decode_like_the_abstract_ones_in_f64_mpfr_and_ball() {
-    for (name, n) in [("edit", 2), ("lis", 4), ("linrec", 6), ("eca", 3)] {
-        let p = problem(name, n);
+fn every_catalog_problem_lowers_and_decodes_like_the_abstract_model_in_f64_mpfr_and_ball() {
+    for (name, n) in common::catalog_cases(&[("edit", 2), ("lis", 4), ("linrec", 6), ("eca", 3)]) {
+        let p = problem(&name, n);
         for memory in [MemoryKind::Slot, MemoryKind::Position] {
             let m = compiled(p.as_ref(), memory);
             let low = lowered(p.as_ref(), &m, |_| {});

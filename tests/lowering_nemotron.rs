@@ -3,7 +3,9 @@
 //! positional features computed inside the model (Mamba-2 counter, ReLU units) equal their tables
 //! at every position; parameters too small (eps, the counter's K) break decoding.
 
-use freelunch::dp::{self, problems::ProblemParams, DpProblem, MemoryKind, Options};
+mod common;
+
+use freelunch::dp::{self, DpProblem, MemoryKind, Options};
 use freelunch::lower::nemotron_h::{head_dim_for, lower_nemotron_h, LoweredNh};
 use freelunch::lower::position::FeatureProgram;
 use freelunch::lower::LowerOptions;
@@ -13,11 +15,7 @@ use freelunch::num::{Ball, Real, Scalar};
 use freelunch::rng::Rng;
 
 fn problem(name: &str, n: usize) -> Box<dyn DpProblem> {
-    let p = ProblemParams {
-        n: Some(n),
-        ..Default::default()
-    };
-    dp::problem_by_name(name, &p).expect("catalog problem")
+    dp::catalog::at_size(name, n).expect("catalog problem")
 }
 
 fn compiled(p: &dyn DpProblem, memory: MemoryKind) -> Model<f64> {
@@ -62,9 +60,9 @@ fn agreement(p: &dyn DpProblem, m: &Model<f64>, low: &NemotronHModel<f64>, count
 const ATTENTION_DP: [(&str, usize); 4] = [("edit", 3), ("lis", 5), ("linrec", 8), ("eca", 4)];
 
 #[test]
-fn lowered_attention_dp_models_decode_like_the_abstract_ones_in_f64_mpfr_and_ball() {
-    for (name, n) in ATTENTION_DP {
-        let p = problem(name, n);
+fn every_catalog_problem_lowers_with_attention_and_decodes_like_the_abstract_model() {
+    for (name, n) in common::catalog_cases(&ATTENTION_DP) {
+        let (name, p) = (name.as_str(), problem(&name, n));
         let m = compiled(p.as_ref(), MemoryKind::Attention);
         let low = lowered(p.as_ref(), &m, |_| {});
         let pattern = low.model.pattern();

@@ -9,7 +9,7 @@
 mod common;
 
 use freelunch::claims;
-use freelunch::dp::{self, problems::ProblemParams, MemoryKind, Options};
+use freelunch::dp::{self, MemoryKind, Options};
 use freelunch::error::{Error, ModelError};
 use freelunch::export::limits::{MAX_DIM, MAX_POSITIONS};
 use freelunch::export::run::{Options as RunOptions, Plan};
@@ -29,11 +29,7 @@ const QUICK: Duration = Duration::from_secs(10);
 
 /// Exported DP models: (problem, size, memory).
 fn dp_export(problem: &str, n: usize, memory: MemoryKind) -> Value {
-    let params = ProblemParams {
-        n: Some(n),
-        ..ProblemParams::default()
-    };
-    let p = dp::problem_by_name(problem, &params).expect("problem");
+    let p = dp::catalog::at_size(problem, n).expect("problem");
     let opt = Options::new(memory, Activation::Relu);
     let c = dp::compile::<f64>(p.as_ref(), &opt, 53).expect("compiles");
     let input = p.random_input(&mut freelunch::rng::Rng::new(5));

@@ -283,15 +283,21 @@ pub fn dp_general_cases_at(
     seed: u64,
     bits: Option<u32>,
 ) -> Result<Vec<Case>> {
-    use crate::dp::{EditDistance, Lis, MemoryKind};
+    use crate::dp::MemoryKind;
     use crate::model::Activation;
     use crate::report::Mode;
     let mut problems: Vec<Box<dyn DpProblem>> = vec![
-        Box::new(EditDistance::new(3, 3, 4, 1, 1, 1)?),
-        Box::new(Lis::new(4, 8)?),
+        Box::new(crate::dp::problem(
+            "edit",
+            "n1=3 n2=3 sigma=4 ins=1 del=1 sub=1",
+        )?),
+        Box::new(crate::dp::problem("lis", "n=4 sigma=8")?),
     ];
     if mode != Mode::Quick {
-        problems.push(Box::new(EditDistance::new(8, 8, 4, 1, 1, 1)?));
+        problems.push(Box::new(crate::dp::problem(
+            "edit",
+            "n1=8 n2=8 sigma=4 ins=1 del=1 sub=1",
+        )?));
     }
     let mut rng = crate::rng::Rng::new(seed).fork(7000);
     let mut out = Vec::new();
@@ -322,7 +328,7 @@ pub fn dp_general_cases_at(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dp::{EditDistance, MemoryKind};
+    use crate::dp::MemoryKind;
     use crate::model::Activation;
 
     #[test]
@@ -335,7 +341,7 @@ mod tests {
 
     #[test]
     fn dp_decoding_is_certified_at_128_bits_and_not_at_3() {
-        let p = EditDistance::new(3, 3, 4, 1, 1, 1).unwrap();
+        let p = crate::dp::problem("edit", "n1=3 n2=3 sigma=4 ins=1 del=1 sub=1").unwrap();
         let input = p.random_input(&mut crate::rng::Rng::new(2));
         for memory in [
             MemoryKind::Slot,
@@ -389,7 +395,7 @@ mod tests {
 
     #[test]
     fn the_bounds_are_the_compilers_formulas_in_ball_arithmetic() {
-        let p = EditDistance::new(3, 3, 4, 1, 1, 1).unwrap();
+        let p = crate::dp::problem("edit", "n1=3 n2=3 sigma=4 ins=1 del=1 sub=1").unwrap();
         for memory in [
             MemoryKind::Slot,
             MemoryKind::Position,
@@ -418,7 +424,7 @@ mod tests {
 
     #[test]
     fn dp_error_cases_fail_on_a_wrong_pointer() {
-        let p = EditDistance::new(3, 3, 4, 1, 1, 1).unwrap();
+        let p = crate::dp::problem("edit", "n1=3 n2=3 sigma=4 ins=1 del=1 sub=1").unwrap();
         let input = p.random_input(&mut crate::rng::Rng::new(2));
         // Position memory: an exact read (bound 0); a pointer moved one position back reads
         // another token's value, and enclosures that exclude 0 fail the check.
@@ -524,7 +530,7 @@ pub fn constant_bits_case(label: &str, pts: &[(usize, Option<u32>)]) -> Case {
 /// exact decoding at `bits` (the claim's precision) for rule 110 on 8 cells and Fibonacci mod 10
 /// at T in the thousands (slot memory), and the minimal certified precision vs T (rule 110).
 pub fn dp_local_cases(mode: crate::report::Mode, seed: u64, bits: u32) -> Result<Vec<Case>> {
-    use crate::dp::{Eca, LinRec, MemoryKind};
+    use crate::dp::MemoryKind;
     use crate::model::Activation;
     use crate::report::Mode;
     let opt = Options::new(MemoryKind::Slot, Activation::Relu);
@@ -535,8 +541,14 @@ pub fn dp_local_cases(mode: crate::report::Mode, seed: u64, bits: u32) -> Result
     let mut rng = crate::rng::Rng::new(seed).fork(7500);
     let mut out = Vec::new();
     let problems: Vec<Box<dyn DpProblem>> = vec![
-        Box::new(Eca::new(110, 8, rows)?),
-        Box::new(LinRec::new(vec![1, 1], 10, terms)?),
+        Box::new(crate::dp::problem(
+            "eca",
+            &format!("rule=110 width=8 rows={rows}"),
+        )?),
+        Box::new(crate::dp::problem(
+            "linrec",
+            &format!("coeffs=1,1 q=10 steps={terms}"),
+        )?),
     ];
     for p in &problems {
         let input = p.random_input(&mut rng);
@@ -563,7 +575,7 @@ pub fn dp_local_cases(mode: crate::report::Mode, seed: u64, bits: u32) -> Result
     }
     let (mut pts, mut margins) = (Vec::new(), Vec::new());
     for &r in prec_rows {
-        let p = Eca::new(110, 8, r)?;
+        let p = crate::dp::problem("eca", &format!("rule=110 width=8 rows={r}"))?;
         // The precision the model needs at T is the largest over its inputs: take the random
         // row and its complement, so a constant row (all zeros never exercises the memory and
         // needs 5 bits where every other row of 8 cells needs 16) never stands for T alone.
@@ -589,7 +601,7 @@ pub fn dp_local_cases(mode: crate::report::Mode, seed: u64, bits: u32) -> Result
 #[cfg(test)]
 mod local_tests {
     use super::*;
-    use crate::dp::{Eca, MemoryKind};
+    use crate::dp::MemoryKind;
     use crate::model::Activation;
 
     #[test]
@@ -600,7 +612,7 @@ mod local_tests {
         // T = 43, 267, 2011 (the claim's sizes): over three doublings a one-bit jitter between
         // inputs (Arb rounds midpoints toward zero) stays below the slope tolerance
         for rows in [4, 32, 250] {
-            let p = Eca::new(110, 8, rows).unwrap();
+            let p = crate::dp::problem("eca", &format!("rule=110 width=8 rows={rows}")).unwrap();
             let x = p.random_input(&mut rng);
             let t = crate::dp::total_len(&p);
             a.push((
@@ -622,7 +634,7 @@ mod local_tests {
         missing[2].1 = None;
         assert!(!constant_bits_case("missing", &missing).passed);
         // below the minimal precision decoding is not certified (the bisection's lower side)
-        let p = Eca::new(110, 8, 8).unwrap();
+        let p = crate::dp::problem("eca", "rule=110 width=8 rows=8").unwrap();
         let x = p.random_input(&mut rng);
         let (bits, margin) = minimal_certified_bits(&p, &slot, &x, 64).unwrap().unwrap();
         assert!(margin > 0.0);

@@ -2,9 +2,7 @@
 //! memory errors stay below their stated bounds; state and cost are measured from the models.
 
 use super::{Claim, ClaimInfo, Mode, RunConfig};
-use crate::dp::{
-    self, compile, Compiled, DpProblem, Eca, EditDistance, LinRec, Lis, MemoryKind, Options,
-};
+use crate::dp::{self, compile, Compiled, DpProblem, MemoryKind, Options};
 use crate::error::Result;
 use crate::model::{Activation, Layer};
 use crate::num::{Arith, Ball, Real, Scalar};
@@ -230,11 +228,20 @@ pub fn general_problems(mode: Mode) -> Result<Vec<Box<dyn DpProblem>>> {
     };
     let mut v: Vec<Box<dyn DpProblem>> = Vec::new();
     for &n in edit {
-        v.push(Box::new(EditDistance::new(n, n, 4, 1, 1, 1)?));
+        v.push(Box::new(crate::dp::problem(
+            "edit",
+            &format!("n1={n} n2={n} sigma=4 ins=1 del=1 sub=1"),
+        )?));
     }
-    v.push(Box::new(EditDistance::new(3, 5, 3, 2, 1, 3)?));
+    v.push(Box::new(crate::dp::problem(
+        "edit",
+        "n1=3 n2=5 sigma=3 ins=2 del=1 sub=3",
+    )?));
     for &n in lis {
-        v.push(Box::new(Lis::new(n, 8)?));
+        v.push(Box::new(crate::dp::problem(
+            "lis",
+            &format!("n={n} sigma=8"),
+        )?));
     }
     Ok(v)
 }
@@ -247,9 +254,18 @@ pub fn local_problems(mode: Mode) -> Result<Vec<Box<dyn DpProblem>>> {
     };
     let mut v: Vec<Box<dyn DpProblem>> = Vec::new();
     for &s in sizes {
-        v.push(Box::new(LinRec::new(vec![1, 1], 10, s)?));
-        v.push(Box::new(LinRec::new(vec![1, 2, 3], 7, s)?));
-        v.push(Box::new(Eca::new(110, 8, s.div_ceil(8).max(1))?));
+        v.push(Box::new(crate::dp::problem(
+            "linrec",
+            &format!("coeffs=1,1 q=10 steps={s}"),
+        )?));
+        v.push(Box::new(crate::dp::problem(
+            "linrec",
+            &format!("coeffs=1,2,3 q=7 steps={s}"),
+        )?));
+        v.push(Box::new(crate::dp::problem(
+            "eca",
+            &format!("rule=110 width=8 rows={}", s.div_ceil(8).max(1)),
+        )?));
     }
     Ok(v)
 }
@@ -282,7 +298,7 @@ impl Claim for DpGeneral {
             MemoryKind::Position,
             MemoryKind::Attention,
         ];
-        match EditDistance::new(3, 3, 4, 1, 1, 1) {
+        match crate::dp::problem("edit", "n1=3 n2=3 sigma=4 ins=1 del=1 sub=1") {
             Ok(p) => crate::export::examples::dp_models(&p, &kinds, 2410_03810),
             Err(e) => vec![("edit distance 3×3".into(), Err(e))],
         }
@@ -307,7 +323,7 @@ impl Claim for DpGeneral {
         }
         // smooth activations with the prescribed λ
         let smooth_arith = cfg.arith.unwrap_or(Arith::mpfr(128));
-        let e = EditDistance::new(2, 3, 3, 1, 2, 2)?;
+        let e = crate::dp::problem("edit", "n1=2 n2=3 sigma=3 ins=1 del=2 sub=2")?;
         let mut r = rng.fork(999);
         let inputs = inputs_for(&e, &mut r, 2);
         for act in [Activation::Gelu, Activation::Silu] {
@@ -324,7 +340,10 @@ impl Claim for DpGeneral {
         cases.extend(crate::certify::round_lemma(cfg.mode)?);
         if cfg.mode != Mode::Quick {
             for n in [2usize, 4, 8] {
-                let p = EditDistance::new(n, n, 4, 1, 1, 1)?;
+                let p = crate::dp::problem(
+                    "edit",
+                    &format!("n1={n} n2={n} sigma=4 ins=1 del=1 sub=1"),
+                )?;
                 let inputs = inputs_for(&p, &mut rng.fork(500 + n as u64), 2);
                 for memory in [
                     MemoryKind::Slot,
@@ -363,7 +382,7 @@ impl Claim for DpLocal {
         include_str!("../../proofs/dp-local.md").to_string()
     }
     fn runnable_examples(&self) -> Vec<(String, Result<super::RunnableExample>)> {
-        match Eca::new(110, 6, 4) {
+        match crate::dp::problem("eca", "rule=110 width=6 rows=4") {
             Ok(p) => crate::export::examples::dp_models(&p, &[MemoryKind::Slot], 2410_03810),
             Err(e) => vec![("rule 110".into(), Err(e))],
         }
@@ -393,7 +412,7 @@ impl Claim for DpLocal {
             ));
         }
         // a smooth activation with the prescribed λ
-        let eca = Eca::new(110, 6, 4)?;
+        let eca = crate::dp::problem("eca", "rule=110 width=6 rows=4")?;
         let inputs = inputs_for(&eca, &mut rng.fork(998), 2);
         for arith in ariths(cfg) {
             let opt = Options::new(MemoryKind::Slot, Activation::Gelu);
@@ -446,44 +465,33 @@ impl Claim for DpLocal {
 /// A labelled (problem, memory) configuration.
 pub type Labelled = (String, Box<dyn DpProblem>, MemoryKind);
 
-/// The §3.4 configurations: (label, problem at a size, memory).
+/// The §3.4 configurations of a catalog problem at a size: (label, problem, memory) for the
+/// slot memory (general or m-local, as derived from the reads), the position-key memory and
+/// attention. `edit` is at its defaults, `eca` at rule 110 on a ring of 8.
 pub fn comparison_series(size: usize, family: &str) -> Result<Vec<Labelled>> {
-    Ok(match family {
-        "edit" => {
-            let p = || -> Result<Box<dyn DpProblem>> {
-                Ok(Box::new(EditDistance::new(size, size, 4, 1, 1, 1)?))
-            };
-            vec![
-                (
-                    "edit, Mamba general (slot m=dist)".into(),
-                    p()?,
-                    MemoryKind::Slot,
-                ),
-                (
-                    "edit, Mamba position-key".into(),
-                    p()?,
-                    MemoryKind::Position,
-                ),
-                ("edit, attention".into(), p()?, MemoryKind::Attention),
-            ]
-        }
-        _ => {
-            let p = || -> Result<Box<dyn DpProblem>> { Ok(Box::new(Eca::new(110, 8, size)?)) };
-            vec![
-                (
-                    "rule 110, Mamba m-local (slot)".into(),
-                    p()?,
-                    MemoryKind::Slot,
-                ),
-                (
-                    "rule 110, Mamba position-key".into(),
-                    p()?,
-                    MemoryKind::Position,
-                ),
-                ("rule 110, attention".into(), p()?, MemoryKind::Attention),
-            ]
-        }
-    })
+    let params = if family == "eca" {
+        "rule=110 width=8"
+    } else {
+        ""
+    };
+    let base = dp::problem(family, params)?;
+    let name = match base.param("rule") {
+        Some(dp::Val::Int(r)) if family == "eca" => format!("rule {r}"),
+        _ => family.to_string(),
+    };
+    let slot = if base.local() {
+        "Mamba m-local (slot)"
+    } else {
+        "Mamba general (slot m=dist)"
+    };
+    [
+        (slot, MemoryKind::Slot),
+        ("Mamba position-key", MemoryKind::Position),
+        ("attention", MemoryKind::Attention),
+    ]
+    .into_iter()
+    .map(|(what, memory)| Ok((format!("{name}, {what}"), base.resized(size)?, memory)))
+    .collect()
 }
 
 fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {

@@ -11,9 +11,7 @@
 use super::dp::{minimal_precision, state_at};
 use super::fit::{loglog_slope, slope};
 use super::Mode;
-use crate::dp::{
-    compile, Compiled, DpProblem, Eca, EditDistance, LinRec, Lis, MemoryKind, Options,
-};
+use crate::dp::{compile, Compiled, DpProblem, MemoryKind, Options};
 use crate::error::{Error, Result};
 use crate::model::Activation;
 use crate::report::Case;
@@ -337,79 +335,135 @@ fn relu(memory: MemoryKind) -> Options {
     Options::new(memory, Activation::Relu)
 }
 
-fn boxed<P: DpProblem + 'static>(p: Result<P>) -> Result<Box<dyn DpProblem>> {
-    Ok(Box::new(p?))
+/// The catalog problem `id` with `params` (space-separated `k=v`, the rest at their defaults)
+/// at each size of its size parameter.
+pub fn sweep(id: &str, params: &str, sizes: &[usize]) -> Result<Vec<Box<dyn DpProblem>>> {
+    let base = crate::dp::problem(id, params)?;
+    sizes.iter().map(|&s| base.resized(s)).collect()
 }
 
-/// Edit distance n×n (alphabet 4, unit costs) at each n.
-pub fn edit_sweep(ns: &[usize]) -> Result<Vec<Box<dyn DpProblem>>> {
-    ns.iter()
-        .map(|&n| boxed(EditDistance::new(n, n, 4, 1, 1, 1)))
-        .collect()
-}
-
-/// LIS of length n over 8 symbols at each n.
-pub fn lis_sweep(ns: &[usize]) -> Result<Vec<Box<dyn DpProblem>>> {
-    ns.iter().map(|&n| boxed(Lis::new(n, 8))).collect()
-}
-
-/// Rule 110 on a ring of width `w` for each number of rows.
-pub fn eca_rows_sweep(w: usize, rows: &[usize]) -> Result<Vec<Box<dyn DpProblem>>> {
-    rows.iter().map(|&r| boxed(Eca::new(110, w, r))).collect()
-}
-
-/// Rule 110 with `rows` rows on rings of each width (m = 2w grows, T grows with w).
-pub fn eca_width_sweep(widths: &[usize], rows: usize) -> Result<Vec<Box<dyn DpProblem>>> {
-    widths
+/// The catalog problem `id` with one parameter `name` taking each value (the size fixed).
+pub fn param_sweep(
+    id: &str,
+    params: &str,
+    name: &str,
+    values: &[usize],
+) -> Result<Vec<Box<dyn DpProblem>>> {
+    values
         .iter()
-        .map(|&w| boxed(Eca::new(110, w, rows)))
-        .collect()
-}
-
-/// Fibonacci mod 10 for each number of terms.
-pub fn fib_sweep(terms: &[usize]) -> Result<Vec<Box<dyn DpProblem>>> {
-    terms
-        .iter()
-        .map(|&s| boxed(LinRec::new(vec![1, 1], 10, s)))
+        .map(|&v| {
+            let p = crate::dp::problem(id, &format!("{params} {name}={v}"))?;
+            Ok(Box::new(p) as Box<dyn DpProblem>)
+        })
         .collect()
 }
 
 struct Sizes {
+    /// Edit distance n for the position and attention memories.
     edit: &'static [usize],
-    lis: &'static [usize],
-    eca_rows: &'static [usize],
-    fib: &'static [usize],
+    /// Ring widths of the rule-110 sweep in m.
     widths: &'static [usize],
+    /// Rule-110 rows of the precision sweep.
     prec_rows: &'static [usize],
+    /// Catalog sweeps: at most this many sizes, T at most this.
+    catalog: (usize, usize),
 }
 
 fn sizes(mode: Mode) -> Sizes {
     match mode {
         Mode::Quick => Sizes {
             edit: &[2, 3, 4, 5],
-            lis: &[4, 6, 8, 10],
-            eca_rows: &[4, 8, 16, 32],
-            fib: &[10, 20, 40, 80],
             widths: &[3, 4, 6, 8],
             prec_rows: &[2, 4, 8, 16],
+            catalog: (4, 300),
         },
         Mode::Default => Sizes {
             edit: &[2, 3, 4, 6, 8, 12],
-            lis: &[3, 5, 8, 12, 16],
-            eca_rows: &[4, 8, 16, 32, 64, 125],
-            fib: &[10, 40, 160, 640, 2000],
             widths: &[3, 4, 6, 8, 12, 16],
             prec_rows: &[4, 32, 250],
+            catalog: (6, 800),
         },
         Mode::Full => Sizes {
             edit: &[2, 3, 4, 6, 8, 12, 16],
-            lis: &[3, 5, 8, 12, 16, 24],
-            eca_rows: &[4, 8, 16, 32, 64, 125, 250],
-            fib: &[10, 40, 160, 640, 2000, 4000],
             widths: &[3, 4, 6, 8, 12, 16, 24],
             prec_rows: &[4, 32, 250, 500],
+            catalog: (7, 3000),
         },
     }
+}
+
+/// The laws checked on every general catalog problem with the slot memory (m = its distance):
+/// state, width and nonzeros O(T), total cost O(T²) (the tolerance of [`GENERAL_LAWS`]), and
+/// the state O(m) (proofs/dp-general.md).
+pub const CATALOG_GENERAL_LAWS: [Law; 5] = [
+    Law::new(Quantity::State, Against::T, 1.0, 0.2),
+    Law::new(Quantity::Width, Against::T, 1.0, 0.2),
+    Law::new(Quantity::Nonzeros, Against::T, 1.0, 0.2),
+    Law::new(Quantity::TotalOps, Against::T, 2.0, 0.2),
+    Law::new(Quantity::State, Against::M, 1.0, 0.15),
+];
+
+/// Sizes of a catalog sweep of `p`: `count` sizes of the size parameter whose T spreads
+/// geometrically over `[t_cap/8, t_cap]` (the largest size with T ≤ `t_cap`, then the sizes
+/// closest to T/8^(k/(count−1)) below it; sizes the spec refuses are skipped).
+pub fn catalog_sizes(p: &dyn DpProblem, count: usize, t_cap: usize) -> Vec<usize> {
+    let mut cands: Vec<(usize, usize)> = Vec::new();
+    let mut s = 1usize;
+    while s <= crate::dp::MAX_TOTAL_LEN {
+        if let Ok(q) = p.resized(s) {
+            let t = crate::dp::total_len(q.as_ref());
+            if t > t_cap {
+                break;
+            }
+            cands.push((s, t));
+        }
+        s += (s / 16).max(1);
+    }
+    let Some(&(_, t_max)) = cands.last() else {
+        return Vec::new();
+    };
+    let mut out: Vec<usize> = (0..count)
+        .map(|k| {
+            let want = t_max as f64 / 8f64.powf((count - 1 - k) as f64 / (count - 1).max(1) as f64);
+            let best = cands.iter().min_by(|a, b| {
+                (a.1 as f64 - want)
+                    .abs()
+                    .total_cmp(&(b.1 as f64 - want).abs())
+            });
+            best.map_or(0, |c| c.0)
+        })
+        .collect();
+    out.dedup();
+    out
+}
+
+/// One slot-memory size sweep per catalog problem whose derived locality is `local` (default
+/// parameters, [`catalog_sizes`]): the laws of `dp-general` or `dp-local` are checked on each.
+pub fn catalog_families(
+    local: bool,
+    (count, t_cap): (usize, usize),
+    seed: u64,
+) -> Result<Vec<Family>> {
+    let mut out = Vec::new();
+    for spec in crate::dp::catalog()? {
+        let p = spec.instance(&[])?;
+        if p.local() != local {
+            continue;
+        }
+        let sizes = catalog_sizes(&p, count, t_cap);
+        let problems = sizes
+            .iter()
+            .map(|&s| p.resized(s))
+            .collect::<Result<Vec<_>>>()?;
+        let name = format!("catalog {}, slot memory", spec.id);
+        out.push(Family::sweep(
+            name,
+            &problems,
+            &|_| relu(MemoryKind::Slot),
+            seed,
+        )?);
+    }
+    Ok(out)
 }
 
 /// The smallest fitted exponent of state against T a general memory (position, attention)
@@ -421,18 +475,14 @@ pub fn general_law_cases(mode: Mode, seed: u64) -> Result<(Vec<Case>, Vec<String
     let z = sizes(mode);
     let mut cases = Vec::new();
     let mut notes = Vec::new();
-    for (name, problems) in [
-        ("edit distance n×n, slot memory", edit_sweep(z.edit)?),
-        ("LIS, slot memory", lis_sweep(z.lis)?),
-    ] {
-        let fam = Family::sweep(name, &problems, &|_| relu(MemoryKind::Slot), seed)?;
+    for fam in catalog_families(false, z.catalog, seed)? {
         cases.push(fam.exact_case());
-        cases.extend(GENERAL_LAWS.iter().map(|l| fam.law_case(l)));
+        cases.extend(CATALOG_GENERAL_LAWS.iter().map(|l| fam.law_case(l)));
         notes.push(fam.measured_laws(&[Against::T, Against::S, Against::M, Against::MaxValue]));
     }
     for memory in [MemoryKind::Position, MemoryKind::Attention] {
         let name = format!("edit distance n×n, {} memory", memory.name());
-        let fam = Family::sweep(name, &edit_sweep(z.edit)?, &|_| relu(memory), seed)?;
+        let fam = Family::sweep(name, &sweep("edit", "", z.edit)?, &|_| relu(memory), seed)?;
         cases.push(fam.exact_case());
         cases.extend(GENERAL_LAWS.iter().map(|l| fam.law_case(l)));
         cases.push(fam.state_grows_case());
@@ -498,18 +548,14 @@ pub fn local_law_cases(mode: Mode, seed: u64) -> Result<(Vec<Case>, Vec<String>)
     let z = sizes(mode);
     let mut cases = Vec::new();
     let mut notes = Vec::new();
-    for (name, problems) in [
-        ("rule 110 w=8, slot memory", eca_rows_sweep(8, z.eca_rows)?),
-        ("Fibonacci mod 10, slot memory", fib_sweep(z.fib)?),
-    ] {
-        let fam = Family::sweep(name, &problems, &|_| relu(MemoryKind::Slot), seed)?;
+    for fam in catalog_families(true, z.catalog, seed)? {
         cases.push(fam.exact_case());
         cases.extend(LOCAL_T_LAWS.iter().map(|l| fam.law_case(l)));
         notes.push(fam.measured_laws(&[Against::T]));
     }
     let fam = Family::sweep(
         "rule 110, 8 rows, ring width w, slot memory",
-        &eca_width_sweep(z.widths, 8)?,
+        &param_sweep("eca", "rows=8 rule=110", "width", z.widths)?,
         &|_| relu(MemoryKind::Slot),
         seed,
     )?;
@@ -517,7 +563,7 @@ pub fn local_law_cases(mode: Mode, seed: u64) -> Result<(Vec<Case>, Vec<String>)
     cases.extend(LOCAL_M_LAWS.iter().map(|l| fam.law_case(l)));
     notes.push(fam.measured_laws(&[Against::M, Against::T]));
     let pts = precision_points(
-        &eca_rows_sweep(8, z.prec_rows)?,
+        &sweep("eca", "width=8 rule=110", z.prec_rows)?,
         &relu(MemoryKind::Slot),
         seed,
     )?;
@@ -570,19 +616,19 @@ pub fn comparison(seed: u64) -> Result<Vec<Comparison>> {
     let families: [ComparisonFamily; 3] = [
         (
             "edit",
-            edit_sweep(&COMPARISON_EDIT)?,
+            sweep("edit", "", &COMPARISON_EDIT)?,
             "edit",
             "Mamba general (slot m=dist)",
         ),
         (
             "eca",
-            eca_rows_sweep(8, &COMPARISON_ECA)?,
+            sweep("eca", "width=8 rule=110", &COMPARISON_ECA)?,
             "rule 110",
             "Mamba m-local (slot)",
         ),
         (
             "fib",
-            fib_sweep(&COMPARISON_FIB)?,
+            sweep("linrec", "coeffs=1,1 q=10", &COMPARISON_FIB)?,
             "Fibonacci mod 10",
             "Mamba m-local (slot)",
         ),

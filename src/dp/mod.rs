@@ -1,16 +1,20 @@
-//! Chain of thought for dynamic programming (proofs/dp-problems.md): DP problems behind one trait, their
-//! plain reference solvers, and a compiler from (problem, size, memory, activation) to a Mamba
-//! (or softmax-attention) model that writes the whole CoT by greedy decoding.
+//! Chain of thought for dynamic programming (proofs/dp-problems.md): DP problems written as spec
+//! files ([`spec`], the language of [`lang`]; the shipped ones in [`catalog`]) behind one trait,
+//! and a compiler from (problem, size, memory, activation) to a Mamba (or softmax-attention)
+//! model that writes the whole CoT by greedy decoding.
 //!
 //! Sequence layout for input size n and S states (positions are 1-based):
 //! `s_1..s_n` at 1..=n, `SEP` at n+1, `dp(i_k)` at n+1+k, `SEP` at n+S+2, answer at n+S+3 = T.
 //! The token at position τ is produced while the token at τ−1 is fed; a read of position p
 //! then happens at distance τ−1−p, and the *dependency distance* is τ − p (proofs/dp-problems.md).
 
+pub mod catalog;
 pub mod compiler;
+pub mod lang;
 pub mod options;
-pub mod problems;
+pub mod spec;
 pub mod stages;
+pub mod value;
 
 use crate::error::{Error, Result};
 /// The circuits live in the gadget layer; `dp::circuit` is kept as a path to them.
@@ -18,8 +22,9 @@ pub use crate::gadgets::circuit;
 use crate::rng::Rng;
 use circuit::{Circuit, Lin};
 
+pub use catalog::{catalog, problem, problem_by_name};
 pub use compiler::{compile, Compiled, MemoryKind, Options};
-pub use problems::{problem_by_name, Eca, EditDistance, LinRec, Lis, PROBLEM_NAMES};
+pub use spec::{parse_param, Spec, SpecError, SpecErrorKind, SpecProblem, Val, MAX_TOTAL_LEN};
 
 /// What the token at one generated position is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,8 +46,8 @@ pub struct Step {
 
 /// A DP problem of a fixed size (proofs/dp-problems.md).
 pub trait DpProblem: Send + Sync {
-    /// Short id (`edit`, `lis`, `linrec`, `eca`).
-    fn id(&self) -> &'static str;
+    /// Short id (the spec's `problem.id`, e.g. `edit`).
+    fn id(&self) -> String;
     /// A description with every parameter.
     fn describe(&self) -> String;
     /// Input length n.
@@ -54,7 +59,7 @@ pub trait DpProblem: Send + Sync {
     /// Number of read ports (the most reads any rule makes).
     fn read_ports(&self) -> usize;
     /// Names of the transition rules (the last one is the answer rule).
-    fn rules(&self) -> Vec<&'static str>;
+    fn rules(&self) -> Vec<String>;
     /// Every generated position in order: S states, SEP, answer.
     fn steps(&self) -> Vec<Step>;
     /// Add the rules' ReLU circuits; `reads` are exact integers in `[0, values)`.
@@ -62,7 +67,8 @@ pub trait DpProblem: Send + Sync {
     fn transition(&self, c: &mut Circuit, reads: &[Lin]) -> Vec<Lin>;
     /// The plain reference solver: the whole sequence `s_1..s_n SEP dp.. SEP answer`.
     fn solve(&self, input: &[usize]) -> Vec<usize>;
-    /// Declared m-local: the dependency distance does not grow with the size parameter.
+    /// m-local: the dependency distance does not grow with the size parameter (derived from
+    /// the reads, [`SpecProblem`]).
     fn local(&self) -> bool;
     /// The same problem at another size (the size parameter of sweeps).
     fn resized(&self, size: usize) -> Result<Box<dyn DpProblem>>;
@@ -79,23 +85,28 @@ pub trait DpProblem: Send + Sync {
     }
     /// Check an input sequence.
     fn check_input(&self, input: &[usize]) -> Result<()> {
-        if input.len() != self.input_len() {
-            return Err(Error::input(format!(
-                "{} expects an input of {} symbols, got {}",
-                self.describe(),
-                self.input_len(),
-                input.len()
-            )));
-        }
-        if let Some(&x) = input.iter().find(|&&x| x >= self.alphabet()) {
-            return Err(Error::input(format!(
-                "input symbol {x} is outside the alphabet 0..{} of {}",
-                self.alphabet() - 1,
-                self.describe()
-            )));
-        }
-        Ok(())
+        check_input_shape(self, input)
     }
+}
+
+/// The input has `input_len()` symbols, each in the alphabet.
+pub fn check_input_shape<P: DpProblem + ?Sized>(p: &P, input: &[usize]) -> Result<()> {
+    if input.len() != p.input_len() {
+        return Err(Error::input(format!(
+            "{} expects an input of {} symbols, got {}",
+            p.describe(),
+            p.input_len(),
+            input.len()
+        )));
+    }
+    if let Some(&x) = input.iter().find(|&&x| x >= p.alphabet()) {
+        return Err(Error::input(format!(
+            "input symbol {x} is outside the alphabet 0..{} of {}",
+            p.alphabet() - 1,
+            p.describe()
+        )));
+    }
+    Ok(())
 }
 
 /// Total length T = n + S + 3.
@@ -118,7 +129,9 @@ pub fn dependency_distance(p: &dyn DpProblem) -> usize {
 /// Parse `--input`: symbols separated by commas or spaces, or a digit string like `0110`.
 pub fn parse_input(p: &dyn DpProblem, text: &str) -> Result<Vec<usize>> {
     let t = text.trim();
-    let parts: Vec<&str> = if t.contains(',') {
+    let parts: Vec<&str> = if t.is_empty() {
+        Vec::new()
+    } else if t.contains(',') {
         // Every field must hold a symbol: `0,1,,2` is an error, not `0,1,2`.
         let parts: Vec<&str> = t.split(',').map(str::trim).collect();
         if let Some(k) = parts.iter().position(|s| s.is_empty()) {

@@ -27,10 +27,10 @@ pub struct Plan<'a> {
     /// M = max(values − 1, 1), the largest value.
     pub max_value: f64,
     pub ports: usize,
-    pub rules: Vec<&'static str>,
+    pub rules: Vec<String>,
     /// Dependency distance m.
     pub distance: usize,
-    /// Declared m-local.
+    /// m-local, derived from the reads ([`crate::dp::SpecProblem`]).
     pub local: bool,
     /// `pointers[t − 1][r]`: the position port r reads while t is fed (t itself when position
     /// t + 1 is not a generated step).
@@ -355,7 +355,6 @@ pub fn out_error_bound(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dp::{Eca, EditDistance, LinRec};
 
     /// Stages 1 and 2 on `p`: the plan, the layout and features so far, the control subspaces.
     fn staged(p: &dyn DpProblem) -> (Plan<'_>, Layout, Vec<PositionalFeature>, Control) {
@@ -367,7 +366,7 @@ mod tests {
 
     #[test]
     fn the_plan_points_every_rule_read_within_the_distance() {
-        let p = EditDistance::new(3, 2, 4, 1, 1, 1).unwrap();
+        let p = crate::dp::problem("edit", "n1=3 n2=2 sigma=4 ins=1 del=1 sub=1").unwrap();
         let plan = dependency_plan(&p).unwrap();
         assert_eq!(plan.t_len, crate::dp::total_len(&p));
         assert_eq!(plan.pointers.len(), plan.t_len);
@@ -381,7 +380,7 @@ mod tests {
         }
         assert!(!plan.local);
         assert!(
-            dependency_plan(&Eca::new(110, 6, 3).unwrap())
+            dependency_plan(&crate::dp::problem("eca", "rule=110 width=6 rows=3").unwrap())
                 .unwrap()
                 .local
         );
@@ -389,7 +388,7 @@ mod tests {
 
     #[test]
     fn control_flags_mark_exactly_the_generated_steps() {
-        let p = LinRec::new(vec![1, 1], 10, 6).unwrap();
+        let p = crate::dp::problem("linrec", "coeffs=1,1 q=10 steps=6").unwrap();
         let (plan, _, pos, ctrl) = staged(&p);
         let at = |c: Coord, t: usize| -> i64 {
             pos.iter()
@@ -410,7 +409,7 @@ mod tests {
 
     #[test]
     fn every_memory_kind_plans_and_states_a_bound_below_the_accuracy() {
-        let p = EditDistance::new(2, 2, 3, 1, 1, 1).unwrap();
+        let p = crate::dp::problem("edit", "n1=2 n2=2 sigma=3 ins=1 del=1 sub=1").unwrap();
         let plan = dependency_plan(&p).unwrap();
         for kind in [
             MemoryKind::Slot,
@@ -439,7 +438,7 @@ mod tests {
 
     #[test]
     fn the_read_stage_rounds_and_the_transition_gates_by_the_flags() {
-        let p = LinRec::new(vec![1, 1], 10, 6).unwrap();
+        let p = crate::dp::problem("linrec", "coeffs=1,1 q=10 steps=6").unwrap();
         let (plan, _, _, ctrl) = staged(&p);
         let round = read_circuit(&plan, &ctrl).unwrap();
         let ins: Vec<f64> = (0..plan.ports)
@@ -462,7 +461,7 @@ mod tests {
 
     #[test]
     fn out_bound_is_zero_for_relu_and_infinite_beyond_an_eighth() {
-        let p = EditDistance::new(2, 2, 3, 1, 1, 1).unwrap();
+        let p = crate::dp::problem("edit", "n1=2 n2=2 sigma=3 ins=1 del=1 sub=1").unwrap();
         let (plan, _, _, ctrl) = staged(&p);
         let tr = transition_circuit(&plan, &ctrl).unwrap();
         assert_eq!(out_error_bound(&plan, 0.1, &tr, Activation::Relu, 1.0), 0.0);
@@ -474,7 +473,7 @@ mod tests {
 
     #[test]
     fn the_readout_decodes_the_nearest_value_and_sep() {
-        let p = LinRec::new(vec![1, 1], 10, 6).unwrap();
+        let p = crate::dp::problem("linrec", "coeffs=1,1 q=10 steps=6").unwrap();
         let (plan, lay, _, ctrl) = staged(&p);
         let ro = readout::<f64>(&plan, &ctrl, lay.width(), 53);
         assert_eq!(ro.vocab.len(), plan.values + 1);

@@ -857,11 +857,11 @@ pub fn scan_args_of_run<S: Scalar>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dp::{self, EditDistance, MemoryKind, Options};
+    use crate::dp::{self, MemoryKind, Options};
     use crate::model::Softplus;
 
     fn edit_model<S: Scalar>(bits: u32, memory: MemoryKind) -> Model<S> {
-        let p = EditDistance::new(2, 2, 3, 1, 1, 1).unwrap();
+        let p = crate::dp::problem("edit", "n1=2 n2=2 sigma=3 ins=1 del=1 sub=1").unwrap();
         let opt = Options {
             memory,
             slots: None,

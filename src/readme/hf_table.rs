@@ -10,16 +10,10 @@ use std::path::Path;
 
 /// The checkpoints of the table and of `examples/python/hf_measure.sh`: `(id, export)`.
 pub fn configurations() -> Result<Vec<(String, Value)>> {
-    use crate::dp::{self, problems::ProblemParams, MemoryKind};
+    use crate::dp::{self, MemoryKind};
     let mut out = Vec::new();
     for (name, n) in [("edit", 3), ("lis", 5), ("linrec", 8), ("eca", 4)] {
-        let p = dp::problem_by_name(
-            name,
-            &ProblemParams {
-                n: Some(n),
-                ..Default::default()
-            },
-        )?;
+        let p = dp::catalog::at_size(name, n)?;
         let memories = [MemoryKind::Slot, MemoryKind::Position];
         let models = crate::export::examples::dp_models(p.as_ref(), &memories, 2410_03810);
         for (memory, (_, ex)) in memories.into_iter().zip(models) {

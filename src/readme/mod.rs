@@ -1,4 +1,5 @@
-//! The README's generated sections: the claim table (from the registry), the DP cost comparison
+//! The README's generated sections: the claim table (from the registry), the DP catalog
+//! ([`crate::dp::catalog::catalog_table`]), the DP cost comparison
 //! (measured from built models by [`crate::claims::dp_laws::comparison`], the same function that
 //! draws `figures/dp-total-cost` and `figures/dp-state`) and the figure list (each figure's title,
 //! read from its SVG). Each section sits between `<!-- BEGIN generated: NAME -->` and
@@ -13,7 +14,7 @@ use crate::error::{Error, Result};
 use std::path::Path;
 
 /// The generated sections, by marker name.
-pub const SECTIONS: [&str; 3] = ["claims", "dp-table", "figures"];
+pub const SECTIONS: [&str; 4] = ["claims", "dp-catalog", "dp-table", "figures"];
 
 fn begin(name: &str) -> String {
     format!("<!-- BEGIN generated: {name} (freelunch readme; do not edit) -->")
@@ -168,6 +169,7 @@ pub fn section<'a>(readme: &'a str, name: &str) -> Option<&'a str> {
 pub fn generate(figures: &Path, seed: u64) -> Result<Vec<(&'static str, String)>> {
     Ok(vec![
         ("claims", claim_table()),
+        ("dp-catalog", crate::dp::catalog::catalog_table()?),
         ("dp-table", dp_table(seed)?),
         ("figures", figure_list(figures)?),
         (

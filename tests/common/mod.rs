@@ -71,3 +71,18 @@ pub fn layer_of_kind(v: &serde_json::Value, kind: &str) -> usize {
         .position(|l| l["kind"] == kind)
         .unwrap_or_else(|| panic!("the model has no {kind} layer"))
 }
+
+/// Every catalog problem at a small size (3), the ones listed in `original` at their sizes.
+pub fn catalog_cases(original: &[(&str, usize)]) -> Vec<(String, usize)> {
+    freelunch::dp::catalog::names()
+        .expect("catalog")
+        .into_iter()
+        .map(|id| {
+            let n = original
+                .iter()
+                .find(|(o, _)| *o == id)
+                .map_or(3, |&(_, n)| n);
+            (id, n)
+        })
+        .collect()
+}
