@@ -548,11 +548,14 @@ fn dp_report<S: freelunch::num::Scalar>(
     outln!("problem   {}", problem.describe());
     outln!("input     {}", dp::render(problem, input));
     outln!(
-        "memory    {} (distance m = {}, {}-local: {}), activation {} (λ = {}), {} arithmetic at {} bits",
+        "memory    {} (dependency distance m = {}, {}), activation {} (λ = {}), {} arithmetic at {} bits",
         opt.memory.name(),
         c.info.distance,
-        c.info.distance,
-        problem.local(),
+        if problem.local() {
+            "m-local: m stays fixed as the size grows"
+        } else {
+            "not m-local: m grows with the size"
+        },
         opt.activation.name(),
         c.info.lambda,
         S::KIND,
