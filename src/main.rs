@@ -81,6 +81,9 @@ enum Cmd {
     Figures {
         #[arg(long, default_value = "figures")]
         out: PathBuf,
+        /// Draw the figures a JSON report carries (`reproduce --json FILE`) instead of computing them.
+        #[arg(long)]
+        from: Option<PathBuf>,
         #[arg(long, default_value_t = 2410_03810, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: u64,
     },
@@ -967,17 +970,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 arith: precision,
                 seed,
                 progress: true,
+                figures: false,
             };
             let reports = verify(&selected, &cfg)?;
             out!("{}", render_table(&reports));
             finish(&reports, json.as_deref(), timings)
         }
-        Cmd::Figures { out, seed } => {
-            let cfg = RunConfig {
-                seed,
-                ..RunConfig::default()
+        Cmd::Figures { out, seed, from } => {
+            check_figure_dir(&out)?;
+            let written = match from {
+                Some(report) => claims::batch::render_figures(
+                    &freelunch::report::figures_from_file(&report)?,
+                    &out,
+                )?,
+                None => {
+                    let cfg = RunConfig {
+                        seed,
+                        ..RunConfig::default()
+                    };
+                    claims::batch::figures_all(&claims::registry(), &out, &cfg)?
+                }
             };
-            figures(&out, &cfg)?;
+            for p in written {
+                outln!("wrote {}", p.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Dp(a) => run_dp(*a),
@@ -1023,12 +1039,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let cfg = RunConfig {
                 seed,
                 progress: true,
+                figures: true,
                 ..RunConfig::default()
             };
             let reports = verify(&claims::registry(), &cfg)?;
             out!("{}", render_table(&reports));
-            eprintln!("regenerating the figures in {}", out.display());
-            figures(&out, &cfg)?;
+            eprintln!("drawing the reports' figures in {}", out.display());
+            for p in claims::batch::render_reports(&reports, &out)? {
+                outln!("wrote {}", p.display());
+            }
             finish(&reports, json.as_deref(), timings)
         }
     }
@@ -1114,12 +1133,4 @@ fn warn_if_slow(arith: Arith) {
             slow * 1e6,
         );
     }
-}
-
-fn figures(out: &Path, cfg: &RunConfig) -> Result<()> {
-    check_figure_dir(out)?;
-    for p in claims::batch::figures_all(&claims::registry(), out, cfg)? {
-        outln!("wrote {}", p.display());
-    }
-    Ok(())
 }

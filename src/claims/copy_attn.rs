@@ -10,11 +10,10 @@ use crate::copy::exp10_real;
 use crate::copy::linear::{build_copy_model, run_copy, CopyTask, MemoryKind};
 use crate::error::Result;
 use crate::num::{Arith, Real, Scalar};
-use crate::plot::{write_chart, Chart, Series, Style};
+use crate::plot::{Chart, Figure, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
 use crate::rng::Rng;
 use rug::Float;
-use std::path::{Path, PathBuf};
 
 pub struct CopyAttn;
 
@@ -263,9 +262,9 @@ impl Claim for CopyAttn {
         Ok(rep)
     }
 
-    fn figures(&self, dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
-        let mut out = figure_required_score(dir, cfg)?;
-        out.extend(figure_error_at_budget(dir, cfg)?);
+    fn figures(&self, cfg: &RunConfig) -> Result<Vec<Figure>> {
+        let mut out = figure_required_score(cfg)?;
+        out.extend(figure_error_at_budget(cfg)?);
         Ok(out)
     }
 }
@@ -281,7 +280,7 @@ fn plot_floor(log10_err: f64) -> f64 {
 
 /// Figure (a): required score vs distance — Mamba thresholds (a = 0.9) and measured minimal score,
 /// attention's required gap (flat and quadratic), all as log10 (computed in MPFR).
-fn figure_required_score(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+fn figure_required_score(_cfg: &RunConfig) -> Result<Vec<Figure>> {
     let spec = constant_decay_spec(0.9, 1e-3);
     let ls = [2usize, 5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300];
     let (mut suf, mut nec, mut meas) = (Vec::new(), Vec::new(), Vec::new());
@@ -368,13 +367,16 @@ fn figure_required_score(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
             ),
         ],
     };
-    crate::plot::write_panels(&[chart, attention], dir, "copy-required-score")
+    Ok(vec![Figure::new(
+        "copy-required-score",
+        vec![chart, attention],
+    )])
 }
 
 /// Figure (b): error vs distance at a fixed budget B on the largest weight: constant-size Mamba
 /// (score s = B, adversarial instance, normalised readout), attention (λ = B/2, since w_q holds 2λ),
 /// linear-size Mamba (position-key memory, exact).
-fn figure_error_at_budget(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+fn figure_error_at_budget(_cfg: &RunConfig) -> Result<Vec<Figure>> {
     let budget: f64 = 100.0;
     let prec = 128;
     let spec = constant_decay_spec(0.9, 1e-3);
@@ -416,5 +418,5 @@ fn figure_error_at_budget(dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> 
             Series::new("linear-size Mamba (position keys)", lin, Style::LinePoints),
         ],
     };
-    write_chart(&chart, dir, "copy-error-at-budget")
+    Ok(vec![Figure::one("copy-error-at-budget", chart)])
 }

@@ -7,11 +7,10 @@ use crate::copy::constant::{
 use crate::copy::exp10_real;
 use crate::error::Result;
 use crate::num::{Arith, Real, Scalar};
-use crate::plot::{write_chart, Chart, Series, Style};
+use crate::plot::{Chart, Figure, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
 use crate::rng::Rng;
 use rug::Float;
-use std::path::{Path, PathBuf};
 
 pub struct CopyConst;
 
@@ -405,7 +404,7 @@ impl Claim for CopyConst {
         Ok(rep)
     }
 
-    fn figures(&self, dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+    fn figures(&self, cfg: &RunConfig) -> Result<Vec<Figure>> {
         let _ = cfg;
         // L* vs budget, measured and formula.
         let mut series = Vec::new();
@@ -437,6 +436,6 @@ impl Claim for CopyConst {
             y_label: "largest distance L copied within ε".into(),
             series,
         };
-        write_chart(&chart, dir, "copy-const-horizon")
+        Ok(vec![Figure::one("copy-const-horizon", chart)])
     }
 }

@@ -4,10 +4,9 @@ use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::copy::linear::{build_copy_model, run_copy, CopyOutcome, CopyTask, MemoryKind};
 use crate::error::Result;
 use crate::num::{Arith, Real, Scalar};
-use crate::plot::{write_chart, Chart, Series, Style};
+use crate::plot::{Chart, Figure, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
 use crate::rng::Rng;
-use std::path::{Path, PathBuf};
 
 pub struct CopyLinear;
 
@@ -378,7 +377,7 @@ impl Claim for CopyLinear {
         Ok(rep)
     }
 
-    fn figures(&self, dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+    fn figures(&self, cfg: &RunConfig) -> Result<Vec<Figure>> {
         let ts = [8usize, 16, 32, 64, 128, 256, 512, 1024];
         let rng = Rng::new(cfg.seed);
         let mut prec_series = Vec::new();
@@ -419,16 +418,15 @@ impl Claim for CopyLinear {
                 .collect(),
             Style::Dashed,
         ));
-        let mut out = write_chart(
-            &Chart {
+        let mut out = vec![Figure::one(
+            "copy-linear-precision",
+            Chart {
                 title: format!("copy-linear: minimal precision for exact greedy copy (V={VOCAB})"),
                 x_label: "log2 T".into(),
                 y_label: "bits".into(),
                 series: prec_series,
             },
-            dir,
-            "copy-linear-precision",
-        )?;
+        )];
         param_series.push(Series::new(
             format!(
                 "max |weight| of the whole model (readout bias (V−1)² = {})",
@@ -437,16 +435,15 @@ impl Claim for CopyLinear {
             readout,
             Style::Dashed,
         ));
-        out.extend(write_chart(
-            &Chart {
+        out.push(Figure::one(
+            "copy-linear-params",
+            Chart {
                 title: format!("copy-linear: largest weight vs T (V={VOCAB})"),
                 x_label: "log2 T".into(),
                 y_label: "log10 max |weight|".into(),
                 series: param_series,
             },
-            dir,
-            "copy-linear-params",
-        )?);
+        ));
         Ok(out)
     }
 }

@@ -7,10 +7,9 @@ use crate::copy::rank::{
     row_normalised, slot_m, stated_formula, step_holds, RankReport,
 };
 use crate::error::Result;
-use crate::plot::{write_chart, Chart, Series, Style};
+use crate::plot::{Chart, Figure, Series, Style};
 use crate::report::{Case, CaseKey, ClaimReport, ConstructionSize};
 use crate::rng::Rng;
-use std::path::{Path, PathBuf};
 
 pub struct CopyRank;
 
@@ -194,7 +193,7 @@ impl Claim for CopyRank {
         Ok(rep)
     }
 
-    fn figures(&self, dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+    fn figures(&self, cfg: &RunConfig) -> Result<Vec<Figure>> {
         let t = 64;
         let rng = Rng::new(cfg.seed);
         let (mut allowed, mut random, mut keys, mut sharp) =
@@ -236,6 +235,6 @@ impl Claim for CopyRank {
                 Series::new("position-key memory with N keys", keys, Style::Steps),
             ],
         };
-        write_chart(&chart, dir, "copy-rank")
+        Ok(vec![Figure::one("copy-rank", chart)])
     }
 }

@@ -6,10 +6,9 @@ use crate::dp::{self, compile, Compiled, DpProblem, MemoryKind, Options};
 use crate::error::Result;
 use crate::model::{Activation, Layer};
 use crate::num::{Arith, Ball, Real, Scalar};
-use crate::plot::{write_chart, Chart, Series, Style};
+use crate::plot::{Chart, Figure, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
 use crate::rng::Rng;
-use std::path::{Path, PathBuf};
 
 pub struct DpGeneral;
 pub struct DpLocal;
@@ -365,8 +364,8 @@ impl Claim for DpGeneral {
         rep.notes = notes;
         Ok(rep)
     }
-    fn figures(&self, dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
-        comparison_figures(dir, cfg)
+    fn figures(&self, cfg: &RunConfig) -> Result<Vec<Figure>> {
+        comparison_figures(cfg)
     }
 }
 
@@ -494,7 +493,7 @@ pub fn comparison_series(size: usize, family: &str) -> Result<Vec<Labelled>> {
     .collect()
 }
 
-fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+fn comparison_figures(cfg: &RunConfig) -> Result<Vec<Figure>> {
     let mut written = Vec::new();
     // total cost and state vs T
     let mut total_series = Vec::new();
@@ -521,26 +520,24 @@ fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
     }
     let refs = crate::plot::reference_slopes(&total_series, &[(1.0, "O(T)"), (2.0, "O(T²)")]);
     total_series.extend(refs);
-    written.extend(write_chart(
-        &Chart {
+    written.push(Figure::one(
+        "dp-total-cost",
+        Chart {
             title: "dp: total operations to write the whole CoT vs T (log-log)".into(),
             x_label: "log10 T".into(),
             y_label: "log10 total operations".into(),
             series: total_series,
         },
-        dir,
-        "dp-total-cost",
-    )?);
-    written.extend(write_chart(
-        &Chart {
+    ));
+    written.push(Figure::one(
+        "dp-state",
+        Chart {
             title: "dp: state carried per token at the last position vs T".into(),
             x_label: "log10 T".into(),
             y_label: "log10 state (SSM state or KV cache floats)".into(),
             series: state_series,
         },
-        dir,
-        "dp-state",
-    )?);
+    ));
     // per-token cost vs position, one instance each
     let mut per_tok = Vec::new();
     for (family, size) in [("eca", 125usize), ("edit", 12)] {
@@ -561,16 +558,15 @@ fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
             ));
         }
     }
-    written.extend(write_chart(
-        &Chart {
+    written.push(Figure::one(
+        "dp-per-token-cost",
+        Chart {
             title: "dp: operations per generated token vs position".into(),
             x_label: "position t".into(),
             y_label: "operations for the token at t".into(),
             series: per_tok,
         },
-        dir,
-        "dp-per-token-cost",
-    )?);
+    ));
     // minimal precision vs T
     let mut prec_series = Vec::new();
     for (family, sizes) in [
@@ -619,15 +615,14 @@ fn comparison_figures(dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
             Style::Dashed,
         ));
     }
-    written.extend(write_chart(
-        &Chart {
+    written.push(Figure::one(
+        "dp-min-precision",
+        Chart {
             title: "dp: minimal MPFR precision for exact greedy decoding vs T".into(),
             x_label: "log10 T".into(),
             y_label: "bits".into(),
             series: prec_series,
         },
-        dir,
-        "dp-min-precision",
-    )?);
+    ));
     Ok(written)
 }

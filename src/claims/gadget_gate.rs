@@ -7,9 +7,8 @@ use crate::error::Result;
 use crate::gadgets::gate::{self, GateMul};
 use crate::gadgets::residual;
 use crate::num::{Arith, Ball, Real, Scalar};
-use crate::plot::{Chart, Series, Style};
+use crate::plot::{Chart, Figure, Series, Style};
 use crate::report::{ClaimReport, ConstructionSize};
-use std::path::{Path, PathBuf};
 
 pub struct GateMulClaim;
 
@@ -200,7 +199,7 @@ impl Claim for GateMulClaim {
         ))
     }
 
-    fn figures(&self, dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+    fn figures(&self, _cfg: &RunConfig) -> Result<Vec<Figure>> {
         let m = 1.0;
         let pts = points(m, 81);
         let (mut meas, mut f6, mut bnd, mut th) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -251,6 +250,6 @@ impl Claim for GateMulClaim {
                 ),
             ],
         };
-        crate::plot::write_panels(&[chart, ratios], dir, "gate-mul")
+        Ok(vec![Figure::new("gate-mul", vec![chart, ratios])])
     }
 }

@@ -10,9 +10,8 @@ pub use crate::gadgets::lookup_problems::{problems, Problem};
 use crate::gadgets::relu::ReluUnit;
 use crate::model::Activation;
 use crate::num::{Arith, Ball, Real, Scalar};
-use crate::plot::{write_chart, Chart, Series, Style};
+use crate::plot::{Chart, Figure, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize};
-use std::path::{Path, PathBuf};
 
 pub struct MlpLookup;
 
@@ -154,7 +153,7 @@ impl Claim for MlpLookup {
         ))
     }
 
-    fn figures(&self, dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+    fn figures(&self, cfg: &RunConfig) -> Result<Vec<Figure>> {
         let mut series = Vec::new();
         for act in [Activation::Gelu, Activation::Silu] {
             let mut meas = Vec::new();
@@ -186,6 +185,6 @@ impl Claim for MlpLookup {
             y_label: "log10 max error".into(),
             series,
         };
-        write_chart(&chart, dir, "mlp-lookup")
+        Ok(vec![Figure::one("mlp-lookup", chart)])
     }
 }

@@ -8,10 +8,9 @@ use crate::error::Result;
 use crate::gadgets::{eval_mlp, mul, residual};
 use crate::measure::fit;
 use crate::num::{Arith, Ball, Real, Scalar};
-use crate::plot::{write_chart, Chart, Series, Style};
+use crate::plot::{Chart, Figure, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
 use crate::rng::Rng;
-use std::path::{Path, PathBuf};
 
 pub struct MlpMul;
 
@@ -338,7 +337,7 @@ impl Claim for MlpMul {
         Ok(rep)
     }
 
-    fn figures(&self, dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+    fn figures(&self, cfg: &RunConfig) -> Result<Vec<Figure>> {
         let m = 1.0;
         let pts = points(m, 11, 40, &mut Rng::new(cfg.seed).fork(11));
         let ks: Vec<i32> = (0..=24).step_by(2).collect();
@@ -369,7 +368,7 @@ impl Claim for MlpMul {
                 Series::new("f64 rounding estimate 16u·λ·2M", lead, Style::Line),
             ],
         };
-        let mut out = write_chart(&chart, dir, "mlp-mul")?;
+        let mut out = vec![Figure::one("mlp-mul", chart)];
         let small = &pts[..40];
         let mut series = Vec::new();
         for arith in [Arith::F64, Arith::mpfr(64), Arith::mpfr(128)] {
@@ -395,7 +394,7 @@ impl Claim for MlpMul {
             y_label: "bits lost (p − correct bits)".into(),
             series,
         };
-        out.extend(write_chart(&chart, dir, "mlp-mul-bits-lost")?);
+        out.push(Figure::one("mlp-mul-bits-lost", chart));
         Ok(out)
     }
 }

@@ -11,10 +11,9 @@ use crate::gadgets::relu::{self, sup_constant, tail};
 use crate::gadgets::{eval_mlp, residual};
 use crate::model::Activation;
 use crate::num::{Arith, Ball, Real, Scalar};
-use crate::plot::{write_chart, Chart, Series, Style};
+use crate::plot::{Chart, Figure, Series, Style};
 use crate::report::{Case, CaseKey, ClaimReport, ConstructionSize, Relation};
 use crate::rng::Rng;
-use std::path::{Path, PathBuf};
 
 pub struct MlpRelu;
 
@@ -260,7 +259,7 @@ impl Claim for MlpRelu {
         Ok(rep)
     }
 
-    fn figures(&self, dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+    fn figures(&self, cfg: &RunConfig) -> Result<Vec<Figure>> {
         let p = 256;
         let mut series = Vec::new();
         let mut int_series = Vec::new();
@@ -312,14 +311,14 @@ impl Claim for MlpRelu {
             y_label: "log10 error".into(),
             series,
         };
-        let mut out = write_chart(&chart, dir, "mlp-relu")?;
+        let mut out = vec![Figure::one("mlp-relu", chart)];
         let chart = Chart {
             title: "mlp-relu on nonzero integers: error vs λ (bound τ(λ) = Φ(−λ) or σ(−λ))".into(),
             x_label: "log10 λ".into(),
             y_label: "log10 error".into(),
             series: int_series,
         };
-        out.extend(write_chart(&chart, dir, "mlp-relu-integers")?);
+        out.push(Figure::one("mlp-relu-integers", chart));
         Ok(out)
     }
 }

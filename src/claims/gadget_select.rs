@@ -8,10 +8,9 @@ use crate::gadgets::relu::ReluUnit;
 use crate::gadgets::{eval_mlp, select};
 use crate::model::Activation;
 use crate::num::{Arith, Ball, Real, Scalar};
-use crate::plot::{write_chart, Chart, Series, Style};
+use crate::plot::{Chart, Figure, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize};
 use crate::rng::Rng;
-use std::path::{Path, PathBuf};
 
 pub struct MlpSelect;
 
@@ -392,7 +391,7 @@ impl Claim for MlpSelect {
         ))
     }
 
-    fn figures(&self, dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+    fn figures(&self, cfg: &RunConfig) -> Result<Vec<Figure>> {
         let (m, alpha, gain) = (1.0, 1.0, 2.0);
         let re = instances(2, m, alpha, 100, false, &mut Rng::new(cfg.seed).fork(31));
         let mut series = Vec::new();
@@ -423,6 +422,6 @@ impl Claim for MlpSelect {
             y_label: "log10 max error".into(),
             series,
         };
-        write_chart(&chart, dir, "mlp-select")
+        Ok(vec![Figure::one("mlp-select", chart)])
     }
 }

@@ -46,8 +46,9 @@ pub use scan_unroll::ScanUnroll;
 
 use crate::error::{Error, Result};
 use crate::num::Arith;
+use crate::report::figure::Figure;
 use crate::report::{Case, ClaimReport, ConstructionSize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// How long a run is (re-exported from [`crate::report`], where `certify` reads it too).
 pub use crate::report::Mode;
@@ -59,6 +60,8 @@ pub struct RunConfig {
     pub arith: Option<Arith>,
     pub seed: u64,
     pub progress: bool,
+    /// Also compute the claim's figures into its report (`reproduce`).
+    pub figures: bool,
 }
 
 impl Default for RunConfig {
@@ -68,6 +71,7 @@ impl Default for RunConfig {
             arith: None,
             seed: 2410_03810,
             progress: false,
+            figures: false,
         }
     }
 }
@@ -108,8 +112,8 @@ pub trait Claim: Send + Sync {
             .map(|(n, m)| (n, m.map(|m| (m, None))))
             .collect()
     }
-    /// Regenerate this claim's figures into `dir`.
-    fn figures(&self, _dir: &Path, _cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+    /// This claim's figures (data only; [`crate::plot::render`] draws them).
+    fn figures(&self, _cfg: &RunConfig) -> Result<Vec<Figure>> {
         Ok(Vec::new())
     }
 }
@@ -248,6 +252,9 @@ pub fn run_timed(claim: &dyn Claim, cfg: &RunConfig) -> Result<ClaimReport> {
         Err(e) if e.is_case_outcome() => construction_failed(claim.info(), cfg, &e),
         Err(e) => return Err(e),
     };
+    if cfg.figures {
+        r.figures = claim.figures(cfg)?;
+    }
     r.seconds = start.elapsed().as_secs_f64();
     Ok(r)
 }

@@ -5,12 +5,11 @@ use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::error::Result;
 use crate::model::ssm::{SsmLayer, StepInputs, UnrolledForm};
 use crate::num::{Arith, Real, Scalar};
-use crate::plot::{write_chart, Chart, Series, Style};
+use crate::plot::{Chart, Figure, Series, Style};
 use crate::report::{Case, CaseKey, ClaimReport, ConstructionSize, Relation};
 use crate::rng::Rng;
 use rug::Float;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
 
 pub use crate::model::random::{random_inputs, DecayChoice, RandomSsm};
 
@@ -264,7 +263,7 @@ impl Claim for ScanUnroll {
         Ok(rep)
     }
 
-    fn figures(&self, dir: &Path, cfg: &RunConfig) -> Result<Vec<PathBuf>> {
+    fn figures(&self, cfg: &RunConfig) -> Result<Vec<Figure>> {
         let precs: Vec<Arith> = std::iter::once(Arith::F64)
             .chain([64, 96, 128, 192, 256, 384, 512, 768, 1024].map(Arith::mpfr))
             .collect();
@@ -318,17 +317,16 @@ impl Claim for ScanUnroll {
             vec![(53.0, 0.0), (1024.0, 0.0)],
             Style::Dashed,
         ));
-        let mut paths = write_chart(
-            &Chart {
+        let mut paths = vec![Figure::one(
+            "scan-unroll-margin",
+            Chart {
                 title: "scan-unroll: measured / bound at every precision (must stay below 0)"
                     .into(),
                 x_label: "precision p (bits)".into(),
                 y_label: "log10 (|difference| / bound), worst (t, d)".into(),
                 series: ratios,
             },
-            dir,
-            "scan-unroll-margin",
-        )?;
+        )];
         let chart = Chart {
             title: "scan-unroll: |recurrent − unrolled| and its bound, times 2^p (T=96, N=16)"
                 .into(),
@@ -336,7 +334,7 @@ impl Claim for ScanUnroll {
             y_label: "log10 (|difference| · 2^p)".into(),
             series,
         };
-        paths.extend(write_chart(&chart, dir, "scan-unroll")?);
+        paths.push(Figure::one("scan-unroll", chart));
         Ok(paths)
     }
 }

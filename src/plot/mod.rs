@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 pub mod heatmap;
 
 use crate::io::write_file;
+pub use crate::report::figure::{Chart, Figure, Series, Style};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use std::path::{Path, PathBuf};
@@ -18,54 +19,6 @@ pub(crate) fn register_font() {
         let bytes: &'static [u8] = include_bytes!("../../assets/DejaVuSans.ttf");
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, bytes);
     });
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Style {
-    Line,
-    Dashed,
-    Points,
-    LinePoints,
-    /// A step function: each value holds until the next point's x, where it jumps (for
-    /// quantities that change at a threshold, not in between).
-    Steps,
-}
-
-#[derive(Clone, Debug)]
-pub struct Series {
-    pub name: String,
-    pub points: Vec<(f64, f64)>,
-    pub style: Style,
-    /// Points with a NaN coordinate: a figure refuses to draw a series that has any.
-    pub nan_points: usize,
-}
-
-impl Series {
-    /// Infinite coordinates (e.g. log10 of an exact zero) cannot be drawn and are left out;
-    /// NaN coordinates are counted, and `write_chart` fails on them.
-    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>, style: Style) -> Self {
-        let nan_points = points
-            .iter()
-            .filter(|p| p.0.is_nan() || p.1.is_nan())
-            .count();
-        Series {
-            name: name.into(),
-            points: points
-                .into_iter()
-                .filter(|p| p.0.is_finite() && p.1.is_finite())
-                .collect(),
-            style,
-            nan_points,
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct Chart {
-    pub title: String,
-    pub x_label: String,
-    pub y_label: String,
-    pub series: Vec<Series>,
 }
 
 /// Twelve colours, each used once per figure (after twelve series the dash pattern and the
@@ -420,6 +373,17 @@ fn step_path(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
         path.push(p);
     }
     path
+}
+
+/// Draw `figure`: write `<dir>/<stem>.svg` and `<dir>/<stem>.png`; returns both paths.
+pub fn render(figure: &Figure, dir: &Path) -> Result<Vec<PathBuf>> {
+    if figure.panels.is_empty() || figure.stem.is_empty() || figure.stem.contains(['/', '\\']) {
+        return Err(Error::input(format!(
+            "figure `{}` has no chart or is not a plain file name",
+            figure.stem
+        )));
+    }
+    write_panels(&figure.panels, dir, &figure.stem)
 }
 
 /// Write `<dir>/<stem>.svg` and `<dir>/<stem>.png`; returns both paths.

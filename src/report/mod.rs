@@ -1,5 +1,7 @@
 //! Report types (serde) and their terminal rendering (file writing lives in `crate::io`).
 
+pub mod figure;
+
 use crate::num::{Ball, Real, Scalar};
 use rug::float::Round;
 use serde::Serialize;
@@ -483,6 +485,9 @@ pub struct ClaimReport {
     pub worst_margin_log10: Option<f64>,
     pub notes: Vec<String>,
     pub seconds: f64,
+    /// The claim's figures, when the run was asked for them (`reproduce`, `figures`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub figures: Vec<figure::Figure>,
 }
 
 impl ClaimReport {
@@ -527,6 +532,7 @@ impl ClaimReport {
             worst_margin_log10: worst,
             notes: Vec::new(),
             seconds: 0.0,
+            figures: Vec::new(),
         }
     }
     pub fn not_built(id: &str, paper_ref: &str) -> Self {
@@ -539,6 +545,7 @@ impl ClaimReport {
             worst_margin_log10: None,
             notes: vec!["not built yet".to_string()],
             seconds: 0.0,
+            figures: Vec::new(),
         }
     }
     pub fn failed_cases(&self) -> impl Iterator<Item = &Case> {
@@ -559,6 +566,44 @@ pub fn to_json(reports: &[ClaimReport], timings: bool) -> crate::error::Result<S
     let mut s = serde_json::to_string_pretty(&v).map_err(err)?;
     s.push('\n');
     Ok(s)
+}
+
+/// Largest JSON report `figures --from` reads (a full `reproduce --json` report is about 1.3 MB).
+pub const MAX_REPORT_BYTES: u64 = 64 << 20;
+
+/// The figures carried by a JSON report (`reproduce --json`), in the reports' order: one clear
+/// error for a file that is too large, not a report, or carries no figure.
+pub fn figures_from_file(path: &std::path::Path) -> crate::error::Result<Vec<figure::Figure>> {
+    use crate::error::Error;
+    #[derive(serde::Deserialize)]
+    struct FiguresOf {
+        #[serde(default)]
+        figures: Vec<figure::Figure>,
+    }
+    let len = std::fs::metadata(path)
+        .map_err(|e| Error::io_at("read", path, e))?
+        .len();
+    if len > MAX_REPORT_BYTES {
+        return Err(Error::input(format!(
+            "{} has {len} bytes, more than a report's limit of {MAX_REPORT_BYTES}",
+            path.display()
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io_at("read", path, e))?;
+    let reports: Vec<FiguresOf> = serde_json::from_str(&text).map_err(|e| {
+        Error::input(format!(
+            "{} is not a JSON report of `freelunch reproduce --json` ({e})",
+            path.display()
+        ))
+    })?;
+    let figures: Vec<figure::Figure> = reports.into_iter().flat_map(|r| r.figures).collect();
+    if figures.is_empty() {
+        return Err(Error::input(format!(
+            "{} carries no figure (`verify --json` writes none; write it with `freelunch reproduce --json`)",
+            path.display()
+        )));
+    }
+    Ok(figures)
 }
 
 /// Remove every `seconds` field (claim run times, certificate search times), at any depth.
