@@ -63,6 +63,8 @@ pub const MAG_EXP_POS_INF: slong = COEFF_MIN + 1;
 
 /// `arf_rnd_t`.
 pub const ARF_RND_NEAR: c_int = 4;
+pub const ARF_RND_FLOOR: c_int = 2;
+pub const ARF_RND_CEIL: c_int = 3;
 
 pub type arb_ptr = *mut arb_struct;
 pub type arb_srcptr = *const arb_struct;

@@ -174,6 +174,35 @@ impl Ball {
         r
     }
 
+    /// A ball (at `prec`) containing the f64 interval `[lo, hi]` (for [`super::Interval`]).
+    pub(crate) fn from_f64_hull(lo: f64, hi: f64, prec: u32) -> Ball {
+        let mut r = Ball::zero_ball(prec);
+        r.set_f64(lo);
+        if hi != lo {
+            let mut h = Ball::zero_ball(prec);
+            h.set_f64(hi);
+            let s = r.raw_mut();
+            // SAFETY: initialised arbs; aliasing allowed.
+            unsafe { arb_union(s, s, h.raw(), Self::slong(prec)) };
+        }
+        r
+    }
+    /// The ball's ends rounded outward to f64: `lo ≤ every point ≤ hi` (NaN for a NaN ball).
+    pub(crate) fn f64_bounds(&self) -> (f64, f64) {
+        if self.is_nan() {
+            return (f64::NAN, f64::NAN);
+        }
+        let wp = Self::slong(self.prec.max(53) + 64);
+        let mut a = Arf::new();
+        // SAFETY: initialised arb and arf.
+        unsafe {
+            arb_get_lbound_arf(&mut a.0, self.raw(), wp);
+            let lo = arf_get_d(&a.0, ARF_RND_FLOOR);
+            arb_get_ubound_arf(&mut a.0, self.raw(), wp);
+            (lo, arf_get_d(&a.0, ARF_RND_CEIL))
+        }
+    }
+
     /// The radius (exact: Arb's 30-bit radius mantissa fits a [`Mag`]).
     pub fn rad(&self) -> Mag {
         mag_to_mag(&self.b.rad)

@@ -1,5 +1,6 @@
-//! The number type: one trait, [`Scalar`], over `f64`, [`Real`] (an MPFR float) and [`Ball`]
-//! (a certified midpoint–radius enclosure: Arb's `arb_t`, its radius read out as a [`Mag`]).
+//! The number type: one trait, [`Scalar`], over `f64`, [`Real`] (an MPFR float), [`Ball`]
+//! (a certified midpoint–radius enclosure: Arb's `arb_t`, its radius read out as a [`Mag`]) and
+//! [`Interval`] (a certified f64 interval: the fast certified tier, Arb for elementary functions).
 //!
 //! Every model and gadget is generic over `Scalar`, so the same construction runs in IEEE double
 //! and in correctly rounded arbitrary precision. Precision is explicit: constructors take it, values
@@ -8,12 +9,14 @@
 
 mod arb_sys;
 mod ball;
+mod interval;
 mod mag;
 mod precision;
 mod real;
 mod scalar_f64;
 
 pub use ball::Ball;
+pub use interval::Interval;
 pub use mag::Mag;
 pub use precision::{parse_precision, Arith, Precision, MAX_PRACTICAL_BITS};
 pub use real::Real;
