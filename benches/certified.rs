@@ -12,8 +12,11 @@
 
 mod support;
 use freelunch::claims::scan_unroll::{random_inputs, DecayChoice, RandomSsm};
+use freelunch::dp::compiler::{compile, Compiled, MemoryKind, Options};
+use freelunch::dp::DpProblem;
 use freelunch::model::ssm::{DecayStructure, SsmLayer, StepInputs};
-use freelunch::num::{Ball, Real, Scalar};
+use freelunch::model::Activation;
+use freelunch::num::{Ball, Interval, Real, Scalar};
 use freelunch::rng::Rng;
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -161,6 +164,107 @@ fn run_mpmath(json: &str) -> Option<f64> {
     v["mpmath_ns"].as_f64()
 }
 
+/// Teacher-forced decoding of `p`'s chain of thought on `input`: (positions whose wanted logit is
+/// certainly above every other, positions, seconds).
+fn dp_decode<S: Scalar>(
+    c: &Compiled<S>,
+    p: &dyn DpProblem,
+    input: &[usize],
+) -> (usize, usize, f64) {
+    let seq = p.solve(input);
+    let start = std::time::Instant::now();
+    let mut r = c.model.runner();
+    let (mut certified, mut positions) = (0, 0);
+    for (i, &tok) in seq.iter().enumerate().take(seq.len() - 1) {
+        r.feed(tok);
+        if i >= p.input_len() {
+            let want = seq[i + 1];
+            let l = &r.logits;
+            positions += 1;
+            certified += (0..l.len()).all(|j| j == want || l[want].certainly_gt(&l[j])) as usize;
+        }
+    }
+    (certified, positions, start.elapsed().as_secs_f64())
+}
+
+/// Certified DP decodings (ReLU units): the interval tier against balls at 64 and 128 bits.
+fn certified_dp(one: &rayon::ThreadPool) {
+    println!();
+    println!(
+        "certified DP decoding (teacher-forced, ReLU units), seconds per run, fastest of {ROUNDS}:"
+    );
+    println!(
+        "{:<44} {:<10} {:>5} {:>9} {:>10} {:>10} {:>10} {:>11} {:>9}",
+        "instance",
+        "memory",
+        "T",
+        "f64",
+        "interval",
+        "ball 64",
+        "ball 128",
+        "ball64/int",
+        "certified"
+    );
+    let cases = [
+        (
+            "edit",
+            "n1=12 n2=12 sigma=4 ins=1 del=1 sub=1",
+            MemoryKind::Slot,
+        ),
+        (
+            "edit",
+            "n1=12 n2=12 sigma=4 ins=1 del=1 sub=1",
+            MemoryKind::Position,
+        ),
+        (
+            "edit",
+            "n1=12 n2=12 sigma=4 ins=1 del=1 sub=1",
+            MemoryKind::Attention,
+        ),
+        ("eca", "rule=110 width=16 rows=24", MemoryKind::Slot),
+        ("lcs", "", MemoryKind::Slot),
+        ("knapsack", "", MemoryKind::Position),
+    ];
+    for (id, params, memory) in cases {
+        let p = freelunch::dp::problem(id, params).expect("catalog problem");
+        let input = p.random_input(&mut Rng::new(1));
+        let opt = Options::new(memory, Activation::Relu);
+        let cf: Compiled<f64> = compile(&p, &opt, 53).expect("compiles");
+        let ci: Compiled<Interval> = compile(&p, &opt, 53).expect("compiles");
+        let cb64: Compiled<Ball> = compile(&p, &opt, 64).expect("compiles");
+        let cb128: Compiled<Ball> = compile(&p, &opt, 128).expect("compiles");
+        let (mut tf, mut ti, mut t64, mut t128) =
+            (f64::INFINITY, f64::INFINITY, f64::INFINITY, f64::INFINITY);
+        let mut cert = (0, 0, 0, 0);
+        for _ in 0..ROUNDS {
+            tf = tf.min(one.install(|| dp_decode(&cf, &p, &input)).2);
+            let (ci_n, n, t) = one.install(|| dp_decode(&ci, &p, &input));
+            ti = ti.min(t);
+            let (c64, _, t) = one.install(|| dp_decode(&cb64, &p, &input));
+            t64 = t64.min(t);
+            let (c128, _, t) = one.install(|| dp_decode(&cb128, &p, &input));
+            t128 = t128.min(t);
+            cert = (ci_n, c64, c128, n);
+        }
+        let name = format!("{id} {params}");
+        println!(
+            "{:<44} {:<10} {:>5} {:>9.4} {:>10.4} {:>10.4} {:>10.4} {:>11.2} {:>9}",
+            &name[..name.len().min(44)],
+            memory.name(),
+            ci.info.total_len,
+            tf,
+            ti,
+            t64,
+            t128,
+            t64 / ti,
+            format!("{}/{}/{} of {}", cert.0, cert.1, cert.2, cert.3)
+        );
+    }
+    println!(
+        "certified: positions certified by the interval tier / ball 64 / ball 128, of all outputs."
+    );
+}
+
 fn main() {
     println!(
         "certified scan benchmark: T = {T}, D = {D}, N = {N}, single-threaded, ns per state update"
@@ -241,6 +345,51 @@ fn main() {
             );
         }
     }
+    println!();
+    println!(
+        "f64 interval tier (certified at 53 bits; elementary functions through Arb), same scans:"
+    );
+    println!(
+        "{:<8} {:>9} {:>9} {:>12} {:>16} {:>15}",
+        "A", "f64", "interval", "interval/f64", "ball64/interval", "log2 max width"
+    );
+    for (name, decay) in [
+        ("-(n+1)", DecayChoice::Mamba1),
+        ("general", DecayChoice::General),
+    ] {
+        let mut rng = Rng::new(3);
+        let spec = RandomSsm::new(&mut rng, 4, D, N, decay);
+        let xs = random_inputs(&mut rng, T, 4);
+        let lf: SsmLayer<f64> = spec.build(53);
+        let mut iff = inputs(&lf, &xs, 53);
+        let li: SsmLayer<Interval> = spec.build(53);
+        let mut ii = inputs(&li, &xs, 53);
+        let lb: SsmLayer<Ball> = spec.build(64);
+        let mut ib = inputs(&lb, &xs, 64);
+        let (mut f, mut iv, mut ball) = (f64::INFINITY, f64::INFINITY, f64::INFINITY);
+        let mut y = Vec::new();
+        for _ in 0..ROUNDS {
+            f = f.min(one.install(|| scan_ns(&lf, &mut iff, 53, 50)).0);
+            let (t, out) = one.install(|| scan_ns(&li, &mut ii, 53, 50));
+            iv = iv.min(t);
+            y = out;
+            ball = ball.min(one.install(|| scan_ns(&lb, &mut ib, 64, 15)).0);
+        }
+        let width = y
+            .iter()
+            .map(|x| x.width().log2())
+            .fold(f64::NEG_INFINITY, f64::max);
+        println!(
+            "{:<8} {:>9.1} {:>9.1} {:>12.2} {:>16.2} {:>15.1}",
+            name,
+            f,
+            iv,
+            iv / f,
+            ball / iv,
+            width
+        );
+    }
+    certified_dp(&one);
     let _ = std::fs::remove_file(&instance);
     if let Some(exe) = peer {
         let _ = std::fs::remove_file(exe);

@@ -177,7 +177,7 @@ fn judge(
     let undefined = undefined || values.iter().any(|(_, v)| v.is_nan());
     for (what, v) in values {
         *checks += 1;
-        if !(undefined && r.is_nan()) && !holds(r, &v) {
+        if !(holds(r, &v) || undefined && r.is_nan()) {
             escapes.push(format!("{what} = {v} ∉ {r:?}"));
         }
     }

@@ -5,10 +5,13 @@
 //! inexact, which an error-free transformation decides exactly (TwoSum for sums, an FMA residual
 //! for products and quotients); exact results (small integers, the bulk of a DP model's values)
 //! stay points. Away from the normal range (overflow, tiny or subnormal results) an end is moved
-//! one ulp outward without the test. Elementary functions and the smooth activations go through
-//! Arb: the interval becomes a ball, Arb evaluates its enclosure, and its ends are rounded outward
-//! to f64. So the tier costs about f64 arithmetic on `+ − × ÷` and about a 64-bit ball on
-//! `exp`, `ln`, `erf`; a decision it cannot make at 53 bits is left to [`super::Ball`].
+//! one ulp outward without the test. `exp`, `ln`, `ln_1p`, `erf`, `erfc` come from CORE-MATH
+//! (correctly rounded, so the exact value lies within one ulp of the result; exact special values
+//! such as `exp 0 = 1` stay points), applied to the ends of these monotone functions; sigmoid and
+//! softplus are composed from them end by end. SiLU and GeLU, which are not monotone, go
+//! through Arb (the interval becomes a ball, its enclosure's ends are rounded outward). So the
+//! tier costs about f64 arithmetic, and a decision it cannot make at 53 bits is left to
+//! [`super::Ball`].
 
 use super::{Ball, Real, Scalar};
 use rug::float::Round;
@@ -53,6 +56,26 @@ fn product_bounds(a: f64, b: f64) -> (f64, f64) {
     direct(p, a.mul_add(b, -p))
 }
 
+/// A lower bound of the exact `a · b`, with `0 · ∞ = 0` (an ∞ end is a limit, never attained).
+#[inline]
+fn low(a: f64, b: f64) -> f64 {
+    if a == 0.0 || b == 0.0 {
+        0.0
+    } else {
+        product_bounds(a, b).0
+    }
+}
+
+/// An upper bound of the exact `a · b` (as [`low`]).
+#[inline]
+fn high(a: f64, b: f64) -> f64 {
+    if a == 0.0 || b == 0.0 {
+        0.0
+    } else {
+        product_bounds(a, b).1
+    }
+}
+
 /// The exact `a / b` (b ≠ 0) lies in the returned interval: `r = a − q·b` exactly, and
 /// `a/b − q = r/b` has the sign of `r·b`.
 #[inline]
@@ -86,6 +109,78 @@ fn direct(value: f64, err: f64) -> (f64, f64) {
     } else {
         (value.next_down(), value.next_up())
     }
+}
+
+/// An enclosure of `f(x)` from a correctly rounded `f` (CORE-MATH, round to nearest: the exact
+/// value is within half an ulp of the result, so within its neighbours); `exact(x)` gives the
+/// value where it is exact or a limit (±∞, poles), kept as a point.
+fn correctly_rounded(x: f64, f: fn(f64) -> f64, exact: fn(f64) -> Option<f64>) -> (f64, f64) {
+    if let Some(v) = exact(x) {
+        return (v, v);
+    }
+    let r = f(x);
+    if r.is_nan() {
+        return (r, r);
+    }
+    (r.next_down(), r.next_up())
+}
+
+fn exp_exact(x: f64) -> Option<f64> {
+    match x {
+        0.0 => Some(1.0),
+        f64::NEG_INFINITY => Some(0.0),
+        f64::INFINITY => Some(f64::INFINITY),
+        _ => None,
+    }
+}
+
+fn ln_exact(x: f64) -> Option<f64> {
+    match x {
+        1.0 => Some(0.0),
+        0.0 => Some(f64::NEG_INFINITY),
+        f64::INFINITY => Some(f64::INFINITY),
+        _ => None,
+    }
+}
+
+fn ln_1p_exact(x: f64) -> Option<f64> {
+    match x {
+        0.0 => Some(x),
+        -1.0 => Some(f64::NEG_INFINITY),
+        f64::INFINITY => Some(f64::INFINITY),
+        _ => None,
+    }
+}
+
+fn erf_exact(x: f64) -> Option<f64> {
+    match x {
+        0.0 => Some(x),
+        f64::NEG_INFINITY => Some(-1.0),
+        f64::INFINITY => Some(1.0),
+        _ => None,
+    }
+}
+
+fn erfc_exact(x: f64) -> Option<f64> {
+    match x {
+        0.0 => Some(1.0),
+        f64::NEG_INFINITY => Some(2.0),
+        f64::INFINITY => Some(0.0),
+        _ => None,
+    }
+}
+
+/// An enclosure of `√x` (IEEE's square root is correctly rounded; an exact root, `r² = x`
+/// checked by FMA, stays a point).
+fn sqrt_bounds(x: f64) -> (f64, f64) {
+    let r = x.sqrt();
+    if r.is_nan() || r.is_infinite() || r == 0.0 {
+        return (r, r);
+    }
+    if x > TINY && (-r).mul_add(r, x) == 0.0 {
+        return (r, r);
+    }
+    (r.next_down(), r.next_up())
 }
 
 impl Interval {
@@ -146,18 +241,12 @@ impl Interval {
         let (lo, hi) = b.f64_bounds();
         Interval::new(lo, hi)
     }
-    /// `self ← f(self)` for a monotone `f` (decreasing unless `increasing`): the images of the
-    /// ends, each a point evaluated by Arb and rounded outward; `edge(x)` gives the exact value
-    /// (or limit) where Arb has none (±∞, a pole such as `ln 0`).
-    fn monotone(&mut self, increasing: bool, f: fn(&mut Ball), edge: fn(f64) -> Option<f64>) {
-        let image = |x: f64| -> (f64, f64) {
-            if let Some(v) = edge(x) {
-                return (v, v);
-            }
-            let mut b = Ball::from_f64(x, BALL_BITS);
-            f(&mut b);
-            b.f64_bounds()
-        };
+    /// `self ← f(self)` for a monotone `f` (decreasing unless `increasing`), from the images of
+    /// the ends: `image(x)` encloses `f(x)` (exact values and limits as points).
+    fn monotone(&mut self, increasing: bool, image: impl Fn(f64) -> (f64, f64)) {
+        if self.is_nan() {
+            return;
+        }
         let (l, h) = image(self.lo);
         let (lo, hi) = if self.lo == self.hi {
             (l, h)
@@ -213,8 +302,11 @@ impl Interval {
             *self = Interval::NAN;
             return;
         }
-        let l = sum_bounds(self.lo, lo).0;
-        let h = sum_bounds(self.hi, hi).1;
+        let (l, h) = if self.lo == self.hi && lo == hi {
+            sum_bounds(self.lo, lo)
+        } else {
+            (sum_bounds(self.lo, lo).0, sum_bounds(self.hi, hi).1)
+        };
         self.lo = if l.is_nan() { f64::NEG_INFINITY } else { l };
         self.hi = if h.is_nan() { f64::INFINITY } else { h };
     }
@@ -297,24 +389,33 @@ impl Scalar for Interval {
     }
     #[inline]
     fn mul_assign_s(&mut self, o: &Self) {
-        if self.lo == self.hi && o.lo == o.hi {
-            self.set_bounds(product_bounds(self.lo, o.lo));
+        if self.is_nan() || o.is_nan() {
+            *self = Interval::NAN;
             return;
         }
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for a in [self.lo, self.hi] {
-            for b in [o.lo, o.hi] {
-                // 0 · ∞ contributes 0 (the ∞ end is a limit, never attained)
-                let (l, h) = if a == 0.0 || b == 0.0 {
-                    (0.0, 0.0)
-                } else {
-                    product_bounds(a, b)
-                };
-                lo = lo.min(l);
-                hi = hi.max(h);
+        let (a, b) = (*self, *o);
+        let bounds = if a.lo == a.hi && b.lo == b.hi {
+            product_bounds(a.lo, b.lo)
+        } else if a.lo >= 0.0 && b.lo >= 0.0 {
+            (low(a.lo, b.lo), high(a.hi, b.hi))
+        } else if a.hi <= 0.0 && b.hi <= 0.0 {
+            (low(a.hi, b.hi), high(a.lo, b.lo))
+        } else if a.lo >= 0.0 && b.hi <= 0.0 {
+            (low(a.hi, b.lo), high(a.lo, b.hi))
+        } else if a.hi <= 0.0 && b.lo >= 0.0 {
+            (low(a.lo, b.hi), high(a.hi, b.lo))
+        } else {
+            // an operand straddles 0: the extremes are among the four end products
+            let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+            for x in [a.lo, a.hi] {
+                for y in [b.lo, b.hi] {
+                    lo = lo.min(low(x, y));
+                    hi = hi.max(high(x, y));
+                }
             }
-        }
-        self.set_bounds((lo, hi));
+            (lo, hi)
+        };
+        self.set_bounds(bounds);
     }
     #[inline]
     fn div_assign_s(&mut self, o: &Self) {
@@ -368,45 +469,24 @@ impl Scalar for Interval {
         }
     }
     fn exp_mut(&mut self) {
-        self.monotone(true, Ball::exp_mut, |x| match x {
-            f64::NEG_INFINITY => Some(0.0),
-            f64::INFINITY => Some(f64::INFINITY),
-            _ => None,
-        });
+        self.monotone(true, |x| correctly_rounded(x, core_math::exp, exp_exact));
     }
     fn ln_mut(&mut self) {
-        self.monotone(true, Ball::ln_mut, |x| match x {
-            0.0 => Some(f64::NEG_INFINITY),
-            f64::INFINITY => Some(f64::INFINITY),
-            _ => None,
-        });
+        self.monotone(true, |x| correctly_rounded(x, core_math::log, ln_exact));
     }
     fn ln_1p_mut(&mut self) {
-        self.monotone(true, Ball::ln_1p_mut, |x| match x {
-            -1.0 => Some(f64::NEG_INFINITY),
-            f64::INFINITY => Some(f64::INFINITY),
-            _ => None,
+        self.monotone(true, |x| {
+            correctly_rounded(x, core_math::log1p, ln_1p_exact)
         });
     }
     fn sqrt_mut(&mut self) {
-        self.monotone(true, Ball::sqrt_mut, |x| match x {
-            f64::INFINITY => Some(f64::INFINITY),
-            _ => None,
-        });
+        self.monotone(true, sqrt_bounds);
     }
     fn erf_mut(&mut self) {
-        self.monotone(true, Ball::erf_mut, |x| match x {
-            f64::NEG_INFINITY => Some(-1.0),
-            f64::INFINITY => Some(1.0),
-            _ => None,
-        });
+        self.monotone(true, |x| correctly_rounded(x, core_math::erf, erf_exact));
     }
     fn erfc_mut(&mut self) {
-        self.monotone(false, Ball::erfc_mut, |x| match x {
-            f64::NEG_INFINITY => Some(2.0),
-            f64::INFINITY => Some(0.0),
-            _ => None,
-        });
+        self.monotone(false, |x| correctly_rounded(x, core_math::erfc, erfc_exact));
     }
     fn is_finite(&self) -> bool {
         self.lo.is_finite() && self.hi.is_finite()
@@ -455,18 +535,27 @@ impl Scalar for Interval {
             *self = Interval::new(self.lo.max(0.0), self.hi.max(0.0));
         }
     }
+    /// Nondecreasing: each end through `1/(1 + e^{−x})` in interval arithmetic.
     fn sigmoid_mut(&mut self) {
-        self.monotone(true, Ball::sigmoid_mut, |x| match x {
-            f64::NEG_INFINITY => Some(0.0),
-            f64::INFINITY => Some(1.0),
-            _ => None,
+        self.monotone(true, |x| {
+            let mut e = Interval::new(-x, -x);
+            e.exp_mut();
+            e.add_ends(1.0, 1.0);
+            let mut r = Interval::new(1.0, 1.0);
+            r.div_assign_s(&e);
+            (r.lo, r.hi)
         });
     }
+    /// Nondecreasing: each end through `ln1p(e^x)` (x ≤ 0) or `x + ln1p(e^{−x})` (x > 0).
     fn softplus_mut(&mut self) {
-        self.monotone(true, Ball::softplus_mut, |x| match x {
-            f64::NEG_INFINITY => Some(0.0),
-            f64::INFINITY => Some(f64::INFINITY),
-            _ => None,
+        self.monotone(true, |x| {
+            let mut e = Interval::new(-x.abs(), -x.abs());
+            e.exp_mut();
+            e.ln_1p_mut();
+            if x > 0.0 {
+                e.add_ends(x, x);
+            }
+            (e.lo, e.hi)
         });
     }
     fn silu_mut(&mut self) {
@@ -477,17 +566,16 @@ impl Scalar for Interval {
         // min GeLU = −0.16997… at −0.75179…
         self.dip(Ball::gelu_mut, -0.1700);
     }
+    /// Nondecreasing: each end through `erfc(−x/√2)/2`.
     fn normal_cdf(&self) -> Self {
         let mut r = *self;
-        r.monotone(
-            true,
-            |b| *b = b.normal_cdf(),
-            |x| match x {
-                f64::NEG_INFINITY => Some(0.0),
-                f64::INFINITY => Some(1.0),
-                _ => None,
-            },
-        );
+        r.monotone(true, |x| {
+            let mut t = Interval::new(-x, -x);
+            t.div_assign_s(&Interval::from_i64(2, 53).sqrt());
+            t.erfc_mut();
+            t.mul_assign_s(&Interval::new(0.5, 0.5));
+            (t.lo, t.hi)
+        });
         r
     }
 }
