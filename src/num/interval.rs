@@ -469,7 +469,10 @@ impl Scalar for Interval {
         }
     }
     fn exp_mut(&mut self) {
-        self.monotone(true, |x| correctly_rounded(x, core_math::exp, exp_exact));
+        self.monotone(true, |x| {
+            let (l, h) = correctly_rounded(x, core_math::exp, exp_exact);
+            (l.max(0.0), h)
+        });
     }
     fn ln_mut(&mut self) {
         self.monotone(true, |x| correctly_rounded(x, core_math::log, ln_exact));
