@@ -13,7 +13,6 @@
 //! ```
 //! The model: embedding → blocks → RMSNorm (`norm_f`) → `lm_head` (no bias) → greedy argmax.
 
-use super::greedy_argmax;
 use super::mlp::Activation;
 use super::sparse::SparseMatrix;
 use super::ssm::Softplus;
@@ -323,65 +322,10 @@ pub struct MambaModel<S> {
 }
 
 /// Greedy decoding of a [`MambaModel`].
-#[derive(Clone, Debug)]
-pub struct MambaGeneration<S> {
-    pub tokens: Vec<usize>,
-    /// Top logit minus the runner-up, for each generated token.
-    pub margins: Vec<S>,
-}
+pub type MambaGeneration<S> = super::stack::Generation<S>;
 
-pub struct MambaRunner<'m, S: Scalar> {
-    pub model: &'m MambaModel<S>,
-    pub states: Vec<MambaBlockState<S>>,
-    pub residual: Vec<S>,
-    normed: Vec<S>,
-    pub logits: Vec<S>,
-    acc: S,
-    len: S,
-    pub softplus: Softplus,
-}
-
-impl<S: Scalar> MambaRunner<'_, S> {
-    /// Feed one token at the next position.
-    pub fn feed(&mut self, token: usize) {
-        for x in self.residual.iter_mut() {
-            x.set_i64(0);
-        }
-        for (c, v) in self.model.embedding.row(token) {
-            self.residual[c].set(v);
-        }
-        self.forward();
-    }
-
-    /// Feed an embedding vector instead of a token (HF's `inputs_embeds`).
-    pub fn feed_embedding(&mut self, x: &[S]) {
-        for (r, v) in self.residual.iter_mut().zip(x) {
-            r.set(v);
-        }
-        self.forward();
-    }
-
-    fn forward(&mut self) {
-        let m = self.model;
-        for (b, st) in m.blocks.iter().zip(self.states.iter_mut()) {
-            b.step(st, &mut self.residual, &m.eps, m.act, self.softplus);
-        }
-        rms_norm_into(
-            &self.residual,
-            &m.norm_f,
-            &m.eps,
-            &self.len,
-            &mut self.acc,
-            &mut self.normed,
-        );
-        m.lm_head.mul_vec_into(&self.normed, &mut self.logits);
-    }
-
-    /// Greedy argmax (ties to the lowest id, as `torch.argmax`) and the margin to the runner-up.
-    pub fn argmax(&self) -> (usize, S) {
-        greedy_argmax(&self.logits, self.model.prec)
-    }
-}
+/// Incremental decoding of a [`MambaModel`].
+pub type MambaRunner<'m, S> = super::stack::StackRunner<'m, S, MambaModel<S>>;
 
 impl<S: Scalar> MambaModel<S> {
     pub fn width(&self) -> usize {
@@ -389,16 +333,7 @@ impl<S: Scalar> MambaModel<S> {
     }
 
     pub fn runner(&self) -> MambaRunner<'_, S> {
-        MambaRunner {
-            model: self,
-            states: self.blocks.iter().map(|b| b.new_state(self.prec)).collect(),
-            residual: zeros(self.width(), self.prec),
-            normed: zeros(self.width(), self.prec),
-            logits: zeros(self.vocab.len(), self.prec),
-            acc: S::zero(self.prec),
-            len: S::from_i64(self.width() as i64, self.prec),
-            softplus: Softplus::Exact,
-        }
+        MambaRunner::new(self, Softplus::Exact)
     }
 
     /// Feed `prompt`, then generate `max_new` tokens greedily.
@@ -408,37 +343,12 @@ impl<S: Scalar> MambaModel<S> {
         max_new: usize,
         softplus: Softplus,
     ) -> MambaGeneration<S> {
-        let mut r = self.runner();
-        r.softplus = softplus;
-        for &t in prompt {
-            r.feed(t);
-        }
-        let mut out = MambaGeneration {
-            tokens: Vec::with_capacity(max_new),
-            margins: Vec::with_capacity(max_new),
-        };
-        for i in 0..max_new {
-            if i > 0 {
-                r.feed(out.tokens[i - 1]);
-            }
-            let (tok, margin) = r.argmax();
-            out.tokens.push(tok);
-            out.margins.push(margin);
-        }
-        out
+        MambaRunner::new(self, softplus).generate(prompt, max_new)
     }
 
     /// Logits at every position for a fed token sequence (no generation).
     pub fn logits_of(&self, tokens: &[usize], softplus: Softplus) -> Vec<Vec<S>> {
-        let mut r = self.runner();
-        r.softplus = softplus;
-        tokens
-            .iter()
-            .map(|&t| {
-                r.feed(t);
-                r.logits.clone()
-            })
-            .collect()
+        MambaRunner::new(self, softplus).logits_of(tokens)
     }
 
     /// Common inner width, state and dt rank (what the HF config holds for every block).

@@ -10,6 +10,7 @@ pub mod nemotron_h;
 pub mod random;
 pub mod sparse;
 pub mod ssm;
+pub mod stack;
 
 pub use attention::{AttentionHead, AttentionLayer, AttentionState};
 pub use builder::MlpBuilder;

@@ -19,7 +19,6 @@
 //! ```
 //! The model: embedding → blocks → RMSNorm (`norm_f`) → `lm_head` (no bias) → greedy argmax.
 
-use super::greedy_argmax;
 use super::mamba::{rms_norm_into, MambaGeneration};
 use super::mlp::Activation;
 use super::sparse::SparseMatrix;
@@ -582,55 +581,20 @@ impl<S: Scalar> NemotronHModel<S> {
 
     /// A decoder at position 0, with room for `positions` positions in its attention caches.
     pub fn runner(&self, positions: usize, sp: Softplus) -> NemotronHRunner<'_, S> {
-        let mut run = NemotronHRunner {
-            model: self,
-            states: self
-                .blocks
-                .iter()
-                .map(|b| b.new_state(self.width(), self.prec))
-                .collect(),
-            residual: zeros(self.width(), self.prec),
-            normed: zeros(self.width(), self.prec),
-            logits: zeros(self.vocab.len(), self.prec),
-            acc: S::zero(self.prec),
-            len: S::from_i64(self.width() as i64, self.prec),
-            softplus: sp,
-        };
+        let mut run = NemotronHRunner::new(self, sp);
         run.reserve(positions);
         run
     }
 
     /// Logits after feeding `tokens` one by one (the logits of every position).
     pub fn logits_of(&self, tokens: &[usize], sp: Softplus) -> Vec<Vec<S>> {
-        let mut run = self.runner(tokens.len(), sp);
-        tokens
-            .iter()
-            .map(|&t| {
-                run.feed(t);
-                run.logits.clone()
-            })
-            .collect()
+        self.runner(tokens.len(), sp).logits_of(tokens)
     }
 
     /// Feed `prompt`, then generate `max_new` tokens greedily (ties to the lowest id).
     pub fn generate(&self, prompt: &[usize], max_new: usize, sp: Softplus) -> MambaGeneration<S> {
-        let mut run = self.runner(prompt.len() + max_new, sp);
-        for &t in prompt {
-            run.feed(t);
-        }
-        let mut out = MambaGeneration {
-            tokens: Vec::with_capacity(max_new),
-            margins: Vec::with_capacity(max_new),
-        };
-        for i in 0..max_new {
-            if i > 0 {
-                run.feed(out.tokens[i - 1]);
-            }
-            let (tok, margin) = greedy_argmax(&run.logits, self.prec);
-            out.tokens.push(tok);
-            out.margins.push(margin);
-        }
-        out
+        self.runner(prompt.len() + max_new, sp)
+            .generate(prompt, max_new)
     }
 
     /// The residual after the last block at every position (before `norm_f`).
@@ -678,17 +642,7 @@ impl<S: Scalar> NemotronHModel<S> {
 }
 
 /// Incremental decoding of a [`NemotronHModel`]: a step allocates nothing.
-pub struct NemotronHRunner<'m, S: Scalar> {
-    pub model: &'m NemotronHModel<S>,
-    pub states: Vec<BlockState<S>>,
-    /// The residual after the last block (before `norm_f`).
-    pub residual: Vec<S>,
-    normed: Vec<S>,
-    pub logits: Vec<S>,
-    acc: S,
-    len: S,
-    pub softplus: Softplus,
-}
+pub type NemotronHRunner<'m, S> = super::stack::StackRunner<'m, S, NemotronHModel<S>>;
 
 impl<S: Scalar> NemotronHRunner<'_, S> {
     /// Room for `positions` more positions in every attention cache.
@@ -706,40 +660,5 @@ impl<S: Scalar> NemotronHRunner<'_, S> {
                     .reserve((seen + positions).saturating_sub(st.scratch.scores.len()));
             }
         }
-    }
-
-    /// Feed one token at the next position.
-    pub fn feed(&mut self, token: usize) {
-        for x in self.residual.iter_mut() {
-            x.set_i64(0);
-        }
-        for (c, v) in self.model.embedding.row(token) {
-            self.residual[c].set(v);
-        }
-        self.forward();
-    }
-
-    /// Feed an embedding vector instead of a token (HF's `inputs_embeds`).
-    pub fn feed_embedding(&mut self, x: &[S]) {
-        for (r, v) in self.residual.iter_mut().zip(x) {
-            r.set(v);
-        }
-        self.forward();
-    }
-
-    fn forward(&mut self) {
-        let m = self.model;
-        for (b, st) in m.blocks.iter().zip(self.states.iter_mut()) {
-            b.step(st, &mut self.residual, &m.eps, m.mlp_act, self.softplus);
-        }
-        rms_norm_into(
-            &self.residual,
-            &m.norm_f,
-            &m.eps,
-            &self.len,
-            &mut self.acc,
-            &mut self.normed,
-        );
-        m.lm_head.mul_vec_into(&self.normed, &mut self.logits);
     }
 }
