@@ -348,7 +348,7 @@ impl Claim for DpGeneral {
                         dp::total_len(&p),
                         memory.name(),
                         match bits {
-                            Some(4) => "4 bits".to_string(),
+                            Some(4) => "4 bits (the lowest tried)".to_string(),
                             Some(b) => format!("{b} bits (fails at one bit less)"),
                             None => format!("not exact at {MAX_PRECISION_BITS} bits"),
                         }
