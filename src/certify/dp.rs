@@ -143,26 +143,36 @@ pub fn run(c: &Compiled<Ball>, p: &dyn DpProblem, input: &[usize]) -> Result<Cer
 pub fn cases(p: &dyn DpProblem, opt: &Options, bits: u32, input: &[usize]) -> Result<Vec<Case>> {
     let c: Compiled<Ball> = compile(p, opt, bits)?;
     let s = run(&c, p, input)?;
-    let label = format!(
+    let label = run_label(p, &c, bits);
+    Ok([decoding_case(&s, &label)]
+        .into_iter()
+        .chain(error_cases(&s, &label))
+        .collect())
+}
+
+/// `<problem> / <memory> memory at <bits> bits (ball arithmetic, T = <T>)`.
+fn run_label(p: &dyn DpProblem, c: &Compiled<Ball>, bits: u32) -> String {
+    format!(
         "{} / {} memory at {bits} bits (ball arithmetic, T = {})",
         p.describe(),
-        opt.memory.name(),
+        c.info.memory.name(),
         c.info.total_len
-    );
-    let undecided = |ok: bool, certainly_bad: bool| !ok && !certainly_bad;
-    let dec_ok = s.certified == s.positions;
-    Ok([Case::certificate(
+    )
+}
+
+/// The case "every generated token is certified" of a certified run: undecided when some
+/// position is neither certified nor certainly wrong.
+pub fn decoding_case(s: &CertifiedDp, label: &str) -> Case {
+    let ok = s.certified == s.positions;
+    Case::certificate(
         format!("certified exact CoT decoding, {label}"),
-        dec_ok,
-        undecided(dec_ok, s.certainly_wrong > 0),
+        ok,
+        !ok && s.certainly_wrong == 0,
         format!(
             "{} of {} generated positions certified; min certified logit margin {:.3e}",
             s.certified, s.positions, s.min_margin_lower
         ),
-    )]
-    .into_iter()
-    .chain(error_cases(&s, &label))
-    .collect())
+    )
 }
 
 /// The memory-read and `out` error cases of a certified run (see [`error_case`]).
@@ -532,23 +542,10 @@ pub fn dp_local_cases(mode: crate::report::Mode, seed: u64, bits: u32) -> Result
         let input = p.random_input(&mut rng);
         let c: Compiled<Ball> = compile(p.as_ref(), &opt, bits)?;
         let s = run(&c, p.as_ref(), &input)?;
-        let ok = s.certified == s.positions;
         out.push(
-            Case::certificate(
-                format!(
-                    "certified exact CoT decoding, {} / slot memory at {bits} bits (ball arithmetic, T = {})",
-                    p.describe(),
-                    c.info.total_len
-                ),
-                ok,
-                !ok && s.certainly_wrong == 0,
-                format!(
-                    "{} of {} generated positions certified; min certified logit margin {:.3e}",
-                    s.certified, s.positions, s.min_margin_lower
-                ),
-            )
-            .param("T", c.info.total_len)
-            .param("min_margin_lower", s.min_margin_lower),
+            decoding_case(&s, &run_label(p.as_ref(), &c, bits))
+                .param("T", c.info.total_len)
+                .param("min_margin_lower", s.min_margin_lower),
         );
     }
     let (mut pts, mut margins) = (Vec::new(), Vec::new());
