@@ -107,6 +107,7 @@ pub fn run(c: &Compiled<Ball>, p: &dyn DpProblem, input: &[usize]) -> Result<Cer
     };
     let (mut reads, mut outs) = (ErrorCounts::default(), ErrorCounts::default());
     let mut positions = 0;
+    // margins of the generated positions (counted in `positions`)
     let mut tally = Tally::new(0, prec);
     c.probe_reference(p, input, |fed, r, want| {
         for (port, v) in fed.reads {
