@@ -5,8 +5,8 @@
 
 use freelunch::claims::dp_laws::{
     catalog_families, catalog_sizes, general_law_cases, local_law_cases, param_sweep,
-    precision_case, precision_points, sweep, Family, Law, CATALOG_GENERAL_LAWS, GENERAL_LAWS,
-    LOCAL_M_LAWS, LOCAL_T_LAWS,
+    precision_case, precision_points, sweep, Family, Law, Quantity, CATALOG_GENERAL_LAWS,
+    GENERAL_LAWS, LOCAL_M_LAWS, LOCAL_T_LAWS,
 };
 use freelunch::claims::Mode;
 use freelunch::dp::{self, DpProblem, MemoryKind, Options};
@@ -26,18 +26,16 @@ fn slots(f: fn(&dyn DpProblem) -> usize) -> impl Fn(&dyn DpProblem) -> Options {
     }
 }
 
-fn failing(fam: &Family, laws: &[Law]) -> Vec<String> {
+/// The laws whose case fails on `fam`.
+fn failing(fam: &Family, laws: &[Law]) -> Vec<Law> {
     laws.iter()
-        .map(|l| fam.law_case(l))
-        .filter(|c| !c.passed)
-        .map(|c| c.label)
+        .filter(|l| !fam.law_case(l).passed)
+        .copied()
         .collect()
 }
 
-fn has(failed: &[String], what: &str) -> bool {
-    failed
-        .iter()
-        .any(|l| l.starts_with(&format!("law: {what}")))
+fn has(failed: &[Law], what: Quantity) -> bool {
+    failed.iter().any(|l| l.quantity == what)
 }
 
 #[test]
@@ -49,7 +47,7 @@ fn the_laws_hold_on_the_compiled_models() {
         for c in &cases {
             assert!(c.passed, "{}: {:?}", c.label, c.note);
         }
-        assert!(cases.iter().any(|c| c.label.starts_with("law: ")));
+        assert!(cases.iter().any(|c| c.params.contains_key("law")));
         assert!(notes.iter().all(|n| n.starts_with("measured laws")));
     }
 }
@@ -69,7 +67,7 @@ fn local_laws_fail_when_the_slots_grow_with_t() {
     let fam = Family::sweep("control", &p, &slots(dp::total_len), SEED).unwrap();
     let failed = failing(&fam, &LOCAL_T_LAWS);
     assert!(
-        has(&failed, "state") && has(&failed, "total ops"),
+        has(&failed, Quantity::State) && has(&failed, Quantity::TotalOps),
         "{failed:?}"
     );
     // the same problem with m slots passes
@@ -175,7 +173,7 @@ fn the_catalog_laws_cover_every_problem_and_fail_on_quadratic_slots() {
         let fam = Family::sweep("control", &problems, &slots(quadratic), SEED).unwrap();
         let failed = failing(&fam, &CATALOG_GENERAL_LAWS);
         assert!(
-            has(&failed, "state") && has(&failed, "total ops"),
+            has(&failed, Quantity::State) && has(&failed, Quantity::TotalOps),
             "{id}: {failed:?}"
         );
     }

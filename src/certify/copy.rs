@@ -64,48 +64,6 @@ pub fn exact_value_enclosed(err: &Ball, value: i64, prec: u32) -> bool {
     err.contains_zero() && err.abs().upper() <= cap.lower()
 }
 
-/// The DP certificate's (`certify/dp.rs`) view of the memory bounds, kept so that file builds
-/// unchanged: each function is the memory's one generic formula evaluated in ball arithmetic
-/// (no second implementation). `agrees` compares that enclosure with the compiler's f64 value of
-/// the same formula. The COPY certificates take the bound from the built model instead
-/// ([`CopyModel::read_bound_ball`]).
-pub mod bounds {
-    use crate::error::{Error, Result};
-    use crate::gadgets::relu::ReluUnit;
-    use crate::memory::slot::{read_bound, SlotParams};
-    use crate::memory::AttentionParams;
-    use crate::num::{Ball, Scalar};
-
-    /// Selective-slot memory with ReLU units and exact queries ([`read_bound`]).
-    pub fn slot(
-        sigma: f64,
-        n: usize,
-        params: &SlotParams,
-        slots: usize,
-        prec: u32,
-    ) -> Result<Ball> {
-        read_bound(params, sigma, n, slots, 0.0, &ReluUnit::<Ball>::exact(prec))
-    }
-
-    /// Attention memory ([`AttentionParams::error_bound_in`]).
-    pub fn attention(sigma: f64, lambda: f64, prec: u32) -> Ball {
-        AttentionParams { lambda }.error_bound_in(&Ball::from_f64(sigma, prec))
-    }
-
-    /// The enclosure's midpoint agrees with an f64 evaluation of the same formula to 1e-9
-    /// relative.
-    pub fn agrees(ball: &Ball, f: f64, what: &str) -> Result<()> {
-        let m = ball.to_f64();
-        if (m - f).abs() <= 1e-9 * f.abs().max(1e-300) || (m == 0.0 && f == 0.0) {
-            Ok(())
-        } else {
-            Err(Error::compute(format!(
-                "the certified {what} bound formula ({m:e}) disagrees with the builder's ({f:e})"
-            )))
-        }
-    }
-}
-
 impl CertifiedCopy {
     pub fn decoding_certified(&self) -> bool {
         self.certified == self.outputs

@@ -305,24 +305,26 @@ mod tests {
 
     #[test]
     fn fixed_precision_cases_say_so_when_another_precision_is_asked() {
+        use crate::report::CaseArith;
         let cases = || vec![Case::boolean("sup ≤ bound", true, "proved")];
-        let same = mark_fixed_precision(cases(), Some(128), None);
-        assert_eq!(same[0].label, "sup ≤ bound");
-        let same = mark_fixed_precision(cases(), Some(128), Some(Arith::mpfr(128)));
-        assert_eq!(same[0].label, "sup ≤ bound");
+        // not marked: no precision asked, or the one the certificate was proved at
+        for marked in [
+            mark_fixed_precision(cases(), Some(128), None),
+            mark_fixed_precision(cases(), Some(128), Some(Arith::mpfr(128))),
+        ] {
+            assert_eq!(marked[0].arith, None);
+            assert_eq!(marked[0].note.as_deref(), Some("proved"));
+        }
         let marked = mark_fixed_precision(cases(), Some(128), Some(Arith::mpfr(2)));
-        assert!(
-            marked[0].label.contains("fixed 128 bits, not at 2 bits"),
-            "{}",
-            marked[0].label
-        );
+        assert_eq!(marked[0].arith, Some(CaseArith::FixedBits(128)));
+        assert_ne!(marked[0].label, cases()[0].label);
         assert!(marked[0]
             .note
             .as_deref()
             .unwrap()
             .contains("does not apply"));
         let own = mark_fixed_precision(cases(), None, Some(Arith::mpfr(128)));
-        assert!(own[0].label.contains("its own working precision"));
+        assert_eq!(own[0].arith, Some(CaseArith::OwnPrecision));
     }
 
     #[test]
@@ -338,9 +340,10 @@ mod tests {
         };
         let c = escalate(128, at).unwrap();
         assert!(c.passed && c.verdict == Verdict::Certified);
-        assert!(c.label.contains("raised to 512 bits"), "{}", c.label);
-        // Decided at once: unchanged label.
-        assert_eq!(escalate(1024, at).unwrap().label, "c");
+        assert_eq!(c.params["decided_at_bits"], 512);
+        // Decided at once: not raised.
+        let c = escalate(1024, at).unwrap();
+        assert!(c.passed && !c.params.contains_key("decided_at_bits"));
         // Never decided: undecided (not a pass) after the cap.
         let mut tried = Vec::new();
         let c = escalate(64, |b| {

@@ -3,7 +3,8 @@
 
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::dp::{self, compile, Compiled, DpProblem, MemoryKind, Options};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::measure::minimal_bits;
 use crate::model::{Activation, Layer};
 use crate::num::{Arith, Ball, Real, Scalar};
 use crate::plot::{Chart, Figure, Series, Style};
@@ -116,14 +117,17 @@ fn inputs_for(p: &dyn DpProblem, rng: &mut Rng, k: usize) -> Vec<Vec<usize>> {
     (0..k).map(|_| p.random_input(rng)).collect()
 }
 
-/// Smallest MPFR precision (bits, by bisection in [4, 160]) at which every input decodes
-/// exactly; returns `(p, failed_at_p_minus_1)`.
+/// Highest MPFR precision [`minimal_precision`] tries.
+pub const MAX_PRECISION_BITS: u32 = 160;
+
+/// Smallest MPFR precision in `[4, MAX_PRECISION_BITS]` ([`minimal_bits`]) at which every input
+/// decodes exactly (one bit less fails, unless it is 4); `None` if not even at the top.
 pub fn minimal_precision(
     p: &dyn DpProblem,
     opt: &Options,
     inputs: &[Vec<usize>],
-) -> Result<(u32, bool)> {
-    let ok = |bits: u32| -> Result<bool> {
+) -> Result<Option<u32>> {
+    minimal_bits(4, MAX_PRECISION_BITS, |bits| {
         let c: Compiled<Real> = compile(p, opt, bits)?;
         for x in inputs {
             if !c.run(p, x)?.exact {
@@ -131,20 +135,7 @@ pub fn minimal_precision(
             }
         }
         Ok(true)
-    };
-    let (mut lo, mut hi) = (4u32, 160u32);
-    if !ok(hi)? {
-        return Ok((u32::MAX, true));
-    }
-    while hi - lo > 1 {
-        let mid = (lo + hi) / 2;
-        if ok(mid)? {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    Ok((hi, !ok(hi - 1)?))
+    })
 }
 
 fn ariths(cfg: &RunConfig) -> Vec<Arith> {
@@ -349,13 +340,17 @@ impl Claim for DpGeneral {
                     MemoryKind::Position,
                     MemoryKind::Attention,
                 ] {
-                    let (bits, sharp) =
+                    let bits =
                         minimal_precision(&p, &Options::new(memory, Activation::Relu), &inputs)?;
                     notes.push(format!(
-                        "minimal precision for exact decoding, edit n={n} (T={}), {} memory: {bits} bits{}",
+                        "minimal precision for exact decoding, edit n={n} (T={}), {} memory: {}",
                         dp::total_len(&p),
                         memory.name(),
-                        if sharp { " (fails at one bit less)" } else { "" }
+                        match bits {
+                            Some(4) => "4 bits (the lowest tried)".to_string(),
+                            Some(b) => format!("{b} bits (fails at one bit less)"),
+                            None => format!("not exact at {MAX_PRECISION_BITS} bits"),
+                        }
                     ));
                 }
             }
@@ -573,26 +568,33 @@ fn comparison_figures(cfg: &RunConfig) -> Result<Vec<Figure>> {
         ("edit", vec![2usize, 4, 8, 12]),
         ("eca", vec![2, 8, 32, 125]),
     ] {
-        let mut rows: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+        // (label, memory, points)
+        type Row = (String, MemoryKind, Vec<(f64, f64)>);
+        let mut rows: Vec<Row> = Vec::new();
         for &s in &sizes {
-            for (k, (label, p, mem)) in comparison_series(s, family)?.into_iter().enumerate() {
+            for (label, p, mem) in comparison_series(s, family)? {
                 if mem == MemoryKind::Position && family == "eca" {
                     continue;
                 }
                 let inputs = vec![p.random_input(&mut Rng::new(cfg.seed))];
-                let (bits, _) =
-                    minimal_precision(p.as_ref(), &Options::new(mem, Activation::Relu), &inputs)?;
+                let bits =
+                    minimal_precision(p.as_ref(), &Options::new(mem, Activation::Relu), &inputs)?
+                        .ok_or_else(|| {
+                        Error::compute(format!(
+                            "{} does not decode exactly even at {MAX_PRECISION_BITS} bits",
+                            p.describe()
+                        ))
+                    })?;
                 let pt = ((dp::total_len(p.as_ref()) as f64).log10(), bits as f64);
                 match rows.iter_mut().find(|r| r.0 == label) {
-                    Some(r) => r.1.push(pt),
-                    None => rows.push((label, vec![pt])),
+                    Some(r) => r.2.push(pt),
+                    None => rows.push((label, mem, vec![pt])),
                 }
-                let _ = k;
             }
         }
-        for (label, pts) in rows {
+        for (label, mem, pts) in rows {
             // the general slot and position memories need the same bits: draw one dashed
-            let style = if label.contains("position-key") {
+            let style = if mem == MemoryKind::Position {
                 Style::Dashed
             } else {
                 Style::LinePoints

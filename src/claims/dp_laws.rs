@@ -8,11 +8,11 @@
 //! tolerance ([`Law`]). Each law fails on a deliberately wrong model (a memory whose state grows
 //! with T, or with T²): see `tests/dp_laws.rs`.
 
-use super::dp::{minimal_precision, state_at};
-use super::fit::{loglog_slope, slope};
+use super::dp::{minimal_precision, state_at, MAX_PRECISION_BITS};
 use super::Mode;
 use crate::dp::{compile, Compiled, DpProblem, MemoryKind, Options};
 use crate::error::{Error, Result};
+use crate::measure::fit::{bits_per_doubling, loglog_slope, SLOPE_TOL};
 use crate::model::Activation;
 use crate::report::Case;
 use crate::rng::Rng;
@@ -491,9 +491,6 @@ pub fn general_law_cases(mode: Mode, seed: u64) -> Result<(Vec<Case>, Vec<String
     Ok((cases, notes))
 }
 
-/// The slope of minimal bits against log2 T that "constant in T" allows.
-pub const PRECISION_SLOPE_TOL: f64 = 0.25;
-
 /// Minimal MPFR bits for exact decoding (one random input) at each problem of a sweep.
 pub fn precision_points(
     problems: &[Box<dyn DpProblem>],
@@ -504,37 +501,33 @@ pub fn precision_points(
         .iter()
         .map(|p| {
             let x = vec![p.random_input(&mut Rng::new(seed))];
-            let (bits, _) = minimal_precision(p.as_ref(), opt, &x)?;
-            if bits == u32::MAX {
-                return Err(Error::compute(format!(
-                    "{} does not decode exactly even at 160 bits",
+            let bits = minimal_precision(p.as_ref(), opt, &x)?.ok_or_else(|| {
+                Error::compute(format!(
+                    "{} does not decode exactly even at {MAX_PRECISION_BITS} bits",
                     p.describe()
-                )));
-            }
+                ))
+            })?;
             Ok((crate::dp::total_len(p.as_ref()), bits))
         })
         .collect()
 }
 
-/// "Minimal precision constant in T": the least-squares slope of bits against log2 T is at most
-/// [`PRECISION_SLOPE_TOL`] (a position-indexed memory needs about one bit per doubling of T).
+/// "Minimal precision constant in T": the least-squares slope of bits against log2 T
+/// ([`bits_per_doubling`]) is at most [`SLOPE_TOL`] (a position-indexed memory needs about one
+/// bit per doubling of T).
 pub fn precision_case(name: &str, points: &[(usize, u32)]) -> Case {
-    let pts: Vec<(f64, f64)> = points
-        .iter()
-        .map(|&(t, b)| ((t as f64).log2(), b as f64))
-        .collect();
-    let n = distinct(pts.iter().map(|p| p.0));
+    let n = distinct(points.iter().map(|&(t, _)| (t as f64).log2()));
     let s = if n >= MIN_DISTINCT {
-        slope(&pts)
+        bits_per_doubling(points)
     } else {
         f64::NAN
     };
     let shown: Vec<String> = points.iter().map(|(t, b)| format!("T={t}: {b}")).collect();
     Case::boolean(
         format!("law: minimal precision constant in T, {name}"),
-        s.is_finite() && s <= PRECISION_SLOPE_TOL,
+        s.is_finite() && s <= SLOPE_TOL,
         format!(
-            "bits {}; slope {} bits per doubling of T ≤ {PRECISION_SLOPE_TOL} ({n} distinct T, at least {MIN_DISTINCT} needed)",
+            "bits {}; slope {} bits per doubling of T ≤ {SLOPE_TOL} ({n} distinct T, at least {MIN_DISTINCT} needed)",
             shown.join(", "),
             fmt_fit(s)
         ),

@@ -8,7 +8,6 @@ mod copy_linear;
 pub mod copy_rank;
 pub mod dp;
 pub mod dp_laws;
-pub mod fit;
 pub mod gadget_common;
 pub mod gadget_gate;
 pub mod gadget_lookup;

@@ -20,6 +20,8 @@ use super::stages;
 use super::DpProblem;
 use crate::error::{Error, Result};
 use crate::gadgets::relu::{error_beyond_f64, ReluUnit};
+use crate::measure::{probe, Feed, Tally};
+use crate::memory::Memory;
 use crate::model::{Activation, Block, Layer, Layout, Model};
 use crate::num::{abs_or_inf, Scalar};
 use serde::Serialize;
@@ -52,6 +54,9 @@ pub struct CompileInfo {
 pub struct Compiled<S> {
     pub model: Model<S>,
     pub info: CompileInfo,
+    /// The planned memory: its bounds come from it ([`Memory::error_bound`],
+    /// [`Memory::certified_error_bound`]), one formula each.
+    pub memory: Box<dyn Memory<S>>,
     /// `pointers[t-1][r]`: the position read port r reads while position t is fed.
     pub pointers: Vec<Vec<usize>>,
     /// The memory outputs `read_raw` (one coordinate per read port).
@@ -175,6 +180,7 @@ pub fn compile<S: Scalar>(p: &dyn DpProblem, opt: &Options, prec: u32) -> Result
     Ok(Compiled {
         model,
         info,
+        memory,
         pointers: plan.pointers.clone(),
         read_raw_start: ctrl.read_raw.range().start,
         read_raw: ctrl.read_raw.clone(),
@@ -218,26 +224,50 @@ impl<S: Scalar> Compiled<S> {
     /// `(memory error, out error)`: the largest |read_raw − value read| and |out − value of the
     /// next token| (0 for SEP), over the generated positions, feeding the reference sequence.
     pub fn errors(&self, p: &dyn DpProblem, input: &[usize]) -> Result<(f64, f64)> {
+        let prec = self.model.prec;
+        let (mut worst, mut worst_out) = (0.0f64, 0.0f64);
+        self.probe_reference(p, input, |fed, r, _| {
+            for (port, v) in fed.reads {
+                let mut d = r.residual[self.read_raw.at(port).index()].clone();
+                d.sub_assign_s(&S::from_i64(v, prec));
+                worst = worst.max(abs_or_inf(d.to_f64()));
+            }
+            if let Some(v) = fed.out {
+                let mut d = r.residual[self.out_coord].clone();
+                d.sub_assign_s(&S::from_i64(v, prec));
+                worst_out = worst_out.max(abs_or_inf(d.to_f64()));
+            }
+        })?;
+        Ok((worst, worst_out))
+    }
+
+    /// The reference CoT of `input` fed token by token ([`probe`], teacher-forced): after each
+    /// fed position `visit` sees what it should hold ([`Fed`]), the runner and the next token.
+    pub fn probe_reference(
+        &self,
+        p: &dyn DpProblem,
+        input: &[usize],
+        mut visit: impl FnMut(Fed, &crate::model::Runner<'_, S>, usize),
+    ) -> Result<()> {
         p.check_input(input)?;
         let seq = p.solve(input);
         let value = |tok: usize| if tok == p.sep() { 0 } else { tok as i64 };
-        let mut r = self.model.runner();
-        let (mut worst, mut worst_out) = (0.0f64, 0.0f64);
-        let prec = self.model.prec;
-        for (i, &tok) in seq.iter().enumerate().take(seq.len() - 1) {
-            r.feed(tok);
-            for (port, &pos) in self.pointers[i].iter().enumerate() {
-                let mut d = r.residual[self.read_raw.at(port).index()].clone();
-                d.sub_assign_s(&S::from_i64(value(seq[pos - 1]), prec));
-                worst = worst.max(abs_or_inf(d.to_f64()));
-            }
-            if i >= p.input_len() {
-                let mut d = r.residual[self.out_coord].clone();
-                d.sub_assign_s(&S::from_i64(value(seq[i + 1]), prec));
-                worst_out = worst_out.max(abs_or_inf(d.to_f64()));
-            }
-        }
-        Ok((worst, worst_out))
+        probe(
+            &self.model,
+            &seq[..1],
+            &seq[1..],
+            Feed::Teacher,
+            |i, r, want| {
+                let fed = Fed {
+                    reads: (self.pointers[i].iter().enumerate())
+                        .map(|(port, &pos)| (port, value(seq[pos - 1])))
+                        .collect(),
+                    out: (i >= p.input_len()).then(|| value(want)),
+                };
+                visit(fed, r, want)
+            },
+        );
+        Ok(())
     }
 
     /// Greedy decoding from `s_1..s_n SEP`, compared with the reference solver.
@@ -246,15 +276,30 @@ impl<S: Scalar> Compiled<S> {
         let expected_full = p.solve(input);
         let prompt = &expected_full[..p.input_len() + 1];
         let expected = expected_full[p.input_len() + 1..].to_vec();
-        let g = self.model.generate(prompt, expected.len(), None);
-        let first_mismatch = g.tokens.iter().zip(&expected).position(|(a, b)| a != b);
+        let mut tally = Tally::new(expected.len(), 64);
+        let (generated, ops) = probe(
+            &self.model,
+            prompt,
+            &expected,
+            Feed::Greedy,
+            |q, r, want| tally.measure(q, r, want),
+        );
+        let first_mismatch = generated.iter().zip(&expected).position(|(a, b)| a != b);
         Ok(RunResult {
-            exact: first_mismatch.is_none() && g.tokens.len() == expected.len(),
-            generated: g.tokens,
+            exact: first_mismatch.is_none() && generated.len() == expected.len(),
+            generated,
             expected,
             first_mismatch,
-            min_margin_log10: g.min_margin_log10,
-            ops: g.ops,
+            min_margin_log10: tally.min_margin_log10,
+            ops,
         })
     }
+}
+
+/// What a fed position of the reference CoT should hold ([`Compiled::probe_reference`]).
+pub struct Fed {
+    /// `(port, value)`: the value each read port should read.
+    pub reads: Vec<(usize, i64)>,
+    /// At a generated position: the value `out` should hold (that of the next token, 0 for SEP).
+    pub out: Option<i64>,
 }

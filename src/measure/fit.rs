@@ -24,6 +24,15 @@ pub fn loglog_slope(points: &[(f64, f64)]) -> f64 {
     slope(&logs)
 }
 
+/// Least-squares slope of `bits` against `log2 T` over `(T, bits)` points: the bits a
+/// precision law gains per doubling of T.
+pub fn bits_per_doubling(points: &[(usize, u32)]) -> f64 {
+    let logs: Vec<(f64, f64)> = (points.iter())
+        .map(|&(t, b)| ((t as f64).log2(), b as f64))
+        .collect();
+    slope(&logs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,5 +48,10 @@ mod tests {
         // a square law is not within the tolerance of a cube law
         let square: Vec<(f64, f64)> = (1..6).map(|k| (k as f64, (k as f64).powi(2))).collect();
         assert!((loglog_slope(&square) - 3.0).abs() > SLOPE_TOL);
+        // one bit per doubling of T, and none
+        let grows: Vec<(usize, u32)> = (2..7).map(|k| (1usize << k, 10 + k)).collect();
+        assert!((bits_per_doubling(&grows) - 1.0).abs() < 1e-12);
+        let flat: Vec<(usize, u32)> = (2..7).map(|k| (1usize << k, 16)).collect();
+        assert!(bits_per_doubling(&flat).abs() < 1e-12);
     }
 }
