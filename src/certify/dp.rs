@@ -85,6 +85,11 @@ pub fn dp_bounds<S>(c: &Compiled<S>, p: &dyn DpProblem, prec: u32) -> Result<Opt
             bounds::slot(sigma, n, &params, c.info.slots, prec)?
         }
         MemoryKind::Attention => bounds::attention(sigma, a, prec),
+        MemoryKind::PositionEta => {
+            return Err(Error::compute(
+                "the DP compiler never builds the position-eta memory",
+            ))
+        }
     };
     bounds::agrees(&mem, c.info.memory_error_bound, "memory read")?;
     // With ReLU units the rounding stage is exact on reads within 1/8 of an integer, and the
