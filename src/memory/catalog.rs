@@ -192,7 +192,7 @@ impl MemoryKind {
     pub fn parse(s: &str) -> Result<Self> {
         MemoryKind::all().find(|k| k.name() == s).ok_or_else(|| {
             Error::input(format!(
-                "unknown memory `{s}`: the memories are {}",
+                "unknown memory `{s}` (expected {})",
                 names(MemoryKind::all())
             ))
         })
