@@ -86,7 +86,7 @@ fn every_copy_memory_builds_and_decodes_and_the_others_are_refused() {
             let out = run_copy(&cm, &task, &prompt).unwrap();
             assert!(out.exact(), "{kind:?}: {out:?}");
         } else {
-            let e = built.err().expect("a non-COPY memory built a COPY model");
+            let e = built.expect_err("a non-COPY memory built a COPY model");
             assert_eq!(e.kind(), ErrorKind::Input, "{e}");
             assert!(e.to_string().contains(kind.name()), "{e}");
         }
@@ -105,6 +105,7 @@ fn the_factory_builds_the_memory_of_the_entrys_module() {
         value_bound: 3.0,
         accuracy: 0.25,
         overrides: None,
+        reported: None,
         context: "a test".into(),
     };
     for kind in MemoryKind::all() {

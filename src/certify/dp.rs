@@ -68,29 +68,17 @@ fn worst_upper(e: &Ball) -> f64 {
 /// arithmetic from the same parameters ([`bounds`]), each checked against the compiler's f64
 /// value; `None` with smooth units (their bounds are not formed in ball arithmetic here).
 pub fn dp_bounds<S>(c: &Compiled<S>, p: &dyn DpProblem, prec: u32) -> Result<Option<(Ball, Ball)>> {
-    use crate::dp::MemoryKind;
     use crate::model::Activation;
     if c.info.activation != Activation::Relu {
         return Ok(None);
     }
-    let plan = crate::dp::stages::dependency_plan(p)?;
-    let sigma = plan.max_value;
-    let n = plan.read_plan()?.max_distance();
-    let (a, b_) = c.info.memory_params;
-    let mem = match c.info.memory {
-        // Decoded one-hot queries are exact with ReLU units, and the keys do not decay.
-        MemoryKind::Position => Ball::zero(prec),
-        MemoryKind::Slot => {
-            let params = crate::memory::SlotParams { k: a, k0: b_ };
-            bounds::slot(sigma, n, &params, c.info.slots, prec)?
-        }
-        MemoryKind::Attention => bounds::attention(sigma, a, prec),
-        MemoryKind::PositionEta => {
-            return Err(Error::compute(
-                "the DP compiler never builds the position-eta memory",
-            ))
-        }
-    };
+    let mem = crate::dp::stages::certified_memory_bound(
+        p,
+        c.info.memory,
+        c.info.slots,
+        c.info.memory_params,
+        prec,
+    )?;
     bounds::agrees(&mem, c.info.memory_error_bound, "memory read")?;
     // With ReLU units the rounding stage is exact on reads within 1/8 of an integer, and the
     // transition circuit is exact: out's bound is 0 (∞ when the read bound exceeds 1/8).

@@ -182,6 +182,7 @@ pub fn build_copy_model_with<S: Scalar>(
         value_bound: sigma,
         accuracy: eps,
         overrides: None,
+        reported: None,
         context: format!("the COPY task with T = {}", task.length),
     };
     let mut mem = kind.build::<S>(Use::Copy, &params)?;

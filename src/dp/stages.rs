@@ -7,9 +7,11 @@ use super::{dependency_distance, DpProblem, Step, StepKind};
 use crate::error::{Error, Result};
 use crate::gadgets::round::round_error_bound;
 use crate::gadgets::{Circuit, Lin};
-use crate::memory::{Memory, MemoryIo, MemoryParams, QueryFeed, ReadPlan, Residual, Use};
+use crate::memory::{
+    Memory, MemoryIo, MemoryKind, MemoryParams, QueryFeed, ReadPlan, Residual, Use,
+};
 use crate::model::{Activation, Block, Coord, Layout, PosKind, PositionalFeature, SparseMatrix};
-use crate::num::Scalar;
+use crate::num::{Ball, Scalar};
 
 /// Stage 1: what the problem reads, where, and how far back.
 pub struct Plan<'a> {
@@ -178,10 +180,9 @@ pub fn control_subspaces(
     }
 }
 
-/// Stage 3a: the memory `opt` asks for, from the memory catalog's factory (which checks the
-/// memory's size hypotheses and applies the parameter overrides).
-pub fn memory_for<S: Scalar>(plan: &Plan, opt: &Options) -> Result<Box<dyn Memory<S>>> {
-    let params = MemoryParams {
+/// The catalog's parameters of the memory `opt` asks for.
+fn memory_params(plan: &Plan, opt: &Options) -> MemoryParams {
+    MemoryParams {
         name: "memory",
         feed: QueryFeed::Decoded,
         len: plan.t_len,
@@ -191,9 +192,15 @@ pub fn memory_for<S: Scalar>(plan: &Plan, opt: &Options) -> Result<Box<dyn Memor
         value_bound: plan.max_value,
         accuracy: MEMORY_ACCURACY,
         overrides: opt.memory_override,
+        reported: None,
         context: plan.problem.describe(),
-    };
-    opt.memory.build(Use::Dp, &params)
+    }
+}
+
+/// Stage 3a: the memory `opt` asks for, from the memory catalog's factory (which checks the
+/// memory's size hypotheses and applies the parameter overrides).
+pub fn memory_for<S: Scalar>(plan: &Plan, opt: &Options) -> Result<Box<dyn Memory<S>>> {
+    opt.memory.build(Use::Dp, &memory_params(plan, opt))
 }
 
 /// Stage 3: plan the memory: it stores `tok_value` and writes `read_raw[r] ≈ value of the
@@ -205,7 +212,17 @@ pub fn plan_memory<S: Scalar>(
     lay: &mut Layout,
     positional: &mut Vec<PositionalFeature>,
 ) -> Result<Box<dyn Memory<S>>> {
-    let mut memory = memory_for::<S>(plan, opt)?;
+    let memory = memory_for::<S>(plan, opt)?;
+    place_memory(plan, memory, ctrl, lay, positional)
+}
+
+fn place_memory<S: Scalar>(
+    plan: &Plan,
+    mut memory: Box<dyn Memory<S>>,
+    ctrl: &Control,
+    lay: &mut Layout,
+    positional: &mut Vec<PositionalFeature>,
+) -> Result<Box<dyn Memory<S>>> {
     let io = MemoryIo {
         value: ctrl.tok_value,
         one: ctrl.one,
@@ -219,6 +236,29 @@ pub fn plan_memory<S: Scalar>(
     };
     memory.plan(&mut res, &io, &plan.read_plan()?)?;
     Ok(memory)
+}
+
+/// The certified enclosure, at `prec` bits with exact ReLU units, of the read bound of the
+/// `kind` memory compiled for `p` with `slots` slots (0: not a slot memory) and the reported
+/// parameters `reported` ([`Memory::params`]): the memory rebuilt exactly, by the same formula
+/// as its f64 bound ([`Memory::certified_error_bound`]).
+pub fn certified_memory_bound(
+    p: &dyn DpProblem,
+    kind: MemoryKind,
+    slots: usize,
+    reported: (f64, f64),
+    prec: u32,
+) -> Result<Ball> {
+    let plan = dependency_plan(p)?;
+    let params = MemoryParams {
+        slots: Some(slots).filter(|&s| s > 0),
+        reported: Some(reported),
+        ..memory_params(&plan, &Options::new(kind, Activation::Relu))
+    };
+    let memory = kind.build::<Ball>(Use::Dp, &params)?;
+    let (mut lay, mut pos) = (Layout::new(), Vec::new());
+    let ctrl = control_subspaces(&plan, &mut lay, &mut pos);
+    place_memory(&plan, memory, &ctrl, &mut lay, &mut pos)?.certified_error_bound(prec)
 }
 
 /// Stage 4: round every raw read to the exact integer in `[0, V − 1]` (exact within 1/4).
@@ -322,7 +362,6 @@ pub fn out_error_bound(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::MemoryKind;
 
     /// Stages 1 and 2 on `p`: the plan, the layout and features so far, the control subspaces.
     fn staged(p: &dyn DpProblem) -> (Plan<'_>, Layout, Vec<PositionalFeature>, Control) {

@@ -125,7 +125,7 @@ impl AttentionMemory {
     /// The catalog's constructor ([`super::MemoryKind::build`]): the override fixes λ.
     pub fn from_params(p: &MemoryParams) -> Self {
         let mut m = AttentionMemory::new(p.name);
-        m.lambda_override = p.overrides.map(|o| o.0);
+        m.lambda_override = p.reported.or(p.overrides).map(|o| o.0);
         m
     }
     fn planned(&self) -> &Planned {

@@ -147,6 +147,9 @@ pub struct MemoryParams {
     /// Parameter overrides (tests of the hypotheses): slot `(Δ_write target, K0)`
     /// (`K = K0 + Δ_write target`), attention `(λ_attn, unused)`; ignored by position keys.
     pub overrides: Option<(f64, f64)>,
+    /// The parameters a built memory reported ([`Memory::params`]), to rebuild it exactly
+    /// (before `overrides`); position keys take their decay from the kind.
+    pub reported: Option<(f64, f64)>,
     /// What the memory is for, named in error messages (e.g. the DP problem).
     pub context: String,
 }

@@ -185,9 +185,10 @@ impl SlotMemory {
             )));
         }
         let mut m = SlotMemory::new(p.name, s, p.feed);
-        m.params_override = p
-            .overrides
-            .map(|(write, k0)| SlotParams { k: k0 + write, k0 });
+        m.params_override = match (p.reported, p.overrides) {
+            (Some((k, k0)), _) => Some(SlotParams { k, k0 }),
+            (None, o) => o.map(|(write, k0)| SlotParams { k: k0 + write, k0 }),
+        };
         Ok(m)
     }
 
