@@ -31,6 +31,14 @@ fn every_kind_parses_from_its_name_and_names_are_unique() {
         let seen: HashSet<&str> = MemoryKind::all().map(field).collect();
         assert_eq!(seen.len(), CATALOG.len(), "{seen:?}");
     }
+    // each use orders its memories without ties
+    for u in [Use::Copy, Use::Dp] {
+        let ranks: HashSet<u8> = MemoryKind::usable_for(u)
+            .iter()
+            .flat_map(|k| k.rank(u))
+            .collect();
+        assert_eq!(ranks.len(), MemoryKind::usable_for(u).len(), "{u:?}");
+    }
 }
 
 #[test]

@@ -59,12 +59,14 @@ pub struct MemoryEntry {
     pub module: &'static str,
     pub description: &'static str,
     pub capacity: Capacity,
-    pub copy: bool,
-    pub dp: bool,
+    /// Its place among the COPY memories in sweeps and reports (`None`: not a COPY memory).
+    pub copy: Option<u8>,
+    /// Its place among the DP memories in sweeps and reports (`None`: not a DP memory).
+    pub dp: Option<u8>,
 }
 
 /// Every memory kind, once, in [`MemoryKind`]'s order.
-pub const CATALOG: [MemoryEntry; 4] = [
+pub const CATALOG: &[MemoryEntry] = &[
     MemoryEntry {
         kind: MemoryKind::Position,
         name: "position",
@@ -73,8 +75,8 @@ pub const CATALOG: [MemoryEntry; 4] = [
         module: "position",
         description: "one-hot position keys, state T per read port, no forgetting (A = 0)",
         capacity: Capacity::Positions,
-        copy: true,
-        dp: true,
+        copy: Some(0),
+        dp: Some(1),
     },
     MemoryEntry {
         kind: MemoryKind::PositionEta,
@@ -85,8 +87,8 @@ pub const CATALOG: [MemoryEntry; 4] = [
         description:
             "one-hot position keys with decay a = 1 − η, η = ε/(σ·steps) (the reference's A < 0)",
         capacity: Capacity::Positions,
-        copy: true,
-        dp: false,
+        copy: Some(1),
+        dp: None,
     },
     MemoryEntry {
         kind: MemoryKind::Slot,
@@ -97,8 +99,8 @@ pub const CATALOG: [MemoryEntry; 4] = [
         description:
             "m SSM channels with N = 1, Δ as write gate, an MLP selecting the queried slot",
         capacity: Capacity::Slots,
-        copy: true,
-        dp: true,
+        copy: Some(2),
+        dp: Some(0),
     },
     MemoryEntry {
         kind: MemoryKind::Attention,
@@ -108,8 +110,8 @@ pub const CATALOG: [MemoryEntry; 4] = [
         module: "attention",
         description: "one softmax head per read port, scores −λ(j − p)² (the Transformer baseline)",
         capacity: Capacity::Unbounded,
-        copy: false,
-        dp: true,
+        copy: None,
+        dp: Some(2),
     },
 ];
 
@@ -160,9 +162,19 @@ impl MemoryKind {
         CATALOG.iter().map(|e| e.kind)
     }
 
-    /// The kinds usable for `u`, in catalog order.
+    /// The kinds usable for `u`, in their order for `u`.
     pub fn usable_for(u: Use) -> Vec<MemoryKind> {
-        MemoryKind::all().filter(|k| k.usable(u)).collect()
+        let mut kinds: Vec<MemoryKind> = MemoryKind::all().filter(|k| k.usable(u)).collect();
+        kinds.sort_by_key(|k| k.rank(u));
+        kinds
+    }
+
+    /// Its place among the memories usable for `u` (`None`: not usable).
+    pub fn rank(self, u: Use) -> Option<u8> {
+        match u {
+            Use::Copy => self.entry().copy,
+            Use::Dp => self.entry().dp,
+        }
     }
 
     pub fn entry(self) -> &'static MemoryEntry {
@@ -185,10 +197,7 @@ impl MemoryKind {
     }
 
     pub fn usable(self, u: Use) -> bool {
-        match u {
-            Use::Copy => self.entry().copy,
-            Use::Dp => self.entry().dp,
-        }
+        self.rank(u).is_some()
     }
 
     /// The kind named `s` (its CLI name).
