@@ -440,6 +440,32 @@ mod tests {
     }
 
     #[test]
+    fn the_certified_memory_bound_is_the_compiled_memorys_own() {
+        let p = crate::dp::problem("edit", "n1=2 n2=2 sigma=3 ins=1 del=1 sub=1").unwrap();
+        for kind in MemoryKind::usable_for(Use::Dp) {
+            let mut bounds = Vec::new();
+            for over in [None, Some((2.0, 4.0))] {
+                let opt = Options {
+                    memory_override: over,
+                    ..Options::new(kind, Activation::Relu)
+                };
+                let c: crate::dp::Compiled<f64> = crate::dp::compile(&p, &opt, 53).unwrap();
+                let (f, params) = (c.info.memory_error_bound, c.info.memory_params);
+                let b = certified_memory_bound(&p, kind, c.info.slots, params, 128).unwrap();
+                assert!(
+                    (b.to_f64() - f).abs() <= 1e-9 * f,
+                    "{kind:?} {over:?}: {b:?} vs {f}"
+                );
+                bounds.push(f);
+            }
+            // the override changes the bound, and the rebuilt memory follows it
+            if kind != MemoryKind::Position {
+                assert!(bounds[0] != bounds[1], "{kind:?}: {bounds:?}");
+            }
+        }
+    }
+
+    #[test]
     fn the_read_stage_rounds_and_the_transition_gates_by_the_flags() {
         let p = crate::dp::problem("linrec", "coeffs=1,1 q=10 steps=6").unwrap();
         let (plan, _, _, ctrl) = staged(&p);
