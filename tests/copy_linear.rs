@@ -7,15 +7,15 @@ use freelunch::copy::linear::{
     build_copy_model, build_copy_model_with, run_copy, CopyTask, MemoryKind,
 };
 use freelunch::error::Error;
+use freelunch::memory::Use;
 use freelunch::num::Real;
 use freelunch::rng::Rng;
 use proptest::prelude::*;
 
-const KINDS: [MemoryKind; 3] = [
-    MemoryKind::PositionKey,
-    MemoryKind::PositionKeyEta,
-    MemoryKind::Slot,
-];
+/// Every COPY memory of the catalog.
+fn kinds() -> Vec<MemoryKind> {
+    MemoryKind::usable_for(Use::Copy)
+}
 
 fn prompt(rng: &mut Rng, t: usize, v: usize) -> Vec<usize> {
     (0..t).map(|_| rng.below(v)).collect()
@@ -26,7 +26,7 @@ fn random_target_maps_decode_exactly() {
     let strat = (
         2usize..200,
         2usize..40,
-        0usize..3,
+        0usize..kinds().len(),
         any::<u64>(),
         any::<bool>(),
     );
@@ -42,13 +42,13 @@ fn random_target_maps_decode_exactly() {
             let pr = prompt(&mut r, t, v);
             let out = if f64_arith {
                 run_copy(
-                    &build_copy_model::<f64>(KINDS[k], &task, 53).unwrap(),
+                    &build_copy_model::<f64>(kinds()[k], &task, 53).unwrap(),
                     &task,
                     &pr,
                 )
             } else {
                 run_copy(
-                    &build_copy_model::<Real>(KINDS[k], &task, 40).unwrap(),
+                    &build_copy_model::<Real>(kinds()[k], &task, 40).unwrap(),
                     &task,
                     &pr,
                 )
@@ -57,7 +57,7 @@ fn random_target_maps_decode_exactly() {
             prop_assert!(
                 out.exact(),
                 "{:?} T={t} V={v}: {} wrong",
-                KINDS[k],
+                kinds()[k],
                 out.wrong
             );
             Ok(())
@@ -67,7 +67,7 @@ fn random_target_maps_decode_exactly() {
 
 #[test]
 fn read_error_is_within_the_stated_bound() {
-    for kind in KINDS {
+    for kind in kinds() {
         let task = CopyTask::copy_all(300, 16);
         let cm = build_copy_model::<Real>(kind, &task, 128).unwrap();
         let out = run_copy(&cm, &task, &prompt(&mut Rng::new(3), 300, 16)).unwrap();
@@ -86,7 +86,7 @@ fn memory_smaller_than_t_fails_to_copy() {
     let t = 64;
     let task = CopyTask::copy_all(t, 16);
     let pr = prompt(&mut Rng::new(5), t, 16);
-    for kind in [MemoryKind::PositionKey, MemoryKind::PositionKeyEta] {
+    for kind in [MemoryKind::Position, MemoryKind::PositionEta] {
         let cm = build_copy_model_with::<f64>(kind, &task, t / 2, 53).unwrap();
         let out = run_copy(&cm, &task, &pr).unwrap();
         assert!(
@@ -104,7 +104,7 @@ fn memory_smaller_than_t_fails_to_copy() {
 
 #[test]
 fn models_print_and_export() {
-    for kind in KINDS {
+    for kind in kinds() {
         let task = CopyTask::copy_all(8, 4);
         let cm = build_copy_model::<f64>(kind, &task, 53).unwrap();
         let s = cm.model.summary();
@@ -145,7 +145,7 @@ fn bad_tasks_are_rejected() {
         },
     ];
     for task in &bad {
-        for kind in KINDS {
+        for kind in kinds() {
             assert!(
                 matches!(
                     build_copy_model::<f64>(kind, task, 53),
@@ -185,7 +185,7 @@ fn minimal_precision_is_set_by_the_vocabulary_not_by_t() {
         let pr = prompt(&mut Rng::new(9), t, v);
         minimal_bits(kind, &task, &pr, 64, 1).unwrap().unwrap()
     };
-    for kind in KINDS {
+    for kind in kinds() {
         let (small_t, _) = bits(32, 4, kind);
         let (large_t, stable) = bits(512, 4, kind);
         let (large_v, _) = bits(32, 64, kind);
@@ -207,7 +207,7 @@ fn the_probe_tallies_wrong_tokens_and_negative_margins() {
     use freelunch::measure::{probe, reference_margin, Feed, Tally};
     let task = CopyTask::copy_all(16, 16);
     let prompt: Vec<usize> = (0..16).map(|i| (i * 5) % 16).collect();
-    let cm = build_copy_model::<f64>(MemoryKind::PositionKey, &task, 53).unwrap();
+    let cm = build_copy_model::<f64>(MemoryKind::Position, &task, 53).unwrap();
     let (m, _) = reference_margin(&cm.model, &prompt, &prompt);
     assert!(m > 0.0, "{m}");
     let mut bad = prompt.clone();

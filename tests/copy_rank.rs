@@ -38,14 +38,14 @@ fn bound_rank_and_schur_hold_on_random_blocks() {
 #[test]
 fn position_key_memory_meets_the_bound_and_a_smaller_state_fails_it() {
     for t in [8usize, 32, 100] {
-        let rep = analyse(&position_key_m(t, t, MemoryKind::PositionKey).unwrap(), t);
+        let rep = analyse(&position_key_m(t, t, MemoryKind::Position).unwrap(), t);
         assert!(rep.r < 1e-12 && rep.rank == t);
         assert!(satisfies_bound(t, t, rep.r));
         // claiming the same copy error with half the state violates the bound: the check fails
         assert!(!satisfies_bound(t / 2, t, rep.r), "T={t}");
         // and a memory with half the keys really copies worse: r = 1
         let half = analyse(
-            &position_key_m(t, t / 2, MemoryKind::PositionKey).unwrap(),
+            &position_key_m(t, t / 2, MemoryKind::Position).unwrap(),
             t / 2,
         );
         assert!((half.r - 1.0).abs() < 1e-12);
@@ -94,7 +94,7 @@ fn stated_formula_is_false_for_r_above_one() {
 fn step_and_tightness_cases_fail_on_a_misstated_model() {
     // a T-key memory (r = 0, rank T) reported with T/2 states violates the step
     for t in [16usize, 48] {
-        let mut rep = analyse(&position_key_m(t, t, MemoryKind::PositionKey).unwrap(), t);
+        let mut rep = analyse(&position_key_m(t, t, MemoryKind::Position).unwrap(), t);
         assert!(step_holds(&rep) && neumann_holds(&rep));
         rep.state = t / 2;
         assert!(!step_holds(&rep));

@@ -8,6 +8,7 @@
 use freelunch::dp::{
     self, compile, interpret, total_len, Compiled, DpProblem, MemoryKind, Options, SpecProblem, Val,
 };
+use freelunch::memory::Use;
 use freelunch::model::Activation;
 use freelunch::num::{Ball, Real};
 use freelunch::rng::Rng;
@@ -379,11 +380,6 @@ fn a_wrong_reference_is_detected() {
     assert_ne!(p.solve(&x), want);
 }
 
-const MEMORIES: [MemoryKind; 3] = [
-    MemoryKind::Slot,
-    MemoryKind::Position,
-    MemoryKind::Attention,
-];
 const ACTIVATIONS: [Activation; 3] = [Activation::Relu, Activation::Gelu, Activation::Silu];
 
 /// A small instance of every catalog problem (the size parameters at 2 or 3).
@@ -403,7 +399,7 @@ fn every_catalog_problem_decodes_exactly_with_every_memory_and_activation_in_f64
     for id in catalog_ids() {
         let p = small(&id);
         let inputs: Vec<Vec<usize>> = (0..4).map(|_| p.random_input(&mut rng)).collect();
-        for m in MEMORIES {
+        for m in MemoryKind::usable_for(Use::Dp) {
             for act in ACTIVATIONS {
                 let opt = Options::new(m, act);
                 let c: Compiled<f64> = compile(&p, &opt, 53).unwrap();

@@ -5,16 +5,16 @@ mod common;
 use common::all_inputs;
 
 use freelunch::dp::{compile, Compiled, DpProblem, MemoryKind, Options};
+use freelunch::memory::Use;
 use freelunch::model::Activation;
 use freelunch::num::{Ball, Real, Scalar};
 use freelunch::rng::Rng;
 use proptest::prelude::*;
 
-const MEMORIES: [MemoryKind; 3] = [
-    MemoryKind::Slot,
-    MemoryKind::Position,
-    MemoryKind::Attention,
-];
+/// Every DP memory of the catalog.
+fn memories() -> Vec<MemoryKind> {
+    MemoryKind::usable_for(Use::Dp)
+}
 
 fn exact_on<S: Scalar>(p: &dyn DpProblem, opt: &Options, bits: u32, inputs: &[Vec<usize>]) -> bool {
     let c: Compiled<S> = compile(p, opt, bits).unwrap();
@@ -32,7 +32,7 @@ fn exhaustive_tiny_instances_decode_exactly_in_f64_every_memory() {
     ];
     for p in &probs {
         let inputs = all_inputs(p.as_ref());
-        for m in MEMORIES {
+        for m in memories() {
             let opt = Options::new(m, Activation::Relu);
             assert!(
                 exact_on::<f64>(p.as_ref(), &opt, 53, &inputs),
@@ -51,7 +51,7 @@ fn exhaustive_tiny_instances_decode_exactly_at_128_bits() {
     ];
     for p in &probs {
         let inputs = all_inputs(p.as_ref());
-        for m in MEMORIES {
+        for m in memories() {
             let opt = Options::new(m, Activation::Relu);
             assert!(
                 exact_on::<Real>(p.as_ref(), &opt, 128, &inputs),
@@ -65,7 +65,7 @@ fn exhaustive_tiny_instances_decode_exactly_at_128_bits() {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, rng_seed: proptest::test_runner::RngSeed::Fixed(2410_03810), failure_persistence: None, ..ProptestConfig::default() })]
     #[test]
-    fn random_instances_decode_exactly(seed in any::<u64>(), n in 1usize..6, mem in 0usize..3) {
+    fn random_instances_decode_exactly(seed in any::<u64>(), n in 1usize..6, mem in 0usize..memories().len()) {
         let mut rng = Rng::new(seed);
         let probs: Vec<Box<dyn DpProblem>> = vec![
             Box::new(freelunch::dp::problem("edit", &format!("n1={n} n2={} sigma=4 ins=1 del=2 sub=2", n + 2)).unwrap()),
@@ -73,12 +73,12 @@ proptest! {
             Box::new(freelunch::dp::problem("linrec", &format!("coeffs=1,0,3 q=5 steps={}", 10 * n)).unwrap()),
             Box::new(freelunch::dp::problem("eca", &format!("rule=110 width={} rows={}", n + 3, 2 * n)).unwrap()),
         ];
-        let opt = Options::new(MEMORIES[mem], Activation::Relu);
+        let opt = Options::new(memories()[mem], Activation::Relu);
         for p in &probs {
             let x = p.random_input(&mut rng);
             let c: Compiled<f64> = compile(p.as_ref(), &opt, 53).unwrap();
             let r = c.run(p.as_ref(), &x).unwrap();
-            prop_assert!(r.exact, "{} / {:?}: {:?} vs {:?}", p.describe(), MEMORIES[mem], r.generated, r.expected);
+            prop_assert!(r.exact, "{} / {:?}: {:?} vs {:?}", p.describe(), memories()[mem], r.generated, r.expected);
             let e = c.memory_error(p.as_ref(), &x).unwrap();
             prop_assert!(e <= c.info.memory_error_bound + 1e-9, "memory error {e} > bound {}", c.info.memory_error_bound);
         }
@@ -95,7 +95,7 @@ fn random_instances_decode_exactly_at_mpfr_precision() {
     ];
     for p in &probs {
         let inputs: Vec<Vec<usize>> = (0..2).map(|_| p.random_input(&mut rng)).collect();
-        for m in MEMORIES {
+        for m in memories() {
             for bits in [64, 200] {
                 let opt = Options::new(m, Activation::Relu);
                 assert!(

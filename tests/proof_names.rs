@@ -20,7 +20,7 @@ fn copy_linear_proof_names_exist_in_the_layouts() {
     let names = quoted_memory_names(proof);
     assert!(names.iter().any(|n| n == "mem_query0"), "{names:?}");
     let task = CopyTask::copy_all(6, 4);
-    let models: Vec<_> = [MemoryKind::PositionKey, MemoryKind::Slot]
+    let models: Vec<_> = [MemoryKind::Position, MemoryKind::Slot]
         .into_iter()
         .map(|k| build_copy_model::<f64>(k, &task, 53).expect("builds"))
         .collect();

@@ -159,7 +159,7 @@ pub fn cases(kind: MemoryKind, task: &CopyTask, prompt: &[usize], prec: u32) -> 
     let c = run(kind, task, prompt, prec)?;
     let label = format!(
         "{} T={} at {prec} bits (ball arithmetic)",
-        kind.name(),
+        kind.label(),
         task.length
     );
     let zero = Ball::zero(c.min_margin.mid().prec());
@@ -174,7 +174,7 @@ pub fn cases(kind: MemoryKind, task: &CopyTask, prompt: &[usize], prec: u32) -> 
             CaseKey::new("certified-decoding")
                 .arith(format!("ball {prec} bits"))
                 .size("T", task.length)
-                .size("memory", kind.name()),
+                .size("memory", kind.label()),
         )
         .with_note(format!(
             "{} of {} queries certified (correct logit certainly largest), {} certainly wrong; min certified margin {:.3e}",
@@ -256,11 +256,7 @@ pub fn copy_linear_cases_at(
 ) -> Result<Vec<Case>> {
     use crate::report::Mode;
     const VOCAB: usize = 16; // as the copy-linear claim
-    let kinds = [
-        MemoryKind::PositionKey,
-        MemoryKind::PositionKeyEta,
-        MemoryKind::Slot,
-    ];
+    let kinds = MemoryKind::usable_for(crate::memory::Use::Copy);
     let random_prompt = |rng: &mut crate::rng::Rng, len: usize| -> Vec<usize> {
         (0..len).map(|_| rng.below(VOCAB)).collect()
     };
@@ -273,17 +269,17 @@ pub fn copy_linear_cases_at(
     for kind in kinds {
         for &t in ts {
             let task = CopyTask::copy_all(t, VOCAB);
-            let stream = format!("copy-linear/certified/{kind:?}/T={t}");
+            let stream = format!("copy-linear/certified/{}/T={t}", kind.stream_id());
             let prompt = random_prompt(&mut rng.stream(&stream), t);
             let prec = bits.unwrap_or(128);
             out.extend(super::or_failed_case(
                 cases(kind, &task, &prompt, prec),
-                || format!("{} T={t}: certified run at {prec} bits", kind.name()),
+                || format!("{} T={t}: certified run at {prec} bits", kind.label()),
             )?);
         }
         let task = CopyTask::copy_all(64, VOCAB);
         let prompt = random_prompt(
-            &mut rng.stream(&format!("copy-linear/min-certified/{kind:?}")),
+            &mut rng.stream(&format!("copy-linear/min-certified/{}", kind.stream_id())),
             64,
         );
         let min = minimal_certified_bits(kind, &task, &prompt, 1024)?;
@@ -291,7 +287,7 @@ pub fn copy_linear_cases_at(
             Case::certificate(
                 format!(
                     "{} T=64: decoding is certified at some precision ≤ 1024 bits (minimal certified precision)",
-                    kind.name()
+                    kind.label()
                 ),
                 min.is_some(),
                 false,
@@ -321,7 +317,7 @@ mod tests {
     fn copy_decoding_is_certified_at_128_bits_and_not_at_4() {
         let task = CopyTask::copy_all(32, 16);
         let prompt: Vec<usize> = (0..32).map(|i| (i * 7) % 16).collect();
-        for kind in [MemoryKind::PositionKey, MemoryKind::Slot] {
+        for kind in [MemoryKind::Position, MemoryKind::Slot] {
             let c = run(kind, &task, &prompt, 128).unwrap();
             assert!(c.decoding_certified(), "{kind:?}: {c:?}");
             if c.read_bound_ball.is_zero() {
@@ -358,11 +354,7 @@ mod tests {
     #[test]
     fn the_read_bound_enclosure_and_the_f64_bound_are_one_formula() {
         let task = CopyTask::copy_all(64, 16);
-        for kind in [
-            MemoryKind::PositionKey,
-            MemoryKind::PositionKeyEta,
-            MemoryKind::Slot,
-        ] {
+        for kind in MemoryKind::usable_for(crate::memory::Use::Copy) {
             let cm = build_copy_model::<f64>(kind, &task, 53).unwrap();
             let ball = &cm.read_bound_ball;
             // the f64 bound is the same formula in f64 (rounded up for the attained bound):
@@ -374,7 +366,7 @@ mod tests {
                 "{kind:?}: {ball:?}"
             );
             assert_eq!(cm.read_bound == 0.0, ball.is_zero(), "{kind:?}");
-            assert_eq!(cm.read_bound_attained, kind == MemoryKind::PositionKeyEta);
+            assert_eq!(cm.read_bound_attained, kind == MemoryKind::PositionEta);
             assert!(
                 ball.rad().log2() < -100.0 || ball.is_zero(),
                 "{kind:?}: {ball:?}"
@@ -390,7 +382,7 @@ mod tests {
         // The attained position-key bound is certified only with its stated slack: the
         // largest read error reaches past the bound's lower end at 128 bits.
         let prompt: Vec<usize> = (0..64).map(|i| 15 - (i % 2)).collect();
-        let c = run(MemoryKind::PositionKeyEta, &task, &prompt, 128).unwrap();
+        let c = run(MemoryKind::PositionEta, &task, &prompt, 128).unwrap();
         assert_eq!(c.read_within_bound, c.outputs, "{c:?}");
         assert!(c.max_read_error_upper > c.read_bound_ball.lower(), "{c:?}");
     }
@@ -412,7 +404,7 @@ mod tests {
         assert!(!case.passed && case.verdict == crate::report::Verdict::Certified);
         // Position keys: an exact read (bound 0). Checked against the wrong targets (each query
         // compared with the next position's token), enclosures exclude 0 and the check fails.
-        let cm = build_copy_model::<Ball>(MemoryKind::PositionKey, &task, 128).unwrap();
+        let cm = build_copy_model::<Ball>(MemoryKind::Position, &task, 128).unwrap();
         assert_eq!(cm.read_bound, 0.0);
         let zero = Ball::from_i64(0, 128);
         assert!(read_case(&run_model(&cm, &task, &prompt, zero.clone(), false), "key").passed);

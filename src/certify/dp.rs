@@ -264,7 +264,7 @@ pub fn dp_general_cases_at(
     seed: u64,
     bits: Option<u32>,
 ) -> Result<Vec<Case>> {
-    use crate::dp::MemoryKind;
+    use crate::memory::{MemoryKind, Use};
     use crate::report::Mode;
     let mut problems: Vec<Box<dyn DpProblem>> = vec![
         Box::new(crate::dp::problem(
@@ -283,11 +283,7 @@ pub fn dp_general_cases_at(
     let mut out = Vec::new();
     for p in &problems {
         let input = p.random_input(&mut rng);
-        for memory in [
-            MemoryKind::Slot,
-            MemoryKind::Position,
-            MemoryKind::Attention,
-        ] {
+        for memory in MemoryKind::usable_for(Use::Dp) {
             let opt = Options::new(memory, Activation::Relu);
             let prec = bits.unwrap_or(128);
             out.extend(super::or_failed_case(
@@ -308,7 +304,7 @@ pub fn dp_general_cases_at(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dp::MemoryKind;
+    use crate::memory::{MemoryKind, Use};
 
     #[test]
     fn the_certified_dp_cases_run_at_the_requested_precision() {
@@ -323,11 +319,7 @@ mod tests {
     fn dp_decoding_is_certified_at_128_bits_and_not_at_3() {
         let p = crate::dp::problem("edit", "n1=3 n2=3 sigma=4 ins=1 del=1 sub=1").unwrap();
         let input = p.random_input(&mut crate::rng::Rng::new(2));
-        for memory in [
-            MemoryKind::Slot,
-            MemoryKind::Position,
-            MemoryKind::Attention,
-        ] {
+        for memory in MemoryKind::usable_for(Use::Dp) {
             let opt = Options::new(memory, Activation::Relu);
             let c: Compiled<Ball> = compile(&p, &opt, 128).unwrap();
             let s = run(&c, &p, &input).unwrap();
@@ -376,11 +368,7 @@ mod tests {
     #[test]
     fn the_bounds_are_the_compilers_formulas_in_ball_arithmetic() {
         let p = crate::dp::problem("edit", "n1=3 n2=3 sigma=4 ins=1 del=1 sub=1").unwrap();
-        for memory in [
-            MemoryKind::Slot,
-            MemoryKind::Position,
-            MemoryKind::Attention,
-        ] {
+        for memory in MemoryKind::usable_for(Use::Dp) {
             let opt = Options::new(memory, Activation::Relu);
             let c: Compiled<f64> = compile(&p, &opt, 53).unwrap();
             let (m, o) = dp_bounds(&c, 192).unwrap().unwrap();
@@ -520,7 +508,7 @@ pub fn constant_bits_case(label: &str, pts: &[(usize, Option<u32>)]) -> Case {
 /// exact decoding at `bits` (the claim's precision) for rule 110 on 8 cells and Fibonacci mod 10
 /// at T in the thousands (slot memory), and the minimal certified precision vs T (rule 110).
 pub fn dp_local_cases(mode: crate::report::Mode, seed: u64, bits: u32) -> Result<Vec<Case>> {
-    use crate::dp::MemoryKind;
+    use crate::memory::MemoryKind;
     use crate::report::Mode;
     let opt = Options::new(MemoryKind::Slot, Activation::Relu);
     let (rows, terms, prec_rows): (usize, usize, &[usize]) = match mode {
@@ -577,7 +565,7 @@ pub fn dp_local_cases(mode: crate::report::Mode, seed: u64, bits: u32) -> Result
 #[cfg(test)]
 mod local_tests {
     use super::*;
-    use crate::dp::MemoryKind;
+    use crate::memory::MemoryKind;
 
     #[test]
     fn slot_memory_bits_are_constant_and_the_case_fails_on_growth() {

@@ -397,7 +397,7 @@ fn figure_error_at_budget(_cfg: &RunConfig) -> Result<Vec<Figure>> {
             vocab: 16,
             targets: vec![1],
         };
-        let cm = build_copy_model::<Real>(MemoryKind::PositionKey, &task, prec)?;
+        let cm = build_copy_model::<Real>(MemoryKind::Position, &task, prec)?;
         let prompt: Vec<usize> = (0..l).map(|j| (j * 7 + 3) % 16).collect();
         let o = run_copy(&cm, &task, &prompt)?;
         lin.push((x, plot_floor(o.max_read_error_log10)));

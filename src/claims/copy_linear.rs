@@ -3,6 +3,7 @@
 use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::copy::linear::{build_copy_model, run_copy, CopyOutcome, CopyTask, MemoryKind};
 use crate::error::Result;
+use crate::memory::Use;
 use crate::num::{Arith, Real, Scalar};
 use crate::plot::{Chart, Figure, Series, Style};
 use crate::report::{Case, ClaimReport, ConstructionSize, Relation};
@@ -11,11 +12,11 @@ use crate::rng::Rng;
 pub struct CopyLinear;
 
 pub const VOCAB: usize = 16;
-pub const KINDS: [MemoryKind; 3] = [
-    MemoryKind::PositionKey,
-    MemoryKind::PositionKeyEta,
-    MemoryKind::Slot,
-];
+
+/// The memories the claim sweeps: every COPY memory of the catalog.
+pub fn kinds() -> Vec<MemoryKind> {
+    MemoryKind::usable_for(Use::Copy)
+}
 
 pub fn random_prompt(rng: &mut Rng, len: usize, vocab: usize) -> Vec<usize> {
     (0..len).map(|_| rng.below(vocab)).collect()
@@ -24,7 +25,7 @@ pub fn random_prompt(rng: &mut Rng, len: usize, vocab: usize) -> Vec<usize> {
 /// The prompt of the minimal-precision search for `kind` at `T` (shared by `verify` and the
 /// figure, whose searches are the same and cached).
 fn precision_prompt(rng: &Rng, kind: MemoryKind, t: usize) -> Vec<usize> {
-    let mut r = rng.stream(&format!("copy-linear/precision/{kind:?}/T={t}"));
+    let mut r = rng.stream(&format!("copy-linear/precision/{}/T={t}", kind.stream_id()));
     random_prompt(&mut r, t, VOCAB)
 }
 
@@ -82,7 +83,10 @@ pub fn minimal_bits(
     max_bits: u32,
     confirm: u32,
 ) -> Result<Option<(u32, bool)>> {
-    let key = format!("copy-linear/minimal_bits/{kind:?}/{task:?}/{prompt:?}/{max_bits}/{confirm}");
+    let key = format!(
+        "copy-linear/minimal_bits/{}/{task:?}/{prompt:?}/{max_bits}/{confirm}",
+        kind.stream_id()
+    );
     super::memo::cached(key, || {
         minimal_bits_uncached(kind, task, prompt, max_bits, confirm)
     })
@@ -135,7 +139,7 @@ fn plan(mode: Mode, arith: Option<Arith>) -> Plan {
         ),
     };
     let mut exact = Vec::new();
-    for kind in KINDS {
+    for kind in kinds() {
         match arith {
             Some(a) => {
                 for &t in f64_ts {
@@ -189,11 +193,11 @@ impl Claim for CopyLinear {
 
     fn examples(&self) -> Vec<(String, Result<crate::model::Model<f64>>)> {
         let task = CopyTask::copy_all(8, 4);
-        KINDS
+        kinds()
             .iter()
             .map(|&kind| {
                 let model = build_copy_model::<f64>(kind, &task, 53).map(|cm| cm.model);
-                (format!("{}, T = 8, V = 4", kind.name()), model)
+                (format!("{}, T = 8, V = 4", kind.label()), model)
             })
             .collect()
     }
@@ -201,11 +205,11 @@ impl Claim for CopyLinear {
     fn runnable_examples(&self) -> Vec<(String, Result<super::RunnableExample>)> {
         let task = CopyTask::copy_all(8, 4);
         let prompt = random_prompt(&mut Rng::new(2410_03810), 8, 4);
-        KINDS
+        kinds()
             .iter()
             .map(|&kind| {
                 let ex = crate::export::examples::copy_linear(kind, &task, &prompt);
-                (format!("{}, T = 8, V = 4", kind.name()), ex)
+                (format!("{}, T = 8, V = 4", kind.label()), ex)
             })
             .collect()
     }
@@ -228,7 +232,10 @@ impl Claim for CopyLinear {
             pl.exact
                 .par_iter()
                 .map(|&(kind, t, arith)| {
-                    let mut r = rng.stream(&format!("copy-linear/exact/{kind:?}/T={t}/{arith}"));
+                    let mut r = rng.stream(&format!(
+                        "copy-linear/exact/{}/T={t}/{arith}",
+                        kind.stream_id()
+                    ));
                     let task = CopyTask::copy_all(t, VOCAB);
                     let prompt = random_prompt(&mut r, t, VOCAB);
                     let run = run_linear_at(kind, &task, &prompt, arith)?;
@@ -239,7 +246,7 @@ impl Claim for CopyLinear {
         };
         for (k, (&(kind, t, arith), ran)) in pl.exact.iter().zip(runs).enumerate() {
             let (run, cert) = ran?;
-            let label = format!("{} T={t} at {arith}", kind.name());
+            let label = format!("{} T={t} at {arith}", kind.label());
             cases.push(
                 Case::boolean(
                     format!("exact greedy copy, {label}"),
@@ -276,14 +283,14 @@ impl Claim for CopyLinear {
                     "exact copy {} of {}: {} T={t} at {arith} and its ball run",
                     k + 1,
                     pl.exact.len(),
-                    kind.name()
+                    kind.label()
                 )
             });
         }
         // Random target maps (any p(q) ≤ T), every memory.
-        for kind in KINDS {
+        for kind in kinds() {
             for m in 0..pl.random_maps {
-                let mut r = rng.stream(&format!("copy-linear/random-map/{kind:?}/{m}"));
+                let mut r = rng.stream(&format!("copy-linear/random-map/{}/{m}", kind.stream_id()));
                 let t = 64 + r.below(192);
                 let q = 1 + r.below(2 * t);
                 let task = CopyTask {
@@ -297,7 +304,7 @@ impl Claim for CopyLinear {
                 cases.push(Case::boolean(
                     format!(
                         "exact copy, random target map, {} T={t} Q={q} at {arith}",
-                        kind.name()
+                        kind.label()
                     ),
                     run.outcome.exact(),
                     format!("{} of {q} wrong", run.outcome.wrong),
@@ -305,7 +312,7 @@ impl Claim for CopyLinear {
             }
         }
         // Minimal precision vs T (the searches in parallel, read in order).
-        let searches: Vec<(MemoryKind, usize)> = KINDS
+        let searches: Vec<(MemoryKind, usize)> = kinds()
             .into_iter()
             .flat_map(|kind| pl.precision_ts.iter().map(move |&t| (kind, t)))
             .collect();
@@ -321,7 +328,7 @@ impl Claim for CopyLinear {
                 .collect::<Vec<_>>()
                 .into_iter()
         };
-        for kind in KINDS {
+        for kind in kinds() {
             let mut row = Vec::new();
             for &t in &pl.precision_ts {
                 let found = found_all.next().expect("one search per (kind, T)")?;
@@ -331,7 +338,7 @@ impl Claim for CopyLinear {
                     Case::from_values(
                         format!(
                             "minimal precision ≤ ⌈log2 T⌉+16 bits, {} T={t}",
-                            kind.name()
+                            kind.label()
                         ),
                         p as f64,
                         budget as f64,
@@ -342,11 +349,11 @@ impl Claim for CopyLinear {
                     )),
                 );
                 row.push(format!("T={t}: {p}"));
-                progress.done(|| format!("minimal precision, {} T={t}", kind.name()));
+                progress.done(|| format!("minimal precision, {} T={t}", kind.label()));
             }
             notes.push(format!(
                 "minimal bits for exact decoding, {}: {}",
-                kind.name(),
+                kind.label(),
                 row.join(", ")
             ));
         }
@@ -359,7 +366,7 @@ impl Claim for CopyLinear {
         let (t, run, kind) = largest.expect("plan is never empty");
         notes.push(format!(
             "largest T decoded exactly: {t} ({}); state {}, max |param| {:.3e}",
-            kind.name(),
+            kind.label(),
             run.state,
             run.max_abs_param
         ));
@@ -383,7 +390,7 @@ impl Claim for CopyLinear {
         let mut prec_series = Vec::new();
         let mut param_series = Vec::new();
         let mut readout = Vec::new();
-        for (k, kind) in KINDS.into_iter().enumerate() {
+        for (k, kind) in kinds().into_iter().enumerate() {
             let mut pts = Vec::new();
             let mut params = Vec::new();
             for &t in &ts {
@@ -401,12 +408,12 @@ impl Claim for CopyLinear {
                 }
             }
             prec_series.push(Series::new(
-                format!("measured minimal bits, {}", kind.name()),
+                format!("measured minimal bits, {}", kind.label()),
                 pts,
                 Style::LinePoints,
             ));
             param_series.push(Series::new(
-                format!("memory layers (SSM + selection), {}", kind.name()),
+                format!("memory layers (SSM + selection), {}", kind.label()),
                 params,
                 Style::LinePoints,
             ));

@@ -96,9 +96,9 @@ pub fn constructions_at(
             analyse(&row_normalised(&m), n),
         ));
     }
-    for kind in [MemoryKind::PositionKey, MemoryKind::PositionKeyEta] {
+    for kind in [MemoryKind::Position, MemoryKind::PositionEta] {
         out.push((
-            format!("{} with {n} keys", kind.name()),
+            format!("{} with {n} keys", kind.label()),
             analyse(&position_key_m(t, n, kind)?, n),
         ));
     }
@@ -212,7 +212,7 @@ impl Claim for CopyRank {
             random.push((x, best.min(3.0)));
             keys.push((
                 x,
-                analyse(&position_key_m(t, n, MemoryKind::PositionKey)?, n).r,
+                analyse(&position_key_m(t, n, MemoryKind::Position)?, n).r,
             ));
             sharp.push((x, if n + 1 >= t { 0.0 } else { 1.0 }));
         }

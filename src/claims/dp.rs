@@ -5,6 +5,7 @@ use super::{Claim, ClaimInfo, Mode, RunConfig};
 use crate::dp::{self, compile, Compiled, DpProblem, MemoryKind, Options};
 use crate::error::{Error, Result};
 use crate::measure::minimal_bits;
+use crate::memory::Use;
 use crate::model::{Activation, Layer};
 use crate::num::{Arith, Ball, Real, Scalar};
 use crate::plot::{Chart, Figure, Series, Style};
@@ -283,11 +284,7 @@ impl Claim for DpGeneral {
         include_str!("../../proofs/dp-general.md").to_string()
     }
     fn runnable_examples(&self) -> Vec<(String, Result<super::RunnableExample>)> {
-        let kinds = [
-            MemoryKind::Slot,
-            MemoryKind::Position,
-            MemoryKind::Attention,
-        ];
+        let kinds = MemoryKind::usable_for(Use::Dp);
         match crate::dp::problem("edit", "n1=3 n2=3 sigma=4 ins=1 del=1 sub=1") {
             Ok(p) => crate::export::examples::dp_models(&p, &kinds, 2410_03810),
             Err(e) => vec![("edit distance 3×3".into(), Err(e))],
@@ -298,11 +295,7 @@ impl Claim for DpGeneral {
         let mut biggest = ConstructionSize::default();
         let rng = Rng::new(cfg.seed);
         for (k, p) in general_problems(cfg.mode)?.iter().enumerate() {
-            for memory in [
-                MemoryKind::Slot,
-                MemoryKind::Position,
-                MemoryKind::Attention,
-            ] {
+            for memory in MemoryKind::usable_for(Use::Dp) {
                 let opt = Options::new(memory, Activation::Relu);
                 for arith in ariths(cfg) {
                     let mut r = rng.fork(k as u64);
@@ -335,11 +328,7 @@ impl Claim for DpGeneral {
                     &format!("n1={n} n2={n} sigma=4 ins=1 del=1 sub=1"),
                 )?;
                 let inputs = inputs_for(&p, &mut rng.fork(500 + n as u64), 2);
-                for memory in [
-                    MemoryKind::Slot,
-                    MemoryKind::Position,
-                    MemoryKind::Attention,
-                ] {
+                for memory in MemoryKind::usable_for(Use::Dp) {
                     let bits =
                         minimal_precision(&p, &Options::new(memory, Activation::Relu), &inputs)?;
                     notes.push(format!(

@@ -2,17 +2,18 @@
 //! model that greedy-decodes tokens through them.
 //!
 //! The memories themselves live in [`crate::memory`] (one implementation each, shared with the
-//! DP compiler): [`PositionKeyMemory`] (state N = T, one-hot keys, no forgetting or `a = 1 − η`)
-//! and [`SlotMemory`] (m channels with N = 1, Δ as write gate, an `mlp-select` MLP picking the
-//! queried slot). Here they are planned with positional one-hot queries ([`QueryFeed::Positional`])
+//! DP compiler, built by the catalog's factory [`MemoryKind::build`]): the position keys
+//! ([`crate::memory::PositionKeyMemory`]: state N = T, one-hot keys, no forgetting or
+//! `a = 1 − η`) and the selective slots ([`crate::memory::SlotMemory`]: m channels with N = 1,
+//! Δ as write gate, an `mlp-select` MLP picking the queried slot); the COPY ones are
+//! [`MemoryKind::usable_for`]`(Use::Copy)`. Here they are planned with positional one-hot queries ([`QueryFeed::Positional`])
 //! and the accuracy ε = 1/4, which the readout `logit_c = 2c·read − c²` needs (< 1/2).
 
 use crate::error::{Error, Result};
 use crate::gadgets::relu::ReluUnit;
 use crate::measure::{probe, Feed, Tally};
-use crate::memory::{
-    KeyDecay, Memory, MemoryIo, PositionKeyMemory, QueryFeed, ReadPlan, Residual, SlotMemory,
-};
+pub use crate::memory::MemoryKind;
+use crate::memory::{MemoryIo, MemoryParams, QueryFeed, ReadPlan, Residual, Use};
 use crate::model::{Activation, Layout, Model, PosKind, PositionalFeature, SparseMatrix};
 use crate::num::{Ball, Scalar};
 use serde::Serialize;
@@ -46,27 +47,6 @@ fn read_plan(queries: &[MemoryQuery], len: usize, last: usize) -> Result<ReadPla
         }
     }
     ReadPlan::new(1, len, targets)
-}
-
-/// Which memory a COPY model uses.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub enum MemoryKind {
-    /// Position keys, `a = 1`.
-    PositionKey,
-    /// Position keys, `a = 1 − η`, `η = ε/(σ·steps)` with ε = 1/4.
-    PositionKeyEta,
-    /// Selective slots (Δ as write gate), m = T.
-    Slot,
-}
-
-impl MemoryKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            MemoryKind::PositionKey => "position-key a=1",
-            MemoryKind::PositionKeyEta => "position-key a=1-η",
-            MemoryKind::Slot => "selective-slot",
-        }
-    }
 }
 
 /// The COPY task: a prompt of `length` value tokens from a vocabulary of `vocab` values, then
@@ -190,22 +170,21 @@ pub fn build_copy_model_with<S: Scalar>(
         kind: PosKind::Constant { num: 1, den: 1 },
     });
     let read = layout.block("mem_read", 1, "the value read from the memory");
-    let (mut mem, plan): (Box<dyn Memory<S>>, ReadPlan) = match kind {
-        MemoryKind::PositionKey | MemoryKind::PositionKeyEta => {
-            let decay = if kind == MemoryKind::PositionKey {
-                KeyDecay::None
-            } else {
-                KeyDecay::Eta(eps / (sigma * task.max_steps() as f64))
-            };
-            let m = PositionKeyMemory::new("mem", QueryFeed::Positional, decay)?;
-            let plan = read_plan(&queries, capacity.min(task.length), last)?;
-            (Box::new(m), plan)
-        }
-        MemoryKind::Slot => {
-            let m = SlotMemory::new("mem", capacity, QueryFeed::Positional);
-            (Box::new(m), read_plan(&queries, task.length, last)?)
-        }
+    let written = kind.entry().capacity.written(capacity, task.length);
+    let plan = read_plan(&queries, written, last)?;
+    let params = MemoryParams {
+        name: "mem",
+        feed: QueryFeed::Positional,
+        len: written,
+        slots: Some(capacity),
+        distance: 0,
+        horizon: task.max_steps(),
+        value_bound: sigma,
+        accuracy: eps,
+        overrides: None,
+        context: format!("the COPY task with T = {}", task.length),
     };
+    let mut mem = kind.build::<S>(Use::Copy, &params)?;
     let io = MemoryIo {
         value,
         one,
@@ -223,10 +202,7 @@ pub fn build_copy_model_with<S: Scalar>(
     let read_bound = mem.error_bound(Activation::Relu, 1.0);
     let read_bound_ball = mem.certified_error_bound(bound_bits(prec))?;
     let read_bound_attained = mem.bound_attained();
-    let slots = match kind {
-        MemoryKind::Slot => capacity,
-        _ => plan.len,
-    };
+    let slots = mem.state();
     let read = read.at(0).index();
     let value = value.index();
     let vocab: Vec<String> = (0..task.vocab).map(|v| format!("v{v}")).collect();
@@ -249,7 +225,7 @@ pub fn build_copy_model_with<S: Scalar>(
         .collect();
     Ok(CopyModel {
         model: Model {
-            name: format!("copy-linear {} T={}", kind.name(), task.length),
+            name: format!("copy-linear {} T={}", kind.label(), task.length),
             layout,
             vocab,
             token_embedding,

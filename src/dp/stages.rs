@@ -2,15 +2,12 @@
 //! dependency plan → control subspaces → memory → read (round) → transition → readout, and the
 //! error bound at `out`. [`super::compile`] calls them in this order.
 
-use super::options::{MemoryKind, Options, MAX_POSITION_MEMORY_T, MAX_SLOTS, MEMORY_ACCURACY};
+use super::options::{Options, MEMORY_ACCURACY};
 use super::{dependency_distance, DpProblem, Step, StepKind};
 use crate::error::{Error, Result};
 use crate::gadgets::round::round_error_bound;
 use crate::gadgets::{Circuit, Lin};
-use crate::memory::{
-    AttentionMemory, KeyDecay, Memory, MemoryIo, PositionKeyMemory, QueryFeed, ReadPlan, Residual,
-    SlotMemory, SlotParams,
-};
+use crate::memory::{Memory, MemoryIo, MemoryParams, QueryFeed, ReadPlan, Residual, Use};
 use crate::model::{Activation, Block, Coord, Layout, PosKind, PositionalFeature, SparseMatrix};
 use crate::num::Scalar;
 
@@ -181,52 +178,26 @@ pub fn control_subspaces(
     }
 }
 
-/// Stage 3a: the memory `opt` asks for, with its size checks and parameter overrides. This is
-/// the only place that maps a [`MemoryKind`] to a [`Memory`].
+/// The catalog's parameters of the memory `opt` asks for.
+fn memory_params(plan: &Plan, opt: &Options) -> MemoryParams {
+    MemoryParams {
+        name: "memory",
+        feed: QueryFeed::Decoded,
+        len: plan.t_len,
+        slots: opt.slots,
+        distance: plan.distance,
+        horizon: plan.t_len,
+        value_bound: plan.max_value,
+        accuracy: MEMORY_ACCURACY,
+        overrides: opt.memory_override,
+        context: plan.problem.describe(),
+    }
+}
+
+/// Stage 3a: the memory `opt` asks for, from the memory catalog's factory (which checks the
+/// memory's size hypotheses and applies the parameter overrides).
 pub fn memory_for<S: Scalar>(plan: &Plan, opt: &Options) -> Result<Box<dyn Memory<S>>> {
-    let p = plan.problem;
-    Ok(match opt.memory {
-        MemoryKind::Slot => {
-            let s = opt.slots.unwrap_or(plan.distance);
-            if s < plan.distance {
-                return Err(Error::input(format!(
-                    "a slot memory with {s} slots cannot hold reads at distance {} ({})",
-                    plan.distance,
-                    p.describe()
-                )));
-            }
-            if s > MAX_SLOTS {
-                return Err(Error::input(format!(
-                    "{} needs {s} slots, more than the supported {MAX_SLOTS}",
-                    p.describe()
-                )));
-            }
-            let mut m = SlotMemory::new("memory", s, QueryFeed::Decoded);
-            m.params_override = opt
-                .memory_override
-                .map(|(write, k0)| SlotParams { k: k0 + write, k0 });
-            Box::new(m)
-        }
-        MemoryKind::Position => {
-            if plan.t_len > MAX_POSITION_MEMORY_T {
-                return Err(Error::input(format!(
-                    "{} has T = {}, too large for the position-key memory (at most {MAX_POSITION_MEMORY_T})",
-                    p.describe(),
-                    plan.t_len
-                )));
-            }
-            Box::new(PositionKeyMemory::new(
-                "memory",
-                QueryFeed::Decoded,
-                KeyDecay::None,
-            )?)
-        }
-        MemoryKind::Attention => {
-            let mut m = AttentionMemory::new("memory");
-            m.lambda_override = opt.memory_override.map(|o| o.0);
-            Box::new(m)
-        }
-    })
+    opt.memory.build(Use::Dp, &memory_params(plan, opt))
 }
 
 /// Stage 3: plan the memory: it stores `tok_value` and writes `read_raw[r] ≈ value of the
@@ -238,7 +209,17 @@ pub fn plan_memory<S: Scalar>(
     lay: &mut Layout,
     positional: &mut Vec<PositionalFeature>,
 ) -> Result<Box<dyn Memory<S>>> {
-    let mut memory = memory_for::<S>(plan, opt)?;
+    let memory = memory_for::<S>(plan, opt)?;
+    place_memory(plan, memory, ctrl, lay, positional)
+}
+
+fn place_memory<S: Scalar>(
+    plan: &Plan,
+    mut memory: Box<dyn Memory<S>>,
+    ctrl: &Control,
+    lay: &mut Layout,
+    positional: &mut Vec<PositionalFeature>,
+) -> Result<Box<dyn Memory<S>>> {
     let io = MemoryIo {
         value: ctrl.tok_value,
         one: ctrl.one,
@@ -355,6 +336,7 @@ pub fn out_error_bound(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::MemoryKind;
 
     /// Stages 1 and 2 on `p`: the plan, the layout and features so far, the control subspaces.
     fn staged(p: &dyn DpProblem) -> (Plan<'_>, Layout, Vec<PositionalFeature>, Control) {
@@ -411,11 +393,7 @@ mod tests {
     fn every_memory_kind_plans_and_states_a_bound_below_the_accuracy() {
         let p = crate::dp::problem("edit", "n1=2 n2=2 sigma=3 ins=1 del=1 sub=1").unwrap();
         let plan = dependency_plan(&p).unwrap();
-        for kind in [
-            MemoryKind::Slot,
-            MemoryKind::Position,
-            MemoryKind::Attention,
-        ] {
+        for kind in MemoryKind::usable_for(Use::Dp) {
             let bound = |opt: &Options| {
                 let (mut lay, mut pos) = (Layout::new(), Vec::new());
                 let ctrl = control_subspaces(&plan, &mut lay, &mut pos);

@@ -7,7 +7,7 @@
 //! `|read − v_p| ≤ σ·2e^{−λ}/(1 − e^{−λ})`; [`AttentionParams::for_accuracy`] takes
 //! `λ = ln(2 + 2σ/ε)`, which makes it `2σε/(2σ + ε) < ε` (with `e^{−λ} = ε/(2σ + 2ε)`).
 
-use super::{Memory, MemoryIo, ReadPlan, Residual};
+use super::{Memory, MemoryIo, MemoryParams, ReadPlan, Residual};
 use crate::error::{Error, Result};
 use crate::gadgets::relu::ReluUnit;
 use crate::gadgets::Circuit;
@@ -121,6 +121,12 @@ impl AttentionMemory {
             lambda_override: None,
             planned: None,
         }
+    }
+    /// The catalog's constructor ([`super::MemoryKind::build`]): the override fixes λ.
+    pub fn from_params(p: &MemoryParams) -> Self {
+        let mut m = AttentionMemory::new(p.name);
+        m.lambda_override = p.overrides.map(|o| o.0);
+        m
     }
     fn planned(&self) -> &Planned {
         self.planned

@@ -2,7 +2,8 @@
 //! value of every token and answers, at each fed position, one read per port. It owns its layout
 //! subspaces, its positional features, its layers and its stated error bound. The COPY models
 //! ([`crate::copy::linear`]) and the DP compiler ([`crate::dp::compile`]) build every memory
-//! through this trait; adding a memory is adding one implementation.
+//! through this trait, from the one list of kinds and factory in [`catalog`]; adding a memory is
+//! one implementation plus its catalog entry.
 //!
 //! Two phases, because a layer's matrices need the final residual width:
 //! 1. [`Memory::plan`] registers the memory's named subspaces and positional features in a
@@ -20,12 +21,14 @@
 //! integer pointer feature by the `mlp-lookup` one-hot gadget ([`QueryFeed::Decoded`]).
 
 pub mod attention;
+pub mod catalog;
 pub mod position;
 pub mod slot;
 
 pub use attention::{quadratic_head, AttentionMemory, AttentionParams, QuadraticKeys};
-pub use position::{KeyDecay, PositionKeyMemory};
-pub use slot::{SlotMemory, SlotParams};
+pub use catalog::{Capacity, MemoryEntry, MemoryKind, MemoryParams, Use, CATALOG};
+pub use position::{KeyDecay, PositionKeyMemory, MAX_POSITION_MEMORY_T};
+pub use slot::{SlotMemory, SlotParams, MAX_SLOTS};
 
 use crate::error::{Error, Result};
 use crate::gadgets::relu::ReluUnit;
@@ -125,8 +128,8 @@ pub struct Residual<'a> {
 }
 
 /// A memory of the O(T) constructions (module docs).
-pub trait Memory<S: Scalar> {
-    /// Short name (`slot`, `position`, `attention`).
+pub trait Memory<S: Scalar>: Send + Sync {
+    /// Its file in `src/memory/` (`slot`, `position`, `attention`; [`MemoryEntry::module`]).
     fn kind(&self) -> &'static str;
     /// Register subspaces, positional features and circuits for `plan`.
     fn plan(&mut self, res: &mut Residual, io: &MemoryIo, plan: &ReadPlan) -> Result<()>;

@@ -7,7 +7,7 @@
 //! most `σ(1 − (1−η)^n)` for reads at distance `≤ n`. With a decoded query whose entries are
 //! off by at most `e_q` (smooth units), the read errs by at most `len·σ·e_q` more.
 
-use super::{Memory, MemoryIo, OneHotQuery, QueryFeed, ReadPlan, Residual};
+use super::{Memory, MemoryIo, MemoryParams, OneHotQuery, QueryFeed, ReadPlan, Residual};
 use crate::error::{Error, Result};
 use crate::gadgets::relu::ReluUnit;
 use crate::gadgets::Circuit;
@@ -15,6 +15,10 @@ use crate::model::{Activation, Block, Layer, PosKind, PositionalFeature, SparseM
 use crate::num::{zeros, Ball, Real, Scalar};
 use rug::Float;
 use serde::Serialize;
+
+/// Largest T the position-key memory with a decoded query is built for (its state and its
+/// query decoder grow as T per port).
+pub const MAX_POSITION_MEMORY_T: usize = 4_000;
 
 /// Decay of the position-key memory.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -56,6 +60,18 @@ impl PositionKeyMemory {
             decay,
             planned: None,
         })
+    }
+
+    /// The catalog's constructor ([`super::MemoryKind::build`]): refuses a decoded query
+    /// beyond [`MAX_POSITION_MEMORY_T`] positions.
+    pub fn from_params(p: &MemoryParams, decay: KeyDecay) -> Result<Self> {
+        if p.feed == QueryFeed::Decoded && p.len > MAX_POSITION_MEMORY_T {
+            return Err(Error::input(format!(
+                "{} has T = {}, too large for the position-key memory (at most {MAX_POSITION_MEMORY_T})",
+                p.context, p.len
+            )));
+        }
+        PositionKeyMemory::new(p.name, p.feed, decay)
     }
 
     fn planned(&self) -> &Planned {

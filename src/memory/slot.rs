@@ -19,7 +19,8 @@
 //!   `|read − v| ≤ ε_slot + m·that`.
 
 use super::{
-    select_sum, softplus_f64, Memory, MemoryIo, OneHotQuery, QueryFeed, ReadPlan, Residual,
+    select_sum, softplus_f64, Memory, MemoryIo, MemoryParams, OneHotQuery, QueryFeed, ReadPlan,
+    Residual,
 };
 use crate::error::{Error, Result};
 use crate::gadgets::relu::ReluUnit;
@@ -30,6 +31,10 @@ use crate::model::{
 use crate::num::{zeros, Ball, Real, Scalar};
 use rug::Float;
 use serde::Serialize;
+
+/// Largest number of slots of a selective-slot memory with a decoded query (its decoder and its
+/// select MLP grow as the slots).
+pub const MAX_SLOTS: usize = 4_000;
 
 /// Parameters of the selective-slot memory.
 #[derive(Clone, Debug, Serialize)]
@@ -161,6 +166,29 @@ impl SlotMemory {
             params_override: None,
             planned: None,
         }
+    }
+
+    /// The catalog's constructor ([`super::MemoryKind::build`]): `slots` (default: the
+    /// distance) must span the distance, and a decoded query at most [`MAX_SLOTS`] slots.
+    pub fn from_params(p: &MemoryParams) -> Result<Self> {
+        let s = p.slots.unwrap_or(p.distance);
+        if s < p.distance {
+            return Err(Error::input(format!(
+                "a slot memory with {s} slots cannot hold reads at distance {} ({})",
+                p.distance, p.context
+            )));
+        }
+        if p.feed == QueryFeed::Decoded && s > MAX_SLOTS {
+            return Err(Error::input(format!(
+                "{} needs {s} slots, more than the supported {MAX_SLOTS}",
+                p.context
+            )));
+        }
+        let mut m = SlotMemory::new(p.name, s, p.feed);
+        m.params_override = p
+            .overrides
+            .map(|(write, k0)| SlotParams { k: k0 + write, k0 });
+        Ok(m)
     }
 
     fn planned(&self) -> &Planned {
