@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::measure::fit::{bits_per_doubling, SLOPE_TOL};
 use crate::measure::{minimal_bits, Tally};
 use crate::model::Activation;
-use crate::num::{Ball, Scalar};
+use crate::num::{Ball, Enclosure, Interval, Scalar};
 use crate::report::Case;
 
 /// Counts of one family of certified error checks (memory reads, or `out`).
@@ -93,7 +93,11 @@ pub fn dp_bounds<S: Scalar>(c: &Compiled<S>, prec: u32) -> Result<Option<(Ball, 
 }
 
 /// Teacher-forced certified run of `c` on `input` ([`Compiled::probe_reference`]).
-pub fn run(c: &Compiled<Ball>, p: &dyn DpProblem, input: &[usize]) -> Result<CertifiedDp> {
+pub fn run<E: Enclosure>(
+    c: &Compiled<E>,
+    p: &dyn DpProblem,
+    input: &[usize],
+) -> Result<CertifiedDp> {
     let prec = c.model.prec;
     let ball_bounds = dp_bounds(c, prec.max(64) + 64)?;
     // Without a ball formula (smooth units) the reads are still counted against the compiler's
@@ -112,12 +116,16 @@ pub fn run(c: &Compiled<Ball>, p: &dyn DpProblem, input: &[usize]) -> Result<Cer
     c.probe_reference(p, input, |fed, r, want| {
         for (port, v) in fed.reads {
             let d = r.residual[c.read_raw_start + port]
-                .sub(&Ball::from_i64(v, prec))
-                .abs();
+                .sub(&E::from_i64(v, prec))
+                .abs()
+                .enclosure();
             reads.record(&d, v, Some(&mem_bound), prec);
         }
         if let Some(v) = fed.out {
-            let d = r.residual[c.out_coord].sub(&Ball::from_i64(v, prec)).abs();
+            let d = r.residual[c.out_coord]
+                .sub(&E::from_i64(v, prec))
+                .abs()
+                .enclosure();
             outs.record(&d, v, Some(&out_bound), prec);
             // the next token is generated from these logits
             positions += 1;
@@ -139,25 +147,64 @@ pub fn run(c: &Compiled<Ball>, p: &dyn DpProblem, input: &[usize]) -> Result<Cer
     })
 }
 
-/// Cases of a certified run at `bits` on `input`: certified exact decoding, memory and `out`
-/// errors certified within the compiler's exact-arithmetic bounds (no rounding slack).
-pub fn cases(p: &dyn DpProblem, opt: &Options, bits: u32, input: &[usize]) -> Result<Vec<Case>> {
+/// The arithmetic that decided a certified run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// f64 intervals (53 bits), every check decided.
+    Interval,
+    /// Balls at the requested precision.
+    Ball(u32),
+}
+
+/// Whether a certified run passed every check of its cases: decoding certified, memory reads and
+/// `out` certified within their bounds ([`decoding_case`], [`error_cases`]).
+pub fn decided(s: &CertifiedDp) -> bool {
+    decoding_case(s, "").passed && error_cases(s, "").iter().all(|c| c.passed)
+}
+
+/// A certified run at `bits` on `input`: at 53 bits or more, the f64 interval tier first, whose
+/// run stands when every check passes ([`decided`]); otherwise balls at `bits` decide. A verdict
+/// that 53-bit intervals reach is also a `bits`-bit verdict: both enclose the same exact model.
+pub fn run_tiered(
+    p: &dyn DpProblem,
+    opt: &Options,
+    bits: u32,
+    input: &[usize],
+) -> Result<(CertifiedDp, Tier, usize)> {
+    if bits >= 53 {
+        let c: Compiled<Interval> = compile(p, opt, 53)?;
+        let s = run(&c, p, input)?;
+        if decided(&s) {
+            return Ok((s, Tier::Interval, c.info.total_len));
+        }
+    }
     let c: Compiled<Ball> = compile(p, opt, bits)?;
-    let s = run(&c, p, input)?;
-    let label = run_label(p, &c, bits);
+    Ok((run(&c, p, input)?, Tier::Ball(bits), c.info.total_len))
+}
+
+/// Cases of a certified run at `bits` on `input` ([`run_tiered`]): certified exact decoding,
+/// memory and `out` errors certified within the compiler's exact-arithmetic bounds (no rounding
+/// slack).
+pub fn cases(p: &dyn DpProblem, opt: &Options, bits: u32, input: &[usize]) -> Result<Vec<Case>> {
+    let (s, tier, t) = run_tiered(p, opt, bits, input)?;
+    let label = run_label(p, opt, tier, t);
     Ok([decoding_case(&s, &label)]
         .into_iter()
         .chain(error_cases(&s, &label))
         .collect())
 }
 
-/// `<problem> / <memory> memory at <bits> bits (ball arithmetic, T = <T>)`.
-fn run_label(p: &dyn DpProblem, c: &Compiled<Ball>, bits: u32) -> String {
+/// `<problem> / <memory> memory at <bits> bits (ball arithmetic, T = <T>)`, or `… in f64
+/// interval arithmetic (53 bits, T = <T>)` when the interval tier decided it.
+fn run_label(p: &dyn DpProblem, opt: &Options, tier: Tier, t: usize) -> String {
+    let how = match tier {
+        Tier::Ball(bits) => format!("at {bits} bits (ball arithmetic"),
+        Tier::Interval => "in f64 interval arithmetic (53 bits".to_string(),
+    };
     format!(
-        "{} / {} memory at {bits} bits (ball arithmetic, T = {})",
+        "{} / {} memory {how}, T = {t})",
         p.describe(),
-        c.info.memory.name(),
-        c.info.total_len
+        opt.memory.name()
     )
 }
 
@@ -350,6 +397,32 @@ mod tests {
     }
 
     #[test]
+    fn the_interval_tier_decides_as_balls_do_and_gives_way_when_it_cannot() {
+        let p = crate::dp::problem("edit", "n1=3 n2=3 sigma=4 ins=1 del=1 sub=1").unwrap();
+        let input = p.random_input(&mut crate::rng::Rng::new(5));
+        for memory in MemoryKind::usable_for(Use::Dp) {
+            let opt = Options::new(memory, Activation::Relu);
+            let (iv, tier, _) = run_tiered(&p, &opt, 128, &input).unwrap();
+            assert_eq!(tier, Tier::Interval, "{memory:?}");
+            let ball = run(&compile::<Ball>(&p, &opt, 128).unwrap(), &p, &input).unwrap();
+            let verdicts =
+                |s: &CertifiedDp| (s.certified, s.positions, s.reads.within, s.outs.within);
+            assert_eq!(verdicts(&iv), verdicts(&ball), "{memory:?}");
+            // below 53 bits the tier is not used
+            assert_eq!(run_tiered(&p, &opt, 24, &input).unwrap().1, Tier::Ball(24));
+            // one undecided position, or one read not certainly within its bound, is not decided
+            assert!(decided(&iv));
+            let mut one_short = iv.clone();
+            one_short.certified -= 1;
+            assert!(!decided(&one_short));
+            let mut read_out = iv.clone();
+            read_out.reads.within -= 1;
+            read_out.reads.exact_within_cap -= 1;
+            assert!(!decided(&read_out));
+        }
+    }
+
+    #[test]
     fn a_widened_exact_enclosure_fails() {
         let p = 128;
         let zero = Ball::zero(p);
@@ -529,11 +602,10 @@ pub fn dp_local_cases(mode: crate::report::Mode, seed: u64, bits: u32) -> Result
     ];
     for p in &problems {
         let input = p.random_input(&mut rng);
-        let c: Compiled<Ball> = compile(p.as_ref(), &opt, bits)?;
-        let s = run(&c, p.as_ref(), &input)?;
+        let (s, tier, t) = run_tiered(p.as_ref(), &opt, bits, &input)?;
         out.push(
-            decoding_case(&s, &run_label(p.as_ref(), &c, bits))
-                .param("T", c.info.total_len)
+            decoding_case(&s, &run_label(p.as_ref(), &opt, tier, t))
+                .param("T", t)
                 .param("min_margin_lower", s.min_margin_lower),
         );
     }

@@ -3,7 +3,7 @@
 //! [`Tally`] counts decoding errors, read errors and logit margins, measured or certified.
 
 use crate::model::{Model, Runner};
-use crate::num::{Ball, Scalar};
+use crate::num::{Ball, Enclosure, Scalar};
 use rug::Float;
 
 /// What is fed after an output position.
@@ -138,16 +138,16 @@ impl Tally {
         self.max_read_error_log10 = self.max_read_error_log10.max(el);
     }
 
-    /// Record an output position of a run in ball arithmetic: certified when the lower end of
+    /// Record an output position of a certified run (balls or intervals): certified when the lower end of
     /// every `logit_want − logit_j` is positive, certainly wrong when one is certainly negative.
-    pub fn certify(&mut self, r: &Runner<'_, Ball>, want: usize) {
+    pub fn certify<E: Enclosure>(&mut self, r: &Runner<'_, E>, want: usize) {
         let mut min_lower: Option<Float> = None;
         let mut wrong = false;
         for (j, l) in r.logits.iter().enumerate() {
             if j == want {
                 continue;
             }
-            let m = r.logits[want].sub(l);
+            let m = r.logits[want].sub(l).enclosure();
             wrong |= m.certainly_negative();
             let (lo, up) = (m.lower(), m.upper());
             if min_lower.as_ref().is_none_or(|x| lo < *x) {

@@ -300,6 +300,25 @@ pub trait Scalar: Clone + Debug + Send + Sync + PartialEq + 'static {
     }
 }
 
+/// A certified number type ([`Ball`], [`Interval`]): every value encloses the exact one, and its
+/// ball is what verdicts read.
+pub trait Enclosure: Scalar {
+    /// A ball holding every point of `self` (the value itself for a [`Ball`]).
+    fn enclosure(&self) -> Ball;
+}
+
+impl Enclosure for Ball {
+    fn enclosure(&self) -> Ball {
+        self.clone()
+    }
+}
+
+impl Enclosure for Interval {
+    fn enclosure(&self) -> Ball {
+        self.to_ball(64)
+    }
+}
+
 /// `acc + z·w` (one rounding) equals `acc` exactly, in every arithmetic: `z` is an exact zero,
 /// `w` finite (so `z·w` is `±0`), neither would widen `acc`'s precision, and `acc` is not `−0`
 /// (`−0 + +0 = +0`). A ball skips such a product inside its own operation too (Arb would round
