@@ -263,6 +263,79 @@ fn certified_dp(one: &rayon::ThreadPool) {
     println!(
         "certified: positions certified by the interval tier / ball 64 / ball 128, of all outputs."
     );
+    claims_certified_runs(one);
+}
+
+/// The certified DP runs of `verify dp-general` and `dp-local` (default sweep, 128 bits): the
+/// whole run (compile, teacher-forced run, checks) with the interval tier first against balls
+/// only.
+fn claims_certified_runs(one: &rayon::ThreadPool) {
+    use freelunch::certify::dp::{run, run_tiered, Tier};
+    println!();
+    println!(
+        "the claims' certified DP runs at 128 bits (compile + run + checks), seconds, fastest of {ROUNDS}:"
+    );
+    println!(
+        "{:<44} {:<10} {:>6} {:>10} {:>10} {:>8} {:>9}",
+        "instance", "memory", "T", "tiered", "balls", "speed-up", "decided"
+    );
+    let mut runs: Vec<(&str, &str, MemoryKind)> = Vec::new();
+    for (id, params) in [
+        ("edit", "n1=3 n2=3 sigma=4 ins=1 del=1 sub=1"),
+        ("lis", "n=4 sigma=8"),
+        ("edit", "n1=8 n2=8 sigma=4 ins=1 del=1 sub=1"),
+    ] {
+        for m in [
+            MemoryKind::Slot,
+            MemoryKind::Position,
+            MemoryKind::Attention,
+        ] {
+            runs.push((id, params, m));
+        }
+    }
+    runs.push(("eca", "rule=110 width=8 rows=250", MemoryKind::Slot));
+    runs.push(("linrec", "coeffs=1,1 q=10 steps=2000", MemoryKind::Slot));
+    let (mut total_tiered, mut total_balls) = (0.0, 0.0);
+    for (id, params, memory) in runs {
+        let p = freelunch::dp::problem(id, params).expect("catalog problem");
+        let input = p.random_input(&mut Rng::new(1));
+        let opt = Options::new(memory, Activation::Relu);
+        let (mut tt, mut tb) = (f64::INFINITY, f64::INFINITY);
+        let (mut tier, mut t) = (Tier::Ball(128), 0);
+        for _ in 0..ROUNDS {
+            let start = std::time::Instant::now();
+            let r = one
+                .install(|| run_tiered(&p, &opt, 128, &input))
+                .expect("runs");
+            tt = tt.min(start.elapsed().as_secs_f64());
+            (tier, t) = (r.1, r.2);
+            let start = std::time::Instant::now();
+            let c: Compiled<Ball> = compile(&p, &opt, 128).expect("compiles");
+            black_box(one.install(|| run(&c, &p, &input)).expect("runs"));
+            tb = tb.min(start.elapsed().as_secs_f64());
+        }
+        total_tiered += tt;
+        total_balls += tb;
+        let name = format!("{id} {params}");
+        println!(
+            "{:<44} {:<10} {:>6} {:>10.4} {:>10.4} {:>8.2} {:>9}",
+            &name[..name.len().min(44)],
+            memory.name(),
+            t,
+            tt,
+            tb,
+            tb / tt,
+            if tier == Tier::Interval {
+                "interval"
+            } else {
+                "ball"
+            }
+        );
+    }
+    println!(
+        "total: tiered {total_tiered:.3} s, balls {total_balls:.3} s, speed-up {:.2}",
+        total_balls / total_tiered
+    );
 }
 
 fn main() {
