@@ -10,11 +10,12 @@ use crate::error::{Error, Result};
 use crate::num::Arith;
 use std::path::Path;
 
-/// Serialise `v` (pretty, with a final newline) and write it to `path` atomically; `what` names
-/// the output in the error.
+/// Serialise `v` (pretty, object keys in sorted order, with a final newline) and write it to
+/// `path` atomically; `what` names the output in the error.
 pub fn write_json(path: &Path, v: &impl serde::Serialize, what: &str) -> Result<()> {
-    let mut s = serde_json::to_string_pretty(v)
-        .map_err(|e| Error::compute(format!("cannot serialise {what}: {e}")))?;
+    let cannot = |e: serde_json::Error| Error::compute(format!("cannot serialise {what}: {e}"));
+    let sorted = serde_json::to_value(v).map_err(cannot)?;
+    let mut s = serde_json::to_string_pretty(&sorted).map_err(cannot)?;
     s.push('\n');
     crate::io::write_file(path, s.as_bytes())
 }
