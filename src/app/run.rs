@@ -174,7 +174,7 @@ impl TraceOutputs {
             written(p);
         }
         if let Some(p) = &self.json {
-            super::write_json(p, &tr.to_json(), "the trace")?;
+            super::write_json(p, &tr.to_file(), "the trace")?;
             written(p);
         }
         if let Some(stem) = &self.heatmap {

@@ -16,6 +16,7 @@ pub struct Decimal<'a>(#[serde(borrow)] pub Cow<'a, str>);
 
 /// One model (`format: "freelunch-model"`).
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "a model object (docs/export.md)")]
 pub struct ModelFile<'a> {
     pub format: String,
     pub schema_version: u64,
@@ -47,6 +48,7 @@ pub struct ModelFile<'a> {
 
 /// The arithmetic the model was built in: `f64` (53 bits) or `mpfr`.
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "an object {kind, precision_bits}")]
 pub struct Arithmetic {
     pub kind: String,
     pub precision_bits: u64,
@@ -83,6 +85,7 @@ pub const FORWARD: Forward = Forward {
 
 /// The decoding section: how to run the model and what it must produce.
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "a decoding object {prompt, generate, …}")]
 pub struct DecodingFile {
     /// The prompt in words.
     #[serde(default)]
@@ -121,6 +124,7 @@ pub struct DecodingFile {
 
 /// The residual stream: its width and its named subspaces.
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "an object {width, subspaces}")]
 pub struct Residual {
     pub width: u64,
     pub subspaces: Vec<SubspaceFile>,
@@ -131,6 +135,7 @@ pub struct Residual {
 
 /// Consecutive subspaces that cover the residual.
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "a subspace {name, start, len}")]
 pub struct SubspaceFile {
     pub name: String,
     pub start: u64,
@@ -152,6 +157,7 @@ impl From<&Subspace> for SubspaceFile {
 
 /// A sparse matrix; missing entries are 0.
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "a matrix {shape, entries}")]
 pub struct Matrix<'a> {
     /// `[rows, cols]`.
     pub shape: [u64; 2],
@@ -166,6 +172,7 @@ pub struct Matrix<'a> {
 
 /// One stored entry of a matrix: 0-based indices, their names (informative), the value.
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "an entry {i, j, value}")]
 pub struct Entry<'a> {
     pub i: u64,
     pub j: u64,
@@ -179,6 +186,7 @@ pub struct Entry<'a> {
 
 /// A positional feature added to residual coordinate `coord` at every position.
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "a positional feature {coord, kind, …}")]
 pub struct Positional {
     pub coord: u64,
     /// Informative.
@@ -210,6 +218,7 @@ pub enum PositionalKind {
 
 /// One layer; each adds its output to the residual.
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "a layer object {kind, name, …}")]
 pub struct LayerFile<'a> {
     /// Informative: the position in `layers`.
     #[serde(skip_deserializing)]
@@ -232,6 +241,7 @@ pub enum LayerBody<'a> {
 
 /// `x ← x + w2·act(w1·x + b1) + b2`.
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "an mlp layer object")]
 pub struct MlpFile<'a> {
     /// `relu`, `gelu` or `silu`.
     pub activation: String,
@@ -250,6 +260,7 @@ pub struct MlpFile<'a> {
 
 /// A selective SSM layer (Mamba-1's `selective_scan_ref`), D channels and state N.
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "an ssm layer object")]
 pub struct SsmFile<'a> {
     pub channels: u64,
     pub state: u64,
@@ -284,6 +295,7 @@ pub struct SsmFile<'a> {
 
 /// `A` (D × N, every value ≤ 0), row-major.
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "an object {values}")]
 pub struct DenseA<'a> {
     /// Informative: `[D, N]` and the layout sentence.
     #[serde(skip_deserializing)]
@@ -296,6 +308,7 @@ pub struct DenseA<'a> {
 
 /// The layer's gate: `w_z` (D × W) and `b_z` (D).
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "a gate {w_z, b_z} or null")]
 pub struct GateFile<'a> {
     #[serde(borrow)]
     pub w_z: Matrix<'a>,
@@ -305,6 +318,7 @@ pub struct GateFile<'a> {
 
 /// Softmax attention with no 1/√d factor; every head reads the same pre-layer x.
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "an attention layer object")]
 pub struct AttentionFile<'a> {
     /// Informative: `1 (no 1/sqrt(d))`.
     #[serde(skip_deserializing)]
@@ -315,6 +329,7 @@ pub struct AttentionFile<'a> {
 
 /// One head: `w_q`, `w_k` (d_k × W), `w_v` (d_v × W), `w_o` (W × d_v).
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "a head {w_q, w_k, w_v, w_o}")]
 pub struct HeadFile<'a> {
     #[serde(borrow)]
     pub w_q: Matrix<'a>,
@@ -329,6 +344,7 @@ pub struct HeadFile<'a> {
 /// A file of several models (`format: "freelunch-model-collection"`, from `explain --export`):
 /// each model also has `example`, its description.
 #[derive(Serialize, Deserialize)]
+#[serde(expecting = "a collection {format, schema_version, claim, models}")]
 pub struct CollectionFile<T> {
     pub format: String,
     pub schema_version: u64,

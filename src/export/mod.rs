@@ -281,10 +281,13 @@ fn bad(msg: impl std::fmt::Display) -> Error {
 /// mismatch names the field it is in.
 fn parse<'a, T: Deserialize<'a>>(v: &'a Value, at: &str) -> Result<T> {
     serde_path_to_error::deserialize(v).map_err(|e| {
-        let inner = e.inner().to_string();
-        let path = match (at, e.path().to_string()) {
-            (at, p) if p == "." => at.to_string(),
-            ("", p) => p,
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        let (path, inner) =
+            inside_a_layer(v, &path).unwrap_or_else(|| (path.clone(), e.inner().to_string()));
+        let path = match (at, path.as_str()) {
+            ("", p) | (p, "") => p.to_string(),
+            (at, p) if p.starts_with('[') => format!("{at}{p}"),
             (at, p) => format!("{at}.{p}"),
         };
         if path.is_empty() {
@@ -293,6 +296,30 @@ fn parse<'a, T: Deserialize<'a>>(v: &'a Value, at: &str) -> Result<T> {
             bad(format!("{path}: {inner}"))
         }
     })
+}
+
+/// Serde reads a layer through a buffer (its `kind` tag may come after its fields), which
+/// hides the field a mismatch is in; reading the layer at `path` (`layers[k]`) again as its own
+/// kind names that field.
+fn inside_a_layer(v: &Value, path: &str) -> Option<(String, String)> {
+    let k: usize = path
+        .strip_prefix("layers[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()?;
+    let l = v.get("layers")?.get(k)?;
+    let again = match l.get("kind")?.as_str()? {
+        "ssm" => serde_path_to_error::deserialize::<_, SsmFile>(l).err()?,
+        "mlp" => serde_path_to_error::deserialize::<_, MlpFile>(l).err()?,
+        "attention" => serde_path_to_error::deserialize::<_, AttentionFile>(l).err()?,
+        _ => return None,
+    };
+    let inner = again.path().to_string();
+    let at = match inner.as_str() {
+        "." => path.to_string(),
+        p => format!("{path}.{p}"),
+    };
+    Some((at, again.inner().to_string()))
 }
 
 /// The top-level field `key`, which must be present and not null.
