@@ -305,12 +305,15 @@ fn run_logits_that_overflow_to_nan() {
     assert!(!out.contains("min logit margin"), "{out}");
 }
 
+/// A mutation of an export, and the text the refusal must contain.
+type Mutation = (&'static str, Box<dyn Fn(&mut Value)>, String);
+
 #[test]
 fn run_fields_of_the_wrong_type_are_named() {
     let d = scratch("wrongtype");
     let (_, v) = linrec(&d);
     let k = ssm(&v);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, String)> = vec![
+    let cases: Vec<Mutation> = vec![
         (
             "channels 1.5",
             Box::new(move |w| w["layers"][k]["channels"] = json!(1.5)),
