@@ -351,3 +351,44 @@ pub struct CollectionFile<T> {
     pub claim: String,
     pub models: Vec<T>,
 }
+
+/// `freelunch.json` of a Hugging Face checkpoint directory (`freelunch lower`): where it came
+/// from, how to run it, how it was lowered, and the cases it must reproduce.
+#[derive(Serialize)]
+pub struct CheckpointFile<'a, L> {
+    /// `freelunch-hf-checkpoint`.
+    pub format: &'static str,
+    pub schema_version: u64,
+    /// `MambaForCausalLM` or `NemotronHForCausalLM`.
+    pub target: &'static str,
+    /// The abstract model's name.
+    pub source: &'a str,
+    pub usage: &'a super::hf::Usage,
+    pub vocab: &'a [String],
+    pub lowering: L,
+    pub size: serde_json::Value,
+    pub cases: &'a serde_json::Value,
+}
+
+/// The `format` of [`CheckpointFile`].
+pub const CHECKPOINT_FORMAT: &str = "freelunch-hf-checkpoint";
+
+/// How a model was lowered to `MambaForCausalLM`.
+#[derive(Serialize)]
+pub struct MambaLowering<'a> {
+    pub hidden_act: &'static str,
+    pub lambda: f64,
+    pub eps_log2: i32,
+    pub mean_square_bound: f64,
+    pub gadgets: &'a [crate::lower::GadgetBound],
+}
+
+/// How a model was lowered to `NemotronHForCausalLM`.
+#[derive(Serialize)]
+pub struct NemotronHLowering<'a> {
+    pub mlp_hidden_act: &'static str,
+    pub eps_log2: i32,
+    pub counter_constant: f64,
+    pub mean_square_bound: f64,
+    pub gadgets: &'a [crate::lower::GadgetBound],
+}

@@ -35,17 +35,6 @@ pub struct Plan {
     pub prompt: Option<(Vec<usize>, usize)>,
 }
 
-/// `exact` or `torch`.
-pub fn parse_softplus(s: &str) -> Result<Softplus> {
-    match s {
-        "exact" => Ok(Softplus::Exact),
-        "torch" => Ok(Softplus::Torch),
-        _ => Err(Error::input(format!(
-            "unknown --softplus `{s}` (expected exact or torch)"
-        ))),
-    }
-}
-
 impl Plan {
     /// Check the file and apply the options.
     pub fn new(json: Value, o: &Options<'_>) -> Result<Self> {
