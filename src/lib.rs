@@ -1,4 +1,5 @@
 //! freelunch: builds the constructions of arXiv 2410.03810 weight by weight and checks every bound.
+pub mod app;
 pub mod certify;
 pub mod claims;
 pub mod copy;

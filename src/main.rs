@@ -1,11 +1,13 @@
 //! The `freelunch` command line: parse, call the library, print.
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use freelunch::app;
 use freelunch::claims::{self, Mode, RunConfig};
-use freelunch::error::{Error, Result};
+use freelunch::error::Result;
+use freelunch::model::Activation;
 use freelunch::num::{parse_precision, Arith};
-use freelunch::report::{render_table, write_atomic, ClaimReport};
-use std::path::{Path, PathBuf};
+use freelunch::report::{render_table, ClaimReport};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Print to stdout; a closed pipe (e.g. `freelunch explain x | head`) ends the program quietly.
@@ -175,9 +177,9 @@ struct DpArgs {
     /// Slots of the slot memory (default: the dependency distance).
     #[arg(long, value_parser = parse_count, allow_hyphen_values = true)]
     slots: Option<usize>,
-    /// relu, gelu or silu.
-    #[arg(long, default_value = "relu")]
-    activation: String,
+    /// The MLP activation.
+    #[arg(long, default_value = "relu", value_parser = ActivationParser)]
+    activation: ActivationArg,
     /// λ of the smooth activation (default: the prescribed one).
     #[arg(long, allow_hyphen_values = true)]
     lambda: Option<f64>,
@@ -232,6 +234,66 @@ enum LowerTarget {
     NemotronH,
 }
 
+impl From<LowerTarget> for app::lower::Target {
+    fn from(t: LowerTarget) -> Self {
+        match t {
+            LowerTarget::Mamba => app::lower::Target::Mamba,
+            LowerTarget::NemotronH => app::lower::Target::NemotronH,
+        }
+    }
+}
+
+/// The MLP activation of a DP model.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ActivationArg {
+    Relu,
+    Gelu,
+    Silu,
+}
+
+impl From<ActivationArg> for Activation {
+    fn from(a: ActivationArg) -> Self {
+        match a {
+            ActivationArg::Relu => Activation::Relu,
+            ActivationArg::Gelu => Activation::Gelu,
+            ActivationArg::Silu => Activation::Silu,
+        }
+    }
+}
+
+/// [`ActivationArg`]'s values, refused with the library's sentence (`unknown activation …`).
+#[derive(Clone)]
+struct ActivationParser;
+
+impl clap::builder::TypedValueParser for ActivationParser {
+    type Value = ActivationArg;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> std::result::Result<ActivationArg, clap::Error> {
+        let s = value.to_string_lossy();
+        ActivationArg::from_str(&s, true).map_err(|_| {
+            let why = Activation::parse(&s).err().map(|e| e.to_string());
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                why.unwrap_or_else(|| format!("unknown activation `{s}`")),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            (ActivationArg::value_variants().iter()).filter_map(|v| v.to_possible_value()),
+        ))
+    }
+}
+
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum TargetAct {
     /// SiLU (Mamba's own), or GeLU when the model has GeLU units.
@@ -243,8 +305,7 @@ enum TargetAct {
 
 impl TargetAct {
     /// The activation asked for (`None`: the model's natural one).
-    fn activation(self) -> Option<freelunch::model::Activation> {
-        use freelunch::model::Activation;
+    fn activation(self) -> Option<Activation> {
         match self {
             TargetAct::Auto => None,
             TargetAct::Silu => Some(Activation::Silu),
@@ -305,169 +366,153 @@ struct LowerArgs {
     seed: u64,
 }
 
-/// `freelunch lower`'s defaults ([`freelunch::export::lowering::lower_default`]; kept by name
-/// for the `dp --hf` code).
-fn lower_default(json: &serde_json::Value, dir: &Path) -> Result<String> {
-    freelunch::export::lowering::lower_default(json, dir)
+/// Print the slowness warning for `arith`, if any.
+fn warn_if_slow(arith: Arith) {
+    if let Some(w) = app::slow_warning(arith) {
+        eprintln!("{w}");
+    }
 }
 
-fn run_lower(a: &LowerArgs) -> Result<ExitCode> {
-    use freelunch::export::{hf, lowering};
-    let overrides = lowering::Overrides {
-        act: a.act.activation(),
-        shift: a.shift,
-        lambda: a.lambda,
-        eps_log2: a.eps_log2,
-    };
-    lowering::check_overrides(&overrides)?;
-    let json = lowering::read_export(&a.model, a.pick.as_deref())?;
-    let req = hf::Request {
-        lower: lowering::options(&json, &overrides)?,
+/// The exit code of a check: 0 when it passed, 1 when it did not.
+fn code(passed: bool) -> ExitCode {
+    if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn lower(a: &LowerArgs) -> Result<ExitCode> {
+    use app::lower::Lowered;
+    use freelunch::export::{hf, hf_nemotron};
+    let lowered = app::lower::lower(&app::lower::Request {
+        model: a.model.clone(),
+        pick: a.pick.clone(),
+        dir: a.dir.clone(),
+        target: a.target.into(),
+        overrides: freelunch::export::lowering::Overrides {
+            act: a.act.activation(),
+            shift: a.shift,
+            lambda: a.lambda,
+            eps_log2: a.eps_log2,
+        },
         cases: a.cases,
         seed: a.seed,
-    };
-    if let LowerTarget::NemotronH = a.target {
-        return run_lower_nemotron_h(a, &json, &req);
-    }
-    let w = hf::lower_export(&json, &a.dir, &req)?;
-    let m = &w.lowered.model;
+    })?;
+    let tally = lowered.tally();
     outln!("lowered   {} -> {}", a.model.display(), a.dir.display());
-    outln!(
-        "target    MambaForCausalLM, hidden_act {}, λ = {}, eps = 2^{}",
-        m.act.name(),
-        w.lowered.lambda,
-        w.lowered.eps_log2
-    );
-    outln!(
-        "size      {} (abstract model: {} nonzeros)",
-        hf::summary_size(m),
-        w.abstract_nonzeros
-    );
-    for g in &w.lowered.gadgets {
-        outln!(
-            "gadget    {:<10} {:<28} parameter {:<10} range {:.3e}  bound {:.3e}",
-            g.gadget,
-            g.block,
-            g.parameter,
-            g.hypothesis,
-            g.bound
-        );
-    }
-    if a.summary {
-        for b in &m.blocks {
+    match &lowered {
+        Lowered::Mamba(w) => {
+            let m = &w.lowered.model;
             outln!(
-                "  block `{}`: {} channels, state {}, nonzeros {}",
-                b.name,
-                b.inner,
-                b.state,
-                b.nonzeros()
+                "target    MambaForCausalLM, hidden_act {}, λ = {}, eps = 2^{}",
+                m.act.name(),
+                w.lowered.lambda,
+                w.lowered.eps_log2
             );
+            outln!(
+                "size      {} (abstract model: {} nonzeros)",
+                hf::summary_size(m),
+                w.abstract_nonzeros
+            );
+            for g in &w.lowered.gadgets {
+                outln!(
+                    "gadget    {:<10} {:<28} parameter {:<10} range {:.3e}  bound {:.3e}",
+                    g.gadget,
+                    g.block,
+                    g.parameter,
+                    g.hypothesis,
+                    g.bound
+                );
+            }
+            if a.summary {
+                for b in &m.blocks {
+                    outln!(
+                        "  block `{}`: {} channels, state {}, nonzeros {}",
+                        b.name,
+                        b.inner,
+                        b.state,
+                        b.nonzeros()
+                    );
+                }
+            }
+            if lowered.is_block() {
+                outln!(
+                    "cases     {} input sequences: max |lowered − abstract| = {:.3e} (agreement: ≤ 2^-12·max(1, |value|) or ε/4, the claim's accuracy ε = {:.3e})",
+                    tally.total,
+                    tally.worst,
+                    w.usage.tolerance.unwrap_or(0.0)
+                );
+            } else {
+                outln!(
+                    "cases     {}/{} inputs: freelunch's run of the lowered blocks equals the abstract model's tokens",
+                    tally.agree,
+                    tally.total
+                );
+                outln!(
+                    "certified {}/{} inputs: in {}-bit ball arithmetic every generated token's margin has a positive lower end",
+                    tally.certified,
+                    tally.total,
+                    hf::CERTIFY_BITS
+                );
+            }
+        }
+        Lowered::NemotronH(w) => {
+            let m = &w.lowered.model;
+            outln!(
+                "target    NemotronHForCausalLM, pattern {}, mlp_hidden_act {}, eps = 2^{}, counter K = {}",
+                m.pattern(),
+                m.mlp_act.name(),
+                w.lowered.eps_log2,
+                w.lowered.counter_constant
+            );
+            outln!(
+                "size      {} (abstract model: {} nonzeros)",
+                hf_nemotron::summary_size(m),
+                w.abstract_nonzeros
+            );
+            for g in &w.lowered.gadgets {
+                outln!(
+                    "gadget    {:<15} {:<22} parameter {:<10} range {:.3e}  bound {:.3e}",
+                    g.gadget,
+                    g.block,
+                    g.parameter,
+                    g.hypothesis,
+                    g.bound
+                );
+            }
+            if lowered.is_block() {
+                outln!(
+                    "cases     {}/{} inputs: freelunch's run of the lowered blocks reads the abstract block's value",
+                    tally.agree,
+                    tally.total
+                );
+            } else {
+                outln!(
+                    "cases     {}/{} inputs: freelunch's run of the lowered blocks equals the abstract model's tokens",
+                    tally.agree,
+                    tally.total
+                );
+            }
+            if a.summary {
+                for b in &m.blocks {
+                    outln!(
+                        "  block `{}` ({}): nonzeros {}",
+                        b.name,
+                        b.mixer.letter(),
+                        b.nonzeros()
+                    );
+                }
+            }
         }
     }
-    if !w.block_cases.is_empty() {
-        let worst = (w.block_cases.iter())
-            .map(|c| (c.lowered - c.expected).abs())
-            .fold(0.0, f64::max);
-        let tol = w.usage.tolerance.unwrap_or(0.0);
-        outln!(
-            "cases     {} input sequences: max |lowered − abstract| = {worst:.3e} (agreement: ≤ 2^-12·max(1, |value|) or ε/4, the claim's accuracy ε = {tol:.3e})",
-            w.block_cases.len()
-        );
-        let ok = (w.block_cases.iter())
-            .all(|c| hf::block_agrees(c.lowered, c.expected, w.usage.tolerance));
-        return Ok(if ok {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        });
-    }
-    let agree = w.cases.iter().filter(|c| c.lowered == c.expected).count();
-    outln!(
-        "cases     {agree}/{} inputs: freelunch's run of the lowered blocks equals the abstract model's tokens",
-        w.cases.len()
-    );
-    let certified = w.cases.iter().filter(|c| c.certified).count();
-    outln!(
-        "certified {certified}/{} inputs: in {}-bit ball arithmetic every generated token's margin has a positive lower end",
-        w.cases.len(),
-        hf::CERTIFY_BITS
-    );
-    Ok(if agree == w.cases.len() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(code(tally.passed()))
 }
 
-fn run_lower_nemotron_h(
-    a: &LowerArgs,
-    json: &serde_json::Value,
-    req: &freelunch::export::hf::Request,
-) -> Result<ExitCode> {
-    use freelunch::export::{hf, hf_nemotron};
-    let w = hf_nemotron::lower_export_nemotron_h(json, &a.dir, req)?;
-    let m = &w.lowered.model;
-    outln!("lowered   {} -> {}", a.model.display(), a.dir.display());
-    outln!(
-        "target    NemotronHForCausalLM, pattern {}, mlp_hidden_act {}, eps = 2^{}, counter K = {}",
-        m.pattern(),
-        m.mlp_act.name(),
-        w.lowered.eps_log2,
-        w.lowered.counter_constant
-    );
-    outln!(
-        "size      {} (abstract model: {} nonzeros)",
-        hf_nemotron::summary_size(m),
-        w.abstract_nonzeros
-    );
-    for g in &w.lowered.gadgets {
-        outln!(
-            "gadget    {:<15} {:<22} parameter {:<10} range {:.3e}  bound {:.3e}",
-            g.gadget,
-            g.block,
-            g.parameter,
-            g.hypothesis,
-            g.bound
-        );
-    }
-    let (agree, total) = if w.block_cases.is_empty() {
-        let agree = w.cases.iter().filter(|c| c.lowered == c.expected).count();
-        outln!(
-            "cases     {agree}/{} inputs: freelunch's run of the lowered blocks equals the abstract model's tokens",
-            w.cases.len()
-        );
-        (agree, w.cases.len())
-    } else {
-        let agree = (w.block_cases.iter())
-            .filter(|c| hf::block_agrees(c.lowered, c.expected, w.usage.tolerance))
-            .count();
-        outln!(
-            "cases     {agree}/{} inputs: freelunch's run of the lowered blocks reads the abstract block's value",
-            w.block_cases.len()
-        );
-        (agree, w.block_cases.len())
-    };
-    if a.summary {
-        for b in &m.blocks {
-            outln!(
-                "  block `{}` ({}): nonzeros {}",
-                b.name,
-                b.mixer.letter(),
-                b.nonzeros()
-            );
-        }
-    }
-    Ok(if agree == total {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-fn run_dp(a: DpArgs) -> Result<ExitCode> {
-    use freelunch::dp::{self, DpProblem};
+fn dp(a: DpArgs) -> Result<ExitCode> {
+    use app::dp::{Agreement, Source};
     if a.list {
-        for spec in dp::catalog()? {
+        for spec in freelunch::dp::catalog()? {
             outln!("{:<12} {}", spec.id, spec.doc);
             for line in spec.param_lines() {
                 outln!("{:<12}   --param {line}", "");
@@ -475,163 +520,163 @@ fn run_dp(a: DpArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let spec = match (&a.spec, &a.problem) {
-        (Some(path), _) => dp::catalog::load_file(path)?,
-        (None, Some(name)) => dp::catalog::spec(name)?,
+    let source = match (a.spec, a.problem) {
+        (Some(path), _) => Source::Spec(path),
+        (None, Some(name)) => Source::Catalog(name),
         (None, None) => {
-            return Err(Error::input(
+            return Err(freelunch::error::Error::input(
                 "give a catalog problem, --spec FILE or --list",
             ))
         }
     };
-    let mut given = (a.params.iter())
-        .map(|p| dp::parse_param(p))
-        .collect::<Result<Vec<_>>>()?;
-    // --n sets every size parameter that --param does not
-    if let Some(n) = a.n {
-        for s in &spec.size {
-            if !given.iter().any(|(k, _)| k == s) {
-                given.push((s.clone(), dp::Val::Int(n as i64)));
-            }
-        }
-    }
-    let problem: Box<dyn DpProblem> = Box::new(spec.instance(&given)?);
-    let memory = dp::MemoryKind::parse(&a.memory)?;
-    let act = freelunch::model::Activation::parse(&a.activation)?;
-    if let Some(l) = a.lambda {
-        freelunch::error::require_finite("--lambda", l)?;
-        if act == freelunch::model::Activation::Relu {
-            return Err(Error::input(
-                "--lambda sets the scale of a smooth activation: use it with --activation gelu or silu",
-            ));
-        }
-    }
-    if a.slots.is_some() && memory != dp::MemoryKind::Slot {
-        return Err(Error::input(format!(
-            "--slots applies to the slot memory only, not to --memory {}",
-            memory.name()
-        )));
-    }
-    check_json_target("the weights", &a.export)?;
-    warn_if_slow(a.precision);
-    let input = match &a.input {
-        Some(s) => dp::parse_input(problem.as_ref(), s)?,
-        None => problem.random_input(&mut freelunch::rng::Rng::new(a.seed)),
-    };
-    let opt = dp::Options {
-        memory,
+    let setup = app::dp::Setup::new(&app::dp::Request {
+        source,
+        params: a.params,
+        n: a.n,
+        memory: a.memory,
         slots: a.slots,
-        activation: act,
+        activation: a.activation.into(),
         lambda: a.lambda,
-        memory_override: None,
-    };
-    match a.precision {
-        Arith::F64 => dp_report::<f64>(&a, problem.as_ref(), &input, &opt, 53),
-        Arith::Mpfr(p) => {
-            dp_report::<freelunch::num::Real>(&a, problem.as_ref(), &input, &opt, p.bits())
-        }
-    }
-}
-
-fn dp_report<S: freelunch::num::Scalar>(
-    a: &DpArgs,
-    problem: &dyn freelunch::dp::DpProblem,
-    input: &[usize],
-    opt: &freelunch::dp::Options,
-    bits: u32,
-) -> Result<ExitCode> {
-    use freelunch::dp;
-    let t0 = std::time::Instant::now();
-    let c = dp::compile::<S>(problem, opt, bits)?;
-    let build = t0.elapsed().as_secs_f64();
-    let t1 = std::time::Instant::now();
-    let r = c.run(problem, input)?;
-    let secs = t1.elapsed().as_secs_f64();
-    let size = c.model.size();
-    outln!("problem   {}", problem.describe());
-    outln!("input     {}", dp::render(problem, input));
+        export: a.export.clone(),
+        keep_export: a.export.is_some() || a.hf.is_some(),
+        summary: a.summary,
+    })?;
+    warn_if_slow(a.precision);
+    let r = setup.run(a.input.as_deref(), a.seed, a.precision)?;
+    outln!("problem   {}", r.problem);
+    outln!("input     {}", r.input);
     outln!(
         "memory    {} (dependency distance m = {}, {}), activation {} (λ = {}), {} arithmetic at {} bits",
-        opt.memory.name(),
-        c.info.distance,
-        if problem.local() {
+        r.memory,
+        r.distance,
+        if r.local {
             "m-local: m stays fixed as the size grows"
         } else {
             "not m-local: m grows with the size"
         },
-        opt.activation.name(),
-        c.info.lambda,
-        S::KIND,
-        bits
+        r.activation,
+        r.lambda,
+        r.arithmetic,
+        r.bits
     );
     if a.show_cot {
-        outln!("CoT       {}", dp::render(problem, &r.generated));
+        outln!("CoT       {}", r.cot);
     }
-    outln!(
-        "answer    {} (reference {})",
-        r.generated
-            .last()
-            .map_or("-".into(), |t| dp::render(problem, &[*t])),
-        r.expected
-            .last()
-            .map_or("-".into(), |t| dp::render(problem, &[*t]))
-    );
-    if r.exact {
-        outln!(
+    outln!("answer    {} (reference {})", r.answer, r.reference);
+    match r.agreement {
+        Agreement::Exact { min_margin_log10 } => outln!(
             "agreement exact: every token equals the reference solver's ({} generated tokens, T = {}, min logit margin {})",
-            r.generated.len(),
-            c.info.total_len,
-            freelunch::report::fmt_log10(r.min_margin_log10)
-        );
-    } else {
-        // The model's own margins are positive by definition; report the reference token's.
-        let full = problem.solve(input);
-        let (margin, at) =
-            reference_margin(&c.model, &full[..problem.input_len() + 1], &r.expected);
-        outln!(
-            "agreement MISMATCH at generated token {} ({} generated tokens, T = {}); reference-token margin {:.3e} at generated token {} (logit of the reference token minus the best other: negative means the model decodes another token)",
-            r.first_mismatch.unwrap_or(r.generated.len()),
-            r.generated.len(),
-            c.info.total_len,
-            margin,
-            at
-        );
+            r.generated,
+            r.total_len,
+            freelunch::report::fmt_log10(min_margin_log10)
+        ),
+        Agreement::Mismatch {
+            first,
+            reference_margin,
+            at,
+        } => outln!(
+            "agreement MISMATCH at generated token {first} ({} generated tokens, T = {}); reference-token margin {reference_margin:.3e} at generated token {at} (logit of the reference token minus the best other: negative means the model decodes another token)",
+            r.generated,
+            r.total_len,
+        ),
     }
+    let size = &r.size;
     outln!(
         "size      state {} (SSM state, or KV-cache floats at T), residual width {}, max MLP width {}, layers {}, nonzeros {}, max |param| {:.3e}",
-        freelunch::claims::dp::state_at(&c, c.info.total_len), size.residual_width, size.max_mlp_width, size.layers, size.nonzero_params, size.max_abs_param
+        r.state, size.residual_width, size.max_mlp_width, size.layers, size.nonzero_params, size.max_abs_param
     );
     outln!(
         "cost      {} ops in total, {} for the last token; build {:.2}s, decode {:.2}s ({:.0} tokens/s)",
         r.ops,
-        c.model.ops_at(c.info.total_len),
-        build,
-        secs,
-        c.info.total_len as f64 / secs
+        r.last_token_ops,
+        r.build_seconds,
+        r.decode_seconds,
+        r.tokens_per_second()
     );
-    if a.summary {
-        out!("{}", c.model.summary());
+    if let Some(summary) = &r.summary {
+        out!("{summary}");
     }
-    if a.export.is_some() || a.hf.is_some() {
-        let decoding = freelunch::export::examples::dp_decoding(problem, input);
-        let v = freelunch::export::to_json(&c.model, Some(&decoding));
-        if let Some(path) = &a.export {
-            write_json(path, &v, "the weights")?;
-            outln!("weights written to {}", path.display());
-        }
-        if let Some(dir) = &a.hf {
-            outln!("hf        {}", lower_default(&v, dir)?);
-        }
+    if let Some(path) = &a.export {
+        r.write_export(path)?;
+        outln!("weights written to {}", path.display());
     }
-    Ok(if r.exact {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    if let Some(dir) = &a.hf {
+        outln!("hf        {}", r.lower_hf(dir)?);
+    }
+    Ok(code(r.exact()))
 }
 
-/// Parse a whole number for a flag; says which rule a bad value breaks (negative, too large,
-/// not a number) instead of clap's "use -- -1" tip.
+/// Load an export (one model of a collection with --pick) and plan the run.
+fn plan(a: &RunArgs) -> Result<freelunch::export::run::Plan> {
+    let plan = app::run::plan(
+        &a.model,
+        a.pick.as_deref(),
+        &freelunch::export::run::Options {
+            input: a.input.as_deref(),
+            generate: a.generate,
+            arith: a.precision,
+            softplus: a.softplus.into(),
+        },
+    )?;
+    warn_if_slow(plan.arith);
+    Ok(plan)
+}
+
+fn run_model(a: &RunArgs) -> Result<ExitCode> {
+    use app::run::Outcome;
+    let d = app::run::decode(&plan(a)?)?;
+    outln!(
+        "model     {} ({} arithmetic, softplus {:?})",
+        d.model,
+        d.arith,
+        d.softplus
+    );
+    let passed = d.passed();
+    match d.outcome {
+        Outcome::Tokens {
+            prompt,
+            generated,
+            min_margin,
+            expected,
+        } => {
+            outln!("prompt    {}", prompt.join(" "));
+            outln!("generated {}", generated.join(" "));
+            outln!("min logit margin {min_margin:.3e} (top logit minus runner-up, over generated tokens)");
+            match expected {
+                Some(want) if want == generated => {
+                    outln!("agreement exact: equals the expected tokens stored in the file")
+                }
+                Some(want) => outln!("agreement MISMATCH: the file expects {}", want.join(" ")),
+                None => {}
+            }
+        }
+        Outcome::Block { read: Some(read) } => {
+            let r = read?;
+            outln!(
+                "read      {} = {:.6e} at position {}",
+                r.label,
+                r.value,
+                r.position
+            );
+            if let (Some((want, tol)), Some(err)) = (r.expected, r.error()) {
+                outln!("expected  {want:.6e} (|error| {err:.3e}, tolerance {tol:.3e})");
+            }
+        }
+        Outcome::Block { read: None } => {}
+    }
+    Ok(code(passed))
+}
+
+fn trace(a: &RunArgs, outputs: &app::run::TraceOutputs) -> Result<ExitCode> {
+    outputs.check()?;
+    let plan = plan(a)?;
+    let tr = plan.trace()?;
+    outputs.write(&plan, &tr, |p| outln!("wrote {}", p.display()))?;
+    let (positions, residual, memory) = app::run::trace_counts(&tr);
+    outln!("{positions} positions, {residual} residual coordinates, {memory} memory slots");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn parse_whole(s: &str, what: &str) -> std::result::Result<u64, String> {
     let t = s.trim();
     if let Some(rest) = t.strip_prefix('-') {
@@ -654,169 +699,6 @@ fn parse_whole(s: &str, what: &str) -> std::result::Result<u64, String> {
 fn parse_count(s: &str) -> std::result::Result<usize, String> {
     let v = parse_whole(s, "the value")?;
     usize::try_from(v).map_err(|_| format!("the value `{s}` is too large"))
-}
-
-/// Teacher-forced check of the reference chain of thought ([`freelunch::measure::reference_margin`]).
-fn reference_margin<S: freelunch::num::Scalar>(
-    m: &freelunch::model::Model<S>,
-    prompt: &[usize],
-    expected: &[usize],
-) -> (f64, usize) {
-    freelunch::measure::reference_margin(m, prompt, expected)
-}
-
-fn models_len(v: &serde_json::Value) -> usize {
-    v["models"].as_array().map_or(0, Vec::len)
-}
-
-/// Serialise `v` (pretty, with a final newline) and write it to `path`.
-fn write_json(path: &Path, v: &serde_json::Value, what: &str) -> Result<()> {
-    let mut s = serde_json::to_string_pretty(v)
-        .map_err(|e| Error::compute(format!("cannot serialise {what}: {e}")))?;
-    s.push('\n');
-    write_atomic(path, s.as_bytes())
-}
-
-/// Load an export (one model of a collection with --pick) and plan the run.
-fn prepare(a: &RunArgs) -> Result<freelunch::export::run::Plan> {
-    let plan = freelunch::export::run::Plan::new(
-        freelunch::export::lowering::read_export(&a.model, a.pick.as_deref())?,
-        &freelunch::export::run::Options {
-            input: a.input.as_deref(),
-            generate: a.generate,
-            arith: a.precision,
-            softplus: a.softplus.into(),
-        },
-    )?;
-    warn_if_slow(plan.arith);
-    Ok(plan)
-}
-
-fn run_export(a: &RunArgs) -> Result<ExitCode> {
-    let l = prepare(a)?;
-    let tr = l.run()?;
-    if l.prompt.is_some() && tr.margin.iter().any(|m| m.is_nan()) {
-        return Err(Error::compute(
-            "the run produced a logit that is not a number (the model overflows in this arithmetic), so greedy decoding is undefined",
-        ));
-    }
-    let d = l.decoding.clone().unwrap_or_default();
-    outln!(
-        "model     {} ({} arithmetic, softplus {:?})",
-        tr.model,
-        l.arith,
-        l.softplus
-    );
-    if let Some((prompt, _)) = &l.prompt {
-        outln!("prompt    {}", tr.fed[..prompt.len()].join(" "));
-        let generated = tr.generated();
-        outln!("generated {}", generated.join(" "));
-        let margin = tr.margin[prompt.len() - 1..]
-            .iter()
-            .fold(f64::INFINITY, |a, &m| a.min(m));
-        outln!("min logit margin {margin:.3e} (top logit minus runner-up, over generated tokens)");
-        if let Some(exp) = d.expected.as_ref().filter(|_| *prompt == d.prompt) {
-            let want: Vec<String> = exp
-                .iter()
-                .map(|&t| freelunch::export::run::render_tokens(&[t], &l.vocab))
-                .collect();
-            if want == generated {
-                outln!("agreement exact: equals the expected tokens stored in the file");
-            } else {
-                outln!("agreement MISMATCH: the file expects {}", want.join(" "));
-                return Ok(ExitCode::from(1));
-            }
-        }
-    } else {
-        let last = tr.values.last().cloned().unwrap_or_default();
-        let names: Vec<&String> = tr.groups.iter().flat_map(|g| g.rows.iter()).collect();
-        let get = |n: &str| names.iter().position(|x| x.as_str() == n).map(|i| last[i]);
-        if let Some(read) = &d.read {
-            let mut v = get(read).ok_or_else(|| {
-                Error::input(format!(
-                    "decoding.read names no residual coordinate `{read}`"
-                ))
-            })?;
-            if let Some(div) = &d.read_divisor {
-                v /= get(div).ok_or_else(|| {
-                    Error::input(format!("decoding.read_divisor names no coordinate `{div}`"))
-                })?;
-            }
-            outln!(
-                "read      {} = {v:.6e} at position {}",
-                match &d.read_divisor {
-                    Some(div) => format!("{read} / {div}"),
-                    None => read.clone(),
-                },
-                tr.values.len()
-            );
-            if let (Some(want), Some(tol)) = (d.expected_read, d.tolerance) {
-                let err = (v - want).abs();
-                outln!("expected  {want:.6e} (|error| {err:.3e}, tolerance {tol:.3e})");
-                if err.is_nan() || err > tol {
-                    return Ok(ExitCode::from(1));
-                }
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn trace_export(
-    a: &RunArgs,
-    csv: Option<PathBuf>,
-    json: Option<PathBuf>,
-    heatmap: Option<PathBuf>,
-    scan_args: Option<PathBuf>,
-) -> Result<ExitCode> {
-    if csv.is_none() && json.is_none() && heatmap.is_none() && scan_args.is_none() {
-        return Err(Error::input(
-            "say what to write: --csv FILE, --json FILE, --heatmap STEM or --scan-args FILE",
-        ));
-    }
-    check_json_target("the CSV trace", &csv)?;
-    check_json_target("the JSON trace", &json)?;
-    if let Some(stem) = &heatmap {
-        let (svg, png) = freelunch::plot::heatmap::heatmap_paths(stem)?;
-        check_json_target("the heat-map", &Some(svg))?;
-        check_json_target("the heat-map", &Some(png))?;
-    }
-    check_json_target("the scan arguments", &scan_args)?;
-    let l = prepare(a)?;
-    let tr = l.trace()?;
-    if let Some(p) = &csv {
-        write_atomic(p, tr.to_csv().as_bytes())?;
-        outln!("wrote {}", p.display());
-    }
-    if let Some(p) = &json {
-        write_json(p, &tr.to_json(), "the trace")?;
-        outln!("wrote {}", p.display());
-    }
-    if let Some(stem) = &heatmap {
-        for p in freelunch::plot::heatmap::write_heatmap(&tr, stem)? {
-            outln!("wrote {}", p.display());
-        }
-    }
-    if let Some(p) = &scan_args {
-        let v = l.scan_args()?;
-        write_json(p, &v, "the scan arguments")?;
-        outln!("wrote {}", p.display());
-    }
-    outln!(
-        "{} positions, {} residual coordinates, {} memory slots",
-        tr.values.len(),
-        tr.groups
-            .iter()
-            .filter(|g| g.kind == "residual")
-            .map(|g| g.rows.len())
-            .sum::<usize>(),
-        tr.groups
-            .iter()
-            .filter(|g| g.kind == "memory")
-            .map(|g| g.rows.len())
-            .sum::<usize>()
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
 fn parse_arith(s: &str) -> std::result::Result<Arith, String> {
@@ -867,20 +749,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Check, before any work, that an output file (`what`) can be written.
-fn check_json_target(what: &str, p: &Option<PathBuf>) -> Result<()> {
-    match p {
-        Some(p) => freelunch::io::check_writable(what, p),
-        None => Ok(()),
-    }
-}
-
-/// Check, before any work, that the figure directory exists and accepts new files.
-fn check_figure_dir(out: &Path) -> Result<()> {
-    freelunch::io::check_dir_writable(out)
-        .map_err(|e| Error::io(format!("cannot write figures to {}: {e}", out.display())))
-}
-
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Claims => {
@@ -900,7 +768,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Explain { claim, export, hf } => {
             let c = claims::find(&claim)?;
-            check_json_target("the weights", &export)?;
+            app::check_output("the weights", export.as_deref())?;
             if let Some(dir) = &hf {
                 let mut failed = false;
                 for (name, lowered) in claims::lower_examples(c.as_ref(), dir)? {
@@ -913,17 +781,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
                 if export.is_none() {
-                    return Ok(if failed {
-                        ExitCode::from(1)
-                    } else {
-                        ExitCode::SUCCESS
-                    });
+                    return Ok(code(!failed));
                 }
             }
             if let Some(path) = &export {
-                let all = claims::export_collection(c.as_ref())?;
-                write_json(path, &all, "the weights")?;
-                let n = models_len(&all);
+                let n = app::verify::export_examples(c.as_ref(), path)?;
                 let plural = if n == 1 { "" } else { "s" };
                 outln!("{n} model{plural} written to {}", path.display());
             } else {
@@ -940,7 +802,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             timings,
             seed,
         } => {
-            check_json_target("the JSON report", &json)?;
+            app::check_output("the JSON report", json.as_deref())?;
             let mode = if quick {
                 Mode::Quick
             } else if full {
@@ -951,18 +813,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let selected = claims::select(&ids)?;
             if let Some(arith) = precision {
                 warn_if_slow(arith);
-                if arith.bits() < 53 {
-                    eprintln!(
-                        "note: {arith} is coarser than f64: a case whose enclosures are too wide at {arith} is reported as undecided (too coarse to decide), and a construction that cannot even hold its weights or inputs at {arith} fails at that precision, not in theory"
-                    );
-                }
-                for c in &selected {
-                    if !c.honours_precision() {
-                        eprintln!(
-                            "note: {} ignores --precision (it runs in its own fixed arithmetic)",
-                            c.info().id
-                        );
-                    }
+                for note in app::verify::precision_notes(arith, &selected) {
+                    eprintln!("{note}");
                 }
             }
             let cfg = RunConfig {
@@ -977,35 +829,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
             finish(&reports, json.as_deref(), timings)
         }
         Cmd::Figures { out, seed, from } => {
-            check_figure_dir(&out)?;
-            let written = match from {
-                Some(report) => claims::batch::render_figures(
-                    &freelunch::report::figures_from_file(&report)?,
-                    &out,
-                )?,
-                None => {
-                    let cfg = RunConfig {
-                        seed,
-                        ..RunConfig::default()
-                    };
-                    claims::batch::figures_all(&claims::registry(), &out, &cfg)?
-                }
+            let cfg = RunConfig {
+                seed,
+                ..RunConfig::default()
             };
-            for p in written {
+            for p in app::verify::figures(&out, &cfg, from.as_deref())? {
                 outln!("wrote {}", p.display());
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Dp(a) => run_dp(*a),
-        Cmd::Run(a) => run_export(&a),
-        Cmd::Lower(a) => run_lower(&a),
+        Cmd::Dp(a) => dp(*a),
+        Cmd::Run(a) => run_model(&a),
+        Cmd::Lower(a) => lower(&a),
         Cmd::Trace {
             run,
             csv,
             json,
             heatmap,
             scan_args,
-        } => trace_export(&run, csv, json, heatmap, scan_args),
+        } => trace(
+            &run,
+            &app::run::TraceOutputs {
+                csv,
+                json,
+                heatmap,
+                scan_args,
+            },
+        ),
         Cmd::Readme {
             check,
             path,
@@ -1034,8 +884,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             timings,
             seed,
         } => {
-            check_json_target("the JSON report", &json)?;
-            check_figure_dir(&out)?;
+            app::check_output("the JSON report", json.as_deref())?;
+            app::check_figure_dir(&out)?;
             let cfg = RunConfig {
                 seed,
                 progress: true,
@@ -1045,7 +895,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let reports = verify(&claims::registry(), &cfg)?;
             out!("{}", render_table(&reports));
             eprintln!("drawing the reports' figures in {}", out.display());
-            for p in claims::batch::render_reports(&reports, &out)? {
+            for p in app::verify::draw_figures(&reports, &out)? {
                 outln!("wrote {}", p.display());
             }
             finish(&reports, json.as_deref(), timings)
@@ -1053,9 +903,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// Run the claims with a progress bar on a terminal (without one, CI logs and pipes get only
+/// the per-claim lines).
 fn verify(selected: &[Box<dyn claims::Claim>], cfg: &RunConfig) -> Result<Vec<ClaimReport>> {
     use std::io::IsTerminal;
-    // A bar on a terminal; without one (CI logs, pipes) only the per-claim lines.
     let bar = if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new(selected.len() as u64)
     } else {
@@ -1085,52 +936,37 @@ fn verify(selected: &[Box<dyn claims::Claim>], cfg: &RunConfig) -> Result<Vec<Cl
         }
         bar.inc(1);
     };
-    let reports = claims::batch::run_all(selected, cfg, &done)?;
+    let reports = app::verify::run(selected, cfg, &done)?;
     bar.finish_and_clear();
     Ok(reports)
 }
 
-/// Write the JSON report (if asked) and the summary line; the exit code.
-fn finish(reports: &[ClaimReport], json: Option<&Path>, timings: bool) -> Result<ExitCode> {
+/// Write the JSON report (if asked) and print the summary line; the exit code.
+fn finish(
+    reports: &[ClaimReport],
+    json: Option<&std::path::Path>,
+    timings: bool,
+) -> Result<ExitCode> {
     if let Some(p) = json {
-        write_atomic(p, freelunch::report::to_json(reports, timings)?.as_bytes())?;
+        app::verify::write_report(reports, p, timings)?;
         outln!("report written to {}", p.display());
     }
-    let freelunch::report::Summary {
-        passed,
-        failed,
-        undecided,
-        not_built,
-    } = freelunch::report::Summary::of(reports);
+    let summary = freelunch::report::Summary::of(reports);
     outln!(
-        "{passed} passed, {} failed, {} undecided, {not_built} not built yet",
-        failed.len(),
-        undecided.len()
+        "{} passed, {} failed, {} undecided, {} not built yet",
+        summary.passed,
+        summary.failed.len(),
+        summary.undecided.len(),
+        summary.not_built
     );
-    if !undecided.is_empty() {
+    if !summary.undecided.is_empty() {
         eprintln!(
             "undecided claims: {} (the precision run is too coarse to decide them: no case certainly fails, but some enclosures are too wide; rerun with more bits)",
-            undecided.join(", ")
+            summary.undecided.join(", ")
         );
     }
-    if failed.is_empty() && undecided.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        if !failed.is_empty() {
-            eprintln!("failed claims: {}", failed.join(", "));
-        }
-        Ok(ExitCode::from(1))
+    if !summary.failed.is_empty() {
+        eprintln!("failed claims: {}", summary.failed.join(", "));
     }
-}
-
-/// Warn (with a measured estimate) when MPFR at `arith` will be very slow.
-fn warn_if_slow(arith: Arith) {
-    let Arith::Mpfr(p) = arith else { return };
-    if let Some((slow, ratio)) = freelunch::measure::bench::mpfr_slowdown(p.bits()) {
-        eprintln!(
-            "warning: at {} bits one MPFR multiply/divide takes {:.1} µs here, {ratio:.0}× its cost at 256 bits; a sweep that takes a minute at 256 bits would take about {ratio:.0} minutes",
-            p.bits(),
-            slow * 1e6,
-        );
-    }
+    Ok(code(app::verify::succeeded(&summary)))
 }

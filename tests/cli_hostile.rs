@@ -304,3 +304,80 @@ fn run_logits_that_overflow_to_nan() {
     let out = refused_in_one_sentence(&["run", s(&p)], "not a number");
     assert!(!out.contains("min logit margin"), "{out}");
 }
+
+/// A mutation of an export, and the text the refusal must contain.
+type Mutation = (&'static str, Box<dyn Fn(&mut Value)>, String);
+
+#[test]
+fn run_fields_of_the_wrong_type_are_named() {
+    let d = scratch("wrongtype");
+    let (_, v) = linrec(&d);
+    let k = ssm(&v);
+    let cases: Vec<Mutation> = vec![
+        (
+            "channels 1.5",
+            Box::new(move |w| w["layers"][k]["channels"] = json!(1.5)),
+            format!("layers[{k}].channels: invalid type: floating point `1.5`"),
+        ),
+        (
+            "a negative index",
+            Box::new(move |w| w["layers"][k]["w_b"]["entries"][0]["j"] = json!(-1)),
+            format!("layers[{k}].w_b.entries[0].j: invalid value: integer `-1`"),
+        ),
+        (
+            "a weight as a JSON number",
+            Box::new(|w| w["readout"]["entries"][0]["value"] = json!(1.0)),
+            "readout.entries[0].value: invalid type: floating point".to_string(),
+        ),
+        (
+            "a token name as a number",
+            Box::new(|w| w["vocab"][0] = json!(5)),
+            "vocab[0]: invalid type: integer `5`".to_string(),
+        ),
+        (
+            "a missing matrix",
+            Box::new(move |w| {
+                w["layers"][k].as_object_mut().unwrap().remove("w_c");
+            }),
+            format!("layers[{k}]: missing field `w_c`"),
+        ),
+        (
+            "an unknown layer kind",
+            Box::new(move |w| w["layers"][k]["kind"] = json!("conv")),
+            format!("layers[{k}]: unknown variant `conv`"),
+        ),
+    ];
+    for (what, mutate, needle) in cases {
+        let mut w = v.clone();
+        mutate(&mut w);
+        let p = write(&d, "m.json", &w);
+        let out = refused_in_one_sentence(&["run", s(&p)], &needle);
+        assert!(out.is_empty(), "{what}: printed `{out}`");
+    }
+}
+
+#[test]
+fn run_and_lower_a_file_above_1_gib() {
+    let d = scratch("huge");
+    let p = d.join("huge.json");
+    // Sparse: no disk space is used, and the reader must refuse it before reading a byte.
+    std::fs::File::create(&p)
+        .unwrap()
+        .set_len(freelunch::export::limits::MAX_FILE_BYTES + 1)
+        .unwrap();
+    refused_in_one_sentence(&["run", s(&p)], "above the limit of 1073741824 bytes");
+    refused_in_one_sentence(
+        &["lower", s(&p), s(&d.join("ck"))],
+        "above the limit of 1073741824 bytes",
+    );
+    assert!(!d.join("ck").exists());
+}
+
+#[test]
+fn run_a_truncated_export() {
+    let d = scratch("truncated");
+    let (p, _) = linrec(&d);
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, &text[..text.len() / 2]).unwrap();
+    refused_in_one_sentence(&["run", s(&p)], "is not JSON");
+}

@@ -71,6 +71,7 @@ const LAYERS: &[&[&str]] = &[
     &["plot"],
     &["claims"],
     &["readme"],
+    &["app"],
 ];
 
 /// Top-level modules of `src/` (directories and files, without lib.rs and main.rs).

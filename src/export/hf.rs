@@ -302,6 +302,13 @@ pub(crate) fn tokenizer(vocab: &[String]) -> Value {
     })
 }
 
+/// `freelunch.json` as JSON (object keys sorted, as every file freelunch writes).
+pub(crate) fn checkpoint_json<L: Serialize>(
+    f: &super::format::CheckpointFile<'_, L>,
+) -> Result<Value> {
+    serde_json::to_value(f).map_err(|e| Error::compute(e.to_string()))
+}
+
 pub(crate) fn write_json(dir: &Path, name: &str, v: &Value) -> Result<()> {
     let text = serde_json::to_string_pretty(v).map_err(|e| Error::compute(e.to_string()))?;
     crate::io::write_file(&dir.join(name), format!("{text}\n").as_bytes())
@@ -382,23 +389,23 @@ pub fn write_mamba(
     write_json(
         dir,
         "freelunch.json",
-        &json!({
-            "format": "freelunch-hf-checkpoint",
-            "schema_version": 1,
-            "target": "MambaForCausalLM",
-            "source": source,
-            "usage": usage,
-            "vocab": m.vocab,
-            "lowering": {
-                "hidden_act": m.act.name(),
-                "lambda": low.lambda,
-                "eps_log2": low.eps_log2,
-                "mean_square_bound": low.mean_square_bound,
-                "gadgets": low.gadgets,
+        &checkpoint_json(&super::format::CheckpointFile {
+            format: super::format::CHECKPOINT_FORMAT,
+            schema_version: 1,
+            target: "MambaForCausalLM",
+            source,
+            usage,
+            vocab: &m.vocab,
+            lowering: super::format::MambaLowering {
+                hidden_act: m.act.name(),
+                lambda: low.lambda,
+                eps_log2: low.eps_log2,
+                mean_square_bound: low.mean_square_bound,
+                gadgets: &low.gadgets,
             },
-            "size": summary_size(m),
-            "cases": cases,
-        }),
+            size: summary_size(m),
+            cases,
+        })?,
     )?;
     crate::io::write_file(&dir.join("README.md"), card(low, source, usage).as_bytes())
 }

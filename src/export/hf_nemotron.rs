@@ -369,23 +369,23 @@ pub fn write_nemotron_h(
     write_json(
         dir,
         "freelunch.json",
-        &json!({
-            "format": "freelunch-hf-checkpoint",
-            "schema_version": 1,
-            "target": "NemotronHForCausalLM",
-            "source": source,
-            "usage": usage,
-            "vocab": m.vocab,
-            "lowering": {
-                "mlp_hidden_act": m.mlp_act.name(),
-                "eps_log2": low.eps_log2,
-                "counter_constant": low.counter_constant,
-                "mean_square_bound": low.mean_square_bound,
-                "gadgets": low.gadgets,
+        &super::hf::checkpoint_json(&super::format::CheckpointFile {
+            format: super::format::CHECKPOINT_FORMAT,
+            schema_version: 1,
+            target: "NemotronHForCausalLM",
+            source,
+            usage,
+            vocab: &m.vocab,
+            lowering: super::format::NemotronHLowering {
+                mlp_hidden_act: m.mlp_act.name(),
+                eps_log2: low.eps_log2,
+                counter_constant: low.counter_constant,
+                mean_square_bound: low.mean_square_bound,
+                gadgets: &low.gadgets,
             },
-            "size": summary_size(m),
-            "cases": cases,
-        }),
+            size: summary_size(m),
+            cases,
+        })?,
     )?;
     crate::io::write_file(
         &dir.join("README.md"),

@@ -3,9 +3,12 @@
 //!
 //! The JSON carries every shape, the forward-pass rules and the decoding protocol, so a reader
 //! needs nothing but docs/export.md (examples/python/run_export.py is such a reader). Weights
-//! are decimal strings that round-trip exactly at the stated precision.
+//! are decimal strings that round-trip exactly at the stated precision. The file's objects are
+//! the serde types of [`format`]; reading checks every size they state against [`limits`]
+//! before allocating anything for it.
 
 pub mod examples;
+pub mod format;
 pub mod hf;
 pub mod hf_nemotron;
 pub mod limits;
@@ -19,7 +22,17 @@ use crate::model::{
     PositionalFeature, SparseMatrix, SsmLayer,
 };
 use crate::num::{Real, Scalar};
-use serde_json::{json, Value};
+use format::{
+    AttentionFile, CollectionFile, Decimal, DecodingFile, DenseA, Entry, GateFile, HeadFile,
+    LayerBody, LayerFile, Matrix, MlpFile, ModelFile, Positional, PositionalKind, Residual,
+    SsmFile, FORWARD,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::borrow::Cow;
+
+#[cfg(test)]
+use serde_json::json;
 
 /// The `format` field of every export.
 pub const FORMAT: &str = "freelunch-model";
@@ -58,165 +71,204 @@ pub struct Decoding {
     pub tolerance: Option<f64>,
 }
 
-/// The forward-pass rules, stated in the file itself (docs/export.md says the same at length).
-fn forward_rules() -> Value {
-    json!({
-        "positions": "1-based: the first token is at t = 1",
-        "residual": "x = token_embedding[token] (row of the V x W matrix; a block takes its input vector instead) + every positional feature at t",
-        "layers": "applied in order; each adds its output to the residual: x <- x + layer(x)",
-        "mlp": "x <- x + w2 . act(w1 . x + b1) + b2; relu = max(x,0); gelu = x*Phi(x) with the exact erf (not tanh); silu = x*sigmoid(x)",
-        "ssm": "per channel d and state n: delta = softplus(w_delta . x + b_delta) (exact ln(1+e^z), not torch's threshold-20 version); B = w_b . x; C = w_c . x; u = w_u . x; h[d,n] <- exp(delta[d]*A[d,n])*h[d,n] + delta[d]*B[n]*u[d]; y[d] = sum_n C[n]*h[d,n] + D[d]*u[d]; with a gate y[d] <- y[d]*silu(w_z . x + b_z)[d]; x <- x + w_o . y; h starts at 0",
-        "attention": "every head reads the same pre-layer x; q = w_q . x, k = w_k . x, v = w_v . x; keys/values of positions 1..t are cached; scores q.k_s with no 1/sqrt(d) factor; softmax over s = 1..t; x <- x + sum over heads of w_o . (sum_s softmax_s * v_s)",
-        "logits": "readout . x + readout_bias (V values)",
-        "decoding": "greedy: the next token is the argmax of the logits, ties to the lowest index; feed the prompt, take the argmax after its last token, then feed each generated token and take the argmax again",
-        "matrices": "sparse: shape [rows, cols] and entries {i, j, row, col, value}; i, j are 0-based indices, row/col their names; missing entries are 0",
-        "numbers": "decimal strings, exact at the stated precision (parse with float() for f64)"
-    })
+impl From<&Decoding> for DecodingFile {
+    fn from(d: &Decoding) -> Self {
+        // The block fields are written (null when unset) exactly for a block.
+        let block = !d.inputs.is_empty();
+        let only_block = |x| block.then_some(x);
+        DecodingFile {
+            prompt_format: d.prompt_format.clone(),
+            prompt: d.prompt.clone(),
+            input_len: d.input_len,
+            input_alphabet: d.input_alphabet,
+            suffix: d.suffix.clone(),
+            generate: d.generate,
+            expected: d.expected.clone(),
+            inputs: block.then(|| d.inputs.clone()),
+            read: block.then(|| d.read.clone()),
+            read_divisor: block.then(|| d.read_divisor.clone()),
+            expected_read: only_block(d.expected_read),
+            tolerance: only_block(d.tolerance),
+        }
+    }
 }
 
-fn num_str<S: Scalar>(v: &S) -> String {
-    v.to_real().0.to_string_radix(10, None)
+impl From<DecodingFile> for Decoding {
+    fn from(d: DecodingFile) -> Self {
+        Decoding {
+            prompt_format: d.prompt_format,
+            prompt: d.prompt,
+            input_len: d.input_len,
+            input_alphabet: d.input_alphabet,
+            suffix: d.suffix,
+            generate: d.generate,
+            expected: d.expected,
+            inputs: d.inputs.unwrap_or_default(),
+            read: d.read.flatten(),
+            read_divisor: d.read_divisor.flatten(),
+            expected_read: d.expected_read.flatten(),
+            tolerance: d.tolerance.flatten(),
+        }
+    }
 }
 
-fn vecj<S: Scalar>(v: &[S]) -> Value {
-    Value::Array(v.iter().map(|x| Value::String(num_str(x))).collect())
+// ------------------------------------------------------------------ writer
+
+fn decimal<S: Scalar>(v: &S) -> Decimal<'static> {
+    Decimal(Cow::Owned(v.to_real().0.to_string_radix(10, None)))
 }
 
-fn mat<S: Scalar>(
+fn decimals<S: Scalar>(v: &[S]) -> Vec<Decimal<'static>> {
+    v.iter().map(decimal).collect()
+}
+
+fn matrix_file<S: Scalar>(
     m: &SparseMatrix<S>,
-    row_space: &str,
-    col_space: &str,
+    row_space: &'static str,
+    col_space: &'static str,
     row_name: impl Fn(usize) -> String,
     col_name: impl Fn(usize) -> String,
-) -> Value {
-    json!({
-        "shape": [m.rows, m.cols],
-        "row_space": row_space,
-        "col_space": col_space,
-        "entries": m.entries().map(|(r, c, v)| json!({
-            "i": r, "j": c, "row": row_name(r), "col": col_name(c), "value": num_str(v)
-        })).collect::<Vec<_>>(),
-    })
+) -> Matrix<'static> {
+    Matrix {
+        shape: [m.rows as u64, m.cols as u64],
+        row_space,
+        col_space,
+        entries: (m.entries())
+            .map(|(r, c, v)| Entry {
+                i: r as u64,
+                j: c as u64,
+                row: row_name(r),
+                col: col_name(c),
+                value: decimal(v),
+            })
+            .collect(),
+    }
 }
 
-fn pos_json(layout: &Layout, f: &PositionalFeature) -> Value {
-    let mut o = json!({"coord": f.coord, "coord_name": layout.coord_name(f.coord)});
-    let (kind, extra) = match &f.kind {
-        PosKind::Constant { num, den } => ("constant", json!({"num": num, "den": den})),
-        PosKind::Position => ("position", json!({})),
-        PosKind::PositionSquared => ("position_squared", json!({})),
-        PosKind::Equals { at } => ("equals", json!({"at": at})),
-        PosKind::AtLeast { from } => ("at_least", json!({"from": from})),
-        PosKind::Modulo { modulus, residue } => {
-            ("modulo", json!({"modulus": modulus, "residue": residue}))
-        }
-        PosKind::Table { values } => ("table", json!({"values": values})),
-    };
-    o["kind"] = json!(kind);
-    if let (Some(o), Value::Object(e)) = (o.as_object_mut(), extra) {
-        o.extend(e);
+fn positional_kind(k: &PosKind) -> PositionalKind {
+    match k {
+        PosKind::Constant { num, den } => PositionalKind::Constant {
+            num: *num,
+            den: *den,
+        },
+        PosKind::Position => PositionalKind::Position,
+        PosKind::PositionSquared => PositionalKind::PositionSquared,
+        PosKind::Equals { at } => PositionalKind::Equals { at: *at as u64 },
+        PosKind::AtLeast { from } => PositionalKind::AtLeast { from: *from as u64 },
+        PosKind::Modulo { modulus, residue } => PositionalKind::Modulo {
+            modulus: *modulus as u64,
+            residue: *residue as u64,
+        },
+        PosKind::Table { values } => PositionalKind::Table {
+            values: values.clone(),
+        },
     }
-    o
+}
+
+/// The model (and how to run it) as the serde types of docs/export.md.
+pub fn to_file<S: Scalar>(m: &Model<S>, decoding: Option<&Decoding>) -> ModelFile<'static> {
+    let res = |i: usize| m.layout.coord_name(i);
+    let tok = |i: usize| m.vocab.get(i).cloned().unwrap_or_else(|| format!("tok{i}"));
+    let idx = |p: &'static str| move |i: usize| format!("{p}[{i}]");
+    let layer = |index: usize, l: &Layer<S>| {
+        let body = match l {
+            Layer::Ssm(x) => LayerBody::Ssm(Box::new(SsmFile {
+                channels: x.channels as u64,
+                state: x.state as u64,
+                w_delta: matrix_file(&x.w_delta, "channel", "residual", idx("channel"), res),
+                b_delta: decimals(&x.b_delta),
+                w_b: matrix_file(&x.w_b, "state", "residual", idx("state"), res),
+                w_c: matrix_file(&x.w_c, "state", "residual", idx("state"), res),
+                w_u: matrix_file(&x.w_u, "channel", "residual", idx("channel"), res),
+                a: DenseA {
+                    shape: [x.channels as u64, x.state as u64],
+                    layout: "row-major: A[d][n] = values[d*state + n]",
+                    values: decimals(&x.a),
+                },
+                d: decimals(&x.d_skip),
+                gate: x.gate.as_ref().map(|g| GateFile {
+                    w_z: matrix_file(&g.w_z, "channel", "residual", idx("channel"), res),
+                    b_z: decimals(&g.b_z),
+                }),
+                w_o: matrix_file(&x.w_o, "residual", "channel", res, idx("channel")),
+                decay_structure: Some(x.decay),
+            })),
+            Layer::Mlp(x) => {
+                let hn = |i: usize| {
+                    (x.hidden_names.get(i).cloned()).unwrap_or_else(|| format!("hidden[{i}]"))
+                };
+                LayerBody::Mlp(MlpFile {
+                    activation: x.act.name().to_string(),
+                    hidden_units: (0..x.hidden_width()).map(hn).collect(),
+                    w1: matrix_file(&x.w1, "hidden", "residual", hn, res),
+                    b1: decimals(&x.b1),
+                    w2: matrix_file(&x.w2, "residual", "hidden", res, hn),
+                    b2: decimals(&x.b2),
+                })
+            }
+            Layer::Attention(x) => LayerBody::Attention(AttentionFile {
+                score_scale: "1 (no 1/sqrt(d))",
+                heads: (x.heads.iter())
+                    .map(|h| HeadFile {
+                        w_q: matrix_file(&h.w_q, "q", "residual", idx("q"), res),
+                        w_k: matrix_file(&h.w_k, "k", "residual", idx("k"), res),
+                        w_v: matrix_file(&h.w_v, "v", "residual", idx("v"), res),
+                        w_o: matrix_file(&h.w_o, "residual", "v", res, idx("v")),
+                    })
+                    .collect(),
+            }),
+        };
+        LayerFile {
+            index,
+            name: l.name().to_string(),
+            body,
+        }
+    };
+    let w = m.layout.width();
+    ModelFile {
+        format: FORMAT.to_string(),
+        schema_version: SCHEMA_VERSION,
+        name: m.name.clone(),
+        arithmetic: format::Arithmetic {
+            kind: S::KIND.to_string(),
+            precision_bits: u64::from(m.prec),
+        },
+        forward: Some(FORWARD),
+        decoding: decoding.map(DecodingFile::from),
+        size: Some(m.size()),
+        residual: Residual {
+            width: w as u64,
+            subspaces: m.layout.subspaces.iter().map(Into::into).collect(),
+            coord_names: (0..w).map(res).collect(),
+        },
+        vocab: m.vocab.clone(),
+        token_embedding: matrix_file(&m.token_embedding, "vocab", "residual", tok, res),
+        positional: (m.positional.iter())
+            .map(|f| Positional {
+                coord: f.coord as u64,
+                coord_name: m.layout.coord_name(f.coord),
+                kind: positional_kind(&f.kind),
+            })
+            .collect(),
+        layers: m
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(k, l)| layer(k, l))
+            .collect(),
+        readout: matrix_file(&m.readout, "vocab", "residual", tok, res),
+        readout_bias: decimals(&m.readout_bias),
+    }
+}
+
+/// Serialise one of the export types; they hold no map with non-string keys, so this cannot fail.
+fn to_value(v: &impl Serialize) -> Value {
+    serde_json::to_value(v).expect("the export types serialise to JSON")
 }
 
 /// The model (and how to run it) in the format of docs/export.md.
 pub fn to_json<S: Scalar>(m: &Model<S>, decoding: Option<&Decoding>) -> Value {
-    let res = |i: usize| m.layout.coord_name(i);
-    let tok = |i: usize| m.vocab.get(i).cloned().unwrap_or_else(|| format!("tok{i}"));
-    let idx = |p: &'static str| move |i: usize| format!("{p}[{i}]");
-    let layers: Vec<Value> = m
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let mut v = match l {
-                Layer::Ssm(x) => json!({
-                    "kind": "ssm", "channels": x.channels, "state": x.state,
-                    "w_delta": mat(&x.w_delta, "channel", "residual", idx("channel"), res),
-                    "b_delta": vecj(&x.b_delta),
-                    "w_b": mat(&x.w_b, "state", "residual", idx("state"), res),
-                    "w_c": mat(&x.w_c, "state", "residual", idx("state"), res),
-                    "w_u": mat(&x.w_u, "channel", "residual", idx("channel"), res),
-                    "A": {"shape": [x.channels, x.state], "layout": "row-major: A[d][n] = values[d*state + n]", "values": vecj(&x.a)},
-                    "D": vecj(&x.d_skip),
-                    "gate": x.gate.as_ref().map(|g| json!({
-                        "w_z": mat(&g.w_z, "channel", "residual", idx("channel"), res),
-                        "b_z": vecj(&g.b_z),
-                    })),
-                    "w_o": mat(&x.w_o, "residual", "channel", res, idx("channel")),
-                    "decay_structure": x.decay,
-                }),
-                Layer::Mlp(x) => {
-                    let hn = |i: usize| {
-                        x.hidden_names
-                            .get(i)
-                            .cloned()
-                            .unwrap_or_else(|| format!("hidden[{i}]"))
-                    };
-                    json!({
-                        "kind": "mlp", "activation": x.act.name(),
-                        "hidden_units": (0..x.hidden_width()).map(hn).collect::<Vec<_>>(),
-                        "w1": mat(&x.w1, "hidden", "residual", hn, res),
-                        "b1": vecj(&x.b1),
-                        "w2": mat(&x.w2, "residual", "hidden", res, hn),
-                        "b2": vecj(&x.b2),
-                    })
-                }
-                Layer::Attention(x) => json!({
-                    "kind": "attention", "score_scale": "1 (no 1/sqrt(d))",
-                    "heads": x.heads.iter().map(|h| json!({
-                        "w_q": mat(&h.w_q, "q", "residual", idx("q"), res),
-                        "w_k": mat(&h.w_k, "k", "residual", idx("k"), res),
-                        "w_v": mat(&h.w_v, "v", "residual", idx("v"), res),
-                        "w_o": mat(&h.w_o, "residual", "v", res, idx("v")),
-                    })).collect::<Vec<_>>(),
-                }),
-            };
-            v["index"] = json!(i);
-            v["name"] = json!(l.name());
-            v
-        })
-        .collect();
-    let w = m.layout.width();
-    let decoding = decoding.map(|d| {
-        let mut o = json!({
-            "prompt_format": d.prompt_format,
-            "prompt": d.prompt,
-            "input_len": d.input_len,
-            "input_alphabet": d.input_alphabet,
-            "suffix": d.suffix,
-            "generate": d.generate,
-            "expected": d.expected,
-        });
-        if !d.inputs.is_empty() {
-            o["inputs"] = json!(d.inputs);
-            o["read"] = json!(d.read);
-            o["read_divisor"] = json!(d.read_divisor);
-            o["expected_read"] = json!(d.expected_read);
-            o["tolerance"] = json!(d.tolerance);
-        }
-        o
-    });
-    json!({
-        "format": FORMAT,
-        "schema_version": SCHEMA_VERSION,
-        "name": m.name,
-        "arithmetic": {"kind": S::KIND, "precision_bits": m.prec},
-        "forward": forward_rules(),
-        "decoding": decoding,
-        "size": m.size(),
-        "residual": {
-            "width": w,
-            "subspaces": m.layout.subspaces,
-            "coord_names": (0..w).map(res).collect::<Vec<_>>(),
-        },
-        "vocab": m.vocab,
-        "token_embedding": mat(&m.token_embedding, "vocab", "residual", tok, res),
-        "positional": m.positional.iter().map(|f| pos_json(&m.layout, f)).collect::<Vec<_>>(),
-        "layers": layers,
-        "readout": mat(&m.readout, "vocab", "residual", tok, res),
-        "readout_bias": vecj(&m.readout_bias),
-    })
+    to_value(&to_file(m, decoding))
 }
 
 // ------------------------------------------------------------------ reader
@@ -225,46 +277,78 @@ fn bad(msg: impl std::fmt::Display) -> Error {
     Error::Model(ModelError::Malformed(msg.to_string()))
 }
 
-fn field<'a>(v: &'a Value, key: &str, at: &str) -> Result<&'a Value> {
+/// Deserialise `v` (found at `at`, empty at the top level) into a type of [`format`]; a
+/// mismatch names the field it is in.
+fn parse<'a, T: Deserialize<'a>>(v: &'a Value, at: &str) -> Result<T> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        let (path, inner) =
+            inside_a_layer(v, &path).unwrap_or_else(|| (path.clone(), e.inner().to_string()));
+        let path = match (at, path.as_str()) {
+            ("", p) | (p, "") => p.to_string(),
+            (at, p) if p.starts_with('[') => format!("{at}{p}"),
+            (at, p) => format!("{at}.{p}"),
+        };
+        if path.is_empty() {
+            bad(inner)
+        } else {
+            bad(format!("{path}: {inner}"))
+        }
+    })
+}
+
+/// Serde reads a layer through a buffer (its `kind` tag may come after its fields), which
+/// hides the field a mismatch is in; reading the layer at `path` (`layers[k]`) again as its own
+/// kind names that field.
+fn inside_a_layer(v: &Value, path: &str) -> Option<(String, String)> {
+    let k: usize = path
+        .strip_prefix("layers[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()?;
+    let l = v.get("layers")?.get(k)?;
+    let again = match l.get("kind")?.as_str()? {
+        "ssm" => serde_path_to_error::deserialize::<_, SsmFile>(l).err()?,
+        "mlp" => serde_path_to_error::deserialize::<_, MlpFile>(l).err()?,
+        "attention" => serde_path_to_error::deserialize::<_, AttentionFile>(l).err()?,
+        _ => return None,
+    };
+    let inner = again.path().to_string();
+    let at = match inner.as_str() {
+        "." => path.to_string(),
+        p => format!("{path}.{p}"),
+    };
+    Some((at, again.inner().to_string()))
+}
+
+/// The top-level field `key`, which must be present and not null.
+fn field<'a>(v: &'a Value, key: &str) -> Result<&'a Value> {
     v.get(key)
         .filter(|x| !x.is_null())
-        .ok_or_else(|| bad(format!("{at} has no `{key}`")))
+        .ok_or_else(|| bad(format!("the file has no `{key}`")))
 }
 
-fn uint(v: &Value, key: &str, at: &str) -> Result<usize> {
-    field(v, key, at)?
-        .as_u64()
-        .map(|x| x as usize)
-        .ok_or_else(|| bad(format!("{at}.{key} is not a non-negative integer")))
-}
-
-/// `at.key`, or `key` alone for a top-level field (`at` = "the file").
+/// `at.key`, or `key` alone for a top-level field (`at` empty).
 fn join(at: &str, key: &str) -> String {
-    if at == "the file" {
+    if at.is_empty() {
         key.to_string()
     } else {
         format!("{at}.{key}")
     }
 }
 
-/// A dimension field, checked against [`limits::MAX_DIM`] (and ≥ 1 unless `zero_ok`).
-fn dim(v: &Value, key: &str, at: &str, zero_ok: bool) -> Result<usize> {
-    let x = field(v, key, at)?
-        .as_u64()
-        .ok_or_else(|| bad(format!("{at}.{key} is not a non-negative integer")))?;
-    Ok(limits::dim(&join(at, key), x, zero_ok)?)
+/// A dimension, checked against [`limits::MAX_DIM`] (and ≥ 1 unless `zero_ok`).
+fn dim(value: u64, name: &str, zero_ok: bool) -> Result<usize> {
+    Ok(limits::dim(name, value, zero_ok)?)
 }
 
-fn text<'a>(v: &'a Value, key: &str, at: &str) -> Result<&'a str> {
-    field(v, key, at)?
-        .as_str()
-        .ok_or_else(|| bad(format!("{at}.{key} is not a string")))
+/// A length a file states by listing things, checked like a dimension.
+fn length(len: usize, name: &str, zero_ok: bool) -> Result<usize> {
+    dim(len as u64, &format!("{name} (its length)"), zero_ok)
 }
 
-fn number<S: Scalar>(v: &Value, at: &str, prec: u32) -> Result<S> {
-    let s = v
-        .as_str()
-        .ok_or_else(|| bad(format!("{at} is not a decimal string")))?;
+fn number<S: Scalar>(s: &str, at: &str, prec: u32) -> Result<S> {
     let parsed =
         rug::Float::parse(s.trim()).map_err(|_| bad(format!("{at} = `{s}` is not a number")))?;
     let x = Real(rug::Float::with_val(prec.max(2), parsed));
@@ -282,166 +366,89 @@ fn number<S: Scalar>(v: &Value, at: &str, prec: u32) -> Result<S> {
     Ok(y)
 }
 
-fn vector<S: Scalar>(v: &Value, key: &str, at: &str, len: usize, prec: u32) -> Result<Vec<S>> {
-    let a = field(v, key, at)?
-        .as_array()
-        .ok_or_else(|| bad(format!("{at}.{key} is not an array")))?;
-    if a.len() != len {
-        return Err(bad(format!(
-            "{at}.{key} has {} values, expected {len}",
-            a.len()
-        )));
+fn vector<S: Scalar>(v: &[Decimal<'_>], at: &str, len: usize, prec: u32) -> Result<Vec<S>> {
+    if v.len() != len {
+        return Err(bad(format!("{at} has {} values, expected {len}", v.len())));
     }
-    a.iter()
-        .enumerate()
-        .map(|(i, x)| number(x, &format!("{}[{i}]", join(at, key)), prec))
+    (v.iter().enumerate())
+        .map(|(i, x)| number(&x.0, &format!("{at}[{i}]"), prec))
         .collect()
 }
 
 fn matrix<S: Scalar>(
-    v: &Value,
-    key: &str,
+    m: &Matrix<'_>,
     at: &str,
     shape: (usize, usize),
     prec: u32,
 ) -> Result<SparseMatrix<S>> {
-    let m = field(v, key, at)?;
-    let at = join(at, key);
-    let sh = field(m, "shape", &at)?
-        .as_array()
-        .and_then(|a| Some((a.first()?.as_u64()? as usize, a.get(1)?.as_u64()? as usize)))
-        .ok_or_else(|| bad(format!("{at}.shape is not [rows, cols]")))?;
-    if sh != shape {
+    let sh = (m.shape[0], m.shape[1]);
+    if sh != (shape.0 as u64, shape.1 as u64) {
         return Err(bad(format!("{at} has shape {sh:?}, expected {shape:?}")));
     }
-    let entries = field(m, "entries", &at)?
-        .as_array()
-        .ok_or_else(|| bad(format!("{at}.entries is not an array")))?;
     let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::with_capacity(entries.len());
-    for (k, e) in entries.iter().enumerate() {
+    let mut out = Vec::with_capacity(m.entries.len());
+    for (k, e) in m.entries.iter().enumerate() {
         let ea = format!("{at}.entries[{k}]");
-        let (i, j) = (uint(e, "i", &ea)?, uint(e, "j", &ea)?);
-        if i >= shape.0 || j >= shape.1 {
+        let (i, j) = (e.i, e.j);
+        if i >= sh.0 || j >= sh.1 {
             return Err(bad(format!("{ea} ({i}, {j}) is outside {shape:?}")));
         }
         if !seen.insert((i, j)) {
             return Err(bad(format!("{ea} repeats position ({i}, {j})")));
         }
-        out.push((i, j, number(field(e, "value", &ea)?, &ea, prec)?));
+        out.push((i as usize, j as usize, number(&e.value.0, &ea, prec)?));
     }
     Ok(SparseMatrix::from_entries(shape.0, shape.1, out))
 }
 
-fn pos_kind(f: &Value, at: &str) -> Result<PosKind> {
-    let i64f = |k: &str| {
-        field(f, k, at)?
-            .as_i64()
-            .ok_or_else(|| bad(format!("{at}.{k} is not an integer")))
+fn pos_kind(k: &PositionalKind, at: &str) -> Result<PosKind> {
+    let index = |x: u64, name: &str| {
+        usize::try_from(x).map_err(|_| bad(format!("{at}.{name} = {x} is too large")))
     };
-    Ok(match text(f, "kind", at)? {
-        "constant" => {
-            let den = i64f("den")?;
-            if den == 0 {
+    Ok(match k {
+        PositionalKind::Constant { num, den } => {
+            if *den == 0 {
                 return Err(bad(format!("{at} divides by zero")));
             }
             PosKind::Constant {
-                num: i64f("num")?,
-                den,
+                num: *num,
+                den: *den,
             }
         }
-        "position" => PosKind::Position,
-        "position_squared" => PosKind::PositionSquared,
-        "equals" => PosKind::Equals {
-            at: uint(f, "at", at)?,
+        PositionalKind::Position => PosKind::Position,
+        PositionalKind::PositionSquared => PosKind::PositionSquared,
+        PositionalKind::Equals { at: t } => PosKind::Equals {
+            at: index(*t, "at")?,
         },
-        "at_least" => PosKind::AtLeast {
-            from: uint(f, "from", at)?,
+        PositionalKind::AtLeast { from } => PosKind::AtLeast {
+            from: index(*from, "from")?,
         },
-        "modulo" => {
-            let modulus = uint(f, "modulus", at)?;
-            if modulus == 0 {
+        PositionalKind::Modulo { modulus, residue } => {
+            if *modulus == 0 {
                 return Err(bad(format!("{at} has modulus 0")));
             }
             PosKind::Modulo {
-                modulus,
-                residue: uint(f, "residue", at)?,
+                modulus: index(*modulus, "modulus")?,
+                residue: index(*residue, "residue")?,
             }
         }
-        "table" => PosKind::Table {
-            values: field(f, "values", at)?
-                .as_array()
-                .and_then(|a| a.iter().map(Value::as_i64).collect::<Option<Vec<_>>>())
-                .ok_or_else(|| bad(format!("{at}.values is not a list of integers")))?,
+        PositionalKind::Table { values } => PosKind::Table {
+            values: values.clone(),
         },
-        k => return Err(bad(format!("{at} has unknown kind `{k}`"))),
     })
-}
-
-fn usizes(v: &Value, key: &str, at: &str) -> Result<Vec<usize>> {
-    match v.get(key) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(a) => a
-            .as_array()
-            .and_then(|a| {
-                a.iter()
-                    .map(|x| x.as_u64().map(|x| x as usize))
-                    .collect::<Option<Vec<_>>>()
-            })
-            .ok_or_else(|| bad(format!("{at}.{key} is not a list of token ids"))),
-    }
 }
 
 /// Read the decoding section (if any).
 pub fn read_decoding(v: &Value) -> Result<Option<Decoding>> {
-    let Some(d) = v.get("decoding").filter(|d| !d.is_null()) else {
-        return Ok(None);
-    };
-    let at = "decoding";
-    let inputs = match d.get("inputs") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(a) => a
-            .as_array()
-            .and_then(|rows| {
-                rows.iter()
-                    .map(|r| {
-                        r.as_array()?
-                            .iter()
-                            .map(Value::as_f64)
-                            .collect::<Option<Vec<_>>>()
-                    })
-                    .collect::<Option<Vec<_>>>()
-            })
-            .ok_or_else(|| bad("decoding.inputs is not a list of number lists"))?,
-    };
-    Ok(Some(Decoding {
-        prompt_format: d
-            .get("prompt_format")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        prompt: usizes(d, "prompt", at)?,
-        input_len: d.get("input_len").and_then(Value::as_u64).unwrap_or(0) as usize,
-        input_alphabet: d
-            .get("input_alphabet")
-            .and_then(Value::as_u64)
-            .map(|a| a as usize),
-        suffix: usizes(d, "suffix", at)?,
-        generate: uint(d, "generate", at)?,
-        expected: d
-            .get("expected")
-            .filter(|e| !e.is_null())
-            .map(|_| usizes(d, "expected", at))
-            .transpose()?,
-        inputs,
-        read: d.get("read").and_then(Value::as_str).map(str::to_string),
-        read_divisor: d
-            .get("read_divisor")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        expected_read: d.get("expected_read").and_then(Value::as_f64),
-        tolerance: d.get("tolerance").and_then(Value::as_f64),
-    }))
+    match v.get("decoding").filter(|d| !d.is_null()) {
+        None => Ok(None),
+        Some(d) => Ok(Some(parse::<DecodingFile>(d, "decoding")?.into())),
+    }
+}
+
+/// The token names (`vocab`): empty for a block fed residual vectors.
+pub fn read_vocab(v: &Value) -> Result<Vec<String>> {
+    parse(field(v, "vocab")?, "vocab")
 }
 
 /// The arithmetic kinds a file may name (`arithmetic.kind`).
@@ -450,33 +457,33 @@ pub const ARITHMETIC_KINDS: [&str; 2] = ["f64", "mpfr"];
 /// The arithmetic an export was written in: `(kind, bits)`, kind one of [`ARITHMETIC_KINDS`]
 /// (`f64` with 53 bits; `mpfr` with a precision `--precision` accepts).
 pub fn arithmetic(v: &Value) -> Result<(String, u32)> {
-    let a = field(v, "arithmetic", "the file")?;
-    let kind = text(a, "kind", "arithmetic")?;
-    if !ARITHMETIC_KINDS.contains(&kind) {
+    let a: format::Arithmetic = parse(field(v, "arithmetic")?, "arithmetic")?;
+    check_arithmetic(&a)
+}
+
+fn check_arithmetic(a: &format::Arithmetic) -> Result<(String, u32)> {
+    if !ARITHMETIC_KINDS.contains(&a.kind.as_str()) {
         return Err(ModelError::Unknown {
             name: "arithmetic.kind".into(),
-            value: kind.chars().take(40).collect(),
+            value: a.kind.chars().take(40).collect(),
             known: ARITHMETIC_KINDS.join(", "),
         }
         .into());
     }
-    let bits = field(a, "precision_bits", "arithmetic")?
-        .as_u64()
-        .ok_or_else(|| bad("arithmetic.precision_bits is not a non-negative integer"))?;
-    let bits = if kind == "f64" {
-        limits::in_range("arithmetic.precision_bits (f64)", bits, 53, 53)?
+    let bits = if a.kind == "f64" {
+        limits::in_range("arithmetic.precision_bits (f64)", a.precision_bits, 53, 53)?
     } else {
         limits::in_range(
             "arithmetic.precision_bits",
-            bits,
+            a.precision_bits,
             2,
             u64::from(crate::num::MAX_PRACTICAL_BITS),
         )?
     };
-    Ok((kind.to_string(), bits as u32))
+    Ok((a.kind.clone(), bits as u32))
 }
 
-/// Check `format` and `schema_version`.
+/// Check `format` and `schema_version`, before anything else is read.
 pub fn check_header(v: &Value) -> Result<()> {
     if v.get("format").and_then(Value::as_str) != Some(FORMAT) {
         return Err(bad(format!(
@@ -495,31 +502,31 @@ pub fn check_header(v: &Value) -> Result<()> {
 /// Rebuild a model from its export, with every weight rounded to `prec` bits.
 pub fn from_json<S: Scalar>(v: &Value, prec: u32) -> Result<Model<S>> {
     check_header(v)?;
-    let res = field(v, "residual", "the file")?;
-    let width = dim(res, "width", "residual", false)?;
+    from_file(&parse(v, "")?, prec)
+}
+
+/// Rebuild a model from the file's types: every size is checked against [`limits`] before
+/// anything is allocated for it, every weight is rounded to `prec` bits.
+pub fn from_file<S: Scalar>(f: &ModelFile<'_>, prec: u32) -> Result<Model<S>> {
+    let width = dim(f.residual.width, "residual.width", false)?;
     let mut layout = Layout::new();
-    let subs = field(res, "subspaces", "residual")?
-        .as_array()
-        .ok_or_else(|| bad("residual.subspaces is not an array"))?;
-    for (k, s) in subs.iter().enumerate() {
+    for (k, s) in f.residual.subspaces.iter().enumerate() {
         let at = format!("residual.subspaces[{k}]");
-        let name = text(s, "name", &at)?;
-        if layout.range(name).is_ok() {
-            return Err(bad(format!("{at} repeats the name `{name}`")));
+        if layout.range(&s.name).is_ok() {
+            return Err(bad(format!("{at} repeats the name `{}`", s.name)));
         }
-        if uint(s, "start", &at)? != layout.width() {
+        if s.start != layout.width() as u64 {
             return Err(bad(format!(
                 "{at} does not start where the previous one ends"
             )));
         }
-        let meaning = s.get("meaning").and_then(Value::as_str).unwrap_or("");
-        let len = dim(s, "len", &at, true)?;
+        let len = dim(s.len, &format!("{at}.len"), true)?;
         if layout.width() + len > width {
             return Err(bad(format!(
                 "the subspaces up to {at} cover more than residual.width = {width} coordinates"
             )));
         }
-        layout.add(name, len, meaning);
+        layout.add(&s.name, len, &s.meaning);
     }
     if layout.width() != width {
         return Err(bad(format!(
@@ -527,167 +534,173 @@ pub fn from_json<S: Scalar>(v: &Value, prec: u32) -> Result<Model<S>> {
             layout.width()
         )));
     }
-    let vocab: Vec<String> = field(v, "vocab", "the file")?
-        .as_array()
-        .and_then(|a| {
-            a.iter()
-                .map(|t| t.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-        })
-        .ok_or_else(|| bad("vocab is not a list of strings"))?;
-    let nv = limits::dim("vocab (its length)", vocab.len() as u64, true)?;
-    let positional = field(v, "positional", "the file")?
-        .as_array()
-        .ok_or_else(|| bad("positional is not an array"))?
-        .iter()
-        .enumerate()
-        .map(|(k, f)| {
+    let nv = length(f.vocab.len(), "vocab", true)?;
+    let positional = (f.positional.iter().enumerate())
+        .map(|(k, p)| {
             let at = format!("positional[{k}]");
-            let coord = uint(f, "coord", &at)?;
-            if coord >= width {
-                return Err(bad(format!("{at}.coord {coord} is outside the residual")));
+            if p.coord >= width as u64 {
+                return Err(bad(format!(
+                    "{at}.coord {} is outside the residual",
+                    p.coord
+                )));
             }
             Ok(PositionalFeature {
-                coord,
-                kind: pos_kind(f, &at)?,
+                coord: p.coord as usize,
+                kind: pos_kind(&p.kind, &at)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut layers = Vec::new();
-    for (k, l) in field(v, "layers", "the file")?
-        .as_array()
-        .ok_or_else(|| bad("layers is not an array"))?
-        .iter()
-        .enumerate()
-    {
-        let at = format!("layers[{k}]");
-        let name = text(l, "name", &at)?.to_string();
-        layers.push(match text(l, "kind", &at)? {
-            "mlp" => {
-                let hidden_units: Vec<String> = field(l, "hidden_units", &at)?
-                    .as_array()
-                    .and_then(|a| {
-                        a.iter()
-                            .map(|t| t.as_str().map(str::to_string))
-                            .collect::<Option<Vec<_>>>()
-                    })
-                    .ok_or_else(|| bad(format!("{at}.hidden_units is not a list of names")))?;
-                let h = limits::dim(
-                    &format!("{at}.hidden_units (its length)"),
-                    hidden_units.len() as u64,
-                    true,
-                )?;
-                Layer::Mlp(MlpLayer {
-                    name,
-                    act: Activation::parse(text(l, "activation", &at)?)
-                        .map_err(|e| bad(format!("{at}: {e}")))?,
-                    w1: matrix(l, "w1", &at, (h, width), prec)?,
-                    b1: vector(l, "b1", &at, h, prec)?,
-                    w2: matrix(l, "w2", &at, (width, h), prec)?,
-                    b2: vector(l, "b2", &at, width, prec)?,
-                    hidden_names: hidden_units,
-                })
-            }
-            "ssm" => {
-                let (d, n) = (
-                    dim(l, "channels", &at, false)?,
-                    dim(l, "state", &at, false)?,
-                );
-                let dn = limits::product(
-                    &format!("{at}: channels × state"),
-                    d,
-                    n,
-                    limits::MAX_SSM_MEMORY as u64,
-                )?;
-                let a_at = format!("{at}.A");
-                let a = vector(field(l, "A", &at)?, "values", &a_at, dn, prec)?;
-                if let Some(i) = a
-                    .iter()
-                    .position(|x: &S| !x.is_sign_negative() && !x.is_zero())
-                {
-                    return Err(bad(format!(
-                        "{a_at}.values[{i}] is positive (A must be ≤ 0)"
-                    )));
-                }
-                let gate = match l.get("gate").filter(|g| !g.is_null()) {
-                    None => None,
-                    Some(g) => Some(Gate {
-                        w_z: matrix(g, "w_z", &format!("{at}.gate"), (d, width), prec)?,
-                        b_z: vector(g, "b_z", &format!("{at}.gate"), d, prec)?,
-                    }),
-                };
-                let decay = SsmLayer::detect_decay(&a, d, n);
-                Layer::Ssm(SsmLayer {
-                    name,
-                    width,
-                    channels: d,
-                    state: n,
-                    w_delta: matrix(l, "w_delta", &at, (d, width), prec)?,
-                    b_delta: vector(l, "b_delta", &at, d, prec)?,
-                    w_b: matrix(l, "w_b", &at, (n, width), prec)?,
-                    w_c: matrix(l, "w_c", &at, (n, width), prec)?,
-                    w_u: matrix(l, "w_u", &at, (d, width), prec)?,
-                    a,
-                    d_skip: vector(l, "D", &at, d, prec)?,
-                    gate,
-                    w_o: matrix(l, "w_o", &at, (width, d), prec)?,
-                    decay,
-                })
-            }
-            "attention" => {
-                let heads = field(l, "heads", &at)?
-                    .as_array()
-                    .ok_or_else(|| bad(format!("{at}.heads is not an array")))?
-                    .iter()
-                    .enumerate()
-                    .map(|(hk, h)| {
-                        let hat = format!("{at}.heads[{hk}]");
-                        let rows = |key: &str| -> Result<usize> {
-                            let r = field(field(h, key, &hat)?, "shape", &hat)?
-                                .get(0)
-                                .and_then(Value::as_u64)
-                                .ok_or_else(|| bad(format!("{hat}.{key} has no shape")))?;
-                            Ok(limits::dim(&format!("{hat}.{key}.shape[0]"), r, false)?)
-                        };
-                        let (dq, dv) = (rows("w_q")?, rows("w_v")?);
-                        Ok(AttentionHead {
-                            w_q: matrix(h, "w_q", &hat, (dq, width), prec)?,
-                            w_k: matrix(h, "w_k", &hat, (dq, width), prec)?,
-                            w_v: matrix(h, "w_v", &hat, (dv, width), prec)?,
-                            w_o: matrix(h, "w_o", &hat, (width, dv), prec)?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Layer::Attention(AttentionLayer { name, heads })
-            }
-            kind => return Err(bad(format!("{at} has unknown kind `{kind}`"))),
-        });
-    }
+    let layers = (f.layers.iter().enumerate())
+        .map(|(k, l)| layer(l, &format!("layers[{k}]"), width, prec))
+        .collect::<Result<Vec<_>>>()?;
     Ok(Model {
-        name: text(v, "name", "the file")?.to_string(),
-        token_embedding: matrix(v, "token_embedding", "the file", (nv, width), prec)?,
-        readout: matrix(v, "readout", "the file", (nv, width), prec)?,
-        readout_bias: vector(v, "readout_bias", "the file", nv, prec)?,
+        name: f.name.clone(),
+        token_embedding: matrix(&f.token_embedding, "token_embedding", (nv, width), prec)?,
+        readout: matrix(&f.readout, "readout", (nv, width), prec)?,
+        readout_bias: vector(&f.readout_bias, "readout_bias", nv, prec)?,
         layout,
-        vocab,
+        vocab: f.vocab.clone(),
         positional,
         layers,
         prec,
     })
 }
 
+fn layer<S: Scalar>(l: &LayerFile<'_>, at: &str, width: usize, prec: u32) -> Result<Layer<S>> {
+    let name = l.name.clone();
+    let key = |k: &str| join(at, k);
+    Ok(match &l.body {
+        LayerBody::Mlp(x) => {
+            let h = length(x.hidden_units.len(), &key("hidden_units"), true)?;
+            Layer::Mlp(MlpLayer {
+                name,
+                act: Activation::parse(&x.activation).map_err(|e| bad(format!("{at}: {e}")))?,
+                w1: matrix(&x.w1, &key("w1"), (h, width), prec)?,
+                b1: vector(&x.b1, &key("b1"), h, prec)?,
+                w2: matrix(&x.w2, &key("w2"), (width, h), prec)?,
+                b2: vector(&x.b2, &key("b2"), width, prec)?,
+                hidden_names: x.hidden_units.clone(),
+            })
+        }
+        LayerBody::Ssm(x) => {
+            let (d, n) = (
+                dim(x.channels, &key("channels"), false)?,
+                dim(x.state, &key("state"), false)?,
+            );
+            let dn = limits::product(
+                &format!("{at}: channels × state"),
+                d,
+                n,
+                limits::MAX_SSM_MEMORY as u64,
+            )?;
+            let a_at = format!("{at}.A.values");
+            let a = vector(&x.a.values, &a_at, dn, prec)?;
+            if let Some(i) = a
+                .iter()
+                .position(|x: &S| !x.is_sign_negative() && !x.is_zero())
+            {
+                return Err(bad(format!("{a_at}[{i}] is positive (A must be ≤ 0)")));
+            }
+            let gate = match &x.gate {
+                None => None,
+                Some(g) => Some(Gate {
+                    w_z: matrix(&g.w_z, &key("gate.w_z"), (d, width), prec)?,
+                    b_z: vector(&g.b_z, &key("gate.b_z"), d, prec)?,
+                }),
+            };
+            let decay = SsmLayer::detect_decay(&a, d, n);
+            Layer::Ssm(SsmLayer {
+                name,
+                width,
+                channels: d,
+                state: n,
+                w_delta: matrix(&x.w_delta, &key("w_delta"), (d, width), prec)?,
+                b_delta: vector(&x.b_delta, &key("b_delta"), d, prec)?,
+                w_b: matrix(&x.w_b, &key("w_b"), (n, width), prec)?,
+                w_c: matrix(&x.w_c, &key("w_c"), (n, width), prec)?,
+                w_u: matrix(&x.w_u, &key("w_u"), (d, width), prec)?,
+                a,
+                d_skip: vector(&x.d, &key("D"), d, prec)?,
+                gate,
+                w_o: matrix(&x.w_o, &key("w_o"), (width, d), prec)?,
+                decay,
+            })
+        }
+        LayerBody::Attention(x) => {
+            let heads = (x.heads.iter().enumerate())
+                .map(|(k, h)| {
+                    let hat = format!("{at}.heads[{k}]");
+                    let rows = |m: &Matrix<'_>, key: &str| {
+                        dim(m.shape[0], &format!("{hat}.{key}.shape[0]"), false)
+                    };
+                    let (dq, dv) = (rows(&h.w_q, "w_q")?, rows(&h.w_v, "w_v")?);
+                    Ok(AttentionHead {
+                        w_q: matrix(&h.w_q, &format!("{hat}.w_q"), (dq, width), prec)?,
+                        w_k: matrix(&h.w_k, &format!("{hat}.w_k"), (dq, width), prec)?,
+                        w_v: matrix(&h.w_v, &format!("{hat}.w_v"), (dv, width), prec)?,
+                        w_o: matrix(&h.w_o, &format!("{hat}.w_o"), (width, dv), prec)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Layer::Attention(AttentionLayer { name, heads })
+        }
+    })
+}
+
 /// One SSM layer's run over a sequence, as the exact argument set of the reference
-/// `selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus)` (batch 1; shapes
+/// `selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus)` (docs/export.md).
+#[derive(Serialize)]
+pub struct ScanArgs {
+    pub function: &'static str,
+    pub layer: String,
+    /// The layer's position in the model's `layers`.
+    pub layer_index: usize,
+    /// L, the number of positions.
+    pub length: usize,
+    /// `(1, D, L)`: `w_u·x` and `w_delta·x` (before the bias).
+    pub u: [Vec<Vec<f64>>; 1],
+    pub delta: [Vec<Vec<f64>>; 1],
+    /// `(D, N)`.
+    #[serde(rename = "A")]
+    pub a: Vec<Vec<f64>>,
+    /// `(1, N, L)`.
+    #[serde(rename = "B")]
+    pub b: [Vec<Vec<f64>>; 1],
+    #[serde(rename = "C")]
+    pub c: [Vec<Vec<f64>>; 1],
+    /// `(D,)`.
+    #[serde(rename = "D")]
+    pub d: Vec<f64>,
+    /// `(1, D, L)`, `w_z·x + b_z`, or null without a gate.
+    pub z: Option<[Vec<Vec<f64>>; 1]>,
+    /// `(D,)`.
+    pub delta_bias: Vec<f64>,
+    pub delta_softplus: bool,
+    /// `(1, D, L)`: the model's own gated `y`.
+    pub y_model: [Vec<Vec<f64>>; 1],
+    pub note: &'static str,
+}
+
+/// Every SSM layer of one run as [`ScanArgs`] (`freelunch trace --scan-args`).
+#[derive(Serialize)]
+pub struct ScanArgsFile {
+    pub model: String,
+    pub softplus_used_for_the_run: crate::model::Softplus,
+    pub layers: Vec<ScanArgs>,
+}
+
+/// Layer `layer_index`'s run over a sequence as [`ScanArgs`] (batch 1; shapes
 /// `u, delta, z: (1, D, L)`, `A: (D, N)`, `B, C: (1, N, L)`, `D, delta_bias: (D,)`), computed from
 /// the residual inputs `xs` (one per position) of that layer. The reference's output `y` (after
 /// the gate) is what the layer multiplies by `w_o` and adds to the residual; `y_model` holds the
 /// model's own (gated) `y` for comparison, computed with `softplus`.
 pub fn selective_scan_args<S: Scalar>(
     layer: &SsmLayer<S>,
+    layer_index: usize,
     xs: &[Vec<S>],
     prec: u32,
     softplus: crate::model::Softplus,
-) -> Value {
+) -> ScanArgs {
     let f = |v: &S| v.to_f64();
     let mut st = layer.new_state(prec);
     let y_per_t: Vec<Vec<f64>> = xs
@@ -714,30 +727,33 @@ pub fn selective_scan_args<S: Scalar>(
             .collect()
     };
     let n = layer.state;
-    json!({
-        "function": "selective_scan_ref",
-        "layer": layer.name,
-        "length": xs.len(),
-        "u": [cols(&layer.w_u)],
-        "delta": [cols(&layer.w_delta)],
-        "A": (0..layer.channels).map(|d| layer.a[d * n..(d + 1) * n].iter().map(f).collect::<Vec<_>>()).collect::<Vec<_>>(),
-        "B": [cols(&layer.w_b)],
-        "C": [cols(&layer.w_c)],
-        "D": layer.d_skip.iter().map(f).collect::<Vec<_>>(),
-        "z": layer.gate.as_ref().map(|g| {
+    ScanArgs {
+        function: "selective_scan_ref",
+        layer: layer.name.clone(),
+        layer_index,
+        length: xs.len(),
+        u: [cols(&layer.w_u)],
+        delta: [cols(&layer.w_delta)],
+        a: (0..layer.channels)
+            .map(|d| layer.a[d * n..(d + 1) * n].iter().map(f).collect())
+            .collect(),
+        b: [cols(&layer.w_b)],
+        c: [cols(&layer.w_c)],
+        d: layer.d_skip.iter().map(f).collect(),
+        z: layer.gate.as_ref().map(|g| {
             let mut z = cols(&g.w_z);
             for (row, b) in z.iter_mut().zip(&g.b_z) {
                 for v in row.iter_mut() {
                     *v += f(b);
                 }
             }
-            vec![z]
+            [z]
         }),
-        "delta_bias": layer.b_delta.iter().map(f).collect::<Vec<_>>(),
-        "delta_softplus": true,
-        "y_model": [y_model],
-        "note": "numbers are f64 roundings of the model's values; z already includes b_z (the reference has no z bias); the reference's softplus is torch's (threshold 20): compare with `--softplus torch`",
-    })
+        delta_bias: layer.b_delta.iter().map(f).collect(),
+        delta_softplus: true,
+        y_model: [y_model],
+        note: "numbers are f64 roundings of the model's values; z already includes b_z (the reference has no z bias); the reference's softplus is torch's (threshold 20): compare with `--softplus torch`",
+    }
 }
 
 /// One model of a file: the file itself when it holds one model; otherwise the model of a
@@ -751,10 +767,7 @@ pub fn pick(v: Value, which: Option<&str>) -> Result<Value> {
             )),
         };
     }
-    let models = v
-        .get("models")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("the collection has no `models` list"))?;
+    let CollectionFile { mut models, .. } = parse::<CollectionFile<Value>>(&v, "")?;
     let names: Vec<String> = models
         .iter()
         .map(|m| {
@@ -807,7 +820,7 @@ pub fn pick(v: Value, which: Option<&str>) -> Result<Value> {
             })?,
         },
     };
-    Ok(models[k].clone())
+    Ok(models.swap_remove(k))
 }
 
 /// What a run fed the model: token ids, or a block's residual vectors.
@@ -823,7 +836,7 @@ pub fn scan_args_of_run<S: Scalar>(
     m: &Model<S>,
     fed: &Fed,
     softplus: crate::model::Softplus,
-) -> Value {
+) -> ScanArgsFile {
     let mut out = Vec::new();
     for (k, l) in m.layers.iter().enumerate() {
         let Layer::Ssm(ssm) = l else { continue };
@@ -847,11 +860,13 @@ pub fn scan_args_of_run<S: Scalar>(
                 }
             }
         }
-        let mut v = selective_scan_args(ssm, &xs, m.prec, softplus);
-        v["layer_index"] = json!(k);
-        out.push(v);
+        out.push(selective_scan_args(ssm, k, &xs, m.prec, softplus));
     }
-    json!({"model": m.name, "softplus_used_for_the_run": softplus, "layers": out})
+    ScanArgsFile {
+        model: m.name.clone(),
+        softplus_used_for_the_run: softplus,
+        layers: out,
+    }
 }
 
 #[cfg(test)]
@@ -926,7 +941,7 @@ mod tests {
         );
         refused(
             &|w| w["layers"][ssm]["kind"] = json!("conv"),
-            "unknown kind",
+            "unknown variant `conv`",
         );
     }
 

@@ -3,7 +3,10 @@
 
 use super::limits::{self, MAX_POSITIONS};
 use super::trace::{record, Feed, Keep, Trace};
-use super::{arithmetic, check_header, from_json, read_decoding, scan_args_of_run, Decoding, Fed};
+use super::{
+    arithmetic, check_header, from_json, read_decoding, read_vocab, scan_args_of_run, Decoding,
+    Fed, ScanArgsFile,
+};
 use crate::error::{Error, ModelError, Result};
 use crate::model::Softplus;
 use crate::num::{Arith, Precision, Real, Scalar};
@@ -32,17 +35,6 @@ pub struct Plan {
     pub prompt: Option<(Vec<usize>, usize)>,
 }
 
-/// `exact` or `torch`.
-pub fn parse_softplus(s: &str) -> Result<Softplus> {
-    match s {
-        "exact" => Ok(Softplus::Exact),
-        "torch" => Ok(Softplus::Torch),
-        _ => Err(Error::input(format!(
-            "unknown --softplus `{s}` (expected exact or torch)"
-        ))),
-    }
-}
-
 impl Plan {
     /// Check the file and apply the options.
     pub fn new(json: Value, o: &Options<'_>) -> Result<Self> {
@@ -54,14 +46,7 @@ impl Plan {
             None => Arith::Mpfr(Precision::new(bits as u64)?),
         };
         let decoding = read_decoding(&json)?;
-        let vocab: Vec<String> = json["vocab"]
-            .as_array()
-            .map(|v| {
-                v.iter()
-                    .filter_map(|t| t.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let vocab = read_vocab(&json)?;
         let prompt = if vocab.is_empty() {
             if o.input.is_some() {
                 return Err(Error::input(
@@ -169,14 +154,14 @@ impl Plan {
     }
 
     /// Each SSM layer's run as `selective_scan_ref` arguments (see [`super::selective_scan_args`]).
-    pub fn scan_args(&self) -> Result<Value> {
+    pub fn scan_args(&self) -> Result<ScanArgsFile> {
         match self.arith {
             Arith::F64 => self.scan_args_at::<f64>(53),
             Arith::Mpfr(p) => self.scan_args_at::<Real>(p.bits()),
         }
     }
 
-    fn scan_args_at<S: Scalar>(&self, bits: u32) -> Result<Value> {
+    fn scan_args_at<S: Scalar>(&self, bits: u32) -> Result<ScanArgsFile> {
         let model = from_json::<S>(&self.json, bits)?;
         let fed = match &self.prompt {
             Some(_) => Fed::Tokens(self.trace_at::<S>(bits, Keep::Last)?.fed_tokens),

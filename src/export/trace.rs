@@ -7,7 +7,6 @@ use crate::error::{Error, ModelError, Result};
 use crate::model::{LayerState, Model, Softplus};
 use crate::num::Scalar;
 use serde::Serialize;
-use serde_json::json;
 
 /// What a model is fed: tokens (then greedy generation) or a block's residual vectors.
 pub enum Feed<'a> {
@@ -285,29 +284,58 @@ impl Trace {
         o
     }
 
-    /// JSON: per group, a `rows × time` array (NaN margins become null).
-    pub fn to_json(&self) -> serde_json::Value {
+    /// The JSON form (docs/export.md, `trace` output): per group, a `rows × time` array.
+    pub fn to_file(&self) -> TraceFile<'_> {
         let mut r = 0;
-        let groups: Vec<_> = self
-            .groups
-            .iter()
+        let groups = (self.groups.iter())
             .map(|g| {
-                let series: Vec<Vec<f64>> = (0..g.rows.len())
+                let values = (0..g.rows.len())
                     .map(|k| self.values.iter().map(|v| v[r + k]).collect())
                     .collect();
                 r += g.rows.len();
-                json!({"name": g.name, "kind": g.kind, "rows": g.rows, "values": series})
+                GroupFile {
+                    name: &g.name,
+                    kind: g.kind,
+                    rows: &g.rows,
+                    values,
+                }
             })
             .collect();
-        json!({
-            "model": self.model,
-            "softplus": self.softplus,
-            "positions": self.values.len(),
-            "prompt_len": self.prompt_len,
-            "fed": self.fed,
-            "decoded": self.decoded,
-            "margin": self.margin.iter().map(|m| m.is_finite().then_some(*m)).collect::<Vec<_>>(),
-            "groups": groups,
-        })
+        TraceFile {
+            model: &self.model,
+            softplus: self.softplus,
+            positions: self.values.len(),
+            prompt_len: self.prompt_len,
+            fed: &self.fed,
+            decoded: &self.decoded,
+            margin: (self.margin.iter())
+                .map(|m| m.is_finite().then_some(*m))
+                .collect(),
+            groups,
+        }
     }
+}
+
+/// `freelunch trace --json`: the run, position by position.
+#[derive(Serialize)]
+pub struct TraceFile<'a> {
+    pub model: &'a str,
+    pub softplus: Softplus,
+    pub positions: usize,
+    pub prompt_len: usize,
+    /// The token (or `x_t`) fed and the argmax token after each position.
+    pub fed: &'a [String],
+    pub decoded: &'a [String],
+    /// Top logit minus the runner-up after each position; null when not finite (blocks).
+    pub margin: Vec<Option<f64>>,
+    pub groups: Vec<GroupFile<'a>>,
+}
+
+/// One group of rows (a residual subspace or an SSM layer's memory): `values[row][t]`.
+#[derive(Serialize)]
+pub struct GroupFile<'a> {
+    pub name: &'a str,
+    pub kind: &'static str,
+    pub rows: &'a [String],
+    pub values: Vec<Vec<f64>>,
 }
