@@ -370,7 +370,7 @@ fn dp_claims_pass_in_quick_mode() {
         assert!(
             r.cases
                 .iter()
-                .all(|c| !c.label.contains("dependency distance")),
+                .all(|c| !c.id.contains("dependency-distance")),
             "{id}"
         );
         if id == "dp-local" {

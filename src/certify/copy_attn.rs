@@ -139,10 +139,10 @@ pub fn copy_attn_cases(mode: crate::report::Mode, seed: u64, prec: u32) -> Resul
         crate::report::Mode::Full => &[1000, 4000, 16000],
         _ => &[1000, 4000],
     };
-    let rng = Rng::new(seed).fork(9000);
+    let rng = Rng::new(seed).stream("certify/copy-attn");
     let mut out = Vec::new();
-    for (k, &t) in ts.iter().enumerate() {
-        let mut r = rng.fork(k as u64);
+    for &t in ts {
+        let mut r = rng.stream(&format!("T={t}"));
         let target = 1 + r.below(t - 1);
         let label = |v: &str| format!("T={t} p={target} {v}at {prec} bits (ball)");
         for eps in [1e-2, 1e-8] {

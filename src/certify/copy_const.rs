@@ -225,7 +225,7 @@ pub fn copy_const_cases(mode: crate::report::Mode, seed: u64, prec: u32) -> Resu
     } else {
         1
     };
-    let rng = Rng::new(seed).fork(8000);
+    let rng = Rng::new(seed).stream("certify/copy-const");
     let mut out = Vec::new();
     for (k, row) in INSTANCES.iter().enumerate() {
         let spec = spec_of(k);
@@ -236,8 +236,8 @@ pub fn copy_const_cases(mode: crate::report::Mode, seed: u64, prec: u32) -> Resu
         } else {
             &[InstanceKind::AdversarialRandomDecay, InstanceKind::Random]
         };
-        for (ki, &kind) in kinds.iter().enumerate() {
-            let mut r = rng.fork((10 * k + ki) as u64);
+        for &kind in kinds {
+            let mut r = rng.stream(&format!("instance {k}/{kind:?}"));
             let target = 2 + r.below(8);
             let inst = ConstInstance::new(&spec, kind, target + l - 1, target, &mut r)?;
             let label = format!("{} at {prec} bits (ball)", inst.describe());

@@ -326,7 +326,7 @@ pub fn dp_general_cases_at(
             "n1=8 n2=8 sigma=4 ins=1 del=1 sub=1",
         )?));
     }
-    let mut rng = crate::rng::Rng::new(seed).fork(7000);
+    let mut rng = crate::rng::Rng::new(seed).stream("certify/dp-general");
     let mut out = Vec::new();
     for p in &problems {
         let input = p.random_input(&mut rng);
@@ -588,7 +588,7 @@ pub fn dp_local_cases(mode: crate::report::Mode, seed: u64, bits: u32) -> Result
         Mode::Full => (500, 4000, &[4, 32, 250, 500]),
         _ => (250, 2000, &[4, 32, 250]),
     };
-    let mut rng = crate::rng::Rng::new(seed).fork(7500);
+    let mut rng = crate::rng::Rng::new(seed).stream("certify/dp-local");
     let mut out = Vec::new();
     let problems: Vec<Box<dyn DpProblem>> = vec![
         Box::new(crate::dp::problem(

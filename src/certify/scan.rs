@@ -143,10 +143,10 @@ pub fn scan_unroll_cases(mode: Mode, seed: u64, arith: Option<Arith>) -> Vec<Cas
         (None, Mode::Full) => vec![64, 256, 1024],
         (None, _) => vec![64, 256],
     };
-    let rng = Rng::new(seed).fork(9500);
+    let rng = Rng::new(seed).stream("certify/scan-unroll");
     let mut out = Vec::new();
-    for (k, &(decay, t, n)) in sizes.iter().enumerate() {
-        let mut r = rng.fork(k as u64);
+    for &(decay, t, n) in sizes {
+        let mut r = rng.stream(&format!("{decay:?}/T={t}/N={n}"));
         let spec = RandomSsm::new(&mut r, 4, 2, n, decay);
         let xs = random_inputs(&mut r, t, 4);
         for &p in &precs {

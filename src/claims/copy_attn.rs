@@ -155,9 +155,9 @@ impl Claim for CopyAttn {
         let mut cases = Vec::new();
         let mut notes = Vec::new();
         let mut quad_gaps = Vec::new();
-        for (k, &t) in err_ts.iter().enumerate() {
-            for (m, &eps) in [1e-2, 1e-8].iter().enumerate() {
-                let mut r = rng.fork((10 * k + m) as u64);
+        for &t in err_ts.iter() {
+            for eps in [1e-2, 1e-8] {
+                let mut r = rng.stream(&format!("copy-attn/error/T={t}/eps={eps:e}"));
                 let target = 1 + r.below(t - 1);
                 for adversarial in [false, true] {
                     let values = attn_values(&mut r, t - 1, target, adversarial);
@@ -181,8 +181,8 @@ impl Claim for CopyAttn {
             }
         }
         let eps = 1e-3;
-        for (k, &t) in bis_ts.iter().enumerate() {
-            let mut r = rng.fork(500 + k as u64);
+        for &t in bis_ts.iter() {
+            let mut r = rng.stream(&format!("copy-attn/bisection/T={t}"));
             let target = 1 + r.below(t - 1);
             let vals = attn_values(&mut r, t, target, true);
             // a bisection that cannot reach ε (too low a precision) yields NaN: the case fails

@@ -256,8 +256,8 @@ impl Claim for CopyConst {
         let mut below_necessary = 0;
         let mut random_total = 0;
         let mut gaps = Vec::new();
-        for (ki, kind) in kinds.into_iter().enumerate() {
-            let mut r = rng.fork(ki as u64);
+        for kind in kinds {
+            let mut r = rng.stream(&format!("copy-const/{kind:?}"));
             for _ in 0..count {
                 let inst = random_instance(&mut r, kind, max_l)?;
                 let c = check_at(&inst, arith, true)?;

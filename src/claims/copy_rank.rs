@@ -88,7 +88,7 @@ pub fn constructions_at(
 ) -> Result<Vec<(String, RankReport)>> {
     let mut out = Vec::new();
     for s in 0..seeds {
-        let mut r = rng.fork((t * 1000 + n * 10 + s) as u64);
+        let mut r = rng.stream(&format!("copy-rank/T={t}/N={n}/{s}"));
         let m = random_block_m(&mut r, t, n)?;
         out.push((format!("random block seed {s}"), analyse(&m, n)));
         out.push((
@@ -206,7 +206,11 @@ impl Claim for CopyRank {
             allowed.push((x, best_r_allowed(n, t)));
             let mut best = f64::INFINITY;
             for s in 0..3 {
-                let m = random_block_m(&mut rng.fork((n * 10 + s) as u64), t, n)?;
+                let m = random_block_m(
+                    &mut rng.stream(&format!("copy-rank/figure/N={n}/{s}")),
+                    t,
+                    n,
+                )?;
                 best = best.min(analyse(&m, n).r);
             }
             random.push((x, best.min(3.0)));

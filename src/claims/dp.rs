@@ -294,11 +294,11 @@ impl Claim for DpGeneral {
         let mut cases = Vec::new();
         let mut biggest = ConstructionSize::default();
         let rng = Rng::new(cfg.seed);
-        for (k, p) in general_problems(cfg.mode)?.iter().enumerate() {
+        for p in general_problems(cfg.mode)?.iter() {
             for memory in MemoryKind::usable_for(Use::Dp) {
                 let opt = Options::new(memory, Activation::Relu);
                 for arith in ariths(cfg) {
-                    let mut r = rng.fork(k as u64);
+                    let mut r = rng.stream(&format!("dp-general/{}", p.describe()));
                     let inputs = inputs_for(p.as_ref(), &mut r, input_count(cfg.mode, arith));
                     cases_for(p.as_ref(), &opt, arith, &inputs, &mut cases, &mut biggest)?;
                 }
@@ -307,7 +307,7 @@ impl Claim for DpGeneral {
         // smooth activations with the prescribed λ
         let smooth_arith = cfg.arith.unwrap_or(Arith::mpfr(128));
         let e = crate::dp::problem("edit", "n1=2 n2=3 sigma=3 ins=1 del=2 sub=2")?;
-        let mut r = rng.fork(999);
+        let mut r = rng.stream("dp-general/smooth");
         let inputs = inputs_for(&e, &mut r, 2);
         for act in [Activation::Gelu, Activation::Silu] {
             let opt = Options::new(MemoryKind::Position, act);
@@ -327,7 +327,11 @@ impl Claim for DpGeneral {
                     "edit",
                     &format!("n1={n} n2={n} sigma=4 ins=1 del=1 sub=1"),
                 )?;
-                let inputs = inputs_for(&p, &mut rng.fork(500 + n as u64), 2);
+                let inputs = inputs_for(
+                    &p,
+                    &mut rng.stream(&format!("dp-general/precision/{}", p.describe())),
+                    2,
+                );
                 for memory in MemoryKind::usable_for(Use::Dp) {
                     let bits =
                         minimal_precision(&p, &Options::new(memory, Activation::Relu), &inputs)?;
@@ -378,10 +382,10 @@ impl Claim for DpLocal {
         // per family: (T, state, ops per token) at every size
         let mut family: std::collections::BTreeMap<String, Vec<(usize, usize, u64, usize)>> =
             Default::default();
-        for (k, p) in problems.iter().enumerate() {
+        for p in problems.iter() {
             let opt = Options::new(MemoryKind::Slot, Activation::Relu);
             for arith in ariths(cfg) {
-                let mut r = rng.fork(k as u64);
+                let mut r = rng.stream(&format!("dp-local/{}", p.describe()));
                 let inputs = inputs_for(p.as_ref(), &mut r, input_count(cfg.mode, arith));
                 cases_for(p.as_ref(), &opt, arith, &inputs, &mut cases, &mut biggest)?;
             }
@@ -396,7 +400,7 @@ impl Claim for DpLocal {
         }
         // a smooth activation with the prescribed λ
         let eca = crate::dp::problem("eca", "rule=110 width=6 rows=4")?;
-        let inputs = inputs_for(&eca, &mut rng.fork(998), 2);
+        let inputs = inputs_for(&eca, &mut rng.stream("dp-local/smooth"), 2);
         for arith in ariths(cfg) {
             let opt = Options::new(MemoryKind::Slot, Activation::Gelu);
             cases_for(&eca, &opt, arith, &inputs, &mut cases, &mut biggest)?;

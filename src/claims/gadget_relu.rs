@@ -131,7 +131,7 @@ impl Claim for MlpRelu {
                 "the requested {a} is not run: this claim's MPFR cases run at {p} bits (at least 53), and each label says so"
             ));
         }
-        for (k, act) in [Activation::Gelu, Activation::Silu].into_iter().enumerate() {
+        for act in [Activation::Gelu, Activation::Silu] {
             let sc = sup_constant::<Real>(act, p);
             let name = act.name();
             notes.push(format!(
@@ -172,7 +172,7 @@ impl Claim for MlpRelu {
                 ));
             }
             // sup over z of the network error = c/λ.
-            let mut r = rng.fork(k as u64);
+            let mut r = rng.stream(&format!("mlp-relu/sup/{act:?}"));
             for lambda in lambdas(cfg.mode) {
                 let zs = z_grid(lambda, n / 4, &mut r);
                 let (err, _) = sup_error(act, lambda, &zs, p)?;
@@ -263,7 +263,7 @@ impl Claim for MlpRelu {
         let p = 256;
         let mut series = Vec::new();
         let mut int_series = Vec::new();
-        let mut r = Rng::new(cfg.seed).fork(21);
+        let mut r = Rng::new(cfg.seed).stream("mlp-relu/figure");
         for act in [Activation::Gelu, Activation::Silu] {
             let sc = sup_constant::<Real>(act, p);
             let mut meas = Vec::new();

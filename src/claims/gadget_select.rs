@@ -292,13 +292,24 @@ impl Claim for MlpSelect {
             .map(|a| vec![a])
             .unwrap_or(vec![Arith::F64, Arith::mpfr(128)]);
         // ReLU: exact (dyadic inputs), and within rounding (random reals).
-        for (k, (m, alpha)) in [(1.0, 1.0), (8.0, 0.25), (100.0, 1.0 / 64.0)]
-            .into_iter()
-            .enumerate()
-        {
+        for (m, alpha) in [(1.0, 1.0), (8.0, 0.25), (100.0, 1.0 / 64.0)] {
             let gain = m / alpha;
-            let dy = instances(d, m, alpha, n, true, &mut rng.fork(k as u64));
-            let re = instances(d, m, alpha, n, false, &mut rng.fork(10 + k as u64));
+            let dy = instances(
+                d,
+                m,
+                alpha,
+                n,
+                true,
+                &mut rng.stream(&format!("mlp-select/dyadic/M={m}/a={alpha}")),
+            );
+            let re = instances(
+                d,
+                m,
+                alpha,
+                n,
+                false,
+                &mut rng.stream(&format!("mlp-select/real/M={m}/a={alpha}")),
+            );
             for &arith in &ariths {
                 cases.push(Case::boolean(
                     format!("relu M={m} α={alpha} K=M/α at {arith}: exact on dyadic inputs"),
@@ -340,7 +351,14 @@ impl Claim for MlpSelect {
             Mode::Default => vec![1.0, 2.0, 4.0, 8.0, 16.0],
             Mode::Full => vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
         };
-        let re = instances(d, m, alpha, n / 2, false, &mut rng.fork(20));
+        let re = instances(
+            d,
+            m,
+            alpha,
+            n / 2,
+            false,
+            &mut rng.stream("mlp-select/smooth"),
+        );
         for act in [Activation::Gelu, Activation::Silu] {
             for &lambda in &lambdas {
                 let p = tail_precision(act, lambda * (gain * alpha - m));
@@ -393,7 +411,14 @@ impl Claim for MlpSelect {
 
     fn figures(&self, cfg: &RunConfig) -> Result<Vec<Figure>> {
         let (m, alpha, gain) = (1.0, 1.0, 2.0);
-        let re = instances(2, m, alpha, 100, false, &mut Rng::new(cfg.seed).fork(31));
+        let re = instances(
+            2,
+            m,
+            alpha,
+            100,
+            false,
+            &mut Rng::new(cfg.seed).stream("mlp-select/figure"),
+        );
         let mut series = Vec::new();
         for act in [Activation::Gelu, Activation::Silu] {
             let mut meas = Vec::new();

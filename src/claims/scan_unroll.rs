@@ -207,8 +207,8 @@ impl Claim for ScanUnroll {
         let mut notes = Vec::new();
         let mut biggest = (0, 0);
         let rng = Rng::new(cfg.seed);
-        for (k, (decay, t_len, n_state, ariths)) in sweep(cfg.mode).into_iter().enumerate() {
-            let mut r = rng.fork(k as u64);
+        for (decay, t_len, n_state, ariths) in sweep(cfg.mode) {
+            let mut r = rng.stream(&format!("scan-unroll/{decay:?}/T={t_len}/N={n_state}"));
             let spec = RandomSsm::new(&mut r, WIDTH, CHANNELS, n_state, decay);
             let xs = random_inputs(&mut r, t_len, WIDTH);
             let ariths = cfg.arith.map(|a| vec![a]).unwrap_or(ariths);
@@ -269,11 +269,8 @@ impl Claim for ScanUnroll {
             .collect();
         let mut series = Vec::new();
         let mut ratios = Vec::new();
-        for (k, decay) in [DecayChoice::Mamba1, DecayChoice::Scalar]
-            .into_iter()
-            .enumerate()
-        {
-            let mut r = Rng::new(cfg.seed).fork(100 + k as u64);
+        for decay in [DecayChoice::Mamba1, DecayChoice::Scalar] {
+            let mut r = Rng::new(cfg.seed).stream(&format!("scan-unroll/figure/{decay:?}"));
             let spec = RandomSsm::new(&mut r, WIDTH, CHANNELS, 16, decay);
             let xs = random_inputs(&mut r, 96, WIDTH);
             let cs: Vec<(f64, Comparison)> = precs
