@@ -41,6 +41,13 @@ fn link_arb() {
             println!("cargo:rustc-link-search=native={}", dir.display());
             println!("cargo:rustc-link-lib={name}");
             println!("cargo:rustc-link-lib=flint");
+            // Keep the static archives (rug's GMP/MPFR, bundled in its rlib) private to the
+            // executable, so the shared Arb uses the GMP/MPFR it was built against (the
+            // system's: measured faster here) instead of binding to the executable's copies
+            // (tests/arb_link.rs checks it).
+            if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+                println!("cargo:rustc-link-arg=-Wl,--exclude-libs,ALL");
+            }
             return;
         }
     }

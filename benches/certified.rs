@@ -419,9 +419,7 @@ fn main() {
         }
     }
     println!();
-    println!(
-        "f64 interval tier (certified at 53 bits; elementary functions through Arb), same scans:"
-    );
+    println!("f64 interval tier (certified at 53 bits; exp through CORE-MATH), same scans:");
     println!(
         "{:<8} {:>9} {:>9} {:>12} {:>16} {:>15}",
         "A", "f64", "interval", "interval/f64", "ball64/interval", "log2 max width"

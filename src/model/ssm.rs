@@ -270,8 +270,7 @@ impl<S: Scalar> SsmLayer<S> {
                 }
                 DecayStructure::General => {
                     for (n, hn) in h.iter_mut().enumerate() {
-                        sc.power.set(&inp.delta[d]);
-                        sc.power.mul_assign_s(&arow[n]);
+                        sc.power.set_mul(&inp.delta[d], &arow[n]);
                         sc.power.exp_mut();
                         hn.mul_add_mul_assign(&sc.power, &sc.du, &inp.b[n]);
                         y.mul_add_assign(&inp.c[n], hn);

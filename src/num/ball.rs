@@ -552,6 +552,13 @@ impl Scalar for Ball {
         // SAFETY: as above.
         unsafe { arb_mul(s, s, o.raw(), self.prec as slong) };
     }
+    /// Arb's `arb_mul` into `self` (no aliasing: Arb multiplies in place through a temporary).
+    fn set_mul(&mut self, a: &Self, b: &Self) {
+        self.prec = self.prec.max(a.prec).max(b.prec);
+        let p = self.prec as slong;
+        // SAFETY: initialised arbs; `self` is neither `a` nor `b` (borrows).
+        unsafe { arb_mul(self.raw_mut(), a.raw(), b.raw(), p) };
+    }
     fn div_assign_s(&mut self, o: &Self) {
         self.prec = self.prec.max(o.prec);
         let s = self.raw_mut();

@@ -66,6 +66,11 @@ pub trait Scalar: Clone + Debug + Send + Sync + PartialEq + 'static {
     fn add_assign_s(&mut self, o: &Self);
     fn sub_assign_s(&mut self, o: &Self);
     fn mul_assign_s(&mut self, o: &Self);
+    /// `self <- a·b` (one rounding; `self`'s old value is not read).
+    fn set_mul(&mut self, a: &Self, b: &Self) {
+        self.set(a);
+        self.mul_assign_s(b);
+    }
     fn div_assign_s(&mut self, o: &Self);
     /// `self <- self + a*b` with one rounding.
     fn mul_add_assign(&mut self, a: &Self, b: &Self);
