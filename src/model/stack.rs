@@ -133,29 +133,36 @@ impl<'m, S: Scalar, M: HfStack<S>> StackRunner<'m, S, M> {
     }
 }
 
+/// The accessors both models share: their fields have the same names.
+macro_rules! stack_fields {
+    () => {
+        fn embedding(&self) -> &SparseMatrix<S> {
+            &self.embedding
+        }
+        fn norm_f(&self) -> &[S] {
+            &self.norm_f
+        }
+        fn eps(&self) -> &S {
+            &self.eps
+        }
+        fn lm_head(&self) -> &SparseMatrix<S> {
+            &self.lm_head
+        }
+        fn prec(&self) -> u32 {
+            self.prec
+        }
+        fn width(&self) -> usize {
+            self.coord_names.len()
+        }
+        fn vocab_len(&self) -> usize {
+            self.vocab.len()
+        }
+    };
+}
+
 impl<S: Scalar> HfStack<S> for MambaModel<S> {
     type State = super::mamba::MambaBlockState<S>;
-    fn embedding(&self) -> &SparseMatrix<S> {
-        &self.embedding
-    }
-    fn norm_f(&self) -> &[S] {
-        &self.norm_f
-    }
-    fn eps(&self) -> &S {
-        &self.eps
-    }
-    fn lm_head(&self) -> &SparseMatrix<S> {
-        &self.lm_head
-    }
-    fn prec(&self) -> u32 {
-        self.prec
-    }
-    fn width(&self) -> usize {
-        self.coord_names.len()
-    }
-    fn vocab_len(&self) -> usize {
-        self.vocab.len()
-    }
+    stack_fields!();
     fn new_states(&self) -> Vec<Self::State> {
         self.blocks.iter().map(|b| b.new_state(self.prec)).collect()
     }
@@ -168,27 +175,7 @@ impl<S: Scalar> HfStack<S> for MambaModel<S> {
 
 impl<S: Scalar> HfStack<S> for NemotronHModel<S> {
     type State = BlockState<S>;
-    fn embedding(&self) -> &SparseMatrix<S> {
-        &self.embedding
-    }
-    fn norm_f(&self) -> &[S] {
-        &self.norm_f
-    }
-    fn eps(&self) -> &S {
-        &self.eps
-    }
-    fn lm_head(&self) -> &SparseMatrix<S> {
-        &self.lm_head
-    }
-    fn prec(&self) -> u32 {
-        self.prec
-    }
-    fn width(&self) -> usize {
-        self.coord_names.len()
-    }
-    fn vocab_len(&self) -> usize {
-        self.vocab.len()
-    }
+    stack_fields!();
     fn new_states(&self) -> Vec<Self::State> {
         let w = self.coord_names.len();
         self.blocks
