@@ -29,6 +29,20 @@ const D: usize = 4;
 const N: usize = 16;
 const ROUNDS: usize = 5;
 
+/// The two decays of the bench: structured `A = −(n+1)` and a general random `A`.
+const DECAYS: [(&str, DecayChoice); 2] = [
+    ("-(n+1)", DecayChoice::Mamba1),
+    ("general", DecayChoice::General),
+];
+
+/// The bench's random layer and its `T` inputs for `decay` (the same for every arithmetic).
+fn scan_instance(decay: DecayChoice) -> (RandomSsm, Vec<Vec<f64>>) {
+    let mut rng = Rng::new(3);
+    let spec = RandomSsm::new(&mut rng, 4, D, N, decay);
+    let xs = random_inputs(&mut rng, T, 4);
+    (spec, xs)
+}
+
 /// The scan over `inp` (each step's inputs swapped in and out: no copy in the timed loop).
 fn scan_ns<S: Scalar>(
     layer: &SsmLayer<S>,
@@ -368,13 +382,8 @@ fn main() {
         .build()
         .expect("pool");
     let instance = scratch("scan.txt");
-    for (name, decay) in [
-        ("-(n+1)", DecayChoice::Mamba1),
-        ("general", DecayChoice::General),
-    ] {
-        let mut rng = Rng::new(3);
-        let spec = RandomSsm::new(&mut rng, 4, D, N, decay);
-        let xs = random_inputs(&mut rng, T, 4);
+    for (name, decay) in DECAYS {
+        let (spec, xs) = scan_instance(decay);
         for bits in [64u32, 256, 1024] {
             let lr: SsmLayer<Real> = spec.build(bits);
             let mut ir = inputs(&lr, &xs, bits);
@@ -424,13 +433,8 @@ fn main() {
         "{:<8} {:>9} {:>9} {:>12} {:>16} {:>15}",
         "A", "f64", "interval", "interval/f64", "ball64/interval", "log2 max width"
     );
-    for (name, decay) in [
-        ("-(n+1)", DecayChoice::Mamba1),
-        ("general", DecayChoice::General),
-    ] {
-        let mut rng = Rng::new(3);
-        let spec = RandomSsm::new(&mut rng, 4, D, N, decay);
-        let xs = random_inputs(&mut rng, T, 4);
+    for (name, decay) in DECAYS {
+        let (spec, xs) = scan_instance(decay);
         let lf: SsmLayer<f64> = spec.build(53);
         let mut iff = inputs(&lf, &xs, 53);
         let li: SsmLayer<Interval> = spec.build(53);

@@ -895,7 +895,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let reports = verify(&claims::registry(), &cfg)?;
             out!("{}", render_table(&reports));
             eprintln!("drawing the reports' figures in {}", out.display());
-            for p in app::verify::draw_figures(&reports, &out)? {
+            for p in claims::batch::render_reports(&reports, &out)? {
                 outln!("wrote {}", p.display());
             }
             finish(&reports, json.as_deref(), timings)

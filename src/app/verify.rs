@@ -55,11 +55,6 @@ pub fn figures(out: &Path, cfg: &RunConfig, from: Option<&Path>) -> Result<Vec<P
     }
 }
 
-/// Draw the figures the reports carry (`reproduce`) into `out`: the written paths.
-pub fn draw_figures(reports: &[ClaimReport], out: &Path) -> Result<Vec<PathBuf>> {
-    claims::batch::render_reports(reports, out)
-}
-
 /// Write a claim's example models as one collection to `path`: how many models.
 pub fn export_examples(claim: &dyn Claim, path: &Path) -> Result<usize> {
     let all = claims::export_collection(claim)?;
